@@ -1,0 +1,201 @@
+"""Every error tillage raises on purpose.
+
+Each error says what was wrong and what to do next, carries its facts as
+attributes, and has a stable ``code`` that shells (CLI exit codes, HTTP status)
+map without parsing messages.
+
+    TillageError
+    ├── NotARepositoryError          no repository at or above a path
+    ├── RepositoryExistsError        ``init`` on an existing repository
+    ├── NoSuchDatasetError           unknown dataset (at a ref)
+    ├── NoSuchRefError               unknown branch, tag or commit id
+    ├── RefExistsError               branch or tag name already taken
+    ├── InvalidNameError             a name that is not allowed
+    ├── InputError                   bad input data
+    │   ├── UnreadableFileError      missing, empty, truncated or mislabeled file
+    │   ├── SchemaMismatchError      batch schema conflicts with the dataset
+    │   └── KeyViolationError        duplicate or null primary keys
+    ├── ConcurrentUpdateError        a branch moved while a commit was being made
+    ├── LockTimeoutError             another writer held the repository too long
+    ├── MergeConflictError           a three-way merge found conflicting keys
+    └── CatalogError                 the catalog is unreachable or too new
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class TillageError(Exception):
+    """Base of all tillage errors; ``code`` is stable across releases."""
+
+    code = "tillage_error"
+
+    def attrs(self) -> dict[str, Any]:
+        """The error's facts, for ``--json`` output and HTTP bodies."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+
+class NotARepositoryError(TillageError):
+    code = "not_a_repository"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"no tillage repository at or above {path!r}. Create one with `tillage init`, "
+            "or point to one with `tillage --repo PATH` or the TILLAGE_REPO variable."
+        )
+
+
+class RepositoryExistsError(TillageError):
+    code = "repository_exists"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"a tillage repository already exists at {path!r}; open it instead.")
+
+
+class NoSuchDatasetError(TillageError):
+    code = "no_such_dataset"
+
+    def __init__(self, name: str, ref: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.ref = ref
+        self.known = sorted(known)
+        have = ", ".join(self.known) if self.known else "none yet"
+        super().__init__(
+            f"dataset {name!r} does not exist at {ref!r} (datasets there: {have}). "
+            "Check the name, or create it with `tillage ingest NAME FILE --key COL`."
+        )
+
+
+class NoSuchRefError(TillageError):
+    code = "no_such_ref"
+
+    def __init__(self, ref: str, kind: str = "branch, tag or commit") -> None:
+        self.ref = ref
+        self.kind = kind
+        super().__init__(
+            f"no {kind} named {ref!r}. List them with `tillage branch --list` or `tillage log`."
+        )
+
+
+class RefExistsError(TillageError):
+    code = "ref_exists"
+
+    def __init__(self, name: str, kind: str) -> None:
+        self.name = name
+        self.kind = kind
+        super().__init__(f"a {kind} named {name!r} already exists; pick another name.")
+
+
+class InvalidNameError(TillageError):
+    code = "invalid_name"
+
+    def __init__(self, name: str, what: str, rule: str) -> None:
+        self.name = name
+        self.what = what
+        super().__init__(f"{name!r} is not a valid {what} name: {rule}.")
+
+
+class InputError(TillageError):
+    """Bad input data; the repository is left unchanged."""
+
+    code = "bad_input"
+
+
+class UnreadableFileError(InputError):
+    code = "unreadable_file"
+
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"cannot read {path!r}: {problem}. {fix}")
+
+
+class SchemaMismatchError(InputError):
+    code = "schema_mismatch"
+
+    def __init__(
+        self,
+        dataset: str,
+        added: Sequence[str] = (),
+        missing: Sequence[str] = (),
+        retyped: Sequence[tuple[str, str, str]] = (),
+    ) -> None:
+        self.dataset = dataset
+        self.added = list(added)
+        self.missing = list(missing)
+        self.retyped = [list(r) for r in retyped]
+        parts = []
+        if self.added:
+            parts.append("new columns " + ", ".join(self.added))
+        if self.missing:
+            parts.append("missing columns " + ", ".join(self.missing))
+        for col, was, now in retyped:
+            parts.append(f"column {col} is {now}, dataset has {was}")
+        fix = (
+            "Pass --evolve (evolve=True) to add the new columns."
+            if self.added and not self.missing and not self.retyped
+            else "Make the batch match the dataset's schema (`tillage head DATASET` shows it)."
+        )
+        super().__init__(f"the batch does not match dataset {dataset!r}: {'; '.join(parts)}. {fix}")
+
+
+class KeyViolationError(InputError):
+    code = "key_violation"
+
+    def __init__(self, dataset: str, key: Sequence[str], problem: str, examples: list[Any]) -> None:
+        self.dataset = dataset
+        self.key = list(key)
+        self.problem = problem
+        self.examples = examples
+        shown = ", ".join(repr(e) for e in examples[:5])
+        super().__init__(
+            f"the batch for {dataset!r} has {problem} in primary key ({', '.join(key)}), "
+            f"e.g. {shown}. Remove or fix those rows, or choose another --key."
+        )
+
+
+class ConcurrentUpdateError(TillageError):
+    code = "concurrent_update"
+
+    def __init__(self, branch: str, expected: str | None, found: str | None) -> None:
+        self.branch = branch
+        self.expected = expected
+        self.found = found
+        super().__init__(
+            f"branch {branch!r} moved while this commit was being made "
+            f"(expected head {expected}, found {found}); nothing was written. "
+            "Run the command again."
+        )
+
+
+class LockTimeoutError(TillageError):
+    code = "lock_timeout"
+
+
+class MergeConflictError(TillageError):
+    code = "merge_conflict"
+
+    def __init__(self, source: str, target: str, conflicts: list[dict[str, Any]]) -> None:
+        self.source = source
+        self.target = target
+        self.conflicts = conflicts
+        lines = [
+            f"  {c['dataset']}: key {c['key']} column {c['column']}: "
+            f"base {c['base']!r}, ours {c['ours']!r}, theirs {c['theirs']!r}"
+            for c in conflicts[:10]
+        ]
+        more = f"\n  ... and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
+        super().__init__(
+            f"merging {source!r} into {target!r} found {len(conflicts)} conflicting cell(s); "
+            "nothing was written. Fix them on one side, or pass --prefer ours|theirs.\n"
+            + "\n".join(lines)
+            + more
+        )
+
+
+class CatalogError(TillageError):
+    code = "catalog_error"

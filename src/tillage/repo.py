@@ -1,0 +1,733 @@
+"""`Repo`: the facade everything goes through (Python users, the CLI, the server).
+
+A repository holds datasets (Lance tables) and a catalog of commits and refs.
+Every write makes exactly one commit on a branch and lands atomically; reads
+resolve a ref (branch, tag, commit id, ``HEAD``, with ``~N`` for ancestors) to
+a commit and read the dataset versions it pins.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from tillage.config import REPO_DIR, RepoConfig, find_repo_dir, repo_dir_of
+from tillage.core.commit import CodeVersion, Commit, DatasetPin
+from tillage.core.diff import DatasetDiff, SchemaChange
+from tillage.core.names import check_dataset_name, check_ref_name
+from tillage.core.reports import DatasetStatus, GcReport, MergeResult, Status
+from tillage.errors import (
+    InputError,
+    MergeConflictError,
+    NoSuchDatasetError,
+    NoSuchRefError,
+    RepositoryExistsError,
+    TillageError,
+)
+from tillage.formats import to_table, write_file
+from tillage.store.catalog import Catalog
+from tillage.store.tables import Tables
+from tillage.versioning import batches
+from tillage.versioning.diff import dataset_diff
+from tillage.versioning.history import ancestors, is_ancestor, merge_base, split_ancestor_suffix
+from tillage.versioning.merge import Prefer, RowMerge, merge_rows
+from tillage.versioning.writer import Transaction, Writer
+
+Mode = Literal["append", "upsert", "overwrite", "delete"]
+MODES: tuple[str, ...] = ("append", "upsert", "overwrite", "delete")
+MAIN = "main"
+HEAD = "HEAD"
+
+
+class Repo:
+    """A tillage repository.
+
+    Open one with `Repo.open` (or `tillage.open`), create one with `Repo.init`
+    (or `tillage.init`). Methods that take ``ref`` default to the current branch;
+    methods that write take ``branch`` and default to the current branch too.
+    """
+
+    def __init__(self, repo_dir: Path, config: RepoConfig) -> None:
+        self.repo_dir = repo_dir
+        self.config = config
+        url = config.catalog_url or f"sqlite:///{repo_dir / 'catalog.db'}"
+        self.catalog = Catalog(url)
+        self.tables = Tables(repo_dir / "tables")
+        self._writer = Writer(self.catalog, self.tables, repo_dir / "write.lock", config.who())
+
+    # -- opening ----------------------------------------------------------
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str] = ".", *, catalog_url: str | None = None) -> Repo:
+        """Create a repository at ``path`` (a project folder; ``.tillage/`` goes inside).
+
+        Raises:
+            RepositoryExistsError: if one is already there.
+        """
+        repo_dir = repo_dir_of(Path(path).expanduser().resolve())
+        if (repo_dir / "config.yaml").exists():
+            raise RepositoryExistsError(str(repo_dir.parent))
+        (repo_dir / "tables").mkdir(parents=True, exist_ok=True)
+        config = RepoConfig(catalog_url=catalog_url)
+        repo = cls(repo_dir, config)
+        try:
+            repo.catalog.migrate()
+            with repo.catalog.transaction() as conn:
+                Catalog.create_ref(conn, MAIN, "branch", None)
+        except Exception:
+            repo.catalog.dispose()
+            shutil.rmtree(repo_dir, ignore_errors=True)
+            raise
+        (repo_dir / HEAD).write_text(MAIN + "\n")
+        config.save(repo_dir)  # written last: its presence marks a finished init
+        return repo
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None) -> Repo:
+        """Open the repository at ``path``, or the one TILLAGE_REPO or the current folder names.
+
+        Raises:
+            NotARepositoryError: if there is none.
+        """
+        repo_dir = find_repo_dir(path)
+        repo = cls(repo_dir, RepoConfig.load(repo_dir))
+        repo.catalog.check_schema()
+        return repo
+
+    def close(self) -> None:
+        self.catalog.dispose()
+
+    def __enter__(self) -> Repo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        """The project folder (the one holding ``.tillage``)."""
+        return self.repo_dir.parent if self.repo_dir.name == REPO_DIR else self.repo_dir
+
+    def __repr__(self) -> str:
+        return f"Repo({str(self.path)!r}, branch={self.current_branch!r})"
+
+    # -- refs ---------------------------------------------------------------
+
+    @property
+    def current_branch(self) -> str:
+        try:
+            return (self.repo_dir / HEAD).read_text().strip() or MAIN
+        except FileNotFoundError:
+            return MAIN
+
+    def _branch(self, branch: str | None) -> str:
+        name = branch or self.current_branch
+        ref = self.catalog.get_ref(name)
+        if ref is None or ref[0] != "branch":
+            raise NoSuchRefError(name, "branch")
+        return name
+
+    def resolve(self, ref: str | None = None) -> str | None:
+        """The commit id ``ref`` names; None for a branch with no commits yet.
+
+        Raises:
+            NoSuchRefError: if nothing has that name.
+        """
+        name, back = split_ancestor_suffix(ref or HEAD)
+        if name == HEAD:
+            name = self.current_branch
+        found = self.catalog.get_ref(name)
+        if found is not None:
+            cid = found[1]
+        else:
+            ids = self.catalog.find_commit_ids(name) if len(name) >= 4 else []
+            if len(ids) != 1:
+                raise NoSuchRefError(
+                    ref or HEAD, "branch, tag or commit" + (" (ambiguous id)" if ids else "")
+                )
+            cid = ids[0]
+        for _ in range(back):
+            commit = self.catalog.get_commit(cid) if cid else None
+            if commit is None or not commit.parents:
+                raise NoSuchRefError(ref or HEAD, f"ancestor ({name} has fewer than {back})")
+            cid = commit.parents[0]
+        return cid
+
+    def commit(self, ref: str | None = None) -> Commit:
+        """The commit ``ref`` names (what `tillage show` prints).
+
+        Raises:
+            NoSuchRefError: if the ref is unknown or names an empty branch.
+        """
+        cid = self.resolve(ref)
+        commit = self.catalog.get_commit(cid) if cid else None
+        if commit is None:
+            raise NoSuchRefError(ref or HEAD, "commit (the branch has no commits yet)")
+        return commit
+
+    def _commit_or_none(self, ref: str | None) -> Commit | None:
+        cid = self.resolve(ref)
+        return self.catalog.get_commit(cid) if cid else None
+
+    def branches(self) -> dict[str, str | None]:
+        """Branch name -> head commit id."""
+        return {n: c for n, (_, c) in self.catalog.list_refs("branch").items()}
+
+    def tags(self) -> dict[str, str | None]:
+        """Tag name -> commit id."""
+        return {n: c for n, (_, c) in self.catalog.list_refs("tag").items()}
+
+    def create_branch(self, name: str, from_ref: str | None = None) -> str | None:
+        """Create branch ``name`` at ``from_ref`` (default: HEAD). O(1) in data size.
+
+        Returns the commit id the branch starts at.
+        """
+        check_ref_name(name, "branch")
+        cid = self.resolve(from_ref)
+        with self.catalog.transaction() as conn:
+            Catalog.create_ref(conn, name, "branch", cid)
+        return cid
+
+    def delete_branch(self, name: str) -> None:
+        """Delete a branch; its commits stay until `gc` (if nothing else reaches them)."""
+        self._branch(name)
+        if name == self.current_branch:
+            raise TillageError(f"cannot delete {name!r}, the current branch; switch first.")
+        self.catalog.delete_ref(name)
+
+    def switch(self, name: str) -> None:
+        """Make ``name`` the current branch (reads and writes default to it)."""
+        self._branch(name)
+        tmp = self.repo_dir / "HEAD.tmp"
+        tmp.write_text(name + "\n")
+        os.replace(tmp, self.repo_dir / HEAD)
+
+    def create_tag(self, name: str, ref: str | None = None) -> str:
+        """Tag the commit ``ref`` names (default: HEAD); returns its id."""
+        check_ref_name(name, "tag")
+        cid = self.commit(ref).id
+        with self.catalog.transaction() as conn:
+            Catalog.create_ref(conn, name, "tag", cid)
+        return cid
+
+    def delete_tag(self, name: str) -> None:
+        found = self.catalog.get_ref(name)
+        if found is None or found[0] != "tag":
+            raise NoSuchRefError(name, "tag")
+        self.catalog.delete_ref(name)
+
+    # -- reading ------------------------------------------------------------
+
+    def datasets(self, ref: str | None = None) -> dict[str, DatasetPin]:
+        """Dataset name -> pinned version at ``ref``."""
+        c = self._commit_or_none(ref)
+        return dict(c.pins) if c else {}
+
+    def _pin(self, dataset: str, ref: str | None) -> DatasetPin:
+        pins = self.datasets(ref)
+        if dataset not in pins:
+            raise NoSuchDatasetError(dataset, ref or self.current_branch, list(pins))
+        return pins[dataset]
+
+    def key(self, dataset: str) -> list[str]:
+        """The primary-key columns of ``dataset``."""
+        key = self.catalog.dataset_key(dataset)
+        if key is None:
+            raise NoSuchDatasetError(dataset, "any ref", list(self.catalog.list_datasets()))
+        return key
+
+    def schema(self, dataset: str, ref: str | None = None) -> pa.Schema:
+        return self.tables.schema(dataset, self._pin(dataset, ref))
+
+    def read(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Read ``dataset`` as it was at ``ref``, optionally projected and filtered.
+
+        Args:
+            columns: columns to return (default: all).
+            where: a SQL filter, e.g. ``"dep_delay > 60 AND origin = 'JFK'"``.
+            limit: at most this many rows.
+        """
+        pin = self._pin(dataset, ref)
+        ds = self.tables.open(dataset, pin)
+        if columns:
+            unknown = [c for c in columns if c not in ds.schema.names]
+            if unknown:
+                raise InputError(
+                    f"unknown column(s) {', '.join(unknown)} in {dataset!r}; "
+                    f"its columns: {', '.join(ds.schema.names)}."
+                )
+        try:
+            table = ds.to_table(
+                columns=list(columns) if columns else None, filter=where, limit=limit
+            )
+        except (ValueError, OSError) as e:
+            if where is None:
+                raise
+            raise InputError(f"cannot apply the filter {where!r} to {dataset!r}: {e}") from e
+        return table.cast(pa.schema([f.remove_metadata() for f in table.schema]))
+
+    def head(self, dataset: str, ref: str | None = None, n: int = 10) -> pa.Table:
+        """The first ``n`` rows of ``dataset`` at ``ref``."""
+        return self.read(dataset, ref, limit=n)
+
+    def log(
+        self, ref: str | None = None, *, dataset: str | None = None, limit: int | None = None
+    ) -> list[Commit]:
+        """Commits reachable from ``ref``, newest first; only those touching ``dataset``."""
+        cid = self.resolve(ref)
+        if cid is None:
+            return []
+        commits = self.catalog.all_commits()
+        out = sorted(ancestors(cid, commits.get), key=lambda c: (c.created_at, c.id), reverse=True)
+        if dataset is not None:
+            out = [c for c in out if dataset in c.changes]
+        return out[:limit] if limit else out
+
+    def status(self) -> Status:
+        """The current branch, its head, its datasets with row counts, and storage used."""
+        branch = self.current_branch
+        head = self._commit_or_none(branch)
+        keys = self.catalog.list_datasets()
+        datasets = [
+            DatasetStatus(
+                name=name,
+                key=keys.get(name, []),
+                rows=pin.num_rows,
+                lance_branch=pin.lance_branch,
+                version=pin.version,
+                bytes=self.tables.size_bytes(name),
+            )
+            for name, pin in (head.pins.items() if head else [])
+        ]
+        refs = self.catalog.list_refs()
+        return Status(
+            path=str(self.path),
+            branch=branch,
+            head=head.id if head else None,
+            datasets=datasets,
+            storage_bytes=self.tables.size_bytes() if self.tables.root.exists() else 0,
+            branches=sum(1 for k, _ in refs.values() if k == "branch"),
+            tags=sum(1 for k, _ in refs.values() if k == "tag"),
+        )
+
+    def diff(
+        self, a: str, b: str | None = None, *, dataset: str | None = None, rows: int = 5
+    ) -> list[DatasetDiff]:
+        """Schema and row-level changes of every dataset (or one) from ``a`` to ``b``.
+
+        Args:
+            a: the old ref.
+            b: the new ref (default: HEAD).
+            dataset: only this dataset.
+            rows: sample rows to include per kind of change.
+        """
+        old = self._commit_or_none(a)
+        new = self._commit_or_none(b)
+        old_pins = old.pins if old else {}
+        new_pins = new.pins if new else {}
+        names = sorted(set(old_pins) | set(new_pins))
+        if dataset is not None:
+            if dataset not in names:
+                raise NoSuchDatasetError(dataset, f"{a} or {b or HEAD}", names)
+            names = [dataset]
+        out = []
+        for name in names:
+            po, pn = old_pins.get(name), new_pins.get(name)
+            key = self.key(name)
+            if po is not None and po == pn:
+                n = po.num_rows
+                out.append(DatasetDiff(name, "unchanged", key, SchemaChange(), n, n))
+                continue
+            t_old = self.tables.open(name, po).to_table() if po else None
+            t_new = self.tables.open(name, pn).to_table() if pn else None
+            out.append(dataset_diff(name, key, t_old, t_new, rows))
+        return out
+
+    def export(
+        self,
+        dataset: str,
+        path: str | os.PathLike[str],
+        ref: str | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+    ) -> int:
+        """Write ``dataset`` at ``ref`` to a Parquet, CSV, JSONL or Arrow file; return rows."""
+        table = self.read(dataset, ref, columns=columns, where=where)
+        write_file(table, path)
+        return int(table.num_rows)
+
+    # -- writing ------------------------------------------------------------
+
+    def ingest(
+        self,
+        dataset: str,
+        data: Any,
+        *,
+        key: str | Sequence[str] | None = None,
+        mode: Mode = "append",
+        message: str | None = None,
+        branch: str | None = None,
+        evolve: bool = False,
+        code: CodeVersion | None = None,
+    ) -> Commit:
+        """Write ``data`` into ``dataset`` and make exactly one commit.
+
+        Args:
+            dataset: the dataset's name; created on first ingest (then ``key`` is required).
+            data: an Arrow table, pandas or Polars frame, or file path(s) (Parquet, CSV,
+                JSON Lines, Arrow IPC).
+            key: primary-key column(s).
+            mode: "append" (keys must be new), "upsert" (insert or update by key),
+                "overwrite" (replace all rows), "delete" (remove rows with these keys).
+            message: commit message (a default describes the write).
+            branch: branch to commit on (default: the current branch).
+            evolve: allow new columns (added to the dataset, null for existing rows).
+            code: the caller's code version (default: git in the current folder).
+
+        Raises:
+            InputError: bad data (its subclasses say what exactly); nothing is written.
+            NoSuchDatasetError, NoSuchRefError: unknown dataset (for delete) or branch.
+            ConcurrentUpdateError: the branch moved under us (another catalog client).
+        """
+        check_dataset_name(dataset)
+        if mode not in MODES:
+            raise InputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}.")
+        key_cols = [key] if isinstance(key, str) else list(key) if key else None
+        table = batches.normalize(to_table(data))
+        if table.num_rows == 0:
+            raise InputError(
+                f"the batch for {dataset!r} has no rows; nothing to {mode}. Check the input."
+            )
+        branch = self._branch(branch)
+        with self._writer.locked():
+            tx = self._writer.begin(branch)
+            known_key = self.catalog.dataset_key(dataset)
+            if known_key is not None and key_cols is not None and key_cols != known_key:
+                raise InputError(
+                    f"dataset {dataset!r} has primary key ({', '.join(known_key)}), not "
+                    f"({', '.join(key_cols)}); leave --key out or give the same columns."
+                )
+            if dataset not in tx.pins:
+                self._create(tx, dataset, table, key_cols or known_key, mode)
+            else:
+                self._write(tx, dataset, table, known_key or [], mode, evolve)
+            change = tx.changes[dataset]
+            default = (
+                f"{change.get('op', mode)} {dataset}: +{change.get('inserted', 0)} "
+                f"~{change.get('updated', 0)} -{change.get('deleted', 0)} rows"
+            )
+            return self._writer.commit(tx, message or default, code=code)
+
+    def _create(
+        self, tx: Transaction, dataset: str, table: pa.Table, key: list[str] | None, mode: str
+    ) -> None:
+        if mode == "delete":
+            raise NoSuchDatasetError(dataset, tx.branch, list(tx.pins))
+        if not key:
+            raise InputError(
+                f"dataset {dataset!r} is new: give its primary key, e.g. "
+                f"--key {table.column_names[0]} (key='col' in Python)."
+            )
+        batches.check_keys(dataset, table, key)
+        if self.catalog.dataset_key(dataset) is not None:
+            # Known elsewhere (another branch): start this branch's own history of it.
+            some = next(iter(self._any_pins(dataset)))
+            target = self.tables.write_target(dataset, some, None, tx.branch)
+            result = self.tables.overwrite(dataset, target, table, deleted=0)
+            tx.record(dataset, result, {"op": "create", "key": key})
+            return
+        if self.tables.exists(dataset):
+            # A create that crashed before its commit landed; nothing pins it.
+            shutil.rmtree(self.tables.uri(dataset))
+        self.tables.root.mkdir(parents=True, exist_ok=True)
+        tx.created(dataset, key, self.tables.create(dataset, table))
+
+    def _any_pins(self, dataset: str) -> list[DatasetPin]:
+        return [c.pins[dataset] for c in self.catalog.all_commits().values() if dataset in c.pins]
+
+    def _write(
+        self,
+        tx: Transaction,
+        dataset: str,
+        table: pa.Table,
+        key: list[str],
+        mode: str,
+        evolve: bool,
+    ) -> None:
+        pin = tx.pins[dataset]
+        schema = self.tables.schema(dataset, pin)
+        if mode == "delete":
+            batches.check_key_columns(dataset, table, key)
+            conformed, _ = batches.conform(dataset, table, schema, evolve=False, only=key)
+            target = tx.write_target(dataset)
+            tx.record(dataset, self.tables.delete(dataset, target, conformed, key), {"op": mode})
+            return
+        batches.check_keys(dataset, table, key)
+        if mode == "overwrite" and evolve:
+            target = tx.write_target(dataset)
+            result = self.tables.overwrite(dataset, target, table, deleted=pin.num_rows)
+            tx.record(dataset, result, {"op": mode})
+            return
+        conformed, new_fields = batches.conform(dataset, table, schema, evolve=evolve)
+        if mode == "append":
+            existing = self.tables.open(dataset, pin).to_table(columns=key)
+            batches.check_new_keys(dataset, conformed, existing, key)
+        target = tx.write_target(dataset)
+        if new_fields:
+            target.handle.add_columns(new_fields)
+            target = self.tables.refresh(dataset, target)
+        if mode == "append":
+            result = self.tables.append(dataset, target, conformed)
+        elif mode == "upsert":
+            result = self.tables.upsert(dataset, target, conformed, key)
+        else:
+            result = self.tables.overwrite(dataset, target, conformed, deleted=pin.num_rows)
+        change: dict[str, Any] = {"op": mode}
+        if new_fields:
+            change["added_columns"] = [f.name for f in new_fields]
+        tx.record(dataset, result, change)
+
+    # -- merging, reverting, resetting ---------------------------------------
+
+    def merge(
+        self,
+        source: str,
+        into: str | None = None,
+        *,
+        prefer: Prefer = None,
+        message: str | None = None,
+    ) -> MergeResult:
+        """Merge ``source`` into branch ``into`` (default: the current branch).
+
+        Fast-forwards when ``into`` has nothing ``source`` lacks; otherwise merges
+        three-way against the merge base, key by key and cell by cell.
+
+        Raises:
+            MergeConflictError: cells changed differently on both sides (and no
+                ``prefer``); nothing is written, the error lists every conflict.
+        """
+        if prefer not in (None, "ours", "theirs"):
+            raise InputError(f"prefer must be 'ours' or 'theirs', not {prefer!r}.")
+        target = self._branch(into)
+        with self._writer.locked():
+            tx = self._writer.begin(target)
+            src_id = self.resolve(source)
+            head_id = tx.head.id if tx.head else None
+            commits = self.catalog.all_commits()
+            if (
+                src_id is None
+                or src_id == head_id
+                or (head_id is not None and is_ancestor(src_id, head_id, commits.get))
+            ):
+                return MergeResult("up-to-date", source, target, head_id)
+            if head_id is None or is_ancestor(head_id, src_id, commits.get):
+                with self.catalog.transaction() as conn:
+                    Catalog.move_branch(conn, target, head_id, src_id)
+                return MergeResult("fast-forward", source, target, src_id)
+            base_id = merge_base(head_id, src_id, commits.get)
+            base = commits.get(base_id) if base_id else None
+            theirs = commits[src_id]
+            report = self._three_way(tx, base, theirs, prefer, source)
+            commit = self._writer.commit(
+                tx,
+                message or f"merge {source} into {target}",
+                extra_parents=(src_id,),
+            )
+            return MergeResult("merge", source, target, commit.id, base_id, report)
+
+    def revert(
+        self,
+        ref: str,
+        *,
+        branch: str | None = None,
+        prefer: Prefer = None,
+        message: str | None = None,
+    ) -> Commit:
+        """Make a new commit on ``branch`` that undoes the changes of commit ``ref``.
+
+        Raises:
+            MergeConflictError: later commits changed the same cells.
+        """
+        target = self._branch(branch)
+        bad = self.commit(ref)
+        with self._writer.locked():
+            tx = self._writer.begin(target)
+            parent = self.catalog.get_commit(bad.parents[0]) if bad.parents else None
+            empty = Commit("", (), {}, "", "", "", "")
+            self._three_way(tx, bad, parent or empty, prefer, f"revert of {bad.short_id}")
+            return self._writer.commit(
+                tx, message or f"revert {bad.short_id}: {bad.message.splitlines()[0]}"
+            )
+
+    def reset(self, ref: str, *, branch: str | None = None) -> Commit:
+        """Move ``branch`` (default: current) back to the commit ``ref`` names.
+
+        Commits after it stay readable by id until `gc` (if no other ref reaches them).
+        """
+        target = self._branch(branch)
+        commit = self.commit(ref)
+        with self._writer.locked(), self.catalog.transaction() as conn:
+            current = self.catalog.get_ref(target)
+            Catalog.move_branch(conn, target, current[1] if current else None, commit.id)
+        return commit
+
+    def _three_way(
+        self,
+        tx: Transaction,
+        base: Commit | None,
+        theirs: Commit,
+        prefer: Prefer,
+        source: str,
+    ) -> dict[str, dict[str, Any]]:
+        """Replay ``theirs``' changes since ``base`` onto ``tx``; write only if no conflict."""
+        base_pins = base.pins if base else {}
+        ours_pins = dict(tx.pins)
+        plans: dict[str, RowMerge] = {}
+        taken: dict[str, DatasetPin | None] = {}
+        conflicts: list[dict[str, Any]] = []
+        report: dict[str, dict[str, Any]] = {}
+        for name in sorted(set(base_pins) | set(ours_pins) | set(theirs.pins)):
+            b, o, t = base_pins.get(name), ours_pins.get(name), theirs.pins.get(name)
+            if o == t or t == b:
+                continue
+            if o == b or (prefer == "theirs" and (o is None or t is None or b is None)):
+                taken[name] = t
+                continue
+            if b is None or o is None or t is None:
+                if prefer is None:
+                    what = {None: "absent"}
+                    conflicts.append(
+                        {
+                            "dataset": name,
+                            "key": None,
+                            "column": "(dataset)",
+                            "base": what.get(None) if b is None else "present",
+                            "ours": "absent" if o is None else "changed",
+                            "theirs": "absent" if t is None else "changed",
+                        }
+                    )
+                continue
+            key = self.key(name)
+            read = self.tables.open
+            try:
+                plan = merge_rows(
+                    name,
+                    key,
+                    read(name, b).to_table(),
+                    read(name, o).to_table(),
+                    read(name, t).to_table(),
+                    prefer,
+                )
+            except ValueError as e:
+                conflicts.append(
+                    {
+                        "dataset": name,
+                        "key": None,
+                        "column": "(schema)",
+                        "base": None,
+                        "ours": None,
+                        "theirs": str(e),
+                    }
+                )
+                continue
+            conflicts.extend(plan.conflicts)
+            plans[name] = plan
+        if conflicts:
+            raise MergeConflictError(source, tx.branch, conflicts)
+        for name, pin in taken.items():
+            if pin is None:
+                tx.drop(name)
+                report[name] = {"op": "drop"}
+            else:
+                tx.pins[name] = pin
+                tx.changes[name] = {"op": "merge", "took": "theirs", "rows": pin.num_rows}
+                report[name] = tx.changes[name]
+        for name, plan in plans.items():
+            key = self.key(name)
+            if plan.upserts.num_rows:
+                target = tx.write_target(name)
+                tx.record(
+                    name, self.tables.upsert(name, target, plan.upserts, key), {"op": "merge"}
+                )
+            if plan.deletes.num_rows:
+                target = tx.write_target(name)
+                tx.record(
+                    name, self.tables.delete(name, target, plan.deletes, key), {"op": "merge"}
+                )
+            report[name] = {"op": "merge", **plan.counts}
+        return report
+
+    # -- maintenance --------------------------------------------------------
+
+    def gc(self) -> GcReport:
+        """Delete commits no branch or tag reaches, and the data only they used.
+
+        Never removes anything a branch or tag reaches: every such commit stays
+        readable. Also removes Lance versions and branches left by crashed writes.
+        """
+        with self._writer.locked():
+            before = self.tables.size_bytes() if self.tables.root.exists() else 0
+            commits = self.catalog.all_commits()
+            reachable: set[str] = set()
+            for _, cid in self.catalog.list_refs().values():
+                if cid:
+                    reachable.update(c.id for c in ancestors(cid, commits.get))
+            dead = [cid for cid in commits if cid not in reachable]
+            self.catalog.delete_commits(dead)
+            pinned = self.catalog.pinned_versions()
+            owned = self.catalog.lance_branch_owners()
+            keep: dict[tuple[str, str], set[int]] = {}
+            for ds, lb, v in pinned:
+                keep.setdefault((ds, lb), set()).add(v)
+            versions_removed = branches_removed = datasets_removed = 0
+            live = {ds for ds, _, _ in pinned}
+            for ds in list(self.catalog.list_datasets()):
+                if ds not in live:
+                    self.catalog.drop_dataset(ds)
+            for lance_dir in sorted(self.tables.root.glob("*.lance")):
+                ds = lance_dir.name[: -len(".lance")]
+                if ds not in live:
+                    shutil.rmtree(lance_dir)
+                    datasets_removed += 1
+                    continue
+                # Child branches first: their history may reach into a parent's.
+                for lb in sorted(self.tables.lance_branches(ds), key=len, reverse=True):
+                    if (ds, lb) not in keep and (ds, lb) not in owned:
+                        self.tables.drop_lance_branch(ds, lb)
+                        branches_removed += 1
+                    else:
+                        versions_removed += self.tables.cleanup(ds, lb, keep.get((ds, lb), set()))
+                versions_removed += self.tables.cleanup(ds, "main", keep.get((ds, "main"), set()))
+            after = self.tables.size_bytes() if self.tables.root.exists() else 0
+        return GcReport(
+            commits_removed=len(dead),
+            versions_removed=versions_removed,
+            lance_branches_removed=branches_removed,
+            datasets_removed=datasets_removed,
+            bytes_before=before,
+            bytes_after=after,
+        )
+
+
+def init(path: str | os.PathLike[str] = ".", *, catalog_url: str | None = None) -> Repo:
+    """Create a repository at ``path``; see `Repo.init`."""
+    return Repo.init(path, catalog_url=catalog_url)
+
+
+def open(path: str | os.PathLike[str] | None = None) -> Repo:
+    """Open a repository; see `Repo.open`."""
+    return Repo.open(path)

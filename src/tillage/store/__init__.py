@@ -1,0 +1,1 @@
+"""Storage: Lance tables for data, a SQL catalog for metadata."""

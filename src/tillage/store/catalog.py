@@ -1,0 +1,349 @@
+"""The metadata catalog: commits, refs, datasets and their Lance branches, in SQL.
+
+SQLite by default (a file inside the repository), any SQLAlchemy URL by
+configuration. The catalog schema is created and upgraded by Alembic
+(`store/migrations/`), never by ``create_all``, so every release can migrate
+the catalogs that earlier releases wrote.
+
+Branch heads move by compare-and-swap (``UPDATE ... WHERE commit_id = old``) in
+the same transaction that inserts the commit: a commit lands whole or not at
+all, and a writer that lost a race learns it instead of overwriting.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    Engine,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tillage.core.commit import CodeVersion, Commit, DatasetPin
+from tillage.errors import CatalogError, ConcurrentUpdateError, RefExistsError
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DatasetRow(Base):
+    __tablename__ = "datasets"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key_columns: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+class CommitRow(Base):
+    __tablename__ = "commits"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    parents: Mapped[list[str]] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(40), index=True)
+    principal: Mapped[str] = mapped_column(String(256))
+    tillage_version: Mapped[str] = mapped_column(String(32))
+    code_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    code_dirty: Mapped[bool] = mapped_column(Boolean, default=False)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PinRow(Base):
+    __tablename__ = "pins"
+    commit_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("commits.id", ondelete="CASCADE"), primary_key=True
+    )
+    dataset: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lance_branch: Mapped[str] = mapped_column(String(200))
+    lance_version: Mapped[int] = mapped_column(Integer)
+    num_rows: Mapped[int] = mapped_column(Integer)
+
+
+class RefRow(Base):
+    __tablename__ = "refs"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "branch" | "tag"
+    commit_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[str] = mapped_column(String(40))
+
+
+class LanceBranchRow(Base):
+    """Which Lance branch a repo branch writes a dataset to (made lazily)."""
+
+    __tablename__ = "lance_branches"
+    dataset: Mapped[str] = mapped_column(String(128), primary_key=True)
+    repo_branch: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lance_branch: Mapped[str] = mapped_column(String(200))
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+class Catalog:
+    """Narrow data access over the catalog database; one instance per repository."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = create_engine(url, future=True)
+        except Exception as e:  # bad URL or missing driver
+            raise CatalogError(
+                f"cannot open the catalog at {url!r}: {e}. Check `catalog_url` in "
+                ".tillage/config.yaml (for PostgreSQL: pip install 'tillage[postgres]')."
+            ) from e
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @classmethod
+    def sqlite(cls, path: Path) -> Catalog:
+        return cls(f"sqlite:///{path}")
+
+    # -- schema -------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Create or upgrade the catalog schema to the newest Alembic revision."""
+        from tillage.store.migrate import upgrade
+
+        with self.engine.begin() as conn:
+            upgrade(conn)
+
+    def check_schema(self) -> None:
+        """Fail clearly if the catalog was written by a newer tillage, else upgrade it."""
+        from tillage.store.migrate import current_revision, head_revision, is_known
+
+        try:
+            with self.engine.connect() as conn:
+                rev = current_revision(conn)
+        except OperationalError as e:
+            raise CatalogError(f"cannot read the catalog at {self.url!r}: {e}") from e
+        if rev is not None and not is_known(rev):
+            raise CatalogError(
+                f"the catalog at {self.url!r} has schema revision {rev}, newer than this "
+                "tillage knows; upgrade tillage (pip install -U tillage)."
+            )
+        if rev != head_revision():
+            self.migrate()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- datasets -----------------------------------------------------------
+
+    def dataset_key(self, name: str) -> list[str] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(DatasetRow.key_columns).where(DatasetRow.name == name)
+            ).first()
+        return list(row[0]) if row else None
+
+    def list_datasets(self) -> dict[str, list[str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(DatasetRow.name, DatasetRow.key_columns)).all()
+        return {r[0]: list(r[1]) for r in rows}
+
+    @staticmethod
+    def add_dataset(conn: Connection, name: str, key: Sequence[str]) -> None:
+        conn.execute(
+            insert(DatasetRow).values(name=name, key_columns=list(key), created_at=utcnow())
+        )
+
+    def drop_dataset(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(DatasetRow).where(DatasetRow.name == name))
+            conn.execute(delete(LanceBranchRow).where(LanceBranchRow.dataset == name))
+
+    # -- commits ------------------------------------------------------------
+
+    @staticmethod
+    def _commit_from_rows(row: Any, pins: Sequence[Any]) -> Commit:
+        return Commit(
+            id=row.id,
+            parents=tuple(row.parents),
+            pins={p.dataset: DatasetPin(p.lance_branch, p.lance_version, p.num_rows) for p in pins},
+            message=row.message,
+            created_at=row.created_at,
+            principal=row.principal,
+            tillage_version=row.tillage_version,
+            code=CodeVersion(row.code_sha, bool(row.code_dirty)),
+            changes=dict(row.changes or {}),
+        )
+
+    def get_commit(self, commit_id: str) -> Commit | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(CommitRow.__table__).where(CommitRow.id == commit_id)).first()
+            if row is None:
+                return None
+            pins = conn.execute(select(PinRow.__table__).where(PinRow.commit_id == commit_id)).all()
+        return self._commit_from_rows(row, pins)
+
+    def find_commit_ids(self, prefix: str) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(CommitRow.id).where(CommitRow.id.startswith(prefix)).limit(2)
+            ).all()
+        return [r[0] for r in rows]
+
+    def all_commits(self) -> dict[str, Commit]:
+        """Every commit, loaded in two queries (history walks work in memory)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(CommitRow.__table__)).all()
+            pins = conn.execute(select(PinRow.__table__)).all()
+        by_commit: dict[str, list[Any]] = {}
+        for p in pins:
+            by_commit.setdefault(p.commit_id, []).append(p)
+        return {r.id: self._commit_from_rows(r, by_commit.get(r.id, [])) for r in rows}
+
+    @staticmethod
+    def insert_commit(conn: Connection, commit: Commit) -> None:
+        conn.execute(
+            insert(CommitRow).values(
+                id=commit.id,
+                parents=list(commit.parents),
+                message=commit.message,
+                created_at=commit.created_at,
+                principal=commit.principal,
+                tillage_version=commit.tillage_version,
+                code_sha=commit.code.git_sha,
+                code_dirty=commit.code.dirty,
+                changes=json.loads(json.dumps(commit.changes, default=str)),
+            )
+        )
+        if commit.pins:
+            conn.execute(
+                insert(PinRow),
+                [
+                    {
+                        "commit_id": commit.id,
+                        "dataset": name,
+                        "lance_branch": pin.lance_branch,
+                        "lance_version": pin.version,
+                        "num_rows": pin.num_rows,
+                    }
+                    for name, pin in commit.pins.items()
+                ],
+            )
+
+    def delete_commits(self, ids: Sequence[str]) -> None:
+        with self.engine.begin() as conn:
+            for chunk_start in range(0, len(ids), 500):
+                chunk = list(ids[chunk_start : chunk_start + 500])
+                conn.execute(delete(PinRow).where(PinRow.commit_id.in_(chunk)))
+                conn.execute(delete(CommitRow).where(CommitRow.id.in_(chunk)))
+
+    def pinned_versions(self) -> set[tuple[str, str, int]]:
+        """Every (dataset, Lance branch, version) some stored commit pins."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(PinRow.dataset, PinRow.lance_branch, PinRow.lance_version)
+            ).all()
+        return {(r[0], r[1], r[2]) for r in rows}
+
+    # -- refs ---------------------------------------------------------------
+
+    def get_ref(self, name: str) -> tuple[str, str | None] | None:
+        """Return (kind, commit id) of a ref, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(RefRow.kind, RefRow.commit_id).where(RefRow.name == name)
+            ).first()
+        return (row[0], row[1]) if row else None
+
+    def list_refs(self, kind: str | None = None) -> dict[str, tuple[str, str | None]]:
+        with self.engine.connect() as conn:
+            q = select(RefRow.name, RefRow.kind, RefRow.commit_id)
+            if kind:
+                q = q.where(RefRow.kind == kind)
+            rows = conn.execute(q.order_by(RefRow.name)).all()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    @staticmethod
+    def create_ref(conn: Connection, name: str, kind: str, commit_id: str | None) -> None:
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(RefRow).values(
+                        name=name, kind=kind, commit_id=commit_id, updated_at=utcnow()
+                    )
+                )
+        except IntegrityError as e:
+            existing = conn.execute(select(RefRow.kind).where(RefRow.name == name)).scalar()
+            raise RefExistsError(name, existing or kind) from e
+
+    @staticmethod
+    def move_branch(conn: Connection, name: str, expected: str | None, new: str) -> None:
+        """Compare-and-swap a branch head; raise `ConcurrentUpdateError` if it moved."""
+        cond = RefRow.commit_id.is_(None) if expected is None else RefRow.commit_id == expected
+        res = conn.execute(
+            update(RefRow)
+            .where(RefRow.name == name, RefRow.kind == "branch", cond)
+            .values(commit_id=new, updated_at=utcnow())
+        )
+        if res.rowcount != 1:
+            found = conn.execute(select(RefRow.commit_id).where(RefRow.name == name)).scalar()
+            raise ConcurrentUpdateError(name, expected, found)
+
+    def delete_ref(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(RefRow).where(RefRow.name == name))
+            conn.execute(delete(LanceBranchRow).where(LanceBranchRow.repo_branch == name))
+
+    # -- Lance branch ownership -------------------------------------------
+
+    def lance_branch_for(self, dataset: str, repo_branch: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(LanceBranchRow.lance_branch).where(
+                    LanceBranchRow.dataset == dataset, LanceBranchRow.repo_branch == repo_branch
+                )
+            ).scalar()
+
+    def lance_branch_owners(self) -> set[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(LanceBranchRow.dataset, LanceBranchRow.lance_branch)).all()
+        return {(r[0], r[1]) for r in rows}
+
+    @staticmethod
+    def set_lance_branch(conn: Connection, dataset: str, repo_branch: str, lance: str) -> None:
+        conn.execute(
+            delete(LanceBranchRow).where(
+                LanceBranchRow.dataset == dataset, LanceBranchRow.repo_branch == repo_branch
+            )
+        )
+        conn.execute(
+            insert(LanceBranchRow).values(
+                dataset=dataset, repo_branch=repo_branch, lance_branch=lance
+            )
+        )

@@ -1,0 +1,1 @@
+"""Versioning: commits, refs, history, diff and merge over the storage layer."""

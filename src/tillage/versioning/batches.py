@@ -1,0 +1,101 @@
+"""Checking a batch against its dataset before anything is written.
+
+A batch must carry the dataset's columns with types that cast safely, and a
+primary key with no nulls and no duplicates; appended keys must be new. Every
+failure names the columns or keys at fault and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tillage.errors import InputError, KeyViolationError, SchemaMismatchError
+
+_NORMAL = {pa.large_string(): pa.string(), pa.large_binary(): pa.binary()}
+
+
+def normalize(table: pa.Table) -> pa.Table:
+    """Plain string/binary types, no pandas metadata: one canonical form to store."""
+    fields = [pa.field(f.name, _NORMAL.get(f.type, f.type), f.nullable) for f in table.schema]
+    return table.cast(pa.schema(fields))
+
+
+def check_key_columns(dataset: str, table: pa.Table, key: list[str]) -> None:
+    missing = [k for k in key if k not in table.column_names]
+    if missing:
+        raise InputError(
+            f"the key column(s) {', '.join(missing)} of {dataset!r} are not in the batch "
+            f"(its columns: {', '.join(table.column_names)}). Name existing columns with --key."
+        )
+
+
+def check_keys(dataset: str, table: pa.Table, key: list[str]) -> None:
+    """No null and no duplicate keys inside the batch."""
+    check_key_columns(dataset, table, key)
+    for k in key:
+        col = table.column(k)
+        if col.null_count:
+            rows = pc.indices_nonzero(pc.is_null(col)).to_pylist()[:5]
+            raise KeyViolationError(
+                dataset, key, f"null values in column {k}", [f"row {r}" for r in rows]
+            )
+    keys = table.select(key)
+    counts = keys.group_by(key).aggregate([([], "count_all")])
+    dup = counts.filter(pc.greater(counts.column("count_all"), 1))
+    if dup.num_rows:
+        examples = dup.select(key).slice(0, 5).to_pylist()
+        shown = [e[key[0]] if len(key) == 1 else e for e in examples]
+        raise KeyViolationError(dataset, key, f"{dup.num_rows} duplicate key(s)", shown)
+
+
+def check_new_keys(dataset: str, batch: pa.Table, existing: pa.Table, key: list[str]) -> None:
+    """Appended keys must not exist yet (upsert is the mode for that)."""
+    if not existing.num_rows:
+        return
+    clash = batch.select(key).join(existing.select(key), keys=key, join_type="inner")
+    if clash.num_rows:
+        examples = clash.slice(0, 5).to_pylist()
+        shown = [e[key[0]] if len(key) == 1 else e for e in examples]
+        raise KeyViolationError(
+            dataset,
+            key,
+            f"{clash.num_rows} key(s) that already exist (use --mode upsert to update them)",
+            shown,
+        )
+
+
+def conform(
+    dataset: str, batch: pa.Table, schema: pa.Schema, *, evolve: bool, only: list[str] | None = None
+) -> tuple[pa.Table, list[pa.Field]]:
+    """Cast ``batch`` to the dataset's ``schema``.
+
+    Returns the conformed batch (columns in dataset order, new ones last) and the
+    new fields to add to the dataset (only when ``evolve``). ``only`` restricts
+    the check to some columns (a delete needs only the key).
+    """
+    want = [f for f in schema if only is None or f.name in only]
+    names = set(batch.column_names)
+    missing = [f.name for f in want if f.name not in names]
+    added = [n for n in batch.column_names if n not in schema.names] if only is None else []
+    retyped: list[tuple[str, str, str]] = []
+    cast_cols = []
+    for f in want:
+        if f.name not in names:
+            continue
+        col = batch.column(f.name)
+        if col.type == f.type:
+            cast_cols.append(col)
+            continue
+        try:
+            cast_cols.append(col.cast(f.type, safe=True))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            retyped.append((f.name, str(f.type), str(col.type)))
+    if missing or retyped or (added and not evolve):
+        raise SchemaMismatchError(dataset, added=added, missing=missing, retyped=retyped)
+    new_fields = [batch.schema.field(n) for n in added]
+    out = pa.Table.from_arrays(
+        cast_cols + [batch.column(n) for n in added],
+        schema=pa.schema([pa.field(f.name, f.type) for f in want] + new_fields),
+    )
+    return out, new_fields

@@ -1,0 +1,188 @@
+"""Three-way, key-level, cell-level merge of one dataset.
+
+Given the merge base, ours (the target branch) and theirs (the source), the
+changes theirs made since the base are replayed onto ours, key by key and cell
+by cell. A cell both sides changed to different values is a conflict; so is a
+row one side deleted and the other changed. Conflicts are reported, never
+silently resolved, unless the caller prefers one side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+
+from tillage.versioning.diff import RowChanges, _jsonable, row_changes, schema_change
+
+Prefer = Literal["ours", "theirs"] | None
+ROW = "(row)"  # the pseudo-column of a conflict about a whole row
+
+
+@dataclass
+class RowMerge:
+    """What to write onto ours: rows to upsert and keys to delete, plus conflicts."""
+
+    upserts: pa.Table
+    deletes: pa.Table
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _key_of(row: dict[str, Any], key: list[str]) -> tuple[Any, ...]:
+    return tuple(row[k] for k in key)
+
+
+def merge_rows(
+    dataset: str,
+    key: list[str],
+    base: pa.Table,
+    ours: pa.Table,
+    theirs: pa.Table,
+    prefer: Prefer = None,
+) -> RowMerge:
+    """Replay theirs' changes since ``base`` onto ``ours``.
+
+    Raises:
+        ValueError: if both sides changed the schema differently (caller reports it).
+    """
+    ours_schema = schema_change(base.schema, ours.schema)
+    theirs_schema = schema_change(base.schema, theirs.schema)
+    if not theirs_schema.empty and not ours_schema.empty and ours.schema != theirs.schema:
+        raise ValueError(f"both sides changed the columns of {dataset!r}")
+    if not theirs_schema.empty:
+        raise ValueError(
+            f"the source changed the columns of {dataset!r} while the target changed its rows"
+        )
+    d_ours = row_changes(base, ours, key)
+    d_theirs = row_changes(base, theirs, key)
+    return _replay(dataset, key, ours, d_ours, d_theirs, prefer)
+
+
+def _replay(
+    dataset: str,
+    key: list[str],
+    ours: pa.Table,
+    d_ours: RowChanges,
+    d_theirs: RowChanges,
+    prefer: Prefer,
+) -> RowMerge:
+    conflicts: list[dict[str, Any]] = []
+    o_added = {_key_of(r, key): r for r in d_ours.added.to_pylist()}
+    o_removed = {_key_of(r, key) for r in d_ours.removed.select(key).to_pylist()}
+    o_changed_new = {_key_of(r, key): r for r in d_ours.changed_new.to_pylist()}
+    o_changed_old = {_key_of(r, key): r for r in d_ours.changed_old.to_pylist()}
+
+    def conflict(k: tuple[Any, ...], column: str, base: Any, o: Any, t: Any) -> None:
+        conflicts.append(
+            {
+                "dataset": dataset,
+                "key": _jsonable(dict(zip(key, k, strict=True))),
+                "column": column,
+                "base": _jsonable(base),
+                "ours": _jsonable(o),
+                "theirs": _jsonable(t),
+            }
+        )
+
+    upserts: dict[tuple[Any, ...], dict[str, Any]] = {}
+    deletes: list[tuple[Any, ...]] = []
+    needs_ours_row: dict[tuple[Any, ...], dict[str, Any]] = {}  # key -> theirs' cell changes
+
+    for row in d_theirs.added.to_pylist():
+        k = _key_of(row, key)
+        if k in o_added:
+            mine = o_added[k]
+            differs = [c for c in row if c in mine and row[c] != mine[c]]
+            for c in differs:
+                if prefer is None:
+                    conflict(k, c, None, mine[c], row[c])
+            if differs and prefer == "theirs":
+                upserts[k] = {**mine, **{c: row[c] for c in row if c in mine}}
+        elif k in o_removed or k in o_changed_new:
+            # Cannot happen: theirs added a key the base did not have.
+            continue
+        else:
+            upserts[k] = row
+
+    for row in d_theirs.removed.select(key).to_pylist():
+        k = _key_of(row, key)
+        if k in o_removed:
+            continue
+        if k in o_changed_new:
+            if prefer is None:
+                conflict(k, ROW, "present", "changed", "deleted")
+            elif prefer == "theirs":
+                deletes.append(k)
+        else:
+            deletes.append(k)
+
+    t_old = d_theirs.changed_old.to_pylist()
+    t_new = d_theirs.changed_new.to_pylist()
+    for old, new in zip(t_old, t_new, strict=True):
+        k = _key_of(new, key)
+        t_cells = {c: new[c] for c in d_theirs.columns if old[c] != new[c]}
+        if k in o_removed:
+            if prefer is None:
+                conflict(k, ROW, "present", "deleted", "changed")
+            elif prefer == "theirs":
+                upserts[k] = new
+            continue
+        if k in o_changed_new:
+            mine = dict(o_changed_new[k])
+            mine_old = o_changed_old[k]
+            for c, v in t_cells.items():
+                if c not in mine:
+                    continue
+                ours_changed = mine_old.get(c) != mine[c]
+                if ours_changed and mine[c] != v:
+                    if prefer is None:
+                        conflict(k, c, old[c], mine[c], v)
+                    elif prefer == "theirs":
+                        mine[c] = v
+                else:
+                    mine[c] = v
+            if mine != o_changed_new[k]:
+                upserts[k] = mine
+        else:
+            needs_ours_row[k] = t_cells
+
+    if needs_ours_row:
+        for row in _rows_by_key(ours, key, list(needs_ours_row)):
+            k = _key_of(row, key)
+            upserts[k] = {**row, **{c: v for c, v in needs_ours_row[k].items() if c in row}}
+
+    schema = ours.schema
+    upsert_table = pa.Table.from_pylist(list(upserts.values()), schema=schema)
+    key_schema = pa.schema([schema.field(k) for k in key])
+    delete_table = pa.Table.from_pylist(
+        [dict(zip(key, k, strict=True)) for k in deletes], schema=key_schema
+    )
+    return RowMerge(
+        upserts=upsert_table,
+        deletes=delete_table,
+        conflicts=conflicts,
+        counts={
+            "upserted": upsert_table.num_rows,
+            "deleted": delete_table.num_rows,
+            "conflicts": len(conflicts),
+        },
+    )
+
+
+def _rows_by_key(
+    table: pa.Table, key: list[str], keys: list[tuple[Any, ...]]
+) -> list[dict[str, Any]]:
+    wanted = pa.Table.from_pylist(
+        [dict(zip(key, k, strict=True)) for k in keys],
+        schema=pa.schema([table.schema.field(k) for k in key]),
+    )
+    con = duckdb.connect()
+    con.register("t", table)
+    con.register("w", wanted)
+    cols = ", ".join('"' + k.replace('"', '""') + '"' for k in key)
+    out = con.sql(f"SELECT t.* FROM t SEMI JOIN w USING ({cols})").to_arrow_table()
+    con.close()
+    return out.to_pylist()  # type: ignore[no-any-return]

@@ -1,0 +1,143 @@
+"""Making one commit: stage Lance writes, then land them in one catalog transaction.
+
+The order is what makes a commit atomic. Data goes to new Lance versions first;
+those are invisible until the catalog transaction inserts the commit, its pins
+and the moved branch head together. A process killed before that transaction
+leaves only unpinned Lance versions, which the next write on the branch
+discards and `gc` deletes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tillage._version import __version__
+from tillage.core.commit import CodeVersion, Commit, DatasetPin
+from tillage.store.catalog import Catalog
+from tillage.store.lock import write_lock
+from tillage.store.tables import Tables, Target, WriteResult
+
+
+def code_version(cwd: Path | None = None) -> CodeVersion:
+    """The git commit and dirty flag of the code calling tillage, if it is in git."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+        if sha.returncode != 0:
+            return CodeVersion()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return CodeVersion(sha.stdout.strip(), bool(status.stdout.strip()))
+    except (OSError, subprocess.SubprocessError):
+        return CodeVersion()
+
+
+@dataclass
+class Transaction:
+    """The writes staged for one commit on one branch."""
+
+    catalog: Catalog
+    tables: Tables
+    branch: str
+    head: Commit | None
+    pins: dict[str, DatasetPin]
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_datasets: dict[str, list[str]] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)  # dataset -> Lance branch
+
+    def write_target(self, dataset: str) -> Target:
+        """Where the next write of ``dataset`` on this branch goes."""
+        base = self.pins[dataset]
+        owned = self.owners.get(dataset) or self.catalog.lance_branch_for(dataset, self.branch)
+        target = self.tables.write_target(dataset, base, owned, self.branch)
+        self.owners[dataset] = target.branch
+        return target
+
+    def record(self, dataset: str, result: WriteResult, change: dict[str, Any]) -> None:
+        """Pin the new version ``result`` of ``dataset`` in this commit."""
+        self.pins[dataset] = DatasetPin(result.lance_branch, result.version, result.num_rows)
+        self.owners[dataset] = result.lance_branch
+        prior = self.changes.get(dataset, {})
+        merged = {**prior, **change}
+        for n in ("inserted", "updated", "deleted"):
+            merged[n] = prior.get(n, 0) + getattr(result, n)
+        merged["rows"] = result.num_rows
+        self.changes[dataset] = merged
+
+    def created(self, dataset: str, key: list[str], result: WriteResult) -> None:
+        self.new_datasets[dataset] = key
+        self.record(dataset, result, {"op": "create", "key": key})
+
+    def drop(self, dataset: str) -> None:
+        self.pins.pop(dataset, None)
+        self.changes[dataset] = {"op": "drop"}
+
+
+class Writer:
+    """Opens transactions on a branch and lands them as commits."""
+
+    def __init__(self, catalog: Catalog, tables: Tables, lock_path: Path, principal: str) -> None:
+        self.catalog = catalog
+        self.tables = tables
+        self.lock_path = lock_path
+        self.principal = principal
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        with write_lock(self.lock_path):
+            yield
+
+    def begin(self, branch: str) -> Transaction:
+        """Start a transaction at the branch's current head (call under `locked`)."""
+        ref = self.catalog.get_ref(branch)
+        head_id = ref[1] if ref else None
+        head = self.catalog.get_commit(head_id) if head_id else None
+        return Transaction(
+            catalog=self.catalog,
+            tables=self.tables,
+            branch=branch,
+            head=head,
+            pins=dict(head.pins) if head else {},
+        )
+
+    def commit(
+        self,
+        tx: Transaction,
+        message: str,
+        *,
+        extra_parents: tuple[str, ...] = (),
+        code: CodeVersion | None = None,
+    ) -> Commit:
+        """Land ``tx`` as one commit; the branch head moves by compare-and-swap."""
+        parents = ((tx.head.id,) if tx.head else ()) + extra_parents
+        commit = Commit.make(
+            parents=parents,
+            pins=tx.pins,
+            message=message,
+            created_at=datetime.now(UTC).isoformat(timespec="microseconds"),
+            principal=self.principal,
+            tillage_version=__version__,
+            code=code if code is not None else code_version(),
+            changes=tx.changes,
+        )
+        with self.catalog.transaction() as conn:
+            for name, key in tx.new_datasets.items():
+                Catalog.add_dataset(conn, name, key)
+            Catalog.insert_commit(conn, commit)
+            for dataset, lance_branch in tx.owners.items():
+                if dataset in tx.pins:
+                    Catalog.set_lance_branch(conn, dataset, tx.branch, lance_branch)
+            Catalog.move_branch(conn, tx.branch, tx.head.id if tx.head else None, commit.id)
+        return commit
