@@ -51,9 +51,9 @@ class NotARepositoryError(TillageError):
 class RepositoryExistsError(TillageError):
     code = "repository_exists"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, fix: str = "open it instead") -> None:
         self.path = path
-        super().__init__(f"a tillage repository already exists at {path!r}; open it instead.")
+        super().__init__(f"a tillage repository already exists at {path!r}; {fix}.")
 
 
 class NoSuchDatasetError(TillageError):
@@ -146,7 +146,14 @@ class SchemaMismatchError(InputError):
 class KeyViolationError(InputError):
     code = "key_violation"
 
-    def __init__(self, dataset: str, key: Sequence[str], problem: str, examples: list[Any]) -> None:
+    def __init__(
+        self,
+        dataset: str,
+        key: Sequence[str],
+        problem: str,
+        examples: list[Any],
+        fix: str = "Remove or fix those rows.",
+    ) -> None:
         self.dataset = dataset
         self.key = list(key)
         self.problem = problem
@@ -154,7 +161,7 @@ class KeyViolationError(InputError):
         shown = ", ".join(repr(e) for e in examples[:5])
         super().__init__(
             f"the batch for {dataset!r} has {problem} in primary key ({', '.join(key)}), "
-            f"e.g. {shown}. Remove or fix those rows, or choose another --key."
+            f"e.g. {shown}. {fix}"
         )
 
 

@@ -60,8 +60,9 @@ def check_new_keys(dataset: str, batch: pa.Table, existing: pa.Table, key: list[
         raise KeyViolationError(
             dataset,
             key,
-            f"{clash.num_rows} key(s) that already exist (use --mode upsert to update them)",
+            f"{clash.num_rows} key(s) that already exist",
             shown,
+            fix="Use --mode upsert (mode='upsert') to update those rows, or drop them.",
         )
 
 
