@@ -1,0 +1,1 @@
+"""Demos on real data: what `tillage demo` runs. They use only the public API."""
