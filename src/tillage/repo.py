@@ -351,9 +351,10 @@ class Repo:
                 n = po.num_rows
                 out.append(DatasetDiff(name, "unchanged", key, SchemaChange(), n, n))
                 continue
-            t_old = self.tables.open(name, po).to_table() if po else None
-            t_new = self.tables.open(name, pn).to_table() if pn else None
-            out.append(dataset_diff(name, key, t_old, t_new, rows))
+            # Open versions, not tables: the diff reads only the rows they do not share.
+            v_old = self.tables.open(name, po) if po else None
+            v_new = self.tables.open(name, pn) if pn else None
+            out.append(dataset_diff(name, key, v_old, v_new, rows))
         return out
 
     def export(
@@ -624,14 +625,7 @@ class Repo:
             key = self.key(name)
             read = self.tables.open
             try:
-                plan = merge_rows(
-                    name,
-                    key,
-                    read(name, b).to_table(),
-                    read(name, o).to_table(),
-                    read(name, t).to_table(),
-                    prefer,
-                )
+                plan = merge_rows(name, key, read(name, b), read(name, o), read(name, t), prefer)
             except ValueError as e:
                 conflicts.append(
                     {

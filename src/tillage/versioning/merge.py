@@ -15,7 +15,15 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
-from tillage.versioning.diff import RowChanges, _jsonable, row_changes, schema_change
+from tillage.versioning.diff import (
+    RowChanges,
+    _jsonable,
+    is_table,
+    row_changes,
+    same_layout,
+    schema_change,
+    unshared_rows,
+)
 
 Prefer = Literal["ours", "theirs"] | None
 ROW = "(row)"  # the pseudo-column of a conflict about a whole row
@@ -38,16 +46,25 @@ def _key_of(row: dict[str, Any], key: list[str]) -> tuple[Any, ...]:
 def merge_rows(
     dataset: str,
     key: list[str],
-    base: pa.Table,
-    ours: pa.Table,
-    theirs: pa.Table,
+    base: Any,
+    ours: Any,
+    theirs: Any,
     prefer: Prefer = None,
 ) -> RowMerge:
     """Replay theirs' changes since ``base`` onto ``ours``.
 
+    The three sides are Arrow tables or open Lance versions. Given three Lance
+    versions with one layout, only the rows ours and theirs do not share with
+    the base are read (see `tillage.versioning.diff.unshared_rows`).
+
     Raises:
         ValueError: if both sides changed the schema differently (caller reports it).
     """
+    if not (is_table(base) or is_table(ours) or is_table(theirs)):
+        plan = _merge_lance(dataset, key, base, ours, theirs, prefer)
+        if plan is not None:
+            return plan
+    base, ours, theirs = (t if is_table(t) else t.to_table() for t in (base, ours, theirs))
     ours_schema = schema_change(base.schema, ours.schema)
     theirs_schema = schema_change(base.schema, theirs.schema)
     if not theirs_schema.empty and not ours_schema.empty and ours.schema != theirs.schema:
@@ -59,6 +76,31 @@ def merge_rows(
     d_ours = row_changes(base, ours, key)
     d_theirs = row_changes(base, theirs, key)
     return _replay(dataset, key, ours, d_ours, d_theirs, prefer)
+
+
+def _merge_lance(
+    dataset: str, key: list[str], base: Any, ours: Any, theirs: Any, prefer: Prefer
+) -> RowMerge | None:
+    """`merge_rows` over the rows ours and theirs do not share with the base; None if n/a."""
+    if not same_layout(base, ours, theirs):
+        return None  # schemas differ: the table path checks and reports them
+    parts_ours = unshared_rows(base, ours)
+    parts_theirs = unshared_rows(base, theirs)
+    if parts_ours is None or parts_theirs is None:
+        return None
+    d_ours = row_changes(*parts_ours, key)
+    d_theirs = row_changes(*parts_theirs, key)
+    # Ours' row for a key theirs changed: from ours' unshared rows if it is there,
+    # otherwise ours stores the base's very row, which theirs' diff already holds.
+    ours_moved = parts_ours[1]
+    con = duckdb.connect()
+    con.register("m", ours_moved)
+    con.register("b", d_theirs.changed_old)
+    cols = ", ".join('"' + k.replace('"', '""') + '"' for k in key)
+    kept = con.sql(f"SELECT b.* FROM b ANTI JOIN m USING ({cols})").to_arrow_table()
+    con.close()
+    lookup = pa.concat_tables([ours_moved, kept.cast(ours_moved.schema)])
+    return _replay(dataset, key, lookup, d_ours, d_theirs, prefer)
 
 
 def _replay(
