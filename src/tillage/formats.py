@@ -76,7 +76,13 @@ def read_file(path: str | os.PathLike[str]) -> pa.Table:
     except UnreadableFileError:
         raise
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as e:
-        raise UnreadableFileError(str(p), f"it is not valid {fmt} ({e})", fix) from e
+        raise UnreadableFileError(str(p), f"it is not valid {fmt} ({_printable(e)})", fix) from e
+
+
+def _printable(error: Exception, limit: int = 200) -> str:
+    """A reader's error as one short line (it may quote the file's binary bytes)."""
+    text = "".join(c if c.isprintable() else "?" for c in str(error))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _read_ipc(p: Path) -> pa.Table:
@@ -103,7 +109,13 @@ def to_table(data: Any) -> pa.Table:
         return concat([read_file(d) for d in data], [str(d) for d in data])
     module = type(data).__module__.split(".")[0]
     if module == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False)
+        try:
+            return pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+            raise InputError(
+                f"cannot convert the data frame to Arrow: {e}. Give each column values of "
+                "one type (e.g. df[col].astype(str))."
+            ) from e
     if module == "polars":
         return data.to_arrow()
     raise InputError(

@@ -31,7 +31,7 @@ from tillage.errors import (
 )
 from tillage.formats import to_table, write_file
 from tillage.store.catalog import Catalog
-from tillage.store.tables import Tables
+from tillage.store.tables import Tables, children_first
 from tillage.versioning import batches
 from tillage.versioning.diff import dataset_diff
 from tillage.versioning.history import ancestors, is_ancestor, merge_base, split_ancestor_suffix
@@ -188,9 +188,11 @@ class Repo:
         Returns the commit id the branch starts at.
         """
         check_ref_name(name, "branch")
-        cid = self.resolve(from_ref)
-        with self.catalog.transaction() as conn:
-            Catalog.create_ref(conn, name, "branch", cid)
+        # Under the write lock: a `gc` must not delete the commit between here and the ref.
+        with self._writer.locked():
+            cid = self.resolve(from_ref)
+            with self.catalog.transaction() as conn:
+                Catalog.create_ref(conn, name, "branch", cid)
         return cid
 
     def delete_branch(self, name: str) -> None:
@@ -210,9 +212,10 @@ class Repo:
     def create_tag(self, name: str, ref: str | None = None) -> str:
         """Tag the commit ``ref`` names (default: HEAD); returns its id."""
         check_ref_name(name, "tag")
-        cid = self.commit(ref).id
-        with self.catalog.transaction() as conn:
-            Catalog.create_ref(conn, name, "tag", cid)
+        with self._writer.locked():  # see `create_branch`
+            cid = self.commit(ref).id
+            with self.catalog.transaction() as conn:
+                Catalog.create_ref(conn, name, "tag", cid)
         return cid
 
     def delete_tag(self, name: str) -> None:
@@ -408,7 +411,9 @@ class Repo:
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}.")
         key_cols = [key] if isinstance(key, str) else list(key) if key else None
-        table = batches.normalize(to_table(data))
+        raw = to_table(data)
+        batches.check_columns(dataset, raw)
+        table = batches.normalize(raw)
         if table.num_rows == 0:
             raise InputError(
                 f"the batch for {dataset!r} has no rows; nothing to {mode}. Check the input."
@@ -698,13 +703,25 @@ class Repo:
                     shutil.rmtree(lance_dir)
                     datasets_removed += 1
                     continue
-                # Child branches first: their history may reach into a parent's.
-                for lb in sorted(self.tables.lance_branches(ds), key=len, reverse=True):
-                    if (ds, lb) not in keep and (ds, lb) not in owned:
+                # Lance refuses to drop a branch another was forked from: drop children
+                # first, and keep every branch a kept one descends from.
+                parents = self.tables.lance_branch_parents(ds)
+                needed: set[str] = set()
+                for lb in parents:
+                    up: str | None = lb
+                    if (ds, lb) in keep or (ds, lb) in owned:
+                        while up is not None and up not in needed:
+                            needed.add(up)
+                            up = parents.get(up)
+                for lb in children_first(parents):
+                    if lb not in needed:
                         self.tables.drop_lance_branch(ds, lb)
                         branches_removed += 1
                     else:
                         versions_removed += self.tables.cleanup(ds, lb, keep.get((ds, lb), set()))
+                for folder in self.tables.stray_branch_folders(ds):
+                    shutil.rmtree(folder)
+                    branches_removed += 1
                 versions_removed += self.tables.cleanup(ds, "main", keep.get((ds, "main"), set()))
             after = self.tables.size_bytes() if self.tables.root.exists() else 0
         return GcReport(

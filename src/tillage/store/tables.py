@@ -19,6 +19,7 @@ from typing import Any, Literal
 import lance
 import pyarrow as pa
 import pyarrow.compute as pc
+from lance.schema import LanceSchema
 
 from tillage.core.commit import DatasetPin
 
@@ -69,6 +70,37 @@ def _encoding_metadata(table: pa.Table) -> pa.Schema:
             md[b"lance-encoding:compression"] = b"zstd"
         fields.append(f.with_metadata(md) if md else f)
     return pa.schema(fields, metadata=table.schema.metadata)
+
+
+def _has_map(t: pa.DataType) -> bool:
+    return bool(pa.types.is_map(t)) or any(_has_map(t.field(i).type) for i in range(t.num_fields))
+
+
+def unstorable_columns(schema: pa.Schema) -> list[str]:
+    """The columns (``"name (type)"``) whose type Lance cannot store, checked without writing."""
+    bad = []
+    for f in schema:
+        if _has_map(f.type):  # a valid Lance type, but not in file format 2.1
+            bad.append(f"{f.name} ({f.type})")
+            continue
+        try:
+            LanceSchema.from_pyarrow(pa.schema([f.with_name("x")]))
+        except ValueError:
+            bad.append(f"{f.name} ({f.type})")
+    return bad
+
+
+def children_first(parents: dict[str, str | None]) -> list[str]:
+    """Lance branches ordered so that every branch comes before the one it was forked from."""
+
+    def depth(branch: str) -> int:
+        n, up, seen = 0, parents.get(branch), {branch}
+        while up is not None and up in parents and up not in seen:
+            seen.add(up)
+            n, up = n + 1, parents.get(up)
+        return n
+
+    return sorted(parents, key=lambda b: (-depth(b), b))
 
 
 def strip_metadata(schema: pa.Schema) -> pa.Schema:
@@ -176,10 +208,17 @@ class Tables:
         )
 
     def delete(self, dataset: str, target: Target, keys: pa.Table, key: list[str]) -> WriteResult:
-        """Delete the rows whose key appears in ``keys``."""
+        """Delete the rows whose key appears in ``keys`` (typed like the dataset's key).
+
+        A keyed merge, not a SQL filter: keys of any type match (SQL string
+        literals do not compare with timestamp or date columns), and many
+        composite keys need no huge OR expression.
+        """
         before = target.handle.count_rows()
         if keys.num_rows:
-            target.handle.delete(key_predicate(keys, key))
+            # Each target row may match one source row only: one row per key.
+            unique = keys.select(key).group_by(key, use_threads=False).aggregate([])
+            target.handle.merge_insert(key).when_matched_delete().execute(unique)
         res = self._result(dataset, target.branch)
         return WriteResult(target.branch, res.version, res.num_rows, deleted=before - res.num_rows)
 
@@ -193,45 +232,41 @@ class Tables:
         handle = self.latest(dataset, lance_branch)
         drop = [v["version"] for v in handle.versions() if v["version"] not in keep]
         drop = [v for v in drop if v != handle.version]
-        if drop:
-            handle.cleanup_old_versions(
-                versions=drop, error_if_tagged_old_versions=False, delete_unverified=True
-            )
+        # Run even with nothing to drop (Lance never removes the current version):
+        # it also deletes the files of writes killed before they made a version.
+        handle.cleanup_old_versions(
+            versions=drop or [handle.version],
+            error_if_tagged_old_versions=False,
+            delete_unverified=True,
+        )
         return len(drop)
 
     def lance_branches(self, dataset: str) -> list[str]:
         return list(lance.dataset(self.uri(dataset)).branches.list())
 
+    def lance_branch_parents(self, dataset: str) -> dict[str, str | None]:
+        """Lance branch -> the branch it was forked from (None: Lance main)."""
+        branches = lance.dataset(self.uri(dataset)).branches.list()
+        return {name: info.get("parent_branch") for name, info in branches.items()}
+
     def drop_lance_branch(self, dataset: str, lance_branch: str) -> None:
         lance.dataset(self.uri(dataset)).branches.delete(lance_branch)
+
+    def stray_branch_folders(self, dataset: str) -> list[Path]:
+        """Folders under ``tree/`` that belong to no Lance branch.
+
+        A process killed while Lance created or deleted a branch leaves one.
+        """
+        tree = self.root / f"{dataset}.lance" / "tree"
+        if not tree.is_dir():
+            return []
+        names = self.lance_branches(dataset)
+        return [
+            d
+            for d in sorted(tree.iterdir())
+            if not any(n == d.name or n.startswith(d.name + "/") for n in names)
+        ]
 
     def size_bytes(self, dataset: str | None = None) -> int:
         root = self.root / f"{dataset}.lance" if dataset else self.root
         return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-
-
-def sql_literal(value: Any) -> str:
-    """A value as a SQL literal for a Lance filter."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def quote_ident(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def key_predicate(keys: pa.Table, key: list[str]) -> str:
-    """A Lance filter matching exactly the rows whose key is in ``keys``."""
-    if len(key) == 1:
-        vals = keys.column(key[0]).to_pylist()
-        return f"{quote_ident(key[0])} IN ({', '.join(sql_literal(v) for v in vals)})"
-    rows = keys.select(key).to_pylist()
-    return " OR ".join(
-        "(" + " AND ".join(f"{quote_ident(k)} = {sql_literal(r[k])}" for k in key) + ")"
-        for r in rows
-    )

@@ -11,8 +11,33 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tillage.errors import InputError, KeyViolationError, SchemaMismatchError
+from tillage.store.tables import unstorable_columns
 
 _NORMAL = {pa.large_string(): pa.string(), pa.large_binary(): pa.binary()}
+
+
+def check_columns(dataset: str, table: pa.Table) -> None:
+    """Column names and types that a dataset can hold (before `normalize`)."""
+    names = table.column_names
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        raise InputError(
+            f"the batch for {dataset!r} has column(s) {', '.join(dups)} more than once; "
+            "rename or drop the duplicates."
+        )
+    dotted = [n for n in names if "." in n]
+    if dotted:
+        raise InputError(
+            f"the batch for {dataset!r} has column name(s) {', '.join(dotted)} with a '.', "
+            "which datasets do not allow; rename them (e.g. replace '.' with '_')."
+        )
+    bad = unstorable_columns(table.schema)
+    if bad:
+        raise InputError(
+            f"the batch for {dataset!r} has column(s) of a type datasets cannot store: "
+            f"{', '.join(bad)}; cast them to a supported type (numbers, strings, "
+            "timestamps, lists or structs) first."
+        )
 
 
 def normalize(table: pa.Table) -> pa.Table:
@@ -27,6 +52,15 @@ def check_key_columns(dataset: str, table: pa.Table, key: list[str]) -> None:
         raise InputError(
             f"the key column(s) {', '.join(missing)} of {dataset!r} are not in the batch "
             f"(its columns: {', '.join(table.column_names)}). Name existing columns with --key."
+        )
+    nested = [
+        f"{k} ({table.schema.field(k).type})" for k in key if table.schema.field(k).type.num_fields
+    ]
+    if nested:
+        raise InputError(
+            f"the key column(s) {', '.join(nested)} of {dataset!r} are lists, structs or maps; "
+            "a primary key needs plain values (numbers, strings, dates). Choose other --key "
+            "columns."
         )
 
 
