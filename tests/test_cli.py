@@ -519,13 +519,22 @@ def test_usage_errors(proj: Path) -> None:
 def test_every_command_has_help() -> None:
     group = typer.main.get_command(app)
     assert isinstance(group, TyperGroup)
-    assert len(group.commands) == 16
+    assert len(group.commands) == 21
+    leaves: list[tuple[list[str], Any]] = []
     for name, command in group.commands.items():
         assert command.help, name
-        res = cli(name, "--help")
-        assert "--json" in res.stdout, name
+        subs = getattr(command, "commands", None)
+        if subs:
+            leaves += [([name, sub], c) for sub, c in subs.items()]
+        if not subs or getattr(command, "invoke_without_command", False):
+            leaves.append(([name], command))
+    assert len(leaves) == 24  # schema infer; alerts, alerts accept|mute|resolve
+    for path, command in leaves:
+        assert command.help, path
+        res = cli(*path, "--help")
+        assert "--json" in res.stdout, path
         for param in command.params:
-            assert getattr(param, "help", None), f"{name} {param.name}"
+            assert getattr(param, "help", None), f"{path} {param.name}"
 
 
 def test_script_json_is_one_document(proj: Path) -> None:

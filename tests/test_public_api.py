@@ -16,6 +16,7 @@ ALLOWED = {
     "core": {"core", "errors"},
     "store": {"core", "errors", "store"},
     "versioning": {"core", "errors", "store", "versioning", "_version"},
+    "quality": {"core", "errors", "store", "quality"},
     "demo": set(),  # only ``import tillage``: the demo is a user of the public API
 }
 

@@ -8,6 +8,7 @@
 from tillage._version import __version__
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
 from tillage.core.diff import DatasetDiff, SchemaChange
+from tillage.core.findings import Finding, Importance
 from tillage.core.reports import DatasetStatus, GcReport, MergeResult, Status
 from tillage.errors import (
     CatalogError,
@@ -17,15 +18,21 @@ from tillage.errors import (
     KeyViolationError,
     LockTimeoutError,
     MergeConflictError,
+    NoSuchAlertError,
     NoSuchDatasetError,
     NoSuchRefError,
     NotARepositoryError,
+    QualityCheckError,
     RefExistsError,
     RepositoryExistsError,
+    SchemaFileError,
     SchemaMismatchError,
+    SinkError,
     TillageError,
     UnreadableFileError,
 )
+from tillage.quality.profile import Profile
+from tillage.quality.schema import Schema
 from tillage.repo import Repo, init, open
 
 __all__ = [
@@ -36,21 +43,29 @@ __all__ = [
     "DatasetDiff",
     "DatasetPin",
     "DatasetStatus",
+    "Finding",
     "GcReport",
+    "Importance",
     "InputError",
     "InvalidNameError",
     "KeyViolationError",
     "LockTimeoutError",
     "MergeConflictError",
     "MergeResult",
+    "NoSuchAlertError",
     "NoSuchDatasetError",
     "NoSuchRefError",
     "NotARepositoryError",
+    "Profile",
+    "QualityCheckError",
     "RefExistsError",
     "Repo",
     "RepositoryExistsError",
+    "Schema",
     "SchemaChange",
+    "SchemaFileError",
     "SchemaMismatchError",
+    "SinkError",
     "Status",
     "TillageError",
     "UnreadableFileError",

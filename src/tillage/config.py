@@ -34,11 +34,13 @@ class RepoConfig:
         catalog_url: SQLAlchemy URL of the catalog; None means ``catalog.db`` inside.
         principal: who commits; None means the TILLAGE_PRINCIPAL variable or the OS user.
         format_version: layout version of the repository folder.
+        quality: the monitoring settings (see `tillage.quality.settings`).
     """
 
     catalog_url: str | None = None
     principal: str | None = None
     format_version: int = FORMAT_VERSION
+    quality: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, repo_dir: Path) -> RepoConfig:
@@ -49,7 +51,7 @@ class RepoConfig:
             raise TillageError(f"cannot read {path}: {e}. Fix or delete the file.") from e
         if not isinstance(raw, dict):
             raise TillageError(f"{path} must hold a mapping of settings, got {type(raw).__name__}.")
-        known = {"catalog_url", "principal", "format_version"}
+        known = {"catalog_url", "principal", "format_version", "quality"}
         unknown = set(raw) - known
         if unknown:
             raise TillageError(

@@ -14,11 +14,15 @@ map without parsing messages.
     ├── InputError                   bad input data
     │   ├── UnreadableFileError      missing, empty, truncated or mislabeled file
     │   ├── SchemaMismatchError      batch schema conflicts with the dataset
-    │   └── KeyViolationError        duplicate or null primary keys
+    │   ├── KeyViolationError        duplicate or null primary keys
+    │   ├── SchemaFileError          a schema file that does not parse or fit
+    │   └── QualityCheckError        a batch broke a blocking schema rule
     ├── ConcurrentUpdateError        a branch moved while a commit was being made
     ├── LockTimeoutError             another writer held the repository too long
     ├── MergeConflictError           a three-way merge found conflicting keys
-    └── CatalogError                 the catalog is unreachable or too new
+    ├── CatalogError                 the catalog is unreachable or too new
+    ├── NoSuchAlertError             unknown alert id
+    └── SinkError                    an alert sink failed after its retries
 """
 
 from __future__ import annotations
@@ -206,3 +210,72 @@ class MergeConflictError(TillageError):
 
 class CatalogError(TillageError):
     code = "catalog_error"
+
+
+class SchemaFileError(InputError):
+    """A schema file that cannot be used: says which file, which column, and the fix."""
+
+    code = "schema_file"
+
+    def __init__(self, source: str, problem: str, fix: str, column: str | None = None) -> None:
+        self.source = source
+        self.column = column
+        self.problem = problem
+        self.fix = fix
+        where = f", column {column!r}" if column is not None else ""
+        super().__init__(f"schema file {source!r}{where}: {problem}. {fix}")
+
+
+class QualityCheckError(InputError):
+    """Ingest found ``block`` findings; the batch went to a quarantine branch instead."""
+
+    code = "quality_block"
+
+    def __init__(self, dataset: str, findings: Sequence[Any], quarantine: str | None) -> None:
+        self.dataset = dataset
+        self.findings = [f.to_dict() for f in findings]
+        self.quarantine = quarantine
+        lines = [f"  {f.message}" for f in findings[:10]]
+        where = (
+            f"The batch was kept on branch {quarantine!r}: inspect it with "
+            f"`tillage diff HEAD {quarantine}`, fix the data and ingest again"
+            if quarantine
+            else "Nothing was written; fix the data and ingest again"
+        )
+        super().__init__(
+            f"the batch for {dataset!r} breaks {len(findings)} blocking rule(s) of its schema, "
+            f"so it was not committed. {where}, or relax the rule in the schema file.\n"
+            + "\n".join(lines)
+        )
+
+
+class NoSuchAlertError(TillageError):
+    code = "no_such_alert"
+
+    def __init__(self, alert_id: int) -> None:
+        self.alert_id = alert_id
+        super().__init__(f"no alert #{alert_id}; list them with `tillage alerts --all`.")
+
+
+class SinkError(TillageError):
+    """A sink could not deliver an event (the alert itself is safe in the catalog)."""
+
+    code = "sink_failed"
+
+    def __init__(
+        self,
+        sink: str,
+        target: str,
+        problem: str,
+        fix: str,
+        *,
+        attempts: int = 1,
+        status: int | None = None,
+    ) -> None:
+        self.sink = sink
+        self.target = target
+        self.problem = problem
+        self.attempts = attempts
+        self.status = status
+        tries = f" after {attempts} tries" if attempts > 1 else ""
+        super().__init__(f"{sink} sink could not deliver to {target}{tries}: {problem}. {fix}")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ import pyarrow as pa
 from tillage.config import REPO_DIR, RepoConfig, find_repo_dir, repo_dir_of
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
 from tillage.core.diff import DatasetDiff, SchemaChange
+from tillage.core.findings import Finding
 from tillage.core.names import check_dataset_name, check_ref_name
 from tillage.core.reports import DatasetStatus, GcReport, MergeResult, Status
 from tillage.errors import (
@@ -26,10 +28,16 @@ from tillage.errors import (
     MergeConflictError,
     NoSuchDatasetError,
     NoSuchRefError,
+    QualityCheckError,
     RepositoryExistsError,
     TillageError,
 )
 from tillage.formats import to_table, write_file
+from tillage.quality.monitor import BatchCheck, Monitor, alert_dict, model_dict
+from tillage.quality.profile import Profile, profile_table
+from tillage.quality.schema import Schema
+from tillage.quality.schema import infer as infer_schema
+from tillage.quality.settings import QualitySettings, parse_reference
 from tillage.store.catalog import Catalog
 from tillage.store.tables import Tables, children_first
 from tillage.versioning import batches
@@ -42,6 +50,13 @@ Mode = Literal["append", "upsert", "overwrite", "delete"]
 MODES: tuple[str, ...] = ("append", "upsert", "overwrite", "delete")
 MAIN = "main"
 HEAD = "HEAD"
+
+
+class _Blocked(Exception):
+    """Internal: a batch check found blocking findings (raised before any write)."""
+
+    def __init__(self, result: BatchCheck) -> None:
+        self.result = result
 
 
 class Repo:
@@ -59,6 +74,9 @@ class Repo:
         self.catalog = Catalog(url)
         self.tables = Tables(repo_dir / "tables")
         self._writer = Writer(self.catalog, self.tables, repo_dir / "write.lock", config.who())
+        self.monitor = Monitor(
+            self.catalog.engine, self.tables, self.path, QualitySettings.from_dict(config.quality)
+        )
 
     # -- opening ----------------------------------------------------------
 
@@ -387,8 +405,14 @@ class Repo:
         branch: str | None = None,
         evolve: bool = False,
         code: CodeVersion | None = None,
+        check: bool = True,
     ) -> Commit:
         """Write ``data`` into ``dataset`` and make exactly one commit.
+
+        The batch is profiled, checked against the dataset's schema file (if any)
+        and compared with the configured reference; ``warn`` findings open or
+        update alerts with the commit, ``block`` findings stop it and keep the
+        batch on a quarantine branch.
 
         Args:
             dataset: the dataset's name; created on first ingest (then ``key`` is required).
@@ -401,9 +425,12 @@ class Repo:
             branch: branch to commit on (default: the current branch).
             evolve: allow new columns (added to the dataset, null for existing rows).
             code: the caller's code version (default: git in the current folder).
+            check: profile and check the batch (False: write it as it is).
 
         Raises:
             InputError: bad data (its subclasses say what exactly); nothing is written.
+            QualityCheckError: the batch broke a blocking schema rule; it is on the
+                quarantine branch the error names, not on ``branch``.
             NoSuchDatasetError, NoSuchRefError: unknown dataset (for delete) or branch.
             ConcurrentUpdateError: the branch moved under us (another catalog client).
         """
@@ -419,27 +446,108 @@ class Repo:
                 f"the batch for {dataset!r} has no rows; nothing to {mode}. Check the input."
             )
         branch = self._branch(branch)
-        with self._writer.locked():
-            tx = self._writer.begin(branch)
-            known_key = self.catalog.dataset_key(dataset)
-            if known_key is not None and key_cols is not None and key_cols != known_key:
-                raise InputError(
-                    f"dataset {dataset!r} has primary key ({', '.join(known_key)}), not "
-                    f"({', '.join(key_cols)}); leave --key out or give the same columns."
+        checked: list[BatchCheck] = []
+        try:
+            with self._writer.locked():
+                tx = self._writer.begin(branch)
+                known_key = self.catalog.dataset_key(dataset)
+                if known_key is not None and key_cols is not None and key_cols != known_key:
+                    raise InputError(
+                        f"dataset {dataset!r} has primary key ({', '.join(known_key)}), not "
+                        f"({', '.join(key_cols)}); leave --key out or give the same columns."
+                    )
+                parent = tx.pins.get(dataset)
+
+                def validate(batch: pa.Table) -> None:
+                    if not check or mode == "delete":
+                        return
+                    reference = self._ingest_reference(dataset, tx.head) if parent else None
+                    result = self.monitor.check_batch(dataset, batch, reference)
+                    if result.blocking:
+                        raise _Blocked(result)
+                    checked.append(result)
+
+                if dataset not in tx.pins:
+                    self._create(tx, dataset, table, key_cols or known_key, mode, validate)
+                else:
+                    self._write(tx, dataset, table, known_key or [], mode, evolve, validate)
+                change = tx.changes[dataset]
+                if checked and checked[0].schema_sha256:
+                    change["schema"] = {
+                        "file": checked[0].schema_file,
+                        "sha256": checked[0].schema_sha256,
+                    }
+                default = (
+                    f"{change.get('op', mode)} {dataset}: +{change.get('inserted', 0)} "
+                    f"~{change.get('updated', 0)} -{change.get('deleted', 0)} rows"
                 )
-            if dataset not in tx.pins:
-                self._create(tx, dataset, table, key_cols or known_key, mode)
-            else:
-                self._write(tx, dataset, table, known_key or [], mode, evolve)
-            change = tx.changes[dataset]
-            default = (
-                f"{change.get('op', mode)} {dataset}: +{change.get('inserted', 0)} "
-                f"~{change.get('updated', 0)} -{change.get('deleted', 0)} rows"
+
+                def also(conn: Any, commit: Commit) -> None:
+                    if checked:
+                        created = parent is None
+                        self.monitor.record(conn, commit, branch, checked[0], parent, created)
+
+                commit = self._writer.commit(tx, message or default, code=code, also=also)
+        except _Blocked as blocked:
+            quarantine = self._quarantine(dataset, table, key_cols, mode, branch, evolve, code)
+            raise QualityCheckError(dataset, blocked.result.blocking, quarantine) from None
+        if checked:
+            for problem in self.monitor.notify(checked[0], commit):
+                warnings.warn(problem, stacklevel=2)
+        return commit
+
+    def _ingest_reference(self, dataset: str, head: Commit | None) -> tuple[Any, str] | None:
+        """What ingest compares a batch with (the ``quality.reference`` setting)."""
+        kind, arg = parse_reference(self.monitor.settings.reference)
+        if head is None or kind == "none":
+            return None
+        if kind == "window":
+            assert isinstance(arg, int)
+            return self._window_reference(dataset, head.id, arg)
+        return self._reference(dataset, self.monitor.settings.reference)
+
+    def _quarantine(
+        self,
+        dataset: str,
+        table: pa.Table,
+        key: list[str] | None,
+        mode: Mode,
+        branch: str,
+        evolve: bool,
+        code: CodeVersion | None,
+    ) -> str | None:
+        """Keep a blocked batch on a new branch ``quarantine/DATASET-N`` off ``branch``."""
+        existing = set(self.branches())
+        n = 1
+        while f"quarantine/{dataset}-{n}" in existing:
+            n += 1
+        name = f"quarantine/{dataset}-{n}"
+        self.create_branch(name, branch)
+        try:
+            self.ingest(
+                dataset,
+                table,
+                key=key,
+                mode=mode,
+                branch=name,
+                evolve=evolve,
+                code=code,
+                check=False,
+                message=f"quarantined: a batch for {dataset} that broke its schema on {branch}",
             )
-            return self._writer.commit(tx, message or default, code=code)
+        except TillageError:
+            self.delete_branch(name)
+            return None
+        return name
 
     def _create(
-        self, tx: Transaction, dataset: str, table: pa.Table, key: list[str] | None, mode: str
+        self,
+        tx: Transaction,
+        dataset: str,
+        table: pa.Table,
+        key: list[str] | None,
+        mode: str,
+        validate: Callable[[pa.Table], None],
     ) -> None:
         if mode == "delete":
             raise NoSuchDatasetError(dataset, tx.branch, list(tx.pins))
@@ -449,6 +557,7 @@ class Repo:
                 f"--key {table.column_names[0]} (key='col' in Python)."
             )
         batches.check_keys(dataset, table, key)
+        validate(table)
         if self.catalog.dataset_key(dataset) is not None:
             # Known elsewhere (another branch): start this branch's own history of it.
             some = next(iter(self._any_pins(dataset)))
@@ -473,6 +582,7 @@ class Repo:
         key: list[str],
         mode: str,
         evolve: bool,
+        validate: Callable[[pa.Table], None],
     ) -> None:
         pin = tx.pins[dataset]
         schema = self.tables.schema(dataset, pin)
@@ -484,6 +594,7 @@ class Repo:
             return
         batches.check_keys(dataset, table, key)
         if mode == "overwrite" and evolve:
+            validate(table)
             target = tx.write_target(dataset)
             result = self.tables.overwrite(dataset, target, table, deleted=pin.num_rows)
             tx.record(dataset, result, {"op": mode})
@@ -492,6 +603,7 @@ class Repo:
         if mode == "append":
             existing = self.tables.open(dataset, pin).to_table(columns=key)
             batches.check_new_keys(dataset, conformed, existing, key)
+        validate(conformed)
         target = tx.write_target(dataset)
         if new_fields:
             target.handle.add_columns(new_fields)
@@ -670,6 +782,249 @@ class Repo:
             report[name] = {"op": "merge", **plan.counts}
         return report
 
+    # -- monitoring ---------------------------------------------------------
+
+    def profile(self, dataset: str, ref: str | None = None) -> Profile:
+        """The column profile of ``dataset`` at ``ref`` (merged from its batches when it can)."""
+        return self.monitor.version_profile(dataset, self._pin(dataset, ref))
+
+    def infer_schema(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        margin: float = 0.1,
+        overwrite: bool = False,
+    ) -> tuple[Schema, Path]:
+        """Write a reviewable schema for ``dataset`` inferred from its data at ``ref``.
+
+        The file goes to ``schemas/DATASET.yaml`` in the project (or ``path``);
+        from then on every ingest into the dataset is checked against it.
+        Returns the schema and the file written.
+        """
+        prof = self.profile(dataset, ref)
+        schema = infer_schema(prof, dataset=dataset, key=self.key(dataset), margin=margin)
+        target = Path(path) if path else self.monitor.schema_path(dataset)
+        if target.exists() and not overwrite:
+            raise InputError(
+                f"{target} already exists; review and edit it, or pass --force "
+                "(overwrite=True) to replace it."
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        schema.save(target)
+        return schema, target
+
+    def check(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        *,
+        file: str | os.PathLike[str] | None = None,
+        schema: str | os.PathLike[str] | None = None,
+    ) -> list[Finding]:
+        """Validate ``dataset`` at ``ref`` (or a data ``file``) against its schema file."""
+        spec = self.monitor.schema(dataset, Path(schema) if schema else None)
+        if spec is None:
+            raise InputError(
+                f"dataset {dataset!r} has no schema at "
+                f"{self.monitor.relative(self.monitor.schema_path(dataset))}; "
+                f"write one with `tillage schema infer {dataset}`."
+            )
+        table = self._data(dataset, ref, file)
+        return self.monitor.check(dataset, table, spec)
+
+    def drift(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        *,
+        file: str | os.PathLike[str] | None = None,
+        against: str | None = None,
+        window: int | None = None,
+        show_all: bool = False,
+    ) -> list[Finding]:
+        """Compare ``dataset`` (at ``ref``, or a ``file``) with a reference.
+
+        ``against`` is a ref (the dataset's whole version there) or ``model:NAME``
+        (the version that model was trained on); ``window=N`` compares the batch
+        the latest commit at ``ref`` wrote (or the file) with the N batches before
+        it. Without either, the configured reference (``quality.reference``).
+        Findings on columns the model does not use are left out unless ``show_all``.
+        """
+        if against is not None and window is not None:
+            raise InputError("give either --against REF or --window N, not both.")
+        if window is not None and window < 1:
+            raise InputError(f"--window must be a positive number of commits, not {window}.")
+        if against is None and window is None:
+            kind, arg = parse_reference(self.monitor.settings.reference)
+            if kind == "none":
+                raise InputError(
+                    "no reference to compare with: pass --against REF or --window N, or set "
+                    "quality.reference in .tillage/config.yaml."
+                )
+            if kind == "window":
+                window = int(arg)  # type: ignore[arg-type]
+            else:
+                against = self.monitor.settings.reference
+        head = self.commit(ref)
+        if dataset not in head.pins:
+            raise NoSuchDatasetError(dataset, ref or self.current_branch, list(head.pins))
+        if window is not None:
+            start: str | None = head.id
+            if file is not None:
+                current = profile_table(self._data(dataset, None, file))
+            else:
+                touched = self.log(head.id, dataset=dataset, limit=1)
+                blobs = self.monitor.window_profile(dataset, [touched[0].id]) if touched else None
+                current = blobs if blobs is not None else self.profile(dataset, head.id)
+                start = touched[0].parents[0] if touched and touched[0].parents else None
+            reference = self._window_reference(dataset, start, window) if start else None
+            if reference is None:
+                raise InputError(
+                    f"no earlier batches of {dataset!r} to compare with at {ref or 'HEAD'}; "
+                    "use --against REF instead."
+                )
+        else:
+            assert against is not None
+            current = (
+                profile_table(self._data(dataset, None, file))
+                if file is not None
+                else self.profile(dataset, head.id)
+            )
+            reference = self._reference(dataset, against)
+        found = self.monitor.drift(
+            dataset, current, reference[0], reference[1], self.monitor.schema(dataset)
+        )
+        return found if show_all else [f for f in found if not f.suppressed]
+
+    def _data(self, dataset: str, ref: str | None, file: str | os.PathLike[str] | None) -> pa.Table:
+        if file is None:
+            return self.read(dataset, ref)
+        return batches.normalize(to_table(file))
+
+    def _window_reference(
+        self, dataset: str, before: str | None, n: int
+    ) -> tuple[Profile, str] | None:
+        """Merged profiles of the batches the last ``n`` commits up to ``before`` wrote."""
+        if before is None:
+            return None
+        commits = self.log(before, dataset=dataset, limit=n)
+        prof = self.monitor.window_profile(dataset, [c.id for c in commits])
+        if prof is None:
+            return None
+        return prof, f"the {len(commits)} previous batch(es) up to {commits[0].short_id}"
+
+    def _reference(self, dataset: str, spec: str) -> tuple[Profile, str]:
+        kind, arg = parse_reference(spec)
+        if kind == "model":
+            models = self.monitor.store.models(name=str(arg))
+            if not models:
+                raise InputError(
+                    f"no model named {arg!r} is recorded; record one with repo.record_model()."
+                )
+            m = models[0]
+            name = f"model {m.name} (data {m.commit_id[:12]})"
+            return self.profile(dataset, m.commit_id), name
+        commit = self.commit(spec)
+        return self.profile(dataset, commit.id), f"{spec} ({commit.short_id})"
+
+    def checks(self, ref: str | None = None) -> list[dict[str, Any]]:
+        """What ingest checked and found when it made the commit ``ref`` names."""
+        return self.monitor.store.checks(self.commit(ref).id)
+
+    def alerts(
+        self, *, show_all: bool = False, dataset: str | None = None, commit: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Open alerts (``show_all``: also muted, resolved and accepted ones)."""
+        statuses = None if show_all else ["open"]
+        cid = self.commit(commit).id if commit else None
+        found = self.monitor.store.alerts(statuses=statuses, dataset=dataset, commit_id=cid)
+        return [alert_dict(a) for a in found]
+
+    def accept_alert(self, alert_id: int) -> dict[str, Any]:
+        """Accept what an alert found: widen the schema file, then re-check the data.
+
+        Returns the alert, the schema file changed (if any) and the findings of
+        the re-check on the alert's branch that are still about its column.
+        """
+        alert, path = self.monitor.accept(alert_id)
+        remaining: list[Finding] = []
+        spec = self.monitor.schema(alert.dataset)
+        head = self._commit_or_none(alert.branch)
+        if spec is not None and head is not None and alert.dataset in head.pins:
+            table = self.read(alert.dataset, head.id)
+            remaining = [
+                f
+                for f in self.monitor.check(alert.dataset, table, spec)
+                if f.column == alert.column
+            ]
+        return {
+            "alert": alert_dict(alert),
+            "schema_file": str(path) if path else None,
+            "remaining": [f.to_dict() for f in remaining],
+        }
+
+    def mute_alert(self, alert_id: int, duration: str | None = None) -> dict[str, Any]:
+        """Mute an alert (for a duration like ``7d``, or until unmuted by resolving it)."""
+        return alert_dict(self.monitor.mute(alert_id, duration))
+
+    def resolve_alert(self, alert_id: int) -> dict[str, Any]:
+        """Close an alert; the same problem later opens a new one."""
+        return alert_dict(self.monitor.resolve(alert_id))
+
+    def record_model(
+        self,
+        name: str,
+        dataset: str,
+        *,
+        ref: str | None = None,
+        feature_importance: dict[str, float] | None = None,
+        metrics: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record a model trained on ``dataset`` at ``ref``, with its feature importances.
+
+        Findings on the dataset then carry each column's importance rank, and
+        drift on columns the model does not use is suppressed. ``model:NAME``
+        becomes a drift reference, and gc keeps the data version it names.
+        """
+        commit = self.commit(ref)
+        if dataset not in commit.pins:
+            raise NoSuchDatasetError(dataset, ref or self.current_branch, list(commit.pins))
+        importance = self._check_importance(dataset, commit.id, feature_importance or {})
+        rec = self.monitor.store.add_model(
+            name, dataset, commit.id, importance, metrics or {}, self.config.who()
+        )
+        return model_dict(rec)
+
+    def set_feature_importance(self, name: str, importance: dict[str, float]) -> dict[str, Any]:
+        """Set the feature importances of the latest model recorded as ``name``."""
+        models = self.monitor.store.models(name=name)
+        if not models:
+            raise InputError(f"no model named {name!r}; record it first with repo.record_model().")
+        m = models[0]
+        checked = self._check_importance(m.dataset, m.commit_id, importance)
+        return model_dict(self.monitor.store.set_importance(m.id, checked))
+
+    def models(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Recorded models, newest first."""
+        return [model_dict(m) for m in self.monitor.store.models(name=name)]
+
+    def _check_importance(
+        self, dataset: str, commit_id: str, importance: dict[str, float]
+    ) -> dict[str, float]:
+        columns = self.schema(dataset, commit_id).names
+        unknown = sorted(set(importance) - set(columns))
+        if unknown:
+            raise InputError(
+                f"feature importance names column(s) {', '.join(unknown)} that {dataset!r} "
+                f"does not have; its columns: {', '.join(columns)}."
+            )
+        bad = [k for k, v in importance.items() if not isinstance(v, int | float) or v != v]
+        if bad:
+            raise InputError(f"feature importance of {', '.join(bad)} must be a number.")
+        return {k: float(v) for k, v in importance.items()}
+
     # -- maintenance --------------------------------------------------------
 
     def gc(self) -> GcReport:
@@ -682,12 +1037,16 @@ class Repo:
             before = self.tables.size_bytes() if self.tables.root.exists() else 0
             commits = self.catalog.all_commits()
             reachable: set[str] = set()
-            for _, cid in self.catalog.list_refs().values():
-                if cid:
-                    reachable.update(c.id for c in ancestors(cid, commits.get))
+            # Branches, tags, and the data versions recorded models were trained on.
+            roots = [cid for _, cid in self.catalog.list_refs().values() if cid]
+            roots += [c for c in self.monitor.store.model_commits() if c in commits]
+            for cid in roots:
+                reachable.update(c.id for c in ancestors(cid, commits.get))
             dead = [cid for cid in commits if cid not in reachable]
+            self.monitor.store.forget(dead, set())
             self.catalog.delete_commits(dead)
             pinned = self.catalog.pinned_versions()
+            self.monitor.store.forget([], pinned)
             owned = self.catalog.lance_branch_owners()
             keep: dict[tuple[str, str], set[int]] = {}
             for ds, lb, v in pinned:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import typer
 from typer.core import TyperGroup
 
-from tillage import Repo, TillageError, __version__
+from tillage import Finding, Repo, TillageError, __version__
 from tillage.cli import output
 from tillage.cli.output import Output
 
@@ -322,7 +322,13 @@ def ingest(
             branch=branch,
             evolve=evolve,
         )
-    out.emit({"branch": target, **commit.to_dict()}, output.commit_line(commit, target))
+    checks = repo.checks(commit.id)
+    lines: list[Any] = [output.commit_line(commit, target)]
+    for c in checks:
+        for f in c["findings"]:
+            if not f["suppressed"]:
+                lines.append(monitoring.finding_text(Finding.from_dict(f)))
+    out.emit({"branch": target, **commit.to_dict(), "checks": checks}, *lines)
 
 
 @app.command(rich_help_panel="Branches and tags")
@@ -665,6 +671,10 @@ def demo(
     console = out.stderr if out.json else out.stdout
     summary = run_demo(path, days=days, force=force, console=console)
     out.emit(summary, output.mapping_view(summary))
+
+
+# Registers the quality commands on `app` (it imports the options above).
+from tillage.cli import monitoring  # noqa: E402
 
 
 def main() -> None:

@@ -10,12 +10,14 @@ discards and `gc` deletes.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Connection
 
 from tillage._version import __version__
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
@@ -119,8 +121,13 @@ class Writer:
         *,
         extra_parents: tuple[str, ...] = (),
         code: CodeVersion | None = None,
+        also: Callable[[Connection, Commit], None] | None = None,
     ) -> Commit:
-        """Land ``tx`` as one commit; the branch head moves by compare-and-swap."""
+        """Land ``tx`` as one commit; the branch head moves by compare-and-swap.
+
+        ``also`` writes whatever must land with the commit (profiles, findings,
+        alerts) in the same catalog transaction.
+        """
         parents = ((tx.head.id,) if tx.head else ()) + extra_parents
         commit = Commit.make(
             parents=parents,
@@ -140,4 +147,6 @@ class Writer:
                 if dataset in tx.pins:
                     Catalog.set_lance_branch(conn, dataset, tx.branch, lance_branch)
             Catalog.move_branch(conn, tx.branch, tx.head.id if tx.head else None, commit.id)
+            if also is not None:
+                also(conn, commit)
         return commit

@@ -1,0 +1,320 @@
+"""The monitor: profiles, schema checks, drift and alerts for one repository.
+
+`Repo` resolves refs and history and hands the monitor plain values (tables,
+pins, commit ids); the monitor keeps profiles and alerts in the catalog and
+reads schema files from the project. Ingest uses it in two steps around the
+data write: `Monitor.check_batch` before anything is written (a ``block``
+finding stops the commit), `Monitor.record` inside the commit's catalog
+transaction (profiles, findings and alerts land with the commit or not at all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection, Engine
+
+from tillage.core.commit import Commit, DatasetPin
+from tillage.core.findings import Finding, Importance
+from tillage.errors import InputError, NoSuchAlertError
+from tillage.quality import drift as drift_mod
+from tillage.quality import schema as schema_mod
+from tillage.quality.profile import Profile, profile_table
+from tillage.quality.settings import QualitySettings
+from tillage.quality.sinks import Sink, deliver, sinks_from_config
+from tillage.quality.triage import importances, triage
+from tillage.store.monitoring import AlertRecord, ModelRecord, MonitoringStore
+from tillage.store.tables import Tables
+
+_PROFILE_BATCH_ROWS = 1 << 20
+
+
+@dataclass
+class BatchCheck:
+    """What ingest found in one batch, before it is committed."""
+
+    dataset: str
+    profile: Profile
+    findings: list[Finding]
+    schema_file: str | None = None
+    schema_sha256: str | None = None
+    reference: str | None = None
+    opened: list[tuple[AlertRecord, bool]] = field(default_factory=list)
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "block"]
+
+
+class Monitor:
+    """Monitoring for one repository (see the module docstring)."""
+
+    def __init__(
+        self, engine: Engine, tables: Tables, project: Path, settings: QualitySettings
+    ) -> None:
+        self.store = MonitoringStore(engine)
+        self.tables = tables
+        self.project = project
+        self.settings = settings
+        self._sinks: list[Sink] | None = None
+
+    # -- profiles -----------------------------------------------------------
+
+    def version_profile(self, dataset: str, pin: DatasetPin) -> Profile:
+        """The profile of a pinned version: stored, or computed once and stored."""
+        data = self.store.version_profile(dataset, pin.lance_branch, pin.version)
+        if data is not None:
+            return Profile.from_bytes(data)
+        ds = self.tables.open(dataset, pin)
+        prof = Profile.empty()
+        for batch in ds.to_batches(batch_size=_PROFILE_BATCH_ROWS):
+            prof = prof.merge(profile_table(batch))
+        if pin.num_rows == 0:
+            prof = profile_table(ds.schema.empty_table())
+        self.store.put_version_profile(
+            dataset, pin.lance_branch, pin.version, pin.num_rows, prof.to_bytes()
+        )
+        return prof
+
+    def window_profile(self, dataset: str, commit_ids: Sequence[str]) -> Profile | None:
+        """The merged profiles of the batches these commits wrote (None: none stored)."""
+        blobs = self.store.batch_profiles(commit_ids, dataset)
+        if not blobs:
+            return None
+        return Profile.merge_all(Profile.from_bytes(b) for b in blobs.values())
+
+    # -- schema -------------------------------------------------------------
+
+    def schema_path(self, dataset: str) -> Path:
+        return self.project / self.settings.schemas_dir / f"{dataset}.yaml"
+
+    def schema(self, dataset: str, path: Path | None = None) -> schema_mod.Schema | None:
+        """The dataset's schema file, parsed (None when there is none)."""
+        p = path or self.schema_path(dataset)
+        if not p.is_file():
+            if path is not None:
+                raise InputError(f"no schema file at {p}; write one with `tillage schema infer`.")
+            return None
+        return schema_mod.Schema.load(p)
+
+    def relative(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.project.resolve()))
+        except ValueError:
+            return str(path)
+
+    # -- findings -----------------------------------------------------------
+
+    def ranked(self, dataset: str) -> dict[str, Importance] | None:
+        """Column importances of the latest model recorded for ``dataset``."""
+        models = [m for m in self.store.models(dataset=dataset) if m.importance]
+        if not models:
+            return None
+        m = models[0]
+        return importances(f"{m.name}#{m.id}", m.importance)
+
+    def triage(self, dataset: str, findings: Sequence[Finding]) -> list[Finding]:
+        return triage(
+            findings,
+            self.ranked(dataset),
+            suppress_unimportant=self.settings.suppress_unimportant,
+            min_importance=self.settings.min_importance,
+        )
+
+    def check(self, dataset: str, table: pa.Table, schema: schema_mod.Schema) -> list[Finding]:
+        """Schema findings for ``table``, triaged."""
+        ref = self.relative(self.schema_path(dataset))
+        return self.triage(dataset, schema_mod.check(table, schema, reference=ref))
+
+    def drift(
+        self,
+        dataset: str,
+        current: Profile,
+        reference: Profile,
+        reference_name: str,
+        schema: schema_mod.Schema | None,
+    ) -> list[Finding]:
+        """Drift findings of ``current`` against ``reference``, triaged."""
+        skip = schema_mod.drift_skipped(schema) if schema else set()
+        found = drift_mod.compare(
+            current,
+            reference,
+            dataset=dataset,
+            reference_name=reference_name,
+            settings=self.settings.drift,
+            skip=skip,
+        )
+        return self.triage(dataset, found)
+
+    def check_batch(
+        self,
+        dataset: str,
+        batch: pa.Table,
+        reference: tuple[Profile, str] | None,
+    ) -> BatchCheck:
+        """Profile a batch about to be written, check it against the schema and reference."""
+        prof = profile_table(batch)
+        schema = self.schema(dataset)
+        findings: list[Finding] = []
+        result = BatchCheck(dataset, prof, findings)
+        if schema is not None:
+            path = self.schema_path(dataset)
+            result.schema_file = self.relative(path)
+            result.schema_sha256 = schema.content_hash
+            findings.extend(schema_mod.check(batch, schema, reference=result.schema_file))
+        if reference is not None:
+            ref_prof, name = reference
+            result.reference = name
+            skip = schema_mod.drift_skipped(schema) if schema else set()
+            findings.extend(
+                drift_mod.compare(
+                    prof,
+                    ref_prof,
+                    dataset=dataset,
+                    reference_name=name,
+                    settings=self.settings.drift,
+                    skip=skip,
+                )
+            )
+        result.findings = self.triage(dataset, findings)
+        return result
+
+    def record(
+        self,
+        conn: Connection,
+        commit: Commit,
+        branch: str,
+        checked: BatchCheck,
+        parent: DatasetPin | None,
+        created: bool,
+    ) -> None:
+        """Store a committed batch's profile, findings and alerts with its commit."""
+        ds = checked.dataset
+        data = checked.profile.to_bytes()
+        MonitoringStore.put_batch_profile(conn, commit.id, ds, checked.profile.rows, data)
+        pin = commit.pins[ds]
+        if created:
+            self.store.put_version_profile(
+                ds, pin.lance_branch, pin.version, pin.num_rows, data, conn
+            )
+        elif parent is not None and commit.changes.get(ds, {}).get("op") == "append":
+            before = self.store.version_profile(ds, parent.lance_branch, parent.version)
+            if before is not None:
+                merged = Profile.from_bytes(before).merge(checked.profile)
+                self.store.put_version_profile(
+                    ds, pin.lance_branch, pin.version, pin.num_rows, merged.to_bytes(), conn
+                )
+        MonitoringStore.put_check(
+            conn,
+            commit.id,
+            ds,
+            schema_file=checked.schema_file,
+            schema_sha256=checked.schema_sha256,
+            reference=checked.reference,
+            findings=[f.to_dict() for f in checked.findings],
+        )
+        now = _now()
+        numbered: list[Finding] = []
+        for f in checked.findings:
+            if f.suppressed or f.severity == "info":
+                numbered.append(f)
+                continue
+            alert, new = MonitoringStore.upsert_alert(conn, branch, f.to_dict(), commit.id, now)
+            checked.opened.append((alert, new))
+            numbered.append(f.with_(alert_id=alert.id))
+        checked.findings = numbered
+
+    # -- alerts -------------------------------------------------------------
+
+    @property
+    def sinks(self) -> list[Sink]:
+        if self._sinks is None:
+            self._sinks = sinks_from_config(list(self.settings.sinks), base_dir=self.project)
+        return self._sinks
+
+    def notify(self, checked: BatchCheck, commit: Commit) -> list[str]:
+        """Send opened and updated (not muted) alerts to the sinks; returns delivery errors."""
+        errors: list[str] = []
+        for alert, new in checked.opened:
+            if alert.status != "open" or not self.sinks:
+                continue
+            finding = next((f for f in checked.findings if f.alert_id == alert.id), None)
+            event = {
+                "event": "alert.opened" if new else "alert.updated",
+                "alert": alert_dict(alert),
+                "finding": finding.to_dict() if finding else alert.finding,
+                "repo": str(self.project),
+                "commit": commit.id,
+            }
+            errors.extend(deliver(self.sinks, event))
+        return errors
+
+    def alert(self, alert_id: int) -> AlertRecord:
+        found = self.store.alert(alert_id)
+        if found is None:
+            raise NoSuchAlertError(alert_id)
+        return found
+
+    def mute(self, alert_id: int, duration: str | None) -> AlertRecord:
+        self.alert(alert_id)
+        until = (datetime.now(UTC) + parse_duration(duration)).isoformat() if duration else None
+        return self.store.set_alert_status(alert_id, "muted", muted_until=until)
+
+    def resolve(self, alert_id: int) -> AlertRecord:
+        self.alert(alert_id)
+        return self.store.set_alert_status(alert_id, "resolved")
+
+    def accept(self, alert_id: int) -> tuple[AlertRecord, Path | None]:
+        """Widen the schema so the alert's finding holds; returns the alert and the file."""
+        alert = self.alert(alert_id)
+        finding = Finding.from_dict(alert.finding)
+        path: Path | None = None
+        schema = self.schema(alert.dataset)
+        widenable = finding.check == "schema" or finding.kind in {"new_values", "missing_ratio"}
+        if schema is not None and widenable:
+            path = self.schema_path(alert.dataset)
+            widened = schema_mod.widen(schema, finding)
+            if widened != schema:
+                widened.save(path)
+            else:
+                path = None
+        elif finding.check == "schema":
+            raise InputError(
+                f"alert {alert_id} is about {self.relative(self.schema_path(alert.dataset))}, "
+                "which no longer exists; resolve the alert instead (`tillage alerts resolve "
+                f"{alert_id}`)."
+            )
+        return self.store.set_alert_status(alert_id, "accepted"), path
+
+
+def alert_dict(a: AlertRecord) -> dict[str, Any]:
+    d = dict(vars(a))
+    d["message"] = a.finding.get("message")
+    d["actions"] = [f"tillage alerts accept {a.id}", f"tillage alerts mute {a.id} --for 7d"]
+    return d
+
+
+def model_dict(m: ModelRecord) -> dict[str, Any]:
+    return dict(vars(m))
+
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``12h``, ``7d``, ``2w`` -> a timedelta."""
+    t = text.strip().lower()
+    if len(t) < 2 or t[-1] not in _UNITS or not t[:-1].isdigit() or int(t[:-1]) == 0:
+        raise InputError(
+            f"bad duration {text!r}: use a whole number and a unit, e.g. 30m, 12h, 7d or 2w."
+        )
+    return timedelta(seconds=int(t[:-1]) * _UNITS[t[-1]])
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")

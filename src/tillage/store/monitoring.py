@@ -1,0 +1,449 @@
+"""Catalog tables for monitoring: profiles, ingest checks, alerts and recorded models.
+
+Profiles are opaque bytes here (the quality layer encodes them). A batch
+profile belongs to the commit that wrote the batch; a version profile belongs
+to a (dataset, Lance branch, Lance version), so every commit pinning that
+version shares it. Writes that must land with a commit take the commit's
+connection; the rest open their own transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    Integer,
+    LargeBinary,
+    String,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tillage.store.catalog import Base, utcnow
+
+
+class BatchProfileRow(Base):
+    __tablename__ = "batch_profiles"
+    commit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(128), primary_key=True)
+    num_rows: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class VersionProfileRow(Base):
+    __tablename__ = "version_profiles"
+    dataset: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lance_branch: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lance_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    num_rows: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CheckRow(Base):
+    __tablename__ = "checks"
+    commit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(128), primary_key=True)
+    schema_file: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    schema_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset: Mapped[str] = mapped_column(String(128))
+    column_name: Mapped[str] = mapped_column(String(256))
+    check_name: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    branch: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(8))
+    count: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[str] = mapped_column(String(40))
+    last_seen: Mapped[str] = mapped_column(String(40))
+    first_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    muted_until: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    finding: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ModelRow(Base):
+    __tablename__ = "models"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    dataset: Mapped[str] = mapped_column(String(128))
+    commit_id: Mapped[str] = mapped_column(String(64))
+    importance: Mapped[dict[str, float]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[str] = mapped_column(String(40))
+    principal: Mapped[str] = mapped_column(String(256))
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert as stored: one (dataset, column, kind, branch) that keeps recurring."""
+
+    id: int
+    dataset: str
+    column: str | None
+    check: str
+    kind: str
+    branch: str
+    status: str
+    severity: str
+    count: int
+    first_seen: str
+    last_seen: str
+    first_commit: str | None
+    last_commit: str | None
+    muted_until: str | None
+    finding: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A model recorded against the data version it was trained on."""
+
+    id: int
+    name: str
+    dataset: str
+    commit_id: str
+    importance: dict[str, float]
+    metrics: dict[str, Any]
+    created_at: str
+    principal: str
+
+
+def _alert(r: Any) -> AlertRecord:
+    return AlertRecord(
+        id=r.id,
+        dataset=r.dataset,
+        column=r.column_name or None,
+        check=r.check_name,
+        kind=r.kind,
+        branch=r.branch,
+        status=r.status,
+        severity=r.severity,
+        count=r.count,
+        first_seen=r.first_seen,
+        last_seen=r.last_seen,
+        first_commit=r.first_commit,
+        last_commit=r.last_commit,
+        muted_until=r.muted_until,
+        finding=dict(r.finding),
+    )
+
+
+def _model(r: Any) -> ModelRecord:
+    return ModelRecord(
+        id=r.id,
+        name=r.name,
+        dataset=r.dataset,
+        commit_id=r.commit_id,
+        importance=dict(r.importance),
+        metrics=dict(r.metrics),
+        created_at=r.created_at,
+        principal=r.principal,
+    )
+
+
+def _json(value: Any) -> Any:
+    """A JSON-ready copy (numpy scalars, dates and the like become plain values)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+class MonitoringStore:
+    """Narrow data access to the monitoring tables of one catalog."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- profiles -------------------------------------------------------------
+
+    @staticmethod
+    def put_batch_profile(
+        conn: Connection, commit_id: str, dataset: str, num_rows: int, data: bytes
+    ) -> None:
+        conn.execute(
+            insert(BatchProfileRow).values(
+                commit_id=commit_id, dataset=dataset, num_rows=num_rows, data=data
+            )
+        )
+
+    def batch_profiles(self, commit_ids: Sequence[str], dataset: str) -> dict[str, bytes]:
+        """Commit id -> the profile of the batch it wrote into ``dataset`` (if stored)."""
+        out: dict[str, bytes] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(commit_ids), 500):
+                chunk = list(commit_ids[start : start + 500])
+                rows = conn.execute(
+                    select(BatchProfileRow.commit_id, BatchProfileRow.data).where(
+                        BatchProfileRow.dataset == dataset, BatchProfileRow.commit_id.in_(chunk)
+                    )
+                ).all()
+                out.update({r[0]: r[1] for r in rows})
+        return out
+
+    def version_profile(self, dataset: str, lance_branch: str, version: int) -> bytes | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(VersionProfileRow.data).where(
+                    VersionProfileRow.dataset == dataset,
+                    VersionProfileRow.lance_branch == lance_branch,
+                    VersionProfileRow.lance_version == version,
+                )
+            ).scalar()
+
+    def put_version_profile(
+        self,
+        dataset: str,
+        lance_branch: str,
+        version: int,
+        num_rows: int,
+        data: bytes,
+        conn: Connection | None = None,
+    ) -> None:
+        """Store a version's profile (idempotent: an existing one is kept)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                self.put_version_profile(dataset, lance_branch, version, num_rows, data, own)
+            return
+        exists = conn.execute(
+            select(VersionProfileRow.num_rows).where(
+                VersionProfileRow.dataset == dataset,
+                VersionProfileRow.lance_branch == lance_branch,
+                VersionProfileRow.lance_version == version,
+            )
+        ).first()
+        if exists is None:
+            conn.execute(
+                insert(VersionProfileRow).values(
+                    dataset=dataset,
+                    lance_branch=lance_branch,
+                    lance_version=version,
+                    num_rows=num_rows,
+                    data=data,
+                )
+            )
+
+    def forget(self, commit_ids: Sequence[str], kept_versions: set[tuple[str, str, int]]) -> None:
+        """Drop what belongs to deleted commits, and profiles of versions no commit pins."""
+        with self.engine.begin() as conn:
+            for start in range(0, len(commit_ids), 500):
+                chunk = list(commit_ids[start : start + 500])
+                conn.execute(delete(BatchProfileRow).where(BatchProfileRow.commit_id.in_(chunk)))
+                conn.execute(delete(CheckRow).where(CheckRow.commit_id.in_(chunk)))
+            rows = conn.execute(
+                select(
+                    VersionProfileRow.dataset,
+                    VersionProfileRow.lance_branch,
+                    VersionProfileRow.lance_version,
+                )
+            ).all()
+            for r in rows:
+                if (r[0], r[1], r[2]) not in kept_versions:
+                    conn.execute(
+                        delete(VersionProfileRow).where(
+                            VersionProfileRow.dataset == r[0],
+                            VersionProfileRow.lance_branch == r[1],
+                            VersionProfileRow.lance_version == r[2],
+                        )
+                    )
+
+    # -- checks -------------------------------------------------------------
+
+    @staticmethod
+    def put_check(
+        conn: Connection,
+        commit_id: str,
+        dataset: str,
+        *,
+        schema_file: str | None,
+        schema_sha256: str | None,
+        reference: str | None,
+        findings: list[dict[str, Any]],
+    ) -> None:
+        conn.execute(
+            insert(CheckRow).values(
+                commit_id=commit_id,
+                dataset=dataset,
+                schema_file=schema_file,
+                schema_sha256=schema_sha256,
+                reference=reference,
+                findings=_json(findings),
+            )
+        )
+
+    def checks(self, commit_id: str) -> list[dict[str, Any]]:
+        """What ingest checked and found when it made ``commit_id``, per dataset."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(CheckRow.__table__).where(CheckRow.commit_id == commit_id))
+            return [
+                {
+                    "dataset": r.dataset,
+                    "schema_file": r.schema_file,
+                    "schema_sha256": r.schema_sha256,
+                    "reference": r.reference,
+                    "findings": list(r.findings),
+                }
+                for r in rows
+            ]
+
+    # -- alerts -------------------------------------------------------------
+
+    @staticmethod
+    def upsert_alert(
+        conn: Connection, branch: str, finding: dict[str, Any], commit_id: str | None, now: str
+    ) -> tuple[AlertRecord, bool]:
+        """Open an alert for ``finding``, or update the live one for the same column and kind.
+
+        Returns the alert and whether it is new. A muted alert stays muted (its
+        count still grows); a resolved or accepted one is not reopened: a new
+        alert opens instead.
+        """
+        column = finding.get("column") or ""
+        live = conn.execute(
+            select(AlertRow.__table__).where(
+                AlertRow.dataset == finding["dataset"],
+                AlertRow.column_name == column,
+                AlertRow.kind == finding["kind"],
+                AlertRow.branch == branch,
+                AlertRow.status.in_(("open", "muted")),
+            )
+        ).first()
+        body = _json(finding)
+        if live is not None:
+            status = live.status  # (the row's ``count`` column reads through _mapping below)
+            if status == "muted" and live.muted_until and live.muted_until <= now:
+                status = "open"
+            conn.execute(
+                update(AlertRow)
+                .where(AlertRow.id == live.id)
+                .values(
+                    count=live._mapping["count"] + 1,
+                    last_seen=now,
+                    last_commit=commit_id,
+                    finding=body,
+                    severity=finding["severity"],
+                    status=status,
+                )
+            )
+            row = conn.execute(select(AlertRow.__table__).where(AlertRow.id == live.id)).one()
+            return _alert(row), False
+        new_id = conn.execute(
+            insert(AlertRow)
+            .values(
+                dataset=finding["dataset"],
+                column_name=column,
+                check_name=finding["check"],
+                kind=finding["kind"],
+                branch=branch,
+                status="open",
+                severity=finding["severity"],
+                count=1,
+                first_seen=now,
+                last_seen=now,
+                first_commit=commit_id,
+                last_commit=commit_id,
+                muted_until=None,
+                finding=body,
+            )
+            .returning(AlertRow.id)
+        ).scalar_one()
+        row = conn.execute(select(AlertRow.__table__).where(AlertRow.id == new_id)).one()
+        return _alert(row), True
+
+    def alerts(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        dataset: str | None = None,
+        commit_id: str | None = None,
+    ) -> list[AlertRecord]:
+        q = select(AlertRow.__table__).order_by(AlertRow.id)
+        if statuses:
+            q = q.where(AlertRow.status.in_(list(statuses)))
+        if dataset:
+            q = q.where(AlertRow.dataset == dataset)
+        if commit_id:
+            q = q.where(AlertRow.last_commit == commit_id)
+        with self.engine.connect() as conn:
+            return [_alert(r) for r in conn.execute(q)]
+
+    def alert(self, alert_id: int) -> AlertRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(AlertRow.__table__).where(AlertRow.id == alert_id)).first()
+        return _alert(row) if row else None
+
+    def set_alert_status(
+        self, alert_id: int, status: str, *, muted_until: str | None = None
+    ) -> AlertRecord:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(status=status, muted_until=muted_until, last_seen=utcnow())
+            )
+            row = conn.execute(select(AlertRow.__table__).where(AlertRow.id == alert_id)).one()
+        return _alert(row)
+
+    # -- models -------------------------------------------------------------
+
+    def add_model(
+        self,
+        name: str,
+        dataset: str,
+        commit_id: str,
+        importance: dict[str, float],
+        metrics: dict[str, Any],
+        principal: str,
+    ) -> ModelRecord:
+        with self.engine.begin() as conn:
+            new_id = conn.execute(
+                insert(ModelRow)
+                .values(
+                    name=name,
+                    dataset=dataset,
+                    commit_id=commit_id,
+                    importance=_json(importance),
+                    metrics=_json(metrics),
+                    created_at=utcnow(),
+                    principal=principal,
+                )
+                .returning(ModelRow.id)
+            ).scalar_one()
+            row = conn.execute(select(ModelRow.__table__).where(ModelRow.id == new_id)).one()
+        return _model(row)
+
+    def set_importance(self, model_id: int, importance: dict[str, float]) -> ModelRecord:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(ModelRow).where(ModelRow.id == model_id).values(importance=_json(importance))
+            )
+            row = conn.execute(select(ModelRow.__table__).where(ModelRow.id == model_id)).one()
+        return _model(row)
+
+    def models(self, *, name: str | None = None, dataset: str | None = None) -> list[ModelRecord]:
+        """Recorded models, newest first."""
+        q = select(ModelRow.__table__).order_by(ModelRow.id.desc())
+        if name:
+            q = q.where(ModelRow.name == name)
+        if dataset:
+            q = q.where(ModelRow.dataset == dataset)
+        with self.engine.connect() as conn:
+            return [_model(r) for r in conn.execute(q)]
+
+    def model_commits(self) -> set[str]:
+        """Commits that recorded models were trained on (gc keeps them)."""
+        with self.engine.connect() as conn:
+            return {r[0] for r in conn.execute(select(ModelRow.commit_id))}
