@@ -59,3 +59,23 @@ def test_demo_refuses_to_clobber(tmp_path: Path) -> None:
     with pytest.raises(tillage.RepositoryExistsError, match="--force"):
         run_demo(path, days=1)
     assert run_demo(path, days=2, force=True)["days"] == 2
+
+
+def test_demo_monitors_every_day_after_the_first_week(tmp_path: Path) -> None:
+    path = tmp_path / "demo"
+    summary = run_demo(path, days=16)
+    schema_file = path / "schemas" / "flights.yaml"
+    assert schema_file.is_file()
+    assert summary["alerts_opened"] >= 1 and summary["batches_blocked"] == 0
+    with tillage.open(path) as repo:
+        [model] = repo.models("delay-model")
+        assert set(model["importance"]) >= {"dep_delay", "distance"}
+        # Days 8.. were checked against the schema file: each commit records its hash.
+        checked = [c for c in repo.log("main") if "schema" in c.changes.get("flights", {})]
+        assert len(checked) >= 8
+        # The week of 10-16 January has the cancellations of the 13th and 16th:
+        # the missing-value rule on dep_time fired and stays one alert.
+        dep_time = [
+            a for a in repo.alerts() if a["column"] == "dep_time" and a["kind"] == "missing"
+        ]
+        assert len(dep_time) == 1 and dep_time[0]["count"] >= 2

@@ -462,7 +462,8 @@ class Repo:
                     if not check or mode == "delete":
                         return
                     reference = self._ingest_reference(dataset, tx.head) if parent else None
-                    result = self.monitor.check_batch(dataset, batch, reference)
+                    key = known_key or key_cols or []
+                    result = self.monitor.check_batch(dataset, batch, reference, key)
                     if result.blocking:
                         raise _Blocked(result)
                     checked.append(result)
@@ -893,8 +894,9 @@ class Repo:
                 else self.profile(dataset, head.id)
             )
             reference = self._reference(dataset, against)
+        schema = self.monitor.schema(dataset)
         found = self.monitor.drift(
-            dataset, current, reference[0], reference[1], self.monitor.schema(dataset)
+            dataset, current, reference[0], reference[1], schema, self.key(dataset)
         )
         return found if show_all else [f for f in found if not f.suppressed]
 

@@ -46,12 +46,13 @@ def finding_text(f: Finding) -> Text:
     t = Text()
     t.append(f"[{f.severity}] ", style=_STYLE.get(f.severity, ""))
     t.append(f.message)
-    extra = [f"vs {f.reference}"]
+    extra = [] if f.reference in f.message else [f"vs {f.reference}"]
     if f.importance is not None:
         extra.append(str(f.importance))
     if f.suppressed:
         extra.append("suppressed: the model does not use this column")
-    t.append(" (" + "; ".join(extra) + ")", style="dim")
+    if extra:
+        t.append(" (" + "; ".join(extra) + ")", style="dim")
     if f.actions:
         t.append(f"\n    → {f.actions[0]}  |  {f.actions[1]}", style="cyan")
     return t

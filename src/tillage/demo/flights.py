@@ -40,6 +40,7 @@ KEY = "rownames"
 FIX_BRANCH = "drop-cancelled"
 TAG = "v1"
 SCHEMA_DAYS = 7
+STORM_EFFECT = 0.05  # a repeated schema alert is printed when it touches 5% of the day's rows
 MODEL = "delay-model"
 FEATURES = ("dep_delay", "distance", "air_time", "hour", "dep_time", "sched_dep_time")
 
@@ -69,8 +70,8 @@ def delay_model_importance(table: pa.Table) -> dict[str, float]:
 
 def _ingest_day(
     repo: tillage.Repo, date: str, batch: pa.Table, console: Console, tally: dict[str, int]
-) -> None:
-    """Ingest one day and print what its checks found."""
+) -> str | None:
+    """Ingest one day, print what its checks found and return the commit id."""
     try:
         commit = repo.ingest(DATASET, batch, key=KEY, message=f"flights of {date}")
     except tillage.QualityCheckError as err:
@@ -79,17 +80,30 @@ def _ingest_day(
             f"[bold red]{date} blocked[/]: {err.findings[0]['message']} "
             f"(batch kept on {err.quarantine})"
         )
-        return
+        return None
+    opened = {a["id"] for a in repo.alerts(commit=commit.id, show_all=True) if a["count"] == 1}
+    again: list[str] = []
     for check in repo.checks(commit.id):
         for f in check["findings"]:
             if f["suppressed"]:
                 tally["suppressed"] += 1
                 continue
             tally["raised"] += 1
-            imp = f"; {tillage.Importance(**f['importance'])}" if f["importance"] else ""
-            console.print(f"[yellow]{date}[/] {f['message']} [dim](vs {f['reference']}{imp})[/]")
-            if f["actions"]:
-                console.print(f"    [cyan]→ {f['actions'][0]}  |  {f['actions'][1]}[/]")
+            if f["alert_id"] not in opened:
+                # A known alert seen again: its count grows; say so only on bad days.
+                if f["check"] == "schema" and f["effect"] >= STORM_EFFECT:
+                    again.append(f"#{f['alert_id']} {f['column']} ({f['effect']:.0%} of rows)")
+                continue
+            ref = "" if f["reference"] in f["message"] else f"vs {f['reference']}"
+            imp = str(tillage.Importance(**f["importance"])) if f["importance"] else ""
+            more = "; ".join(x for x in (ref, imp) if x)
+            console.print(
+                f"[yellow]{date}[/] alert #{f['alert_id']}: {f['message']}"
+                + (f" [dim]({more})[/]" if more else "")
+            )
+    if again:
+        console.print(f"[red]{date}[/] seen again: " + ", ".join(again))
+    return commit.id
 
 
 def load_days(days: int) -> list[tuple[str, pa.Table]]:
@@ -152,6 +166,7 @@ def run_demo(
     repo = tillage.init(path)
     commit_ms: list[float] = []
     tally = {"raised": 0, "suppressed": 0, "blocked": 0}
+    day_of: dict[str | None, str] = {}  # commit id -> the day it ingested
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -164,7 +179,7 @@ def run_demo(
         for i, (date, batch) in enumerate(early):
             progress.update(task, description=f"ingest {date}")
             t0 = time.perf_counter()
-            _ingest_day(repo, date, batch, console, tally)
+            day_of[_ingest_day(repo, date, batch, console, tally)] = date
             commit_ms.append((time.perf_counter() - t0) * 1000)
             progress.advance(task)
             if i + 1 == SCHEMA_DAYS:
@@ -195,7 +210,7 @@ def run_demo(
         for date, batch in late:
             progress.update(task, description=f"ingest {date}")
             t0 = time.perf_counter()
-            _ingest_day(repo, date, batch, console, tally)
+            day_of[_ingest_day(repo, date, batch, console, tally)] = date
             commit_ms.append((time.perf_counter() - t0) * 1000)
             progress.advance(task)
         progress.update(task, description="daily ingest")
@@ -219,6 +234,15 @@ def run_demo(
         f"head {(merge.commit or '')[:12]}, tagged {TAG}"
     )
 
+    alerts = sorted(repo.alerts(), key=lambda a: -a["count"])
+    console.print(f"\n[bold]open alerts[/] ({len(alerts)}), most frequent first:")
+    for a in alerts[:8]:
+        first, last = day_of.get(a["first_commit"], "?"), day_of.get(a["last_commit"], "?")
+        console.print(f"  #{a['id']} seen {a['count']}× ({first} .. {last}): {a['message']}")
+    console.print(
+        "  accept one with `tillage alerts accept ID`, mute with `tillage alerts mute ID --for 7d`"
+    )
+
     status = repo.status()
     final = repo.read(DATASET, "main")
     parquet = pa.BufferOutputStream()
@@ -238,6 +262,7 @@ def run_demo(
         # Every version stays readable; Parquet holds only the last one.
         "storage_vs_parquet": round(status.storage_bytes / parquet.tell(), 2),
         "median_commit_ms": round(statistics.median(commit_ms), 1),
+        "alerts_opened": len(repo.alerts(show_all=True)),
         "findings_raised": tally["raised"],
         "findings_suppressed": tally["suppressed"],
         "batches_blocked": tally["blocked"],

@@ -18,7 +18,8 @@ Each column present on both sides with the same kind is compared one way:
   Kolmogorov-Smirnov test on the two KLL sketches' CDFs, evaluated at the union
   of both sides' quantile points, gives ``quantiles``.
 - **missing values** (nulls and NaN, every compared column): a two-proportion
-  z-test gives ``missing_ratio``.
+  z-test gives ``missing_ratio``, raised only when more values are missing than
+  in the reference (fewer is the data getting better).
 
 A finding needs both statistical support and a practical effect: its p-value,
 Bonferroni-corrected over all the tests `compare` ran, is below
@@ -427,7 +428,12 @@ def _missing_tests(cur: ColumnProfile, ref: ColumnProfile, s: DriftSettings) -> 
         return []
     p1, p0 = c1 / n1, c0 / n0
     shift = abs(p1 - p0)
-    practical = shift >= s.min_missing_shift and _odds_ratio(p1, p0) >= s.min_missing_odds_ratio
+    # Fewer missing values than before is data getting better, not an alert.
+    practical = (
+        p1 > p0
+        and shift >= s.min_missing_shift
+        and _odds_ratio(p1, p0) >= s.min_missing_odds_ratio
+    )
     p = two_proportion_p_value(c1, n1, c0, n0)
     data = {"from": p0, "to": p1, "missing": c1, "n": n1, "reference_missing": c0, "m": n0}
     return [_Test(cur.name, "missing", p, shift, practical, data)]

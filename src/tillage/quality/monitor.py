@@ -32,6 +32,7 @@ from tillage.store.monitoring import AlertRecord, ModelRecord, MonitoringStore
 from tillage.store.tables import Tables
 
 _PROFILE_BATCH_ROWS = 1 << 20
+_CACHED_BATCHES = 256
 
 
 @dataclass
@@ -62,6 +63,8 @@ class Monitor:
         self.project = project
         self.settings = settings
         self._sinks: list[Sink] | None = None
+        self._batches: dict[tuple[str, str], Profile] = {}
+        self._schemas: dict[Path, tuple[tuple[int, int], schema_mod.Schema]] = {}
 
     # -- profiles -----------------------------------------------------------
 
@@ -83,10 +86,17 @@ class Monitor:
 
     def window_profile(self, dataset: str, commit_ids: Sequence[str]) -> Profile | None:
         """The merged profiles of the batches these commits wrote (None: none stored)."""
-        blobs = self.store.batch_profiles(commit_ids, dataset)
-        if not blobs:
-            return None
-        return Profile.merge_all(Profile.from_bytes(b) for b in blobs.values())
+        missing = [c for c in commit_ids if (c, dataset) not in self._batches]
+        for cid, blob in self.store.batch_profiles(missing, dataset).items():
+            self._remember((cid, dataset), Profile.from_bytes(blob))
+        found = [self._batches[(c, dataset)] for c in commit_ids if (c, dataset) in self._batches]
+        return Profile.merge_all(found) if found else None
+
+    def _remember(self, key: tuple[str, str], prof: Profile) -> None:
+        """Keep decoded batch profiles (immutable, like their commits) for the next window."""
+        self._batches[key] = prof
+        while len(self._batches) > _CACHED_BATCHES:
+            del self._batches[next(iter(self._batches))]
 
     # -- schema -------------------------------------------------------------
 
@@ -100,7 +110,14 @@ class Monitor:
             if path is not None:
                 raise InputError(f"no schema file at {p}; write one with `tillage schema infer`.")
             return None
-        return schema_mod.Schema.load(p)
+        stat = p.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = self._schemas.get(p)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        loaded = schema_mod.Schema.load(p)
+        self._schemas[p] = (stamp, loaded)
+        return loaded
 
     def relative(self, path: Path) -> str:
         try:
@@ -138,9 +155,10 @@ class Monitor:
         reference: Profile,
         reference_name: str,
         schema: schema_mod.Schema | None,
+        key: Sequence[str],
     ) -> list[Finding]:
         """Drift findings of ``current`` against ``reference``, triaged."""
-        skip = schema_mod.drift_skipped(schema) if schema else set()
+        skip = _drift_skipped(schema, dataset, reference, key)
         found = drift_mod.compare(
             current,
             reference,
@@ -156,6 +174,7 @@ class Monitor:
         dataset: str,
         batch: pa.Table,
         reference: tuple[Profile, str] | None,
+        key: Sequence[str],
     ) -> BatchCheck:
         """Profile a batch about to be written, check it against the schema and reference."""
         prof = profile_table(batch)
@@ -170,7 +189,7 @@ class Monitor:
         if reference is not None:
             ref_prof, name = reference
             result.reference = name
-            skip = schema_mod.drift_skipped(schema) if schema else set()
+            skip = _drift_skipped(schema, dataset, ref_prof, key)
             findings.extend(
                 drift_mod.compare(
                     prof,
@@ -197,6 +216,7 @@ class Monitor:
         ds = checked.dataset
         data = checked.profile.to_bytes()
         MonitoringStore.put_batch_profile(conn, commit.id, ds, checked.profile.rows, data)
+        self._remember((commit.id, ds), checked.profile)
         pin = commit.pins[ds]
         if created:
             self.store.put_version_profile(
@@ -209,15 +229,6 @@ class Monitor:
                 self.store.put_version_profile(
                     ds, pin.lance_branch, pin.version, pin.num_rows, merged.to_bytes(), conn
                 )
-        MonitoringStore.put_check(
-            conn,
-            commit.id,
-            ds,
-            schema_file=checked.schema_file,
-            schema_sha256=checked.schema_sha256,
-            reference=checked.reference,
-            findings=[f.to_dict() for f in checked.findings],
-        )
         now = _now()
         numbered: list[Finding] = []
         for f in checked.findings:
@@ -228,6 +239,15 @@ class Monitor:
             checked.opened.append((alert, new))
             numbered.append(f.with_(alert_id=alert.id))
         checked.findings = numbered
+        MonitoringStore.put_check(
+            conn,
+            commit.id,
+            ds,
+            schema_file=checked.schema_file,
+            schema_sha256=checked.schema_sha256,
+            reference=checked.reference,
+            findings=[f.to_dict() for f in checked.findings],
+        )
 
     # -- alerts -------------------------------------------------------------
 
@@ -290,6 +310,16 @@ class Monitor:
                 f"{alert_id}`)."
             )
         return self.store.set_alert_status(alert_id, "accepted"), path
+
+
+def _drift_skipped(
+    schema: schema_mod.Schema | None, dataset: str, reference: Profile, key: Sequence[str]
+) -> set[str]:
+    """Columns drift leaves alone: ``drift: false`` in the schema file, or, with no file
+    yet, the keys, identifiers and time columns that inference would mark so."""
+    if schema is None:
+        schema = schema_mod.infer(reference, dataset=dataset, key=key)
+    return schema_mod.drift_skipped(schema)
 
 
 def alert_dict(a: AlertRecord) -> dict[str, Any]:

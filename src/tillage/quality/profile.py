@@ -645,7 +645,7 @@ class Profile:
             allow_nan=False,
         ).encode()
         payload = b"".join([_BODY_LENGTH.pack(len(body)), body, *blobs])
-        return _HEADER.pack(FORMAT_MAGIC, FORMAT_VERSION) + zlib.compress(payload)
+        return _HEADER.pack(FORMAT_MAGIC, FORMAT_VERSION) + zlib.compress(payload, 1)
 
     @staticmethod
     def from_bytes(data: bytes) -> Profile:

@@ -14,6 +14,9 @@ from collections.abc import Mapping, Sequence
 from tillage.core.findings import Finding, Importance
 
 
+_SCHEMA_TWIN = {"missing_ratio": "missing", "new_values": "domain"}
+
+
 def importances(model: str, values: Mapping[str, float]) -> dict[str, Importance]:
     """Column -> its `Importance`, ranked by absolute value (1 = most important)."""
     ranked = sorted(values.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
@@ -32,12 +35,19 @@ def triage(
 ) -> list[Finding]:
     """Findings with importance and severity set, most pressing first.
 
+    A drift finding that repeats a schema finding on the same column (a missing
+    ratio above the schema's, values outside its domain) is dropped.
+
     Order: blocking findings, then unsuppressed ones by importance rank (columns
     the model does not use last) and effect size, then the suppressed ones.
     """
     total = sum(abs(i.value) for i in ranked.values()) if ranked else 0.0
     out: list[Finding] = []
+    # A broken schema rule already says what a drift finding of the same sort would.
+    broken = {(f.column, f.kind) for f in findings if f.check == "schema"}
     for f in findings:
+        if f.check == "drift" and (f.column, _SCHEMA_TWIN.get(f.kind)) in broken:
+            continue
         imp = ranked.get(f.column) if ranked and f.column else None
         f = f.with_(importance=imp)
         if f.check == "drift" and ranked and suppress_unimportant:
