@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 
 from tillage.core.findings import Finding, Importance
 
-
 _SCHEMA_TWIN = {"missing_ratio": "missing", "new_values": "domain"}
 
 
