@@ -430,9 +430,7 @@ def _missing_tests(cur: ColumnProfile, ref: ColumnProfile, s: DriftSettings) -> 
     shift = abs(p1 - p0)
     # Fewer missing values than before is data getting better, not an alert.
     practical = (
-        p1 > p0
-        and shift >= s.min_missing_shift
-        and _odds_ratio(p1, p0) >= s.min_missing_odds_ratio
+        p1 > p0 and shift >= s.min_missing_shift and _odds_ratio(p1, p0) >= s.min_missing_odds_ratio
     )
     p = two_proportion_p_value(c1, n1, c0, n0)
     data = {"from": p0, "to": p1, "missing": c1, "n": n1, "reference_missing": c0, "m": n0}
