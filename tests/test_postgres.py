@@ -124,3 +124,21 @@ def test_branch_head_compare_and_swap_on_postgres(tmp_path: Path, pg_url: str) -
     assert repo.resolve("main") == other.resolve("main") != head
     repo.close()
     other.close()
+
+
+def test_monitoring_on_postgres(tmp_path: Path, pg_url: str) -> None:
+    """Profiles (binary), findings (JSON) and alerts (RETURNING ids) on a real server."""
+    repo = tillage.init(tmp_path / "proj", catalog_url=pg_url)
+    for d in range(3):
+        ids = list(range(d * 200, (d + 1) * 200))
+        repo.ingest("t", pa.table({"id": ids, "v": ["a", "b"] * 100}), key="id")
+    assert repo.profile("t").rows == 600
+    repo.infer_schema("t")
+    repo.record_model("m", "t", feature_importance={"v": 1.0})
+    c = repo.ingest("t", pa.table({"id": list(range(600, 800)), "v": ["z"] * 200}))
+    [check] = repo.checks(c.id)
+    assert any(f["kind"] == "domain" for f in check["findings"])
+    [alert] = [a for a in repo.alerts() if a["kind"] == "domain"]
+    assert alert["finding"]["importance"]["rank"] == 1
+    assert repo.accept_alert(alert["id"])["remaining"] == []
+    repo.close()
