@@ -554,9 +554,8 @@ def _shift(col: ColumnProfile, delta: float) -> str:
 
 def _candidates(col: ColumnProfile, floor: float) -> list[FrequentItem]:
     """A column's frequent items whose share reaches ``floor`` (at least its top one)."""
-    items = col.frequent(_ALL) or []
-    keep = [f for f in items if f.count >= floor * col.valid]
-    return keep or items[:1]
+    keep = col.frequent(_ALL, min_count=floor * col.valid) or []
+    return keep or (col.frequent(1) or [])
 
 
 def _category_tests(cur: ColumnProfile, ref: ColumnProfile, s: DriftSettings) -> list[_Test]:

@@ -158,7 +158,7 @@ class Monitor:
         key: Sequence[str],
     ) -> list[Finding]:
         """Drift findings of ``current`` against ``reference``, triaged."""
-        skip = _drift_skipped(schema, dataset, reference, key)
+        skip = _drift_skipped(schema, reference, key)
         found = drift_mod.compare(
             current,
             reference,
@@ -189,7 +189,7 @@ class Monitor:
         if reference is not None:
             ref_prof, name = reference
             result.reference = name
-            skip = _drift_skipped(schema, dataset, ref_prof, key)
+            skip = _drift_skipped(schema, ref_prof, key)
             findings.extend(
                 drift_mod.compare(
                     prof,
@@ -313,13 +313,14 @@ class Monitor:
 
 
 def _drift_skipped(
-    schema: schema_mod.Schema | None, dataset: str, reference: Profile, key: Sequence[str]
+    schema: schema_mod.Schema | None, reference: Profile, key: Sequence[str]
 ) -> set[str]:
     """Columns drift leaves alone: ``drift: false`` in the schema file, or, with no file
     yet, the keys, identifiers and time columns that inference would mark so."""
-    if schema is None:
-        schema = schema_mod.infer(reference, dataset=dataset, key=key)
-    return schema_mod.drift_skipped(schema)
+    if schema is not None:
+        return schema_mod.drift_skipped(schema)
+    roles = schema_mod.inferred_roles(reference, key)
+    return {name for name, role in roles.items() if role != "feature"}
 
 
 def alert_dict(a: AlertRecord) -> dict[str, Any]:

@@ -350,18 +350,21 @@ class ColumnProfile:
             min(float(self.hll.get_upper_bound(DISTINCT_STD_DEVS)), cap),
         )
 
-    def frequent(self, k: int = TOP_K) -> list[FrequentItem] | None:
+    def frequent(self, k: int = TOP_K, min_count: float = 0) -> list[FrequentItem] | None:
         """Up to ``k`` most frequent values, by estimated count; None when not tracked.
 
         Counts are exact while the merged column has had at most
         `FREQUENT_CAPACITY` distinct values; otherwise each count lies within
-        its ``lower`` and ``upper`` bounds.
+        its ``lower`` and ``upper`` bounds. ``min_count`` leaves out rarer values
+        (cheaper than converting them all back to the column's type).
         """
         if self.frequent_sketch is None:
             return None
         rows = self.frequent_sketch.get_frequent_items(
             ds.frequent_items_error_type.NO_FALSE_NEGATIVES
         )
+        if min_count > 0:
+            rows = [r for r in rows if r[1] >= min_count]
         rows.sort(key=lambda r: (-r[1], r[0]))
         return [
             FrequentItem(self._from_key(item), int(est), int(lo), int(hi))
@@ -620,8 +623,10 @@ class Profile:
     def distinct(self, column: str) -> Estimate | None:
         return self[column].distinct()
 
-    def frequent(self, column: str, k: int = TOP_K) -> list[FrequentItem] | None:
-        return self[column].frequent(k)
+    def frequent(
+        self, column: str, k: int = TOP_K, min_count: float = 0
+    ) -> list[FrequentItem] | None:
+        return self[column].frequent(k, min_count)
 
     def share(self, column: str, value: Any) -> Estimate | None:
         return self[column].share(value)

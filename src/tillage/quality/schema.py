@@ -1789,6 +1789,17 @@ def drift_skipped(schema: Schema) -> set[str]:
     return {c.name for c in schema.columns if not c.drift}
 
 
+def inferred_roles(profile: Profile, key: Sequence[str]) -> dict[str, Role]:
+    """Each column's role as `infer` would give it, without inferring the rest (cheap)."""
+    roles: dict[str, Role] = {}
+    for col in profile:
+        if col.kind == "mixed":
+            roles[col.name] = "feature"
+            continue
+        roles[col.name] = _role(col, _kind(_pick_type(col.types)), col.name in key)
+    return roles
+
+
 # -- formatting ------------------------------------------------------------------
 
 
