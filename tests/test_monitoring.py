@@ -285,3 +285,37 @@ def test_gc_keeps_the_data_a_model_was_trained_on(repo: Repo) -> None:
     repo.reset("HEAD~2")
     repo.gc()
     assert repo.read("flights", trained).num_rows == 900
+
+
+def test_schema_naming_unknown_columns_or_another_dataset(repo: Repo) -> None:
+    seeded(repo)
+    _, path = repo.infer_schema("flights")
+    doc = yaml.safe_load(path.read_text())
+    doc["columns"]["dep_dleay"] = doc["columns"].pop("dep_delay")
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(tillage.SchemaFileError, match="dep_dleay") as info:
+        repo.ingest("flights", batch(range(900, 1000)))
+    assert "typo" in str(info.value)
+    assert repo.read("flights").num_rows == 900
+    doc["columns"]["dep_delay"] = doc["columns"].pop("dep_dleay")
+    doc["dataset"] = "trains"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(tillage.SchemaFileError, match="trains"):
+        repo.check("flights")
+
+
+def test_empty_batches_and_files_are_clear_errors(repo: Repo, tmp_path: Path) -> None:
+    seeded(repo)
+    repo.infer_schema("flights")
+    with pytest.raises(tillage.InputError, match="no rows"):
+        repo.ingest("flights", batch([]))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(tillage.UnreadableFileError):
+        repo.check("flights", file=empty)
+    with pytest.raises(tillage.UnreadableFileError):
+        repo.drift("flights", file=empty, against="HEAD")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("id,origin,dep_delay,distance\n")
+    with pytest.raises(tillage.InputError, match="no rows"):
+        repo.drift("flights", file=header_only, against="HEAD")

@@ -825,7 +825,8 @@ class Repo:
         schema: str | os.PathLike[str] | None = None,
     ) -> list[Finding]:
         """Validate ``dataset`` at ``ref`` (or a data ``file``) against its schema file."""
-        spec = self.monitor.schema(dataset, Path(schema) if schema else None)
+        columns = self.schema(dataset, ref).names
+        spec = self.monitor.schema(dataset, Path(schema) if schema else None, columns)
         if spec is None:
             raise InputError(
                 f"dataset {dataset!r} has no schema at "
@@ -903,7 +904,10 @@ class Repo:
     def _data(self, dataset: str, ref: str | None, file: str | os.PathLike[str] | None) -> pa.Table:
         if file is None:
             return self.read(dataset, ref)
-        return batches.normalize(to_table(file))
+        table = batches.normalize(to_table(file))
+        if table.num_rows == 0:
+            raise InputError(f"{file} has no rows; there is nothing to check or compare.")
+        return table
 
     def _window_reference(
         self, dataset: str, before: str | None, n: int

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine
 
 from tillage.core.commit import Commit, DatasetPin
 from tillage.core.findings import Finding, Importance
-from tillage.errors import InputError, NoSuchAlertError
+from tillage.errors import InputError, NoSuchAlertError, SchemaFileError
 from tillage.quality import drift as drift_mod
 from tillage.quality import schema as schema_mod
 from tillage.quality.profile import Profile, profile_table
@@ -103,8 +103,36 @@ class Monitor:
     def schema_path(self, dataset: str) -> Path:
         return self.project / self.settings.schemas_dir / f"{dataset}.yaml"
 
-    def schema(self, dataset: str, path: Path | None = None) -> schema_mod.Schema | None:
-        """The dataset's schema file, parsed (None when there is none)."""
+    def schema(
+        self, dataset: str, path: Path | None = None, columns: Sequence[str] | None = None
+    ) -> schema_mod.Schema | None:
+        """The dataset's schema file, parsed (None when there is none).
+
+        With the dataset's ``columns``, a file written for another dataset or
+        naming columns the dataset does not have is a `SchemaFileError`.
+        """
+        found = self._load_schema(dataset, path)
+        if found is None or columns is None:
+            return found
+        source = self.relative(path or self.schema_path(dataset))
+        if found.dataset != dataset:
+            raise SchemaFileError(
+                source,
+                f"it is the schema of dataset {found.dataset!r}, not {dataset!r}",
+                f"point to {dataset}'s own schema, or write one with `tillage schema infer "
+                f"{dataset}`",
+            )
+        unknown = [n for n in found.names if n not in columns]
+        if unknown:
+            raise SchemaFileError(
+                source,
+                f"it names column(s) {', '.join(unknown)} that {dataset!r} does not have "
+                f"(its columns: {', '.join(columns)})",
+                "fix the names (a typo?) or remove those columns from the file",
+            )
+        return found
+
+    def _load_schema(self, dataset: str, path: Path | None) -> schema_mod.Schema | None:
         p = path or self.schema_path(dataset)
         if not p.is_file():
             if path is not None:
@@ -178,7 +206,7 @@ class Monitor:
     ) -> BatchCheck:
         """Profile a batch about to be written, check it against the schema and reference."""
         prof = profile_table(batch)
-        schema = self.schema(dataset)
+        schema = self.schema(dataset, columns=batch.column_names)
         findings: list[Finding] = []
         result = BatchCheck(dataset, prof, findings)
         if schema is not None:
