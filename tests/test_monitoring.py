@@ -51,7 +51,7 @@ def test_ingest_stores_batch_profiles_that_merge_into_the_version(repo: Repo) ->
     assert prof.rows == 900
     assert prof["id"].min == 0 and prof["id"].max == 899
     assert prof["dep_delay"].nulls == 0
-    # The version profile was merged from batches at ingest: stored, not recomputed.
+    # The version profile was merged from the batch profiles and stored for next time.
     pin = repo.datasets()["flights"]
     assert repo.monitor.store.version_profile("flights", pin.lance_branch, pin.version)
     first = repo.log()[-1]
@@ -319,3 +319,26 @@ def test_empty_batches_and_files_are_clear_errors(repo: Repo, tmp_path: Path) ->
     header_only.write_text("id,origin,dep_delay,distance\n")
     with pytest.raises(tillage.InputError, match="no rows"):
         repo.drift("flights", file=header_only, against="HEAD")
+
+
+def test_sliding_window_merges_like_merging_everything() -> None:
+    from tillage.quality.monitor import _SlidingWindow
+    from tillage.quality.profile import profile_table
+
+    profiles = {f"c{i}": profile_table(pa.table({"x": [float(i)] * (i + 1)})) for i in range(30)}
+    calls: list[str] = []
+
+    def get(cid: str) -> tillage.Profile:
+        calls.append(cid)
+        return profiles[cid]
+
+    window = _SlidingWindow()
+    ids = [f"c{i}" for i in range(30)]
+    spans = [(s, s + 7) for s in range(20)] + [(3, 9), (3, 9), (10, 12), (11, 13)]
+    for start, end in spans:
+        merged = window.merged(ids[start:end], get)
+        expected = tillage.Profile.merge_all(profiles[c] for c in ids[start:end])
+        assert merged.rows == expected.rows
+        assert merged["x"].min == start and merged["x"].max == end - 1
+    # Sliding one batch at a time reads each batch about twice, not once per window slot.
+    assert len(calls) < 3 * 30 + 20

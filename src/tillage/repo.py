@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -787,7 +787,15 @@ class Repo:
 
     def profile(self, dataset: str, ref: str | None = None) -> Profile:
         """The column profile of ``dataset`` at ``ref`` (merged from its batches when it can)."""
-        return self.monitor.version_profile(dataset, self._pin(dataset, ref))
+        self._pin(dataset, ref)  # NoSuchDatasetError names what exists
+        return self.monitor.version_profile(dataset, self._first_parents(self.commit(ref)))
+
+    def _first_parents(self, commit: Commit) -> Iterator[Commit]:
+        """``commit`` and its first parents, newest first, loaded one at a time."""
+        c: Commit | None = commit
+        while c is not None:
+            yield c
+            c = self.catalog.get_commit(c.parents[0]) if c.parents else None
 
     def infer_schema(
         self,
@@ -878,7 +886,7 @@ class Repo:
                 current = profile_table(self._data(dataset, None, file))
             else:
                 touched = self.log(head.id, dataset=dataset, limit=1)
-                blobs = self.monitor.window_profile(dataset, [touched[0].id]) if touched else None
+                blobs = self.monitor.batch_profile(dataset, touched[0].id) if touched else None
                 current = blobs if blobs is not None else self.profile(dataset, head.id)
                 start = touched[0].parents[0] if touched and touched[0].parents else None
             reference = self._window_reference(dataset, start, window) if start else None
@@ -915,7 +923,15 @@ class Repo:
         """Merged profiles of the batches the last ``n`` commits up to ``before`` wrote."""
         if before is None:
             return None
-        commits = self.log(before, dataset=dataset, limit=n)
+        commits: list[Commit] = []
+        start = self.catalog.get_commit(before)
+        for c in self._first_parents(start) if start else ():
+            if dataset in c.changes:
+                commits.append(c)
+                if len(commits) == n:
+                    break
+        if not commits:
+            return None
         prof = self.monitor.window_profile(dataset, [c.id for c in commits])
         if prof is None:
             return None

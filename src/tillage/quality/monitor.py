@@ -10,7 +10,7 @@ transaction (profiles, findings and alerts land with the commit or not at all).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,33 +64,81 @@ class Monitor:
         self.settings = settings
         self._sinks: list[Sink] | None = None
         self._batches: dict[tuple[str, str], Profile] = {}
+        self._windows: dict[str, _SlidingWindow] = {}
         self._schemas: dict[Path, tuple[tuple[int, int], schema_mod.Schema]] = {}
 
     # -- profiles -----------------------------------------------------------
 
-    def version_profile(self, dataset: str, pin: DatasetPin) -> Profile:
-        """The profile of a pinned version: stored, or computed once and stored."""
-        data = self.store.version_profile(dataset, pin.lance_branch, pin.version)
-        if data is not None:
-            return Profile.from_bytes(data)
+    def version_profile(self, dataset: str, history: Iterable[Commit]) -> Profile:
+        """The profile of ``dataset`` at the first commit of ``history`` (its first-parent line).
+
+        Stored profiles are used as they are. Otherwise the versions that appends
+        made are rebuilt by merging their batches' profiles onto the nearest
+        stored (or computed) earlier version: O(batches since then), never a scan
+        of old rows. A version written any other way is profiled from its data.
+        The result is stored, so the next call is one lookup.
+        """
+        appended: list[Profile] = []  # batches appended since ``base``, newest first
+        base: Profile | None = None
+        target: DatasetPin | None = None
+        for c in history:
+            pin = c.pins.get(dataset)
+            if pin is None:
+                break
+            target = target or pin
+            data = self.store.version_profile(dataset, pin.lance_branch, pin.version)
+            if data is not None:
+                base = Profile.from_bytes(data)
+                break
+            change = c.changes.get(dataset)
+            if change is None:
+                continue  # a commit that did not touch the dataset pins the same version
+            batch = self.batch_profile(dataset, c.id) if change.get("op") == "append" else None
+            if batch is not None:
+                appended.append(batch)
+                continue
+            base = self._scan(dataset, pin)
+            break
+        if target is None:
+            raise InputError(f"dataset {dataset!r} is not in that commit.")
+        if base is None:  # reached the dataset's first commit through appends only
+            base = appended.pop()
+        for batch in reversed(appended):
+            base = base.merge(batch)
+        self.store.put_version_profile(
+            dataset, target.lance_branch, target.version, target.num_rows, base.to_bytes()
+        )
+        return base
+
+    def _scan(self, dataset: str, pin: DatasetPin) -> Profile:
+        """Profile a version from its data (writes other than appends), in bounded batches."""
         ds = self.tables.open(dataset, pin)
+        if pin.num_rows == 0:
+            return profile_table(ds.schema.empty_table())
         prof = Profile.empty()
         for batch in ds.to_batches(batch_size=_PROFILE_BATCH_ROWS):
             prof = prof.merge(profile_table(batch))
-        if pin.num_rows == 0:
-            prof = profile_table(ds.schema.empty_table())
-        self.store.put_version_profile(
-            dataset, pin.lance_branch, pin.version, pin.num_rows, prof.to_bytes()
-        )
         return prof
 
-    def window_profile(self, dataset: str, commit_ids: Sequence[str]) -> Profile | None:
-        """The merged profiles of the batches these commits wrote (None: none stored)."""
+    def _stored_batches(self, dataset: str, commit_ids: Sequence[str]) -> list[str]:
+        """Those of ``commit_ids`` with a stored batch profile, decoded into the cache."""
         missing = [c for c in commit_ids if (c, dataset) not in self._batches]
         for cid, blob in self.store.batch_profiles(missing, dataset).items():
             self._remember((cid, dataset), Profile.from_bytes(blob))
-        found = [self._batches[(c, dataset)] for c in commit_ids if (c, dataset) in self._batches]
-        return Profile.merge_all(found) if found else None
+        return [c for c in commit_ids if (c, dataset) in self._batches]
+
+    def batch_profile(self, dataset: str, commit_id: str) -> Profile | None:
+        """The profile of the batch ``commit_id`` wrote into ``dataset``, if stored."""
+        found = self._stored_batches(dataset, [commit_id])
+        return self._batches[(commit_id, dataset)] if found else None
+
+    def window_profile(self, dataset: str, commit_ids: Sequence[str]) -> Profile | None:
+        """The merged profiles of the batches these commits wrote, newest first (None: none)."""
+        found = self._stored_batches(dataset, commit_ids)
+        if not found:
+            return None
+        window = self._windows.setdefault(dataset, _SlidingWindow())
+        return window.merged(found[::-1], lambda c: self._batches[(c, dataset)])
 
     def _remember(self, key: tuple[str, str], prof: Profile) -> None:
         """Keep decoded batch profiles (immutable, like their commits) for the next window."""
@@ -245,18 +293,13 @@ class Monitor:
         data = checked.profile.to_bytes()
         MonitoringStore.put_batch_profile(conn, commit.id, ds, checked.profile.rows, data)
         self._remember((commit.id, ds), checked.profile)
+        # A new dataset's version is its batch; later versions are merged when asked
+        # for (`version_profile`), so an ingest pays only for its own batch.
         pin = commit.pins[ds]
         if created:
             self.store.put_version_profile(
                 ds, pin.lance_branch, pin.version, pin.num_rows, data, conn
             )
-        elif parent is not None and commit.changes.get(ds, {}).get("op") == "append":
-            before = self.store.version_profile(ds, parent.lance_branch, parent.version)
-            if before is not None:
-                merged = Profile.from_bytes(before).merge(checked.profile)
-                self.store.put_version_profile(
-                    ds, pin.lance_branch, pin.version, pin.num_rows, merged.to_bytes(), conn
-                )
         now = _now()
         numbered: list[Finding] = []
         for f in checked.findings:
@@ -338,6 +381,59 @@ class Monitor:
                 f"{alert_id}`)."
             )
         return self.store.set_alert_status(alert_id, "accepted"), path
+
+
+class _SlidingWindow:
+    """The merge of a window of batch profiles that slides one batch per ingest.
+
+    Profiles merge but do not un-merge, so dropping the oldest batch would mean
+    merging the whole window again. Two stacks make a slide cost about three
+    merges whatever the window's length: ``front`` holds the older batches with
+    the merge of each one and everything newer than it in ``front``; ``back``
+    the newer ones with their running merge.
+    """
+
+    def __init__(self) -> None:
+        self.front: list[tuple[str, Profile]] = []  # oldest first
+        self.back: list[str] = []  # oldest first
+        self.back_merged: Profile | None = None
+
+    def ids(self) -> list[str]:
+        return [c for c, _ in self.front] + self.back
+
+    def merged(self, ids: list[str], get: Callable[[str], Profile]) -> Profile:
+        """The merge of the profiles of ``ids`` (oldest first)."""
+        have = self.ids()
+        if have and ids[:-1] == have[1:] and ids[-1] not in have:
+            self._pop_oldest(get)
+            self._push(ids[-1], get(ids[-1]))
+        elif ids != have:
+            self.front, self.back, self.back_merged = [], [], None
+            for c in ids:
+                self._push(c, get(c))
+        if not self.front:
+            self._flip(get)
+        merged = self.front[0][1]
+        return merged if self.back_merged is None else merged.merge(self.back_merged)
+
+    def _push(self, cid: str, prof: Profile) -> None:
+        self.back.append(cid)
+        self.back_merged = prof if self.back_merged is None else self.back_merged.merge(prof)
+
+    def _pop_oldest(self, get: Callable[[str], Profile]) -> None:
+        if not self.front:
+            self._flip(get)
+        self.front.pop(0)
+
+    def _flip(self, get: Callable[[str], Profile]) -> None:
+        """Move ``back`` to ``front``, merging from the newest down."""
+        acc: Profile | None = None
+        front: list[tuple[str, Profile]] = []
+        for c in reversed(self.back):
+            acc = get(c) if acc is None else get(c).merge(acc)
+            front.append((c, acc))
+        self.front = front[::-1] + self.front
+        self.back, self.back_merged = [], None
 
 
 def _drift_skipped(

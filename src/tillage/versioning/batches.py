@@ -87,7 +87,11 @@ def check_new_keys(dataset: str, batch: pa.Table, existing: pa.Table, key: list[
     """Appended keys must not exist yet (upsert is the mode for that)."""
     if not existing.num_rows:
         return
-    clash = batch.select(key).join(existing.select(key), keys=key, join_type="inner")
+    if len(key) == 1:  # a set lookup: much cheaper than a join for one column
+        hit = pc.is_in(batch.column(key[0]), value_set=existing.column(key[0]).combine_chunks())
+        clash = batch.select(key).filter(hit)
+    else:
+        clash = batch.select(key).join(existing.select(key), keys=key, join_type="inner")
     if clash.num_rows:
         examples = clash.slice(0, 5).to_pylist()
         shown = [e[key[0]] if len(key) == 1 else e for e in examples]

@@ -27,23 +27,30 @@ from tillage.store.tables import Tables, Target, WriteResult
 
 
 def code_version(cwd: Path | None = None) -> CodeVersion:
-    """The git commit and dirty flag of the code calling tillage, if it is in git."""
+    """The git commit and dirty flag of the code calling tillage, if it is in git.
+
+    One ``git status`` call gives both (its v2 header carries the commit id).
+    """
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
-        )
-        if sha.returncode != 0:
-            return CodeVersion()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+        out = subprocess.run(
+            ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
             cwd=cwd,
             capture_output=True,
             text=True,
             timeout=5,
         )
-        return CodeVersion(sha.stdout.strip(), bool(status.stdout.strip()))
     except (OSError, subprocess.SubprocessError):
         return CodeVersion()
+    if out.returncode != 0:
+        return CodeVersion()
+    sha, dirty = None, False
+    for line in out.stdout.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.removeprefix("# branch.oid ").strip()
+            sha = None if oid == "(initial)" else oid
+        elif not line.startswith("#"):
+            dirty = True
+    return CodeVersion(sha, dirty) if sha else CodeVersion()
 
 
 @dataclass
