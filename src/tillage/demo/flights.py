@@ -188,7 +188,7 @@ def run_demo(
                 week = repo.read(DATASET)
                 repo.record_model(MODEL, DATASET, feature_importance=delay_model_importance(week))
                 console.print(
-                    f"[bold]schema[/] inferred from the first week: {schema_file.relative_to(path)}"
+                    f"[bold]schema[/] inferred from the first week: {schema_file.relative_to(repo.path)}"
                     f"; model {MODEL} recorded (importances: "
                     + ", ".join(f"{k} {v}" for k, v in repo.models(MODEL)[0]["importance"].items())
                     + ")"
