@@ -17,6 +17,7 @@ ALLOWED = {
     "store": {"core", "errors", "store"},
     "versioning": {"core", "errors", "store", "versioning", "_version"},
     "quality": {"core", "errors", "store", "quality"},
+    "pipelines": {"core", "errors", "store", "versioning", "repo", "pipelines"},
     "demo": set(),  # only ``import tillage``: the demo is a user of the public API
 }
 

@@ -22,6 +22,8 @@ map without parsing messages.
     ├── MergeConflictError           a three-way merge found conflicting keys
     ├── CatalogError                 the catalog is unreachable or too new
     ├── NoSuchAlertError             unknown alert id
+    ├── NoSuchRunError               unknown pipeline run id
+    ├── NondeterminismError          a resumed pipeline body took another path
     └── SinkError                    an alert sink failed after its retries
 """
 
@@ -279,3 +281,29 @@ class SinkError(TillageError):
         self.status = status
         tries = f" after {attempts} tries" if attempts > 1 else ""
         super().__init__(f"{sink} sink could not deliver to {target}{tries}: {problem}. {fix}")
+
+
+class NoSuchRunError(TillageError):
+    code = "no_such_run"
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no pipeline run {run_id!r}; list runs with `tillage runs`.")
+
+
+class NondeterminismError(TillageError):
+    """Replaying a run, the body called another step (or other inputs) than it did before."""
+
+    code = "nondeterministic_run"
+
+    def __init__(self, run_id: str, seq: int, before: str, now: str) -> None:
+        self.run_id = run_id
+        self.seq = seq
+        self.before = before
+        self.now = now
+        super().__init__(
+            f"run {run_id} is not deterministic: its step call #{seq} was {before} when the "
+            f"run first got there, but is {now} now. Make the pipeline body choose its steps "
+            "from step results and parameters only (no clocks, random numbers or outside "
+            "reads outside steps), then start a new run."
+        )

@@ -74,6 +74,7 @@ class Repo:
         self.catalog = Catalog(url)
         self.tables = Tables(repo_dir / "tables")
         self._writer = Writer(self.catalog, self.tables, repo_dir / "write.lock", config.who())
+        self._bound: str | None = None
         self.monitor = Monitor(
             self.catalog.engine, self.tables, self.path, QualitySettings.from_dict(config.quality)
         )
@@ -138,10 +139,22 @@ class Repo:
 
     @property
     def current_branch(self) -> str:
+        """The branch reads and writes default to (``HEAD``, or the one `bind` set)."""
+        if self._bound is not None:
+            return self._bound
         try:
             return (self.repo_dir / HEAD).read_text().strip() or MAIN
         except FileNotFoundError:
             return MAIN
+
+    def bind(self, branch: str) -> None:
+        """Make ``branch`` this handle's default for reads and writes (not the repository's).
+
+        Pipelines bind their handle to the run's branch; ``switch`` changes the
+        default of every handle.
+        """
+        self._branch(branch)
+        self._bound = branch
 
     def _branch(self, branch: str | None) -> str:
         name = branch or self.current_branch

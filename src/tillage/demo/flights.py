@@ -187,8 +187,9 @@ def run_demo(
                 _, schema_file = repo.infer_schema(DATASET)
                 week = repo.read(DATASET)
                 repo.record_model(MODEL, DATASET, feature_importance=delay_model_importance(week))
+                shown = schema_file.relative_to(repo.path)
                 console.print(
-                    f"[bold]schema[/] inferred from the first week: {schema_file.relative_to(repo.path)}"
+                    f"[bold]schema[/] inferred from the first week: {shown}"
                     f"; model {MODEL} recorded (importances: "
                     + ", ".join(f"{k} {v}" for k, v in repo.models(MODEL)[0]["importance"].items())
                     + ")"

@@ -1,0 +1,1 @@
+"""Durable pipelines: steps, runs that pause and resume, caching by data version."""

@@ -1,0 +1,695 @@
+"""Durable runs: execute a pipeline body, store every step, replay, pause, resume.
+
+How a run works:
+
+- `run` records the run and makes its own branch ``runs/ID`` off the target
+  branch; steps read and write through ``tillage.context().repo``, which is
+  bound to that branch. When the body returns, the run branch is merged into
+  the target, so a failed or paused run never shows half its writes there.
+- Executing the body numbers each step call (1, 2, ...). A call whose number
+  has a stored result with the same step and inputs is replayed from it; a
+  different step or different inputs at a stored number is non-determinism and
+  fails the run, naming both. A new call runs the step (or reuses a result
+  with the same cache key from any run: same code, same inputs) and stores it
+  in its own transaction before the body goes on.
+- `Step.map` stores item results in small groups; a resumed run computes only
+  the items that have none.
+- `approval`, `wait_until` and `wait_for` suspend the run (the process may
+  exit) until `resume` finds their condition true.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from tillage.core.commit import Commit
+from tillage.errors import (
+    InputError,
+    MergeConflictError,
+    NondeterminismError,
+    NoSuchRunError,
+)
+from tillage.pipelines.steps import Pipeline, Step, load_pipeline
+from tillage.pipelines.values import Artifacts, fingerprint, ref_fingerprint
+from tillage.repo import Repo
+from tillage.store.catalog import utcnow
+from tillage.store.lock import write_lock
+from tillage.store.runs import RunRecord, RunStore, StepRecord
+from tillage.versioning.writer import code_version
+
+Executor_ = Literal["local", "process"]
+MAP_FLUSH_ITEMS = 1000
+"""Map results are stored at least every this many items ..."""
+MAP_FLUSH_SECONDS = 0.5
+"""... and at least this often, so a crash loses at most one small group."""
+
+_RUNTIME: contextvars.ContextVar[_Runtime | None] = contextvars.ContextVar(
+    "tillage_runtime", default=None
+)
+
+
+def current_runtime() -> _Runtime | None:
+    return _RUNTIME.get()
+
+
+# -- what users see ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One step of a run, for people: what it was, how it ended, how long it took."""
+
+    seq: int
+    name: str
+    status: str  # done | cached | failed | waiting
+    seconds: float
+    reads: list[dict[str, Any]]
+    writes: list[dict[str, Any]]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run of a pipeline and where it stands.
+
+    Attributes:
+        id: the run id (``tillage runs show ID``).
+        pipeline: the pipeline's name; ``target`` says where its code is.
+        status: ``running`` (or killed while running), ``waiting``, ``done`` or ``failed``.
+        waiting_on: what a waiting run waits for, e.g. ``{"kind": "approval", ...}``.
+        result: the pipeline's return value (done runs).
+        error: the traceback of a failed run.
+        branch: the branch the run's writes land on; ``run_branch`` holds them until then.
+    """
+
+    id: str
+    pipeline: str
+    target: str
+    params: dict[str, Any]
+    status: str
+    branch: str
+    run_branch: str
+    created_at: str
+    updated_at: str
+    waiting_on: dict[str, Any] | None
+    error: str | None
+    result: Any
+    merged_commit: str | None
+    code_sha: str | None
+    steps: list[StepView] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(vars(self))
+        d["steps"] = [vars(s) for s in self.steps]
+        return d
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a running step may use: ``tillage.context().repo`` and the run's id."""
+
+    repo: Repo
+    run_id: str
+    step: str | None
+
+
+def context() -> Context:
+    """The run a step is executing in (``repo`` is bound to the run's branch)."""
+    rt = current_runtime()
+    if rt is None:
+        raise InputError(
+            "tillage.context() is only available inside a running pipeline "
+            "(tillage.run(repo, pipeline, ...))."
+        )
+    frame = rt.frame
+    return Context(rt.repo, rt.run.id, frame.name if frame else None)
+
+
+# -- pausing ----------------------------------------------------------------------
+
+
+class _Suspend(BaseException):
+    """Unwinds the pipeline body when a wait is not satisfied (not an error)."""
+
+    def __init__(self, waiting_on: dict[str, Any]) -> None:
+        super().__init__(waiting_on.get("message", "waiting"))
+        self.waiting_on = waiting_on
+
+
+class _StepFailed(BaseException):
+    """Unwinds the body after a step raised (the step's error is already stored)."""
+
+
+def approval(name: str, message: str | None = None) -> dict[str, Any]:
+    """Wait until someone runs ``tillage runs approve RUN NAME``; returns who and when."""
+    rt = _runtime_for("approval")
+
+    def check() -> tuple[bool, str]:
+        found = rt.store.approval(rt.run.id, name)
+        text = message or f"approval {name!r}: run `tillage runs approve {rt.run.id} {name}`"
+        return found is not None, text
+
+    rt.wait(f"approval:{name}", check, {"kind": "approval", "name": name})
+    found = rt.store.approval(rt.run.id, name)
+    return {k: v for k, v in (found or {}).items() if k != "run_id"}
+
+
+def wait_until(when: datetime) -> None:
+    """Wait until the time ``when`` (timezone-aware, or UTC)."""
+    rt = _runtime_for("wait_until")
+    due = when if when.tzinfo else when.replace(tzinfo=UTC)
+
+    def check() -> tuple[bool, str]:
+        return datetime.now(UTC) >= due, f"until {due.isoformat(timespec='seconds')}"
+
+    rt.wait(f"time:{due.isoformat()}", check, {"kind": "time", "until": due.isoformat()})
+
+
+def wait_for(name: str, condition: Callable[[], tuple[bool, str]]) -> None:
+    """Wait until ``condition()`` returns ``(True, ...)``; its text says what is awaited.
+
+    For example a labelling quota: ``lambda: (n >= 100, f"task tweets-v2 has {n}/100 labels")``.
+    The condition runs again on every resume.
+    """
+    rt = _runtime_for("wait_for")
+    rt.wait(f"wait:{name}", condition, {"kind": "condition", "name": name})
+
+
+def _runtime_for(what: str) -> _Runtime:
+    rt = current_runtime()
+    if rt is None:
+        raise InputError(f"tillage.{what}() only works inside a running pipeline.")
+    if rt.frame is not None:
+        raise InputError(
+            f"tillage.{what}() must be called by the pipeline body, not inside a step "
+            f"({rt.frame.name}): a step either finishes or fails."
+        )
+    return rt
+
+
+# -- the runtime ------------------------------------------------------------------
+
+
+@dataclass
+class _Frame:
+    name: str
+    reads: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _TrackedRepo(Repo):
+    """The run's repository handle: bound to the run branch, noting what steps read and write."""
+
+    _runtime: _Runtime
+
+    def read(self, dataset: str, ref: str | None = None, **kwargs: Any) -> Any:
+        table = super().read(dataset, ref, **kwargs)
+        frame = self._runtime.frame
+        if frame is not None:
+            commit = self.resolve(ref)
+            entry = {"dataset": dataset, "commit": commit}
+            if entry not in frame.reads:
+                frame.reads.append(entry)
+        return table
+
+    def ingest(self, dataset: str, data: Any, **kwargs: Any) -> Commit:
+        commit = super().ingest(dataset, data, **kwargs)
+        frame = self._runtime.frame
+        if frame is not None:
+            frame.writes.append({"dataset": dataset, "commit": commit.id})
+        return commit
+
+
+class _Runtime:
+    """One execution of a run's pipeline body."""
+
+    def __init__(
+        self,
+        repo: Repo,
+        store: RunStore,
+        artifacts: Artifacts,
+        run: RunRecord,
+        *,
+        no_cache: bool,
+        executor: Executor_,
+    ) -> None:
+        self.base = repo
+        self.store = store
+        self.artifacts = artifacts
+        self.run = run
+        self.no_cache = no_cache
+        self.executor = executor
+        self.recorded = {s.seq: s for s in store.steps(run.id)}
+        self.seq = 0
+        self.frame: _Frame | None = None
+        # Objects that steps returned in this execution -> their fingerprints (kept
+        # alive here so that ``id`` stays unique).
+        self.known: dict[int, tuple[Any, str]] = {}
+        tracked = _TrackedRepo.__new__(_TrackedRepo)
+        tracked.__dict__.update(repo.__dict__)
+        tracked._runtime = self
+        tracked.bind(run.run_branch)
+        self.repo: Repo = tracked
+
+    # -- identity --
+
+    def _fingerprint(self, value: Any) -> str:
+        hit = self.known.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        return fingerprint(value)
+
+    def _remember(self, value: Any, fp: str) -> None:
+        if value is not None and not isinstance(value, bool | int | float | str):
+            self.known[id(value)] = (value, fp)
+
+    def _inputs(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[str]:
+        fps = [self._fingerprint(a) for a in args]
+        fps += [f"{k}={self._fingerprint(v)}" for k, v in sorted(kwargs.items())]
+        return fps
+
+    @staticmethod
+    def _key(name: str, code: str, inputs: list[str]) -> str:
+        body = json.dumps([name, code, inputs], separators=(",", ":"))
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    def _next(self, name: str, key: str, inputs: list[str]) -> tuple[int, StepRecord | None]:
+        """The next call number, and its stored record if the body made this call before."""
+        self.seq += 1
+        prior = self.recorded.get(self.seq)
+        if prior is not None and (prior.name != name or prior.cache_key != key):
+            before = f"{prior.name}({', '.join(str(i) for i in prior.inputs)})"
+            now = f"{name}({', '.join(inputs)})"
+            raise NondeterminismError(self.run.id, self.seq, before, now)
+        return self.seq, prior
+
+    def _load(self, ref: dict[str, Any]) -> Any:
+        return self.artifacts.get(ref, load_commit=self.base.commit)
+
+    # -- steps --
+
+    def call(self, step: Step[Any, Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        if self.frame is not None:  # a step calling a step: part of the outer step
+            return step.fn(*args, **kwargs)
+        inputs = self._inputs(args, kwargs)
+        key = self._key(step.name, step.code, inputs)
+        seq, prior = self._next(step.name, key, inputs)
+        if prior is not None and prior.status in ("done", "cached"):
+            value = self._load(prior.output)
+            self._remember(value, ref_fingerprint(prior.output))
+            return value
+        cacheable = step.cache and not self.no_cache and not _unhashable(inputs)
+        hit = self.store.cached(key) if cacheable else None
+        if hit is not None and hit.output is not None:
+            self._store(seq, step.name, key, "cached", hit.output, inputs, hit.reads, [], 0.0)
+            value = self._load(hit.output)
+            self._remember(value, ref_fingerprint(hit.output))
+            return value
+        self.frame = _Frame(step.name)
+        started, t0 = utcnow(), time.perf_counter()
+        try:
+            value = step.fn(*args, **kwargs)
+            ref = self.artifacts.put(value)
+        except Exception:
+            frame, self.frame = self.frame, None
+            err = traceback.format_exc()
+            seconds = time.perf_counter() - t0
+            self._store(
+                seq,
+                step.name,
+                key,
+                "failed",
+                None,
+                inputs,
+                frame.reads,
+                frame.writes,
+                seconds,
+                started,
+                err,
+            )
+            raise _StepFailed(err) from None
+        frame, self.frame = self.frame, None
+        seconds = time.perf_counter() - t0
+        self._store(seq, step.name, key, "done", ref, inputs, frame.reads, frame.writes, seconds)
+        self._remember(value, ref_fingerprint(ref))
+        return value
+
+    def _store(
+        self,
+        seq: int,
+        name: str,
+        key: str,
+        status: str,
+        ref: Any,
+        inputs: list[str],
+        reads: list[Any],
+        writes: list[Any],
+        seconds: float,
+        started: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        start = started or utcnow()
+        record = StepRecord(
+            self.run.id, seq, name, key, status, ref, inputs, reads, writes, start, seconds, error
+        )
+        self.store.put_step(record)
+        self.recorded[seq] = record
+
+    def map(self, step: Step[Any, Any], items: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+        if self.frame is not None:
+            return [step.fn(item, **kwargs) for item in items]
+        inputs = [f"map[{len(items)}]:" + _digest([self._fingerprint(i) for i in items])]
+        inputs += self._inputs((), kwargs)
+        key = self._key(step.name, step.code, inputs)
+        seq, prior = self._next(step.name + ".map", key, inputs)
+        if prior is not None and prior.status in ("done", "cached"):
+            return self._map_outputs(prior.output)
+        cacheable = step.cache and not self.no_cache and not _unhashable(inputs)
+        hit = self.store.cached(key) if cacheable else None
+        if hit is not None and hit.output is not None:
+            self._store(seq, step.name + ".map", key, "cached", hit.output, inputs, [], [], 0.0)
+            return self._map_outputs(hit.output)
+        started, t0 = utcnow(), time.perf_counter()
+        done = self.store.map_items(self.run.id, seq)
+        todo = [i for i in range(len(items)) if i not in done]
+        self.frame = _Frame(step.name)
+        try:
+            self._map_items(step, items, todo, kwargs, seq, done)
+        except Exception:
+            frame, self.frame = self.frame, None
+            err = traceback.format_exc()
+            seconds = time.perf_counter() - t0
+            self._store(
+                seq,
+                step.name + ".map",
+                key,
+                "failed",
+                None,
+                inputs,
+                frame.reads,
+                frame.writes,
+                seconds,
+                started,
+                err,
+            )
+            raise _StepFailed(err) from None
+        frame, self.frame = self.frame, None
+        ref = {"map": [self.run.id, seq, len(items)]}
+        self._store(
+            seq,
+            step.name + ".map",
+            key,
+            "done",
+            ref,
+            inputs,
+            frame.reads,
+            frame.writes,
+            time.perf_counter() - t0,
+            started,
+        )
+        return self._map_outputs(ref)
+
+    def _map_items(
+        self,
+        step: Step[Any, Any],
+        items: list[Any],
+        todo: list[int],
+        kwargs: dict[str, Any],
+        seq: int,
+        done: dict[int, Any],
+    ) -> None:
+        pending: list[tuple[int, Any]] = []
+        last = time.monotonic()
+
+        def flush() -> None:
+            nonlocal last
+            self.store.put_map_items(self.run.id, seq, pending)
+            for i, ref in pending:
+                done[i] = ref
+            pending.clear()
+            last = time.monotonic()
+
+        results: Iterator[tuple[int, Any]]
+        if self.executor == "process" and len(todo) > 1:
+            results = _in_processes(step, items, todo, kwargs)
+        else:
+            results = ((i, step.fn(items[i], **kwargs)) for i in todo)
+        try:
+            for i, value in results:
+                pending.append((i, self.artifacts.put(value)))
+                if len(pending) >= MAP_FLUSH_ITEMS or time.monotonic() - last > MAP_FLUSH_SECONDS:
+                    flush()
+        finally:
+            flush()  # what finished before an item failed is kept
+
+    def _map_outputs(self, ref: dict[str, Any]) -> list[Any]:
+        run_id, seq, n = ref["map"]
+        stored = self.store.map_items(run_id, seq)
+        return [self._load(stored[i]) for i in range(n)]
+
+    # -- waiting --
+
+    def wait(self, name: str, check: Callable[[], tuple[bool, str]], info: dict[str, Any]) -> None:
+        key = self._key(name, "", [])
+        seq, prior = self._next(name, key, [])
+        if prior is not None and prior.status == "done":
+            return
+        ok, message = check()
+        if ok:
+            self._store(seq, name, key, "done", None, [], [], [], 0.0)
+            return
+        self._store(seq, name, key, "waiting", None, [], [], [], 0.0)
+        raise _Suspend({**info, "step": seq, "message": message})
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _unhashable(inputs: list[str]) -> bool:
+    return any("unhashable:" in i for i in inputs)
+
+
+def _call_one(fn: Callable[..., Any], item: Any, kwargs: dict[str, Any]) -> Any:
+    return fn(item, **kwargs)
+
+
+def _in_processes(
+    step: Step[Any, Any], items: list[Any], todo: list[int], kwargs: dict[str, Any]
+) -> Iterator[tuple[int, Any]]:
+    """Map items in a local process pool, yielding results in order as they finish."""
+    pool: Executor = ProcessPoolExecutor()
+    try:
+        futures = [(i, pool.submit(_call_one, step.fn, items[i], kwargs)) for i in todo]
+        for i, fut in futures:
+            yield i, fut.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+# -- running, resuming, approving -------------------------------------------------
+
+
+class Runs:
+    """The runs of one repository: start, resume, list, show, approve."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self.store = RunStore(repo.catalog.engine)
+        self.artifacts = Artifacts(repo.repo_dir / "artifacts", self.store)
+        self.locks = repo.repo_dir / "runs"
+
+    def start(
+        self,
+        pipeline: Pipeline[..., Any] | str,
+        params: dict[str, Any] | None = None,
+        *,
+        branch: str | None = None,
+        no_cache: bool = False,
+        executor: Executor_ = "local",
+    ) -> Run:
+        """Start a run of ``pipeline`` (an object or ``FILE.py:NAME``) and execute it."""
+        pipe = load_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
+        params = dict(params or {})
+        _check_params(pipe, params)
+        target_branch = branch or self.repo.current_branch
+        if self.repo.catalog.get_ref(target_branch) is None:
+            self.repo.commit(target_branch)  # NoSuchRefError names it
+        run_id = uuid.uuid4().hex[:16]
+        run_branch = f"runs/{run_id}"
+        self.repo.create_branch(run_branch, target_branch)
+        code = code_version()
+        self.store.create(
+            id=run_id,
+            pipeline=pipe.name,
+            target=pipe.target,
+            params=params,
+            params_key=params_key(pipe.name, params),
+            status="running",
+            branch=target_branch,
+            run_branch=run_branch,
+            principal=self.repo.config.who(),
+            code_sha=code.git_sha,
+            code_dirty=code.dirty,
+        )
+        return self._execute(run_id, pipe, no_cache=no_cache, executor=executor)
+
+    def resume(self, run_id: str, *, no_cache: bool = False, executor: Executor_ = "local") -> Run:
+        """Continue a waiting, failed or killed run; finished steps are replayed, not redone."""
+        run = self.get(run_id)
+        if run.status == "done":
+            return self.show(run.id)
+        return self._execute(run.id, load_pipeline(run.target), no_cache, executor)
+
+    def _execute(
+        self, run_id: str, pipe: Pipeline[..., Any], no_cache: bool, executor: Executor_
+    ) -> Run:
+        self.locks.mkdir(exist_ok=True)
+        with write_lock(self.locks / f"{run_id}.lock", timeout=1.0):
+            run = self.get(run_id)
+            self.store.update(run.id, status="running", waiting_on=None, error=None)
+            rt = _Runtime(
+                self.repo, self.store, self.artifacts, run, no_cache=no_cache, executor=executor
+            )
+            token = _RUNTIME.set(rt)
+            try:
+                result = pipe.fn(**run.params)
+            except _Suspend as s:
+                self.store.update(run.id, status="waiting", waiting_on=s.waiting_on)
+                return self.show(run.id)
+            except _StepFailed as f:
+                self.store.update(run.id, status="failed", error=str(f))
+                return self.show(run.id)
+            except NondeterminismError as e:
+                self.store.update(run.id, status="failed", error=str(e))
+                return self.show(run.id)
+            except Exception:
+                self.store.update(run.id, status="failed", error=traceback.format_exc())
+                return self.show(run.id)
+            finally:
+                _RUNTIME.reset(token)
+            ref = self.artifacts.put(result)
+            try:
+                merged = self.repo.merge(run.run_branch, into=run.branch)
+            except MergeConflictError as e:
+                self.store.update(run.id, status="failed", error=str(e), result=ref)
+                return self.show(run.id)
+            self.store.update(run.id, status="done", result=ref, merged_commit=merged.commit)
+            return self.show(run.id)
+
+    def get(self, run_id: str) -> RunRecord:
+        """The stored run ``run_id`` names (a unique prefix will do)."""
+        found = self.store.get(run_id)
+        if found is None:
+            ids = self.store.find(run_id) if len(run_id) >= 4 else []
+            if len(ids) == 1:
+                found = self.store.get(ids[0])
+        if found is None:
+            raise NoSuchRunError(run_id)
+        return found
+
+    def show(self, run_id: str) -> Run:
+        """A run with its steps."""
+        r = self.get(run_id)
+        steps = [
+            StepView(s.seq, s.name, s.status, s.seconds, s.reads, s.writes, s.error)
+            for s in self.store.steps(r.id)
+        ]
+        result = self.artifacts.get(r.result) if r.status == "done" and r.result else None
+        return _run(r, result, steps)
+
+    def list(self, *, pipeline: str | None = None, status: str | None = None) -> list[Run]:
+        """Runs, newest first (without their steps)."""
+        found = self.store.runs(pipeline=pipeline, statuses=[status] if status else None)
+        return [
+            Run(
+                r.id,
+                r.pipeline,
+                r.target,
+                r.params,
+                r.status,
+                r.branch,
+                r.run_branch,
+                r.created_at,
+                r.updated_at,
+                r.waiting_on,
+                r.error,
+                None,
+                r.merged_commit,
+                r.code_sha,
+            )
+            for r in found
+        ]
+
+    def approve(self, run_id: str, name: str, note: str | None = None) -> Run:
+        """Approve the wait ``name`` of a run; resume it to go on."""
+        run = self.get(run_id)
+        self.store.approve(run.id, name, self.repo.config.who(), note)
+        return self.show(run.id)
+
+
+def _run(r: RunRecord, result: Any, steps: list[StepView]) -> Run:
+    return Run(
+        id=r.id,
+        pipeline=r.pipeline,
+        target=r.target,
+        params=r.params,
+        status=r.status,
+        branch=r.branch,
+        run_branch=r.run_branch,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        waiting_on=r.waiting_on,
+        error=r.error,
+        result=result,
+        merged_commit=r.merged_commit,
+        code_sha=r.code_sha,
+        steps=steps,
+    )
+
+
+def params_key(pipeline: str, params: dict[str, Any]) -> str:
+    body = json.dumps([pipeline, params], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _check_params(pipe: Pipeline[..., Any], params: dict[str, Any]) -> None:
+    import inspect
+
+    sig = inspect.signature(pipe.fn)
+    try:
+        sig.bind(**params)
+    except TypeError as e:
+        raise InputError(
+            f"pipeline {pipe.name!r} takes ({', '.join(sig.parameters)}); "
+            f"the parameters given do not fit: {e}."
+        ) from None
+    try:
+        json.dumps(params)
+    except (TypeError, ValueError) as e:
+        raise InputError(
+            f"pipeline parameters must be plain JSON values (they are stored): {e}."
+        ) from None
+
+
+def run(
+    repo: Repo,
+    pipeline: Pipeline[..., Any] | str,
+    params: dict[str, Any] | None = None,
+    *,
+    branch: str | None = None,
+    no_cache: bool = False,
+    executor: Executor_ = "local",
+) -> Run:
+    """Run ``pipeline`` durably in ``repo``; see `Runs.start`."""
+    return Runs(repo).start(pipeline, params, branch=branch, no_cache=no_cache, executor=executor)

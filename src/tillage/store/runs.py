@@ -1,0 +1,292 @@
+"""Catalog tables of durable pipeline runs: runs, step results, map items, approvals.
+
+Every finished step is one short transaction, so a run killed at any point
+keeps every step it finished. Map items are written in small groups (see
+`tillage.pipelines.engine`). Artifacts (tables, models) live as files named by
+their content hash; the ``artifacts`` table lists them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Engine,
+    Float,
+    Integer,
+    String,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tillage.store.catalog import Base, utcnow
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(500))
+    target: Mapped[str] = mapped_column(String(1000))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    params_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    branch: Mapped[str] = mapped_column(String(200))
+    run_branch: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[str] = mapped_column(String(40))
+    principal: Mapped[str] = mapped_column(String(256))
+    code_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    code_dirty: Mapped[bool] = mapped_column(Boolean)
+    waiting_on: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[Any] = mapped_column(JSON, nullable=True)
+    merged_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class StepRow(Base):
+    __tablename__ = "run_steps"
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    cache_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    output: Mapped[Any] = mapped_column(JSON, nullable=True)
+    inputs: Mapped[list[Any]] = mapped_column(JSON)
+    reads: Mapped[list[Any]] = mapped_column(JSON)
+    writes: Mapped[list[Any]] = mapped_column(JSON)
+    started_at: Mapped[str] = mapped_column(String(40))
+    seconds: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class MapItemRow(Base):
+    __tablename__ = "run_map_items"
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    output: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class ApprovalRow(Base):
+    __tablename__ = "run_approvals"
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(256))
+    at: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ArtifactRow(Base):
+    __tablename__ = "artifacts"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as stored."""
+
+    id: str
+    pipeline: str
+    target: str
+    params: dict[str, Any]
+    params_key: str
+    status: str
+    branch: str
+    run_branch: str
+    created_at: str
+    updated_at: str
+    principal: str
+    code_sha: str | None
+    code_dirty: bool
+    waiting_on: dict[str, Any] | None
+    error: str | None
+    result: Any
+    merged_commit: str | None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step call of a run, in the order the pipeline body made them."""
+
+    run_id: str
+    seq: int
+    name: str
+    cache_key: str
+    status: str
+    output: Any
+    inputs: list[Any]
+    reads: list[Any]
+    writes: list[Any]
+    started_at: str
+    seconds: float
+    error: str | None
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+class RunStore:
+    """Narrow data access to the run tables of one catalog."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- runs ---------------------------------------------------------------
+
+    def create(self, **fields: Any) -> RunRecord:
+        now = utcnow()
+        values = {**fields, "created_at": now, "updated_at": now}
+        values["params"] = _json(values["params"])
+        with self.engine.begin() as conn:
+            conn.execute(insert(RunRow).values(**values))
+        run = self.get(fields["id"])
+        assert run is not None
+        return run
+
+    def get(self, run_id: str) -> RunRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(RunRow.__table__).where(RunRow.id == run_id)).first()
+        return RunRecord(**row._mapping) if row else None
+
+    def find(self, prefix: str) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(RunRow.id).where(RunRow.id.startswith(prefix)).limit(2))
+            return [r[0] for r in rows]
+
+    def update(self, run_id: str, **fields: Any) -> None:
+        fields["updated_at"] = utcnow()
+        for k in ("waiting_on", "result"):
+            if k in fields and fields[k] is not None:
+                fields[k] = _json(fields[k])
+        with self.engine.begin() as conn:
+            conn.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
+
+    def runs(
+        self,
+        *,
+        pipeline: str | None = None,
+        statuses: Sequence[str] | None = None,
+        params_key: str | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest first."""
+        q = select(RunRow.__table__).order_by(RunRow.created_at.desc(), RunRow.id)
+        if pipeline:
+            q = q.where(RunRow.pipeline == pipeline)
+        if statuses:
+            q = q.where(RunRow.status.in_(list(statuses)))
+        if params_key:
+            q = q.where(RunRow.params_key == params_key)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return [RunRecord(**r._mapping) for r in conn.execute(q)]
+
+    # -- steps --------------------------------------------------------------
+
+    def steps(self, run_id: str) -> list[StepRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(StepRow.__table__).where(StepRow.run_id == run_id).order_by(StepRow.seq)
+            )
+            return [StepRecord(**r._mapping) for r in rows]
+
+    def put_step(self, step: StepRecord) -> None:
+        """Record a step (replacing a waiting or failed record of the same call)."""
+        values = dict(vars(step))
+        for k in ("output", "inputs", "reads", "writes"):
+            values[k] = _json(values[k])
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(StepRow).where(StepRow.run_id == step.run_id, StepRow.seq == step.seq)
+            )
+            conn.execute(insert(StepRow).values(**values))
+
+    def cached(self, cache_key: str) -> StepRecord | None:
+        """The latest finished step, in any run, with this cache key."""
+        q = (
+            select(StepRow.__table__)
+            .where(StepRow.cache_key == cache_key, StepRow.status.in_(("done", "cached")))
+            .order_by(StepRow.started_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return StepRecord(**row._mapping) if row else None
+
+    def steps_reading(self, commit_ids: Sequence[str]) -> list[StepRecord]:
+        """Steps that read any of these commits (for lineage downstream of bad data)."""
+        wanted = set(commit_ids)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(StepRow.__table__).order_by(StepRow.started_at))
+            found = [StepRecord(**r._mapping) for r in rows]
+        return [s for s in found if any(r.get("commit") in wanted for r in s.reads)]
+
+    # -- map items ----------------------------------------------------------
+
+    def map_items(self, run_id: str, seq: int) -> dict[int, Any]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(MapItemRow.idx, MapItemRow.output).where(
+                    MapItemRow.run_id == run_id, MapItemRow.seq == seq
+                )
+            )
+            return {r[0]: r[1] for r in rows}
+
+    def put_map_items(self, run_id: str, seq: int, items: Sequence[tuple[int, Any]]) -> None:
+        if not items:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(MapItemRow),
+                [{"run_id": run_id, "seq": seq, "idx": i, "output": _json(o)} for i, o in items],
+            )
+
+    # -- approvals ----------------------------------------------------------
+
+    def approval(self, run_id: str, name: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(ApprovalRow.__table__).where(
+                    ApprovalRow.run_id == run_id, ApprovalRow.name == name
+                )
+            ).first()
+        return dict(row._mapping) if row else None
+
+    def approve(self, run_id: str, name: str, principal: str, note: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(ApprovalRow).where(ApprovalRow.run_id == run_id, ApprovalRow.name == name)
+            )
+            conn.execute(
+                insert(ApprovalRow).values(
+                    run_id=run_id, name=name, principal=principal, at=utcnow(), note=note
+                )
+            )
+
+    # -- artifacts ------------------------------------------------------------
+
+    def add_artifact(self, sha256: str, kind: str, size: int) -> None:
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                select(ArtifactRow.sha256).where(ArtifactRow.sha256 == sha256)
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(ArtifactRow).values(
+                        sha256=sha256, kind=kind, size=size, created_at=utcnow()
+                    )
+                )

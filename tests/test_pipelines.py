@@ -1,0 +1,315 @@
+"""Durable pipelines: replay, caching, pauses, crashes, map checkpoints, failures, bad input.
+
+Pipelines live in files the tests write (as users' pipelines do), so a resumed
+run, in this process or another, finds them by ``FILE.py:NAME``. Steps count
+their real executions in a file, which is what "not redone" is checked against.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import tillage
+from tillage import Repo
+
+FLOW = '''
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import tillage
+
+COUNTS = Path(os.environ["TILLAGE_TEST_COUNTS"])
+
+
+def count(name: str) -> None:
+    with COUNTS.open("a") as f:
+        f.write(name + "\\n")
+
+
+@tillage.step
+def load(day: int) -> pa.Table:
+    count("load")
+    return pa.table({"id": [day * 100 + i for i in range(10)], "v": [float(i) for i in range(10)]})
+
+
+@tillage.step(cache=False)
+def store(table: pa.Table) -> str:
+    count("store")
+    return tillage.context().repo.ingest("data", table, key="id", mode="upsert").id
+
+
+@tillage.step
+def total(table: pa.Table) -> float:
+    count("total")
+    if Path(os.environ["TILLAGE_TEST_COUNTS"] + ".fail").exists():
+        raise ValueError("total refused: the fail flag is set")
+    if Path(os.environ["TILLAGE_TEST_COUNTS"] + ".kill").exists():
+        Path(os.environ["TILLAGE_TEST_COUNTS"] + ".kill").unlink()
+        os.kill(os.getpid(), 9)
+    return sum(table.column("v").to_pylist())
+
+
+@tillage.step
+def square(x: int) -> int:
+    count("square")
+    if x == int(os.environ.get("TILLAGE_TEST_KILL_AT", "-1")) and not Path(
+        os.environ["TILLAGE_TEST_COUNTS"] + ".killed"
+    ).exists():
+        Path(os.environ["TILLAGE_TEST_COUNTS"] + ".killed").touch()
+        os.kill(os.getpid(), 9)
+    return x * x
+
+
+@tillage.pipeline
+def daily(day: int) -> dict:
+    table = load(day)
+    commit = store(table)
+    result = {"commit": commit, "total": total(table)}
+    if os.environ.get("TILLAGE_TEST_APPROVAL"):
+        result["approved_by"] = tillage.approval("publish")["principal"]
+    return result
+
+
+@tillage.pipeline
+def squares(n: int) -> int:
+    return sum(square.map(list(range(n))))
+
+
+@tillage.pipeline
+def wobbly(day: int) -> float:
+    table = load(day)
+    # Decided outside any step: the body's path depends on the outside world.
+    if Path(os.environ["TILLAGE_TEST_COUNTS"] + ".flip").exists():
+        return float(len(square.map([1, 2])))
+    return total(table)
+
+
+@tillage.pipeline
+def quota(day: int) -> int:
+    load(day)
+    labels = Path(os.environ["TILLAGE_TEST_COUNTS"] + ".labels")
+    tillage.wait_for(
+        "labels",
+        lambda: (
+            labels.exists() and int(labels.read_text()) >= 3,
+            f"task demo has {int(labels.read_text()) if labels.exists() else 0}/3 labels",
+        ),
+    )
+    return int(labels.read_text())
+'''
+
+
+@pytest.fixture
+def flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "flow.py"
+    path.write_text(FLOW)
+    monkeypatch.setenv("TILLAGE_TEST_COUNTS", str(tmp_path / "counts"))
+    monkeypatch.setenv("TILLAGE_PRINCIPAL", "tester")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    r = tillage.init(tmp_path / "proj")
+    yield r  # type: ignore[misc]
+    r.close()
+
+
+def counts(tmp_path: Path) -> list[str]:
+    f = tmp_path / "counts"
+    return f.read_text().split() if f.exists() else []
+
+
+def target(flow: Path, name: str) -> str:
+    return f"{flow}:{name}"
+
+
+def test_run_stores_steps_and_lands_writes_on_the_branch(
+    repo: Repo, flow: Path, tmp_path: Path
+) -> None:
+    run = tillage.run(repo, target(flow, "daily"), {"day": 1})
+    assert run.status == "done", run.error
+    assert run.result["total"] == 45.0
+    assert [(s.name, s.status) for s in run.steps] == [
+        ("load", "done"),
+        ("store", "done"),
+        ("total", "done"),
+    ]
+    # The write landed on main through the run's branch; lineage knows which commit.
+    assert repo.read("data").num_rows == 10
+    assert run.steps[1].writes == [{"dataset": "data", "commit": run.result["commit"]}]
+    assert counts(tmp_path) == ["load", "store", "total"]
+    assert tillage.Runs(repo).show(run.id[:8]).id == run.id
+
+
+def test_unchanged_steps_are_reused_across_runs(repo: Repo, flow: Path, tmp_path: Path) -> None:
+    tillage.run(repo, target(flow, "daily"), {"day": 1})
+    again = tillage.run(repo, target(flow, "daily"), {"day": 1})
+    assert again.status == "done"
+    # load and total are cached (same code, same inputs); store opted out with cache=False.
+    assert [s.status for s in again.steps] == ["cached", "done", "cached"]
+    assert counts(tmp_path) == ["load", "store", "total", "store"]
+    other = tillage.run(repo, target(flow, "daily"), {"day": 2})
+    assert [s.status for s in other.steps] == ["done", "done", "done"]
+    forced = tillage.run(repo, target(flow, "daily"), {"day": 1}, no_cache=True)
+    assert [s.status for s in forced.steps] == ["done", "done", "done"]
+
+
+def test_a_failed_step_fails_the_run_and_resume_redoes_only_it(
+    repo: Repo, flow: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "counts.fail").touch()
+    run = tillage.run(repo, target(flow, "daily"), {"day": 1})
+    assert run.status == "failed"
+    assert "total refused" in (run.error or "")
+    assert run.steps[-1].status == "failed" and "ValueError" in (run.steps[-1].error or "")
+    # Nothing the run wrote is on main; it waits on the run's own branch.
+    assert "data" not in repo.datasets("main")
+    assert repo.read("data", run.run_branch).num_rows == 10
+
+    (tmp_path / "counts.fail").unlink()
+    done = tillage.Runs(repo).resume(run.id)
+    assert done.status == "done", done.error
+    assert counts(tmp_path) == ["load", "store", "total", "total"]
+    assert repo.read("data").num_rows == 10
+
+
+def test_approval_pauses_the_run_until_approved(
+    repo: Repo, flow: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TILLAGE_TEST_APPROVAL", "1")
+    runs = tillage.Runs(repo)
+    run = tillage.run(repo, target(flow, "daily"), {"day": 1})
+    assert run.status == "waiting"
+    assert run.waiting_on is not None and run.waiting_on["kind"] == "approval"
+    assert f"tillage runs approve {run.id} publish" in run.waiting_on["message"]
+    assert "data" not in repo.datasets("main")
+    assert runs.resume(run.id).status == "waiting"  # still not approved
+    runs.approve(run.id, "publish", note="looks right")
+    done = runs.resume(run.id)
+    assert done.status == "done" and done.result["approved_by"] == "tester"
+    assert counts(tmp_path) == ["load", "store", "total"]
+    assert repo.read("data").num_rows == 10
+
+
+def test_wait_for_names_what_it_waits_on(repo: Repo, flow: Path, tmp_path: Path) -> None:
+    runs = tillage.Runs(repo)
+    run = tillage.run(repo, target(flow, "quota"), {"day": 1})
+    assert run.status == "waiting" and run.waiting_on is not None
+    assert run.waiting_on["message"] == "task demo has 0/3 labels"
+    (tmp_path / "counts.labels").write_text("2")
+    assert runs.resume(run.id).waiting_on["message"] == "task demo has 2/3 labels"  # type: ignore[index]
+    (tmp_path / "counts.labels").write_text("3")
+    assert runs.resume(run.id).result == 3
+    assert counts(tmp_path) == ["load"]
+    assert [r.status for r in runs.list()] == ["done"]
+
+
+def test_a_body_that_takes_another_path_fails_clearly(
+    repo: Repo, flow: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "counts.fail").touch()
+    run = tillage.run(repo, target(flow, "wobbly"), {"day": 1})
+    assert run.status == "failed"
+    (tmp_path / "counts.fail").unlink()
+    (tmp_path / "counts.flip").touch()
+    again = tillage.Runs(repo).resume(run.id)
+    assert again.status == "failed"
+    assert "not deterministic" in (again.error or "")
+    assert "total(" in (again.error or "") and "square.map(" in (again.error or "")
+
+
+def _run_in_subprocess(tmp_path: Path, code: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "driver.py"
+    script.write_text(textwrap.dedent(code))
+    return subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=os.environ.copy()
+    )
+
+
+@pytest.mark.slow
+def test_resume_after_kill_minus_nine_redoes_no_finished_step(
+    repo: Repo, flow: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "counts.kill").touch()
+    proc = _run_in_subprocess(
+        tmp_path,
+        f"""
+        import tillage
+        repo = tillage.open({str(repo.path)!r})
+        tillage.run(repo, {target(flow, "daily")!r}, {{"day": 1}})
+        """,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert counts(tmp_path) == ["load", "store", "total"]
+    [killed] = tillage.Runs(repo).list()
+    assert killed.status == "running"  # it never got to say otherwise
+    done = tillage.Runs(repo).resume(killed.id)
+    assert done.status == "done", done.error
+    assert counts(tmp_path) == ["load", "store", "total", "total"]
+    assert repo.read("data").num_rows == 10
+
+
+@pytest.mark.slow
+def test_map_resumes_at_the_first_unfinished_item(
+    repo: Repo, flow: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TILLAGE_TEST_KILL_AT", "2500")
+    proc = _run_in_subprocess(
+        tmp_path,
+        f"""
+        import tillage
+        repo = tillage.open({str(repo.path)!r})
+        tillage.run(repo, {target(flow, "squares")!r}, {{"n": 4000}})
+        """,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    first = len(counts(tmp_path))
+    assert first == 2501
+    [killed] = tillage.Runs(repo).list()
+    done = tillage.Runs(repo).resume(killed.id)
+    assert done.status == "done", done.error
+    assert done.result == sum(x * x for x in range(4000))
+    redone = len(counts(tmp_path)) - first
+    # Items are stored in groups of at most 1,000 (or every half second): the items a
+    # resumed run computes are the 1,500 never reached plus at most one unsaved group.
+    assert 1500 <= redone <= 1500 + 1000
+
+
+def test_bad_input(repo: Repo, flow: Path) -> None:
+    with pytest.raises(tillage.NoSuchRunError):
+        tillage.Runs(repo).resume("nope")
+    with pytest.raises(tillage.InputError, match="no pipeline 'nope'"):
+        tillage.run(repo, target(flow, "nope"))
+    with pytest.raises(tillage.InputError, match="FILE.py:NAME"):
+        tillage.run(repo, "no-colon-here")
+    with pytest.raises(tillage.InputError, match="no file"):
+        tillage.run(repo, "missing.py:daily")
+    with pytest.raises(tillage.InputError, match="takes"):
+        tillage.run(repo, target(flow, "daily"), {"month": 1})
+    with pytest.raises(tillage.NoSuchRefError):
+        tillage.run(repo, target(flow, "daily"), {"day": 1}, branch="nope")
+    broken = flow.with_name("broken.py")
+    broken.write_text("import nothing_by_this_name\n")
+    with pytest.raises(tillage.InputError, match="failed to import"):
+        tillage.run(repo, f"{broken}:daily")
+    with pytest.raises(tillage.InputError, match="inside a running pipeline"):
+        tillage.context()
+    assert tillage.Runs(repo).list() == []
+
+
+def test_steps_are_plain_functions_outside_runs() -> None:
+    @tillage.step
+    def double(x: int) -> int:
+        return 2 * x
+
+    assert double(3) == 6
+    assert double.map([1, 2]) == [2, 4]
