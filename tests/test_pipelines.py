@@ -19,7 +19,7 @@ import pytest
 import tillage
 from tillage import Repo
 
-FLOW = '''
+FLOW = """
 import os
 from pathlib import Path
 
@@ -104,7 +104,7 @@ def quota(day: int) -> int:
         ),
     )
     return int(labels.read_text())
-'''
+"""
 
 
 @pytest.fixture
@@ -289,7 +289,7 @@ def test_bad_input(repo: Repo, flow: Path) -> None:
         tillage.Runs(repo).resume("nope")
     with pytest.raises(tillage.InputError, match="no pipeline 'nope'"):
         tillage.run(repo, target(flow, "nope"))
-    with pytest.raises(tillage.InputError, match="FILE.py:NAME"):
+    with pytest.raises(tillage.InputError, match=r"FILE\.py:NAME"):
         tillage.run(repo, "no-colon-here")
     with pytest.raises(tillage.InputError, match="no file"):
         tillage.run(repo, "missing.py:daily")
