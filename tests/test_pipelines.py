@@ -313,3 +313,42 @@ def test_steps_are_plain_functions_outside_runs() -> None:
 
     assert double(3) == 6
     assert double.map([1, 2]) == [2, 4]
+
+
+def test_backfill_runs_each_partition_once(repo: Repo, flow: Path, tmp_path: Path) -> None:
+    assert tillage.partitions("2013-02-27", "2013-03-02") == [
+        "2013-02-27",
+        "2013-02-28",
+        "2013-03-01",
+        "2013-03-02",
+    ]
+    with pytest.raises(tillage.InputError, match="before"):
+        tillage.partitions("5", "1")
+    with pytest.raises(tillage.InputError, match="two dates"):
+        tillage.partitions("monday", "friday")
+    seen: list[object] = []
+    first = tillage.backfill(
+        repo, target(flow, "daily"), "day", [1, 2, 3], progress=lambda v, r: seen.append(v)
+    )
+    assert [r.status for r in first.ran] == ["done"] * 3 and seen == [1, 2, 3]
+    again = tillage.backfill(repo, target(flow, "daily"), "day", [1, 2, 3, 4])
+    assert again.skipped == [1, 2, 3] and [r.params for r in again.ran] == [{"day": 4}]
+    assert repo.read("data").num_rows == 40
+
+
+def test_lineage_answers_what_made_it_and_what_came_of_it(
+    repo: Repo, flow: Path, tmp_path: Path
+) -> None:
+    run = tillage.run(repo, target(flow, "daily"), {"day": 1})
+    written = run.result["commit"]
+    up, root = tillage.lineage(repo, "main")
+    labels = "\n".join(up.nodes.values())
+    assert root == f"commit:{written}"
+    assert f"run {run.id}" in labels and "step store" in labels and "step load" in labels
+    assert "daily(day=1)" in labels
+    down, _ = tillage.lineage(repo, run.id, "down")
+    assert f"commit:{written}" in down.nodes
+    assert "graph TD" in up.mermaid() and "digraph lineage" in up.dot()
+    assert up.text(root).splitlines()[0].startswith(f"commit {written[:12]}")
+    with pytest.raises(tillage.NoSuchRunError):
+        tillage.lineage(repo, "nothing-by-this-name")

@@ -33,6 +33,7 @@ from tillage.errors import (
     TillageError,
     UnreadableFileError,
 )
+from tillage.pipelines.backfill import BackfillResult, backfill, partitions
 from tillage.pipelines.engine import (
     Context,
     Run,
@@ -44,12 +45,14 @@ from tillage.pipelines.engine import (
     wait_for,
     wait_until,
 )
+from tillage.pipelines.lineage import lineage
 from tillage.pipelines.steps import Pipeline, Step, pipeline, step
 from tillage.quality.profile import Profile
 from tillage.quality.schema import Schema
 from tillage.repo import Repo, init, open
 
 __all__ = [
+    "BackfillResult",
     "CatalogError",
     "CodeVersion",
     "Commit",
@@ -93,9 +96,12 @@ __all__ = [
     "UnreadableFileError",
     "__version__",
     "approval",
+    "backfill",
     "context",
     "init",
+    "lineage",
     "open",
+    "partitions",
     "pipeline",
     "run",
     "step",

@@ -673,8 +673,8 @@ def demo(
     out.emit(summary, output.mapping_view(summary))
 
 
-# Registers the quality commands on `app` (it imports the options above).
-from tillage.cli import monitoring  # noqa: E402
+# Register the quality and pipeline commands on `app` (they import the options above).
+from tillage.cli import monitoring, runs  # noqa: E402, F401
 
 
 def main() -> None:

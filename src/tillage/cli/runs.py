@@ -1,0 +1,292 @@
+"""Pipeline commands: ``run``, ``runs`` (list, show, resume, approve), ``backfill``, ``lineage``.
+
+Registered on the root app by `tillage.cli.app`; they call the public API only.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+import tillage
+from tillage.cli.app import BranchOpt, JsonOpt, _open, _out, app
+
+runs_app = typer.Typer(name="runs", help="List, inspect, resume and approve pipeline runs.")
+app.add_typer(runs_app, rich_help_panel="Pipelines")
+
+
+class ExecutorKind(StrEnum):
+    local = "local"
+    process = "process"
+
+
+class Fmt(StrEnum):
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        metavar="NAME=VALUE",
+        help="A pipeline parameter (repeatable); VALUE is read as JSON when it parses, "
+        "else as text.",
+    ),
+]
+ExecutorOpt = Annotated[
+    ExecutorKind,
+    typer.Option("--executor", help="Where map steps run: in this process, or a process pool."),
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Run every step, even those with a stored result.")
+]
+RunArg = Annotated[str, typer.Argument(metavar="RUN", help="Run id (a prefix of 4+ works).")]
+TargetArg = Annotated[
+    str, typer.Argument(metavar="FILE.py:PIPELINE", help="The pipeline (or module:PIPELINE).")
+]
+
+
+def _params(items: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise tillage.InputError(f"--param {item!r}: write NAME=VALUE, e.g. day=2013-01-01.")
+        try:
+            out[name] = json.loads(text)
+        except ValueError:
+            out[name] = text
+    return out
+
+
+_STYLE = {"done": "green", "cached": "cyan", "failed": "bold red", "waiting": "yellow"}
+
+
+def run_view(run: tillage.Run) -> RenderableType:
+    head = Text.assemble(
+        (f"run {run.id} ", "bold"),
+        (run.status, _STYLE.get(run.status, "")),
+        f"  {run.pipeline}({', '.join(f'{k}={v!r}' for k, v in run.params.items())})",
+    )
+    lines: list[RenderableType] = [head]
+    if run.steps:
+        table = Table(show_edge=False)
+        for col in ("#", "step", "status", "seconds", "data read / written"):
+            table.add_column(col)
+        for s in run.steps:
+            data = [f"read {r['dataset']}@{str(r['commit'])[:12]}" for r in s.reads]
+            data += [f"wrote {w['dataset']}@{w['commit'][:12]}" for w in s.writes]
+            table.add_row(
+                str(s.seq),
+                Text(s.name),
+                Text(s.status, style=_STYLE.get(s.status, "")),
+                f"{s.seconds:.3f}",
+                Text(", ".join(data)),
+            )
+        lines.append(table)
+    if run.status == "waiting" and run.waiting_on:
+        lines.append(Text(f"waiting: {run.waiting_on.get('message')}", style="yellow"))
+        lines.append(Text(f"then: tillage runs resume {run.id}", style="cyan"))
+    if run.status == "failed" and run.error:
+        lines.append(Text(run.error.strip().splitlines()[-1], style="red"))
+        lines.append(Text(f"fix it, then: tillage runs resume {run.id}", style="cyan"))
+    if run.status == "done":
+        lines.append(Text(f"result: {run.result!r}"[:400]))
+        if run.merged_commit:
+            lines.append(Text(f"writes landed on {run.branch} as {run.merged_commit[:12]}"))
+    return Group(*lines)
+
+
+def _doc(run: tillage.Run) -> dict[str, Any]:
+    d = run.to_dict()
+    d["result"] = run.result if _jsonish(run.result) else repr(run.result)
+    return d
+
+
+def _jsonish(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+@app.command("run", rich_help_panel="Pipelines")
+def run_cmd(
+    ctx: typer.Context,
+    target: TargetArg,
+    param: ParamOpt = None,
+    branch: BranchOpt = None,
+    no_cache: NoCacheOpt = False,
+    executor: ExecutorOpt = ExecutorKind.local,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a durable run of a pipeline; prints its id and where it stands."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    with out.working(f"running {target}…"):
+        run = tillage.run(
+            repo,
+            target,
+            _params(param),
+            branch=branch,
+            no_cache=no_cache,
+            executor=executor.value,
+        )
+    out.emit(_doc(run), run_view(run))
+    if run.status == "failed":
+        raise typer.Exit(4)
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs_list(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", metavar="STATUS", help="Only runs that are done, waiting, ..."),
+    ] = None,
+    pipeline: Annotated[
+        str | None, typer.Option("--pipeline", metavar="NAME", help="Only this pipeline's runs.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List runs, newest first, with what each waits on."""
+    if ctx.invoked_subcommand is not None:
+        return
+    out = _out(ctx, as_json)
+    found = tillage.Runs(_open(ctx)).list(pipeline=pipeline, status=status)
+    table = Table(show_edge=False)
+    for col in ("run", "pipeline", "params", "status", "started", "waiting on"):
+        table.add_column(col, overflow="fold")
+    for r in found:
+        table.add_row(
+            r.id,
+            Text(r.pipeline),
+            Text(", ".join(f"{k}={v!r}" for k, v in r.params.items())),
+            Text(r.status, style=_STYLE.get(r.status, "")),
+            r.created_at[:19].replace("T", " "),
+            Text(str((r.waiting_on or {}).get("message", ""))),
+        )
+    view: RenderableType = table if found else Text("no runs yet")
+    out.emit({"runs": [_doc(r) for r in found]}, view)
+
+
+@runs_app.command("show")
+def runs_show(ctx: typer.Context, run_id: RunArg, as_json: JsonOpt = False) -> None:
+    """Show a run's steps: cached, done, failed or waiting, with timings and data."""
+    out = _out(ctx, as_json)
+    run = tillage.Runs(_open(ctx)).show(run_id)
+    out.emit(_doc(run), run_view(run))
+
+
+@runs_app.command("resume")
+def runs_resume(
+    ctx: typer.Context,
+    run_id: RunArg,
+    no_cache: NoCacheOpt = False,
+    executor: ExecutorOpt = ExecutorKind.local,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue a waiting, failed or killed run; finished steps are not redone."""
+    out = _out(ctx, as_json)
+    runs = tillage.Runs(_open(ctx))
+    with out.working(f"resuming {run_id}…"):
+        run = runs.resume(run_id, no_cache=no_cache, executor=executor.value)
+    out.emit(_doc(run), run_view(run))
+    if run.status == "failed":
+        raise typer.Exit(4)
+
+
+@runs_app.command("approve")
+def runs_approve(
+    ctx: typer.Context,
+    run_id: RunArg,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The approval the run waits for.")],
+    note: Annotated[
+        str | None, typer.Option("--note", metavar="TEXT", help="Why (kept with the approval).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve what a run waits for; `tillage runs resume RUN` then goes on."""
+    out = _out(ctx, as_json)
+    run = tillage.Runs(_open(ctx)).approve(run_id, name, note)
+    out.emit(_doc(run), f"approved {name} for run {run.id}; continue: tillage runs resume {run.id}")
+
+
+@app.command(rich_help_panel="Pipelines")
+def backfill(
+    ctx: typer.Context,
+    target: TargetArg,
+    param: Annotated[
+        str, typer.Option("--param", metavar="NAME", help="The parameter that takes each value.")
+    ],
+    start: Annotated[str, typer.Option("--from", metavar="VALUE", help="First date or number.")],
+    end: Annotated[str, typer.Option("--to", metavar="VALUE", help="Last date or number.")],
+    fixed: Annotated[
+        list[str] | None,
+        typer.Option("--with", metavar="NAME=VALUE", help="Another parameter, the same for all."),
+    ] = None,
+    branch: BranchOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a pipeline once per date or number; partitions already done are skipped."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    values = tillage.partitions(start, end)
+    console = out.stderr
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=out.json or not console.is_terminal,
+    ) as progress:
+        task = progress.add_task(f"backfill {target}", total=len(values))
+
+        def step(value: Any, run: tillage.Run | None) -> None:
+            state = "skipped" if run is None else run.status
+            progress.update(task, advance=1, description=f"{param}={value}: {state}")
+
+        result = tillage.backfill(
+            repo, target, param, values, fixed=_params(fixed), branch=branch, progress=step
+        )
+    text = (
+        f"backfill {result.pipeline}: {len(result.ran)} run(s), "
+        f"{len(result.skipped)} partition(s) already done, {len(result.failed)} failed"
+    )
+    out.emit(result.to_dict(), text)
+    if result.failed:
+        raise typer.Exit(4)
+
+
+@app.command(rich_help_panel="Pipelines")
+def lineage(
+    ctx: typer.Context,
+    what: Annotated[
+        str, typer.Argument(metavar="REF|RUN|VALUE", help="A ref or commit, a run id, a value.")
+    ],
+    up: Annotated[
+        bool, typer.Option("--up", help="What made it: data, code, steps (default).")
+    ] = False,
+    down: Annotated[bool, typer.Option("--down", help="What was built from it.")] = False,
+    fmt: Annotated[Fmt, typer.Option("--format", help="text, mermaid or dot.")] = Fmt.text,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which data and code made something (--up), or what was built from it (--down)."""
+    out = _out(ctx, as_json)
+    if up and down:
+        raise tillage.InputError("give --up or --down, not both.")
+    graph, root = tillage.lineage(_open(ctx), what, "down" if down else "up")
+    rendered = {Fmt.text: graph.text(root), Fmt.mermaid: graph.mermaid(), Fmt.dot: graph.dot()}
+    out.emit({"root": root, **graph.to_dict()}, Text(rendered[fmt]))

@@ -1,0 +1,97 @@
+"""The pipeline commands: run, runs, runs show/resume/approve, backfill, lineage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from tillage.cli.app import app
+
+runner = CliRunner()
+
+FLOW = """
+import tillage
+
+@tillage.step
+def double(x: int) -> int:
+    return 2 * x
+
+@tillage.step(cache=False)
+def publish(value: int) -> str:
+    import pyarrow as pa
+    table = pa.table({"id": [value], "v": [value]})
+    return tillage.context().repo.ingest("out", table, key="id", mode="upsert").id
+
+@tillage.pipeline
+def flow(x: int, gate: bool = False) -> int:
+    y = double(x)
+    if gate:
+        tillage.approval("ship")
+    publish(y)
+    return y
+"""
+
+
+@pytest.fixture
+def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("TILLAGE_REPO", raising=False)
+    monkeypatch.setenv("TILLAGE_PRINCIPAL", "tester")
+    monkeypatch.setenv("COLUMNS", "200")
+    root = tmp_path / "proj"
+    cli("init", root)
+    (tmp_path / "flow.py").write_text(FLOW)
+    return root
+
+
+def cli(*args: str | Path, code: int = 0) -> Result:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
+    return result
+
+
+def cli_json(*args: str | Path, code: int = 0) -> Any:
+    return json.loads(cli(*args, "--json", code=code).stdout)
+
+
+def test_run_show_and_list(proj: Path, tmp_path: Path) -> None:
+    target = f"{tmp_path / 'flow.py'}:flow"
+    doc = cli_json("-C", proj, "run", target, "-p", "x=21")
+    assert doc["status"] == "done" and doc["result"] == 42
+    assert [s["name"] for s in doc["steps"]] == ["double", "publish"]
+    text = cli("-C", proj, "runs", "show", doc["id"][:6]).stdout
+    assert "double" in text and "wrote out@" in text
+    listed = cli_json("-C", proj, "runs")["runs"]
+    assert [r["id"] for r in listed] == [doc["id"]]
+    assert doc["id"] in cli("-C", proj, "runs").stdout
+    err = cli_json("-C", proj, "runs", "show", "zzzzzz", code=1)["error"]
+    assert err["code"] == "no_such_run"
+    err = cli_json("-C", proj, "run", target, "-p", "nonsense", code=1)["error"]
+    assert "NAME=VALUE" in err["message"]
+
+
+def test_approve_and_resume(proj: Path, tmp_path: Path) -> None:
+    target = f"{tmp_path / 'flow.py'}:flow"
+    doc = cli_json("-C", proj, "run", target, "-p", "x=1", "-p", "gate=true")
+    assert doc["status"] == "waiting"
+    assert "waiting: approval 'ship'" in cli("-C", proj, "runs", "show", doc["id"]).stdout
+    assert cli_json("-C", proj, "runs", "--status", "waiting")["runs"][0]["id"] == doc["id"]
+    cli("-C", proj, "runs", "approve", doc["id"], "ship", "--note", "ok")
+    done = cli_json("-C", proj, "runs", "resume", doc["id"])
+    assert done["status"] == "done" and done["result"] == 2
+
+
+def test_backfill_and_lineage(proj: Path, tmp_path: Path) -> None:
+    target = f"{tmp_path / 'flow.py'}:flow"
+    doc = cli_json("-C", proj, "backfill", target, "--param", "x", "--from", "1", "--to", "3")
+    assert [r["params"]["x"] for r in doc["ran"]] == [1, 2, 3] and doc["skipped"] == []
+    again = cli_json("-C", proj, "backfill", target, "--param", "x", "--from", "1", "--to", "4")
+    assert again["skipped"] == [1, 2, 3]
+    graph = cli_json("-C", proj, "lineage", "main")
+    labels = " ".join(n["label"] for n in graph["nodes"])
+    assert "step publish" in labels and "flow(x=4)" in labels
+    assert cli("-C", proj, "lineage", "main", "--format", "mermaid").stdout.startswith("graph TD")
+    cli("-C", proj, "lineage", "main", "--up", "--down", code=1)
