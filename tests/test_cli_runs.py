@@ -95,3 +95,23 @@ def test_backfill_and_lineage(proj: Path, tmp_path: Path) -> None:
     assert "step publish" in labels and "flow(x=4)" in labels
     assert cli("-C", proj, "lineage", "main", "--format", "mermaid").stdout.startswith("graph TD")
     cli("-C", proj, "lineage", "main", "--up", "--down", code=1)
+
+
+def test_schedule_and_worker(proj: Path, tmp_path: Path) -> None:
+    target = f"{tmp_path / 'flow.py'}:flow"
+    cli_json("-C", proj, "run", target, "-p", "x=1")  # makes dataset `out`
+    doc = cli_json("-C", proj, "schedule", "add", target, "--on-commit", "out", "-p", "x=5")
+    assert doc["kind"] == "commit" and doc["params"] == {"x": 5}
+    err = cli_json("-C", proj, "schedule", "add", target, "--cron", "whenever", "-p", "x=1", code=1)
+    assert "cron expression" in err["error"]["message"]
+    assert len(cli_json("-C", proj, "schedule", "list")["schedules"]) == 1
+    # Nothing new yet; then a commit of `out` arrives and the worker starts the pipeline once.
+    assert (
+        cli_json("-C", proj, "worker", "--interval", "0.05", "--max-seconds", "0.1")["started"]
+        == []
+    )
+    cli_json("-C", proj, "run", target, "-p", "x=2")
+    worked = cli_json("-C", proj, "worker", "--interval", "0.05", "--max-seconds", "0.1")
+    assert len(worked["started"]) == 1
+    cli("-C", proj, "schedule", "remove", str(doc["id"]))
+    cli("-C", proj, "schedule", "remove", str(doc["id"]), code=1)

@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 import tillage
@@ -352,3 +353,56 @@ def test_lineage_answers_what_made_it_and_what_came_of_it(
     assert up.text(root).splitlines()[0].startswith(f"commit {written[:12]}")
     with pytest.raises(tillage.NoSuchRunError):
         tillage.lineage(repo, "nothing-by-this-name")
+
+
+def test_schedules_fire_on_cron_commit_and_alert_once(
+    repo: Repo, flow: Path, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    with pytest.raises(tillage.InputError, match="exactly one trigger"):
+        tillage.add_schedule(repo, target(flow, "daily"), params={"day": 1})
+    with pytest.raises(tillage.InputError, match="cron expression"):
+        tillage.add_schedule(repo, target(flow, "daily"), cron="61 * * * *", params={"day": 1})
+    with pytest.raises(tillage.NoSuchDatasetError):
+        tillage.add_schedule(repo, target(flow, "daily"), on_commit="data", params={"day": 1})
+    with pytest.raises(tillage.InputError, match="takes"):
+        tillage.add_schedule(repo, target(flow, "daily"), cron="0 6 * * *")
+
+    hourly = tillage.add_schedule(repo, target(flow, "daily"), cron="0 * * * *", params={"day": 1})
+    now = datetime.now(UTC)
+    assert tillage.tick(repo, now=now).started == []  # added after the last full hour
+    # Three hours later: the missed times fire once, not three times.
+    later = tillage.tick(repo, now=now + timedelta(hours=3))
+    assert [r.params for r in later.started] == [{"day": 1}]
+    assert tillage.tick(repo, now=now + timedelta(hours=3)).started == []
+
+    # A new commit of `data` (made by that run) triggers the commit schedule once.
+    repo.ingest("other", tillage_table(), key="id")
+    on_commit = tillage.add_schedule(
+        repo, target(flow, "daily"), on_commit="data", params={"day": 2}
+    )
+    assert tillage.tick(repo, now=now).started == []
+    repo.ingest("data", tillage_table(1000), key="id")
+    fired = tillage.tick(repo, now=now).started
+    assert [r.params for r in fired] == [{"day": 2}]
+    schedules = {s.id: s for s in tillage.Runs(repo).store.schedules()}
+    assert schedules[on_commit.id].last_run == fired[0].id
+    assert schedules[hourly.id].last_run == later.started[0].id
+
+
+def tillage_table(start: int = 0) -> pa.Table:
+    return pa.table({"id": [start + i for i in range(5)], "v": [float(i) for i in range(5)]})
+
+
+@pytest.mark.slow
+def test_worker_resumes_waiting_runs_within_its_lifetime(
+    repo: Repo, flow: Path, tmp_path: Path
+) -> None:
+    run = tillage.run(repo, target(flow, "quota"), {"day": 1})
+    assert run.status == "waiting"
+    (tmp_path / "counts.labels").write_text("5")
+    ticks = tillage.worker(repo, interval=0.05, max_seconds=0.3)
+    assert 2 <= len(ticks) <= 8
+    assert [r.id for t in ticks for r in t.resumed] == [run.id]
+    assert tillage.Runs(repo).show(run.id).result == 5

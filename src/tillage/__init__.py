@@ -46,6 +46,7 @@ from tillage.pipelines.engine import (
     wait_until,
 )
 from tillage.pipelines.lineage import lineage
+from tillage.pipelines.schedules import Tick, add_schedule, tick, worker
 from tillage.pipelines.steps import Pipeline, Step, pipeline, step
 from tillage.quality.profile import Profile
 from tillage.quality.schema import Schema
@@ -92,9 +93,11 @@ __all__ = [
     "Status",
     "Step",
     "StepView",
+    "Tick",
     "TillageError",
     "UnreadableFileError",
     "__version__",
+    "add_schedule",
     "approval",
     "backfill",
     "context",
@@ -105,6 +108,8 @@ __all__ = [
     "pipeline",
     "run",
     "step",
+    "tick",
     "wait_for",
     "wait_until",
+    "worker",
 ]

@@ -19,7 +19,13 @@ import tillage
 from tillage.cli.app import BranchOpt, JsonOpt, _open, _out, app
 
 runs_app = typer.Typer(name="runs", help="List, inspect, resume and approve pipeline runs.")
+schedule_app = typer.Typer(
+    name="schedule",
+    help="Start pipelines on a cron, on new commits or on alerts.",
+    no_args_is_help=True,
+)
 app.add_typer(runs_app, rich_help_panel="Pipelines")
+app.add_typer(schedule_app, rich_help_panel="Pipelines")
 
 
 class ExecutorKind(StrEnum):
@@ -290,3 +296,108 @@ def lineage(
     graph, root = tillage.lineage(_open(ctx), what, "down" if down else "up")
     rendered = {Fmt.text: graph.text(root), Fmt.mermaid: graph.mermaid(), Fmt.dot: graph.dot()}
     out.emit({"root": root, **graph.to_dict()}, Text(rendered[fmt]))
+
+
+@schedule_app.command("add")
+def schedule_add(
+    ctx: typer.Context,
+    target: TargetArg,
+    cron: Annotated[
+        str | None, typer.Option("--cron", metavar="EXPR", help='UTC cron, e.g. "0 6 * * *".')
+    ] = None,
+    on_commit: Annotated[
+        str | None,
+        typer.Option("--on-commit", metavar="DATASET", help="Run on each new commit of it."),
+    ] = None,
+    on_alert: Annotated[
+        str | None,
+        typer.Option("--on-alert", metavar="KIND", help="Run on each new alert of this kind."),
+    ] = None,
+    param: ParamOpt = None,
+    branch: BranchOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Schedule a pipeline; `tillage worker` starts it when due."""
+    out = _out(ctx, as_json)
+    s = tillage.add_schedule(
+        _open(ctx),
+        target,
+        cron=cron,
+        on_commit=on_commit,
+        on_alert=on_alert,
+        params=_params(param),
+        branch=branch,
+    )
+    out.emit(vars(s), f"schedule {s.id}: {s.target} on {s.kind} {s.spec!r}")
+
+
+@schedule_app.command("list")
+def schedule_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List schedules with what each last acted on and the run it started."""
+    out = _out(ctx, as_json)
+    found = tillage.Runs(_open(ctx)).store.schedules()
+    table = Table(show_edge=False)
+    for col in ("id", "pipeline", "trigger", "params", "last seen", "last run"):
+        table.add_column(col, overflow="fold")
+    for s in found:
+        table.add_row(
+            str(s.id),
+            Text(s.target),
+            Text(f"{s.kind} {s.spec}"),
+            Text(json.dumps(s.params)),
+            Text(str(s.last_seen or "")),
+            Text(str(s.last_run or "")),
+        )
+    out.emit({"schedules": [vars(s) for s in found]}, table if found else Text("no schedules"))
+
+
+@schedule_app.command("remove")
+def schedule_remove(
+    ctx: typer.Context,
+    schedule_id: Annotated[int, typer.Argument(metavar="ID", help="Schedule number.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a schedule (its runs stay)."""
+    out = _out(ctx, as_json)
+    if not tillage.Runs(_open(ctx)).store.remove_schedule(schedule_id):
+        raise tillage.InputError(
+            f"no schedule {schedule_id}; list them with `tillage schedule list`."
+        )
+    out.emit({"removed": schedule_id}, f"removed schedule {schedule_id}")
+
+
+@app.command(rich_help_panel="Pipelines")
+def worker(
+    ctx: typer.Context,
+    interval: Annotated[
+        float, typer.Option("--interval", metavar="SECONDS", help="Seconds between checks.")
+    ] = 30.0,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--max-seconds", metavar="SECONDS", help="Stop after this long (default: never)."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start scheduled pipelines when due and resume waiting runs, every --interval seconds."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+
+    def report(t: tillage.Tick) -> None:
+        for r in t.started:
+            out.note(f"started run {r.id} ({r.pipeline}): {r.status}")
+        for r in t.resumed:
+            out.note(f"resumed run {r.id} ({r.pipeline}): {r.status}")
+        for e in t.errors:
+            out.note(f"error: {e}")
+
+    ticks = tillage.worker(repo, interval=interval, max_seconds=max_seconds, on_tick=report)
+    started = [r.id for t in ticks for r in t.started]
+    resumed = [r.id for t in ticks for r in t.resumed]
+    doc = {"ticks": len(ticks), "started": started, "resumed": resumed}
+    out.emit(
+        doc,
+        f"worker stopped after {len(ticks)} check(s): {len(started)} run(s) started, "
+        f"{len(resumed)} resumed",
+    )

@@ -93,6 +93,36 @@ class ArtifactRow(Base):
     created_at: Mapped[str] = mapped_column(String(40))
 
 
+class ScheduleRow(Base):
+    __tablename__ = "schedules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(1000))
+    kind: Mapped[str] = mapped_column(String(16))
+    spec: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    branch: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[str] = mapped_column(String(40))
+    last_seen: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    last_run: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """When to start a pipeline: ``kind`` cron (``spec`` a cron expression), commit
+    (``spec`` a dataset) or alert (``spec`` an alert kind); ``last_seen`` is the last
+    time, commit or alert id acted on."""
+
+    id: int
+    target: str
+    kind: str
+    spec: str
+    params: dict[str, Any]
+    branch: str | None
+    created_at: str
+    last_seen: str | None
+    last_run: str | None
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """A run as stored."""
@@ -290,3 +320,67 @@ class RunStore:
                         sha256=sha256, kind=kind, size=size, created_at=utcnow()
                     )
                 )
+
+    # -- schedules ------------------------------------------------------------
+
+    def add_schedule(
+        self,
+        target: str,
+        kind: str,
+        spec: str,
+        params: dict[str, Any],
+        branch: str | None,
+        last_seen: str | None,
+    ) -> ScheduleRecord:
+        with self.engine.begin() as conn:
+            new_id = conn.execute(
+                insert(ScheduleRow)
+                .values(
+                    target=target,
+                    kind=kind,
+                    spec=spec,
+                    params=_json(params),
+                    branch=branch,
+                    created_at=utcnow(),
+                    last_seen=last_seen,
+                    last_run=None,
+                )
+                .returning(ScheduleRow.id)
+            ).scalar_one()
+        return self.schedules(new_id)[0]
+
+    def schedules(self, schedule_id: int | None = None) -> list[ScheduleRecord]:
+        q = select(ScheduleRow.__table__).order_by(ScheduleRow.id)
+        if schedule_id is not None:
+            q = q.where(ScheduleRow.id == schedule_id)
+        with self.engine.connect() as conn:
+            return [ScheduleRecord(**r._mapping) for r in conn.execute(q)]
+
+    def claim_schedule(self, schedule_id: int, expected: str | None, seen: str) -> bool:
+        """Move a schedule from ``expected`` to ``seen`` (compare-and-swap).
+
+        False when another worker moved it first: then that worker fires it.
+        """
+        cond = (
+            ScheduleRow.last_seen.is_(None)
+            if expected is None
+            else ScheduleRow.last_seen == expected
+        )
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(ScheduleRow)
+                .where(ScheduleRow.id == schedule_id, cond)
+                .values(last_seen=seen)
+            )
+        return bool(res.rowcount)
+
+    def set_schedule_run(self, schedule_id: int, run_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(ScheduleRow).where(ScheduleRow.id == schedule_id).values(last_run=run_id)
+            )
+
+    def remove_schedule(self, schedule_id: int) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(delete(ScheduleRow).where(ScheduleRow.id == schedule_id))
+        return bool(res.rowcount)

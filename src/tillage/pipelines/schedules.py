@@ -1,0 +1,169 @@
+"""Schedules and the worker: start pipelines at cron times, on new commits, on new alerts.
+
+A schedule remembers the last thing it acted on (a time, a commit id, an alert
+id). The worker checks every schedule each tick, claims a due one with a
+compare-and-swap on that marker (so two workers never start the same run) and
+starts the run; it also resumes waiting runs, whose conditions may now hold.
+Missed cron times fire once, not once per missed time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from croniter import croniter
+
+from tillage.errors import InputError, NoSuchDatasetError
+from tillage.pipelines.engine import Run, Runs, _check_params
+from tillage.pipelines.steps import load_pipeline
+from tillage.repo import Repo
+from tillage.store.runs import ScheduleRecord
+
+KINDS = ("cron", "commit", "alert")
+
+
+def add_schedule(
+    repo: Repo,
+    target: str,
+    *,
+    cron: str | None = None,
+    on_commit: str | None = None,
+    on_alert: str | None = None,
+    params: dict[str, Any] | None = None,
+    branch: str | None = None,
+) -> ScheduleRecord:
+    """Schedule ``target`` (``FILE.py:NAME`` or ``module:NAME``) on exactly one trigger.
+
+    ``cron``: a cron expression in UTC (``"0 6 * * *"``); ``on_commit``: each
+    new commit that changes this dataset on ``branch`` (except the one its own
+    last run made, so a pipeline that writes the dataset does not trigger
+    itself); ``on_alert``: each new alert of this kind (``missing``, ``range``,
+    ``quantiles``, ...). Only what happens after the schedule is added triggers it.
+    """
+    given = [(k, v) for k, v in (("cron", cron), ("commit", on_commit), ("alert", on_alert)) if v]
+    if len(given) != 1:
+        raise InputError(
+            "give exactly one trigger: --cron EXPR, --on-commit DATASET or --on-alert KIND."
+        )
+    kind, spec = given[0]
+    pipe = load_pipeline(target)
+    _check_params(pipe, dict(params or {}))
+    store = Runs(repo).store
+    if branch is not None:
+        repo.commit(branch)  # NoSuchRefError names it
+    if kind == "cron":
+        if not croniter.is_valid(spec):
+            raise InputError(
+                f"{spec!r} is not a cron expression; write five fields, e.g. '0 6 * * *' "
+                "(06:00 UTC every day) or '*/15 * * * *'."
+            )
+        seen: str | None = _now().isoformat()
+    elif kind == "commit":
+        datasets = repo.datasets(branch)
+        if spec not in datasets:
+            raise NoSuchDatasetError(spec, branch or repo.current_branch, list(datasets))
+        seen = _latest_commit(repo, spec, branch)
+    else:
+        alerts = repo.alerts(show_all=True)
+        seen = str(max((a["id"] for a in alerts), default=0))
+    return store.add_schedule(target, kind, spec, dict(params or {}), branch, seen)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _latest_commit(repo: Repo, dataset: str, branch: str | None) -> str | None:
+    found = repo.log(branch, dataset=dataset, limit=1)
+    return found[0].id if found else None
+
+
+def _due(repo: Repo, s: ScheduleRecord, now: datetime) -> str | None:
+    """The new marker if ``s`` should fire now, else None."""
+    if s.kind == "cron":
+        last = datetime.fromisoformat(s.last_seen) if s.last_seen else now
+        it = croniter(s.spec, last)
+        fire: datetime | None = None
+        nxt = it.get_next(datetime)
+        while nxt <= now:  # missed times fire once: remember the latest
+            fire, nxt = nxt, it.get_next(datetime)
+        return fire.isoformat() if fire else None
+    if s.kind == "commit":
+        latest = _latest_commit(repo, s.spec, s.branch)
+        return latest if latest and latest != s.last_seen else None
+    newer = [
+        a["id"]
+        for a in repo.alerts(show_all=True)
+        if a["kind"] == s.spec and a["id"] > int(s.last_seen or 0)
+    ]
+    return str(max(newer)) if newer else None
+
+
+def _made_by(runs: Runs, run_id: str, commit_id: str) -> bool:
+    record = runs.store.get(run_id)
+    return record is not None and record.merged_commit == commit_id
+
+
+@dataclass
+class Tick:
+    """What one pass of the worker did."""
+
+    started: list[Run] = field(default_factory=list)
+    resumed: list[Run] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def tick(repo: Repo, *, now: datetime | None = None, resume_waiting: bool = True) -> Tick:
+    """Start what is due and resume waiting runs, once."""
+    runs = Runs(repo)
+    done = Tick()
+    when = now or _now()
+    for s in runs.store.schedules():
+        try:
+            marker = _due(repo, s, when)
+            if marker is None or not runs.store.claim_schedule(s.id, s.last_seen, marker):
+                continue
+            if s.kind == "commit" and s.last_run and _made_by(runs, s.last_run, marker):
+                continue  # the schedule's own run wrote that commit: no loop
+            run = runs.start(s.target, s.params, branch=s.branch)
+            runs.store.set_schedule_run(s.id, run.id)
+            done.started.append(run)
+        except Exception as e:  # one broken schedule must not stop the others
+            done.errors.append(f"schedule {s.id} ({s.target}): {type(e).__name__}: {e}")
+    if resume_waiting:
+        for waiting in runs.list(status="waiting"):
+            try:
+                run = runs.resume(waiting.id)
+            except Exception as e:
+                done.errors.append(f"run {waiting.id}: {type(e).__name__}: {e}")
+                continue
+            if run.status != "waiting":
+                done.resumed.append(run)
+    return done
+
+
+def worker(
+    repo: Repo,
+    *,
+    interval: float = 30.0,
+    max_seconds: float | None = None,
+    resume_waiting: bool = True,
+    on_tick: Callable[[Tick], None] | None = None,
+) -> list[Tick]:
+    """Run `tick` every ``interval`` seconds until ``max_seconds`` have passed (or forever)."""
+    if interval <= 0:
+        raise InputError(f"--interval must be more than 0 seconds, not {interval}.")
+    started = time.monotonic()
+    ticks: list[Tick] = []
+    while True:
+        t = tick(repo, resume_waiting=resume_waiting)
+        ticks.append(t)
+        if on_tick:
+            on_tick(t)
+        if max_seconds is not None and time.monotonic() - started + interval > max_seconds:
+            return ticks
+        time.sleep(interval)
