@@ -406,3 +406,26 @@ def test_worker_resumes_waiting_runs_within_its_lifetime(
     assert 2 <= len(ticks) <= 8
     assert [r.id for t in ticks for r in t.resumed] == [run.id]
     assert tillage.Runs(repo).show(run.id).result == 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["process", "ray"])
+# Ray starts its processes by fork + exec, which Lance's fork hook warns about.
+@pytest.mark.filterwarnings("ignore:lance is not fork-safe:UserWarning")
+def test_map_on_other_executors_checkpoints_the_same(
+    repo: Repo, flow: Path, tmp_path: Path, executor: str
+) -> None:
+    if executor == "ray":
+        ray = pytest.importorskip("ray")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        run = tillage.run(repo, target(flow, "squares"), {"n": 300}, executor=executor)  # type: ignore[arg-type]
+        assert run.status == "done", run.error
+        assert run.result == sum(x * x for x in range(300))
+        again = tillage.Runs(repo).resume(run.id, executor=executor)  # type: ignore[arg-type]
+        assert again.result == run.result
+    finally:
+        if executor == "ray":
+            ray.shutdown()
+    with pytest.raises(tillage.InputError, match="unknown executor"):
+        tillage.run(repo, target(flow, "squares"), {"n": 3}, executor="gpu")  # type: ignore[arg-type]

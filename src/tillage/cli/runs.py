@@ -31,6 +31,7 @@ app.add_typer(schedule_app, rich_help_panel="Pipelines")
 class ExecutorKind(StrEnum):
     local = "local"
     process = "process"
+    ray = "ray"
 
 
 class Fmt(StrEnum):
@@ -51,7 +52,10 @@ ParamOpt = Annotated[
 ]
 ExecutorOpt = Annotated[
     ExecutorKind,
-    typer.Option("--executor", help="Where map steps run: in this process, or a process pool."),
+    typer.Option(
+        "--executor",
+        help="Where map steps run: this process, a process pool, or Ray (tillage[ray]).",
+    ),
 ]
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Run every step, even those with a stored result.")

@@ -21,13 +21,16 @@ How a run works:
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import json
+import multiprocessing
+import sys
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -47,7 +50,8 @@ from tillage.store.lock import write_lock
 from tillage.store.runs import RunRecord, RunStore, StepRecord
 from tillage.versioning.writer import code_version
 
-Executor_ = Literal["local", "process"]
+Executor_ = Literal["local", "process", "ray"]
+EXECUTORS: tuple[str, ...] = ("local", "process", "ray")
 MAP_FLUSH_ITEMS = 1000
 """Map results are stored at least every this many items ..."""
 MAP_FLUSH_SECONDS = 0.5
@@ -442,6 +446,10 @@ class _Runtime:
         results: Iterator[tuple[int, Any]]
         if self.executor == "process" and len(todo) > 1:
             results = _in_processes(step, items, todo, kwargs)
+        elif self.executor == "ray" and todo:
+            from tillage.pipelines.ray_executor import in_ray
+
+            results = in_ray(step.fn, items, todo, kwargs)
         else:
             results = ((i, step.fn(items[i], **kwargs)) for i in todo)
         try:
@@ -480,17 +488,43 @@ def _unhashable(inputs: list[str]) -> bool:
     return any("unhashable:" in i for i in inputs)
 
 
-def _call_one(fn: Callable[..., Any], item: Any, kwargs: dict[str, Any]) -> Any:
-    return fn(item, **kwargs)
+def _call_by_name(where: str, name: str, item: Any, kwargs: dict[str, Any]) -> Any:
+    """In a pool process: import the step by module (or file) and name, call it on one item."""
+    step = _step_named(where, name)
+    return step.fn(item, **kwargs)
+
+
+@functools.cache
+def _step_named(where: str, name: str) -> Step[Any, Any]:
+    import importlib
+
+    from tillage.pipelines.steps import load_module
+
+    module = load_module(where) if where.endswith(".py") else importlib.import_module(where)
+    found = getattr(module, name)
+    if not isinstance(found, Step):
+        raise InputError(f"{where}:{name} is not a step.")
+    return found
 
 
 def _in_processes(
     step: Step[Any, Any], items: list[Any], todo: list[int], kwargs: dict[str, Any]
 ) -> Iterator[tuple[int, Any]]:
-    """Map items in a local process pool, yielding results in order as they finish."""
-    pool: Executor = ProcessPoolExecutor()
+    """Map items in a pool of fresh processes (Lance is not fork-safe), results in order.
+
+    The processes import the step's module by name, or by file for pipelines
+    loaded from a file, so the step needs no pickling.
+    """
+    module = sys.modules.get(step.fn.__module__)
+    if getattr(module, "_tillage_file", False):
+        where = str(getattr(module, "__file__", ""))
+    else:
+        where = step.fn.__module__
+    pool = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
     try:
-        futures = [(i, pool.submit(_call_one, step.fn, items[i], kwargs)) for i in todo]
+        futures = [
+            (i, pool.submit(_call_by_name, where, step.fn.__name__, items[i], kwargs)) for i in todo
+        ]
         for i, fut in futures:
             yield i, fut.result()
     finally:
@@ -518,7 +552,13 @@ class Runs:
         no_cache: bool = False,
         executor: Executor_ = "local",
     ) -> Run:
-        """Start a run of ``pipeline`` (an object or ``FILE.py:NAME``) and execute it."""
+        """Start a run of ``pipeline`` (an object or ``FILE.py:NAME``) and execute it.
+
+        ``executor`` says where map steps run: ``local`` (this process), ``process``
+        (a local process pool) or ``ray`` (a Ray cluster: ``RAY_ADDRESS``, else a
+        local one); every executor checkpoints items the same way.
+        """
+        _check_executor(executor)
         pipe = load_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
         params = dict(params or {})
         _check_params(pipe, params)
@@ -546,6 +586,7 @@ class Runs:
 
     def resume(self, run_id: str, *, no_cache: bool = False, executor: Executor_ = "local") -> Run:
         """Continue a waiting, failed or killed run; finished steps are replayed, not redone."""
+        _check_executor(executor)
         run = self.get(run_id)
         if run.status == "done":
             return self.show(run.id)
@@ -656,6 +697,11 @@ def _run(r: RunRecord, result: Any, steps: list[StepView]) -> Run:
         code_sha=r.code_sha,
         steps=steps,
     )
+
+
+def _check_executor(executor: str) -> None:
+    if executor not in EXECUTORS:
+        raise InputError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}.")
 
 
 def params_key(pipeline: str, params: dict[str, Any]) -> str:
