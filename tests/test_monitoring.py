@@ -342,3 +342,25 @@ def test_sliding_window_merges_like_merging_everything() -> None:
         assert merged["x"].min == start and merged["x"].max == end - 1
     # Sliding one batch at a time reads each batch about twice, not once per window slot.
     assert len(calls) < 3 * 30 + 20
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:lance is not fork-safe:UserWarning")
+def test_profile_on_ray_fragment_by_fragment_matches_local(repo: Repo) -> None:
+    ray = pytest.importorskip("ray")
+    seeded(repo, days=4)  # four appends: four Lance fragments
+    repo.ingest("flights", batch([0, 1], delay=1000.0), mode="upsert")  # forces a scan
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        on_ray = repo.profile("flights", executor="ray")
+    finally:
+        ray.shutdown()
+    pin = repo.datasets()["flights"]
+    local = repo.monitor._scan("flights", pin)
+    assert on_ray.rows == local.rows == 1200
+    for col in ("id", "dep_delay", "distance"):
+        assert on_ray[col].min == local[col].min and on_ray[col].max == local[col].max
+        assert on_ray[col].mean == pytest.approx(local[col].mean)
+    assert on_ray["origin"].frequent() == local["origin"].frequent()
+    with pytest.raises(tillage.InputError, match="locally or on ray"):
+        repo.monitor._scan("flights", pin, "spark")

@@ -798,10 +798,16 @@ class Repo:
 
     # -- monitoring ---------------------------------------------------------
 
-    def profile(self, dataset: str, ref: str | None = None) -> Profile:
-        """The column profile of ``dataset`` at ``ref`` (merged from its batches when it can)."""
+    def profile(self, dataset: str, ref: str | None = None, *, executor: str = "local") -> Profile:
+        """The column profile of ``dataset`` at ``ref`` (merged from its batches when it can).
+
+        A version that must be profiled from its data (after an upsert, say) is
+        read in batches here, or one Lance fragment per task on Ray with
+        ``executor="ray"``.
+        """
         self._pin(dataset, ref)  # NoSuchDatasetError names what exists
-        return self.monitor.version_profile(dataset, self._first_parents(self.commit(ref)))
+        history = self._first_parents(self.commit(ref))
+        return self.monitor.version_profile(dataset, history, executor)
 
     def _first_parents(self, commit: Commit) -> Iterator[Commit]:
         """``commit`` and its first parents, newest first, loaded one at a time."""

@@ -133,13 +133,16 @@ def profile(
     ctx: typer.Context,
     dataset: DatasetArg,
     ref: RefOpt = None,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="Profile data that needs a scan on Ray, by fragment.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a dataset's column profile: nulls, ranges, quantiles, distinct counts, top values."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working(f"profiling {dataset}…"):
-        prof = repo.profile(dataset, ref)
+        prof = repo.profile(dataset, ref, executor="ray" if ray else "local")
     doc = {"dataset": dataset, "ref": ref or repo.current_branch, **prof.to_dict()}
     out.emit(doc, profile_view(doc))
 

@@ -69,7 +69,9 @@ class Monitor:
 
     # -- profiles -----------------------------------------------------------
 
-    def version_profile(self, dataset: str, history: Iterable[Commit]) -> Profile:
+    def version_profile(
+        self, dataset: str, history: Iterable[Commit], executor: str = "local"
+    ) -> Profile:
         """The profile of ``dataset`` at the first commit of ``history`` (its first-parent line).
 
         Stored profiles are used as they are. Otherwise the versions that appends
@@ -97,7 +99,7 @@ class Monitor:
             if batch is not None:
                 appended.append(batch)
                 continue
-            base = self._scan(dataset, pin)
+            base = self._scan(dataset, pin, executor)
             break
         if target is None:
             raise InputError(f"dataset {dataset!r} is not in that commit.")
@@ -110,8 +112,15 @@ class Monitor:
         )
         return base
 
-    def _scan(self, dataset: str, pin: DatasetPin) -> Profile:
-        """Profile a version from its data (writes other than appends), in bounded batches."""
+    def _scan(self, dataset: str, pin: DatasetPin, executor: str = "local") -> Profile:
+        """Profile a version from its data (writes other than appends), in bounded batches,
+        or one Lance fragment per Ray task with ``executor="ray"``."""
+        if executor == "ray":
+            from tillage.quality.ray_profile import profile_on_ray
+
+            return profile_on_ray(self.tables, dataset, pin)
+        if executor != "local":
+            raise InputError(f"profiles run locally or on ray, not {executor!r}.")
         ds = self.tables.open(dataset, pin)
         if pin.num_rows == 0:
             return profile_table(ds.schema.empty_table())
