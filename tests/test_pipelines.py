@@ -79,6 +79,17 @@ def daily(day: int) -> dict:
     return result
 
 
+@tillage.step
+def rows_over(table: pa.Table, threshold: float) -> int:
+    count("batch")
+    return sum(1 for v in table.column("v").to_pylist() if v > threshold)
+
+
+@tillage.pipeline
+def scan(threshold: float) -> int:
+    return sum(rows_over.map_batches("data", rows=7, threshold=threshold))
+
+
 @tillage.pipeline
 def squares(n: int) -> int:
     return sum(square.map(list(range(n))))
@@ -429,3 +440,23 @@ def test_map_on_other_executors_checkpoints_the_same(
             ray.shutdown()
     with pytest.raises(tillage.InputError, match="unknown executor"):
         tillage.run(repo, target(flow, "squares"), {"n": 3}, executor="gpu")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("executor", ["local", "process"])
+def test_map_over_the_batches_of_a_dataset(
+    repo: Repo, flow: Path, tmp_path: Path, executor: str
+) -> None:
+    repo.ingest(
+        "data", pa.table({"id": list(range(30)), "v": [float(i) for i in range(30)]}), key="id"
+    )
+    run = tillage.run(repo, target(flow, "scan"), {"threshold": 9.5}, executor=executor)  # type: ignore[arg-type]
+    assert run.status == "done", run.error
+    assert run.result == 20
+    step = run.steps[0]
+    assert step.name == "rows_over.map"
+    assert step.reads == [{"dataset": "data", "commit": repo.resolve("main")}]
+    # Cached by data version: the same commit again reuses it; a new commit does not.
+    assert tillage.run(repo, target(flow, "scan"), {"threshold": 9.5}).steps[0].status == "cached"
+    repo.ingest("data", pa.table({"id": [99], "v": [100.0]}))
+    again = tillage.run(repo, target(flow, "scan"), {"threshold": 9.5})
+    assert again.steps[0].status == "done" and again.result == 21

@@ -286,6 +286,7 @@ class Repo:
         columns: Sequence[str] | None = None,
         where: str | None = None,
         limit: int | None = None,
+        offset: int | None = None,
     ) -> pa.Table:
         """Read ``dataset`` as it was at ``ref``, optionally projected and filtered.
 
@@ -293,6 +294,7 @@ class Repo:
             columns: columns to return (default: all).
             where: a SQL filter, e.g. ``"dep_delay > 60 AND origin = 'JFK'"``.
             limit: at most this many rows.
+            offset: skip this many rows first (with ``limit``: one batch of a scan).
         """
         pin = self._pin(dataset, ref)
         ds = self.tables.open(dataset, pin)
@@ -305,7 +307,10 @@ class Repo:
                 )
         try:
             table = ds.to_table(
-                columns=list(columns) if columns else None, filter=where, limit=limit
+                columns=list(columns) if columns else None,
+                filter=where,
+                limit=limit,
+                offset=offset,
             )
         except (ValueError, OSError) as e:
             if where is None:

@@ -369,9 +369,46 @@ class _Runtime:
         self.store.put_step(record)
         self.recorded[seq] = record
 
-    def map(self, step: Step[Any, Any], items: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+    def map_batches(
+        self,
+        step: Step[Any, Any],
+        dataset: str,
+        ref: str | None,
+        rows: int,
+        kwargs: dict[str, Any],
+    ) -> list[Any]:
+        """Map ``step`` over ``dataset`` at ``ref`` in batches of ``rows`` rows.
+
+        The items are (dataset, commit, offset, rows) descriptions, so the cache
+        key is the data version, and each item reads its own rows.
+        """
+        if rows < 1:
+            raise InputError(f"batches need at least one row, not {rows}.")
+        commit = self.repo.commit(ref)
+        if dataset not in commit.pins:
+            raise InputError(
+                f"dataset {dataset!r} is not at {ref or self.repo.current_branch!r} "
+                f"(datasets there: {', '.join(commit.pins) or 'none'})."
+            )
+        total = commit.pins[dataset].num_rows
+        items = [
+            {"dataset": dataset, "commit": commit.id, "offset": o, "rows": min(rows, total - o)}
+            for o in range(0, total, rows)
+        ]
         if self.frame is not None:
-            return [step.fn(item, **kwargs) for item in items]
+            self.frame.reads.append({"dataset": dataset, "commit": commit.id})
+        return self.map(step, items, kwargs, batches=True)
+
+    def map(
+        self,
+        step: Step[Any, Any],
+        items: list[Any],
+        kwargs: dict[str, Any],
+        batches: bool = False,
+    ) -> list[Any]:
+        if self.frame is not None:
+            fn = _OnBatch(str(self.base.path), step.fn) if batches else step.fn
+            return [fn(item, **kwargs) for item in items]
         inputs = [f"map[{len(items)}]:" + _digest([self._fingerprint(i) for i in items])]
         inputs += self._inputs((), kwargs)
         key = self._key(step.name, step.code, inputs)
@@ -387,8 +424,10 @@ class _Runtime:
         done = self.store.map_items(self.run.id, seq)
         todo = [i for i in range(len(items)) if i not in done]
         self.frame = _Frame(step.name)
+        if batches and items:
+            self.frame.reads.append({"dataset": items[0]["dataset"], "commit": items[0]["commit"]})
         try:
-            self._map_items(step, items, todo, kwargs, seq, done)
+            self._map_items(step, items, todo, kwargs, seq, done, batches)
         except Exception:
             frame, self.frame = self.frame, None
             err = traceback.format_exc()
@@ -431,8 +470,10 @@ class _Runtime:
         kwargs: dict[str, Any],
         seq: int,
         done: dict[int, Any],
+        batches: bool,
     ) -> None:
         pending: list[tuple[int, Any]] = []
+        repo_dir = str(self.base.path) if batches else None
         last = time.monotonic()
 
         def flush() -> None:
@@ -444,14 +485,15 @@ class _Runtime:
             last = time.monotonic()
 
         results: Iterator[tuple[int, Any]]
+        fn = _OnBatch(repo_dir, step.fn) if repo_dir else step.fn
         if self.executor == "process" and len(todo) > 1:
-            results = _in_processes(step, items, todo, kwargs)
+            results = _in_processes(step, items, todo, kwargs, repo_dir)
         elif self.executor == "ray" and todo:
             from tillage.pipelines.ray_executor import in_ray
 
-            results = in_ray(step.fn, items, todo, kwargs)
+            results = in_ray(fn, items, todo, kwargs)
         else:
-            results = ((i, step.fn(items[i], **kwargs)) for i in todo)
+            results = ((i, fn(items[i], **kwargs)) for i in todo)
         try:
             for i, value in results:
                 pending.append((i, self.artifacts.put(value)))
@@ -488,10 +530,31 @@ def _unhashable(inputs: list[str]) -> bool:
     return any("unhashable:" in i for i in inputs)
 
 
-def _call_by_name(where: str, name: str, item: Any, kwargs: dict[str, Any]) -> Any:
+class _OnBatch:
+    """Calls a step function on the rows a batch description names (picklable)."""
+
+    def __init__(self, repo_path: str, fn: Callable[..., Any]) -> None:
+        self.repo_path = repo_path
+        self.fn = fn
+
+    def __call__(self, item: dict[str, Any], **kwargs: Any) -> Any:
+        table = _repo_at(self.repo_path).read(
+            item["dataset"], item["commit"], offset=item["offset"], limit=item["rows"]
+        )
+        return self.fn(table, **kwargs)
+
+
+@functools.cache
+def _repo_at(path: str) -> Repo:
+    return Repo.open(path)
+
+
+def _call_by_name(
+    where: str, name: str, item: Any, kwargs: dict[str, Any], repo_path: str | None
+) -> Any:
     """In a pool process: import the step by module (or file) and name, call it on one item."""
-    step = _step_named(where, name)
-    return step.fn(item, **kwargs)
+    fn = _step_named(where, name).fn
+    return (_OnBatch(repo_path, fn) if repo_path else fn)(item, **kwargs)
 
 
 @functools.cache
@@ -508,7 +571,11 @@ def _step_named(where: str, name: str) -> Step[Any, Any]:
 
 
 def _in_processes(
-    step: Step[Any, Any], items: list[Any], todo: list[int], kwargs: dict[str, Any]
+    step: Step[Any, Any],
+    items: list[Any],
+    todo: list[int],
+    kwargs: dict[str, Any],
+    repo_path: str | None,
 ) -> Iterator[tuple[int, Any]]:
     """Map items in a pool of fresh processes (Lance is not fork-safe), results in order.
 
@@ -523,7 +590,8 @@ def _in_processes(
     pool = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
     try:
         futures = [
-            (i, pool.submit(_call_by_name, where, step.fn.__name__, items[i], kwargs)) for i in todo
+            (i, pool.submit(_call_by_name, where, step.fn.__name__, items[i], kwargs, repo_path))
+            for i in todo
         ]
         for i, fut in futures:
             yield i, fut.result()

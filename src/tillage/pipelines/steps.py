@@ -70,6 +70,28 @@ class Step(Generic[P, R]):
             return [self.fn(item, **kwargs) for item in items]
         return rt.map(self, list(items), kwargs)
 
+    def map_batches(
+        self, dataset: str, *, ref: str | None = None, rows: int = 10_000, **kwargs: Any
+    ) -> list[Any]:
+        """Call the step on ``dataset`` (at ``ref``) in Arrow tables of ``rows`` rows.
+
+        Inside a run every batch is checkpointed and the cache key is the data
+        version; outside a run it reads through ``tillage.open()``.
+        """
+        from tillage.pipelines.engine import current_runtime
+
+        rt = current_runtime()
+        if rt is None:
+            from tillage.repo import Repo
+
+            with Repo.open() as repo:
+                table = repo.read(dataset, ref)
+            return [
+                self.fn(table.slice(o, rows), **kwargs)
+                for o in range(0, table.num_rows, rows)
+            ]
+        return rt.map_batches(self, dataset, ref, rows, kwargs)
+
     def __repr__(self) -> str:
         return f"<tillage step {self.name}>"
 
