@@ -86,10 +86,7 @@ class Step(Generic[P, R]):
 
             with Repo.open() as repo:
                 table = repo.read(dataset, ref)
-            return [
-                self.fn(table.slice(o, rows), **kwargs)
-                for o in range(0, table.num_rows, rows)
-            ]
+            return [self.fn(table.slice(o, rows), **kwargs) for o in range(0, table.num_rows, rows)]
         return rt.map_batches(self, dataset, ref, rows, kwargs)
 
     def __repr__(self) -> str:
