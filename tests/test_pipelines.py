@@ -80,6 +80,22 @@ def daily(day: int) -> dict:
 
 
 @tillage.step
+def append_then_die(table: pa.Table) -> str:
+    count("append")
+    commit = tillage.context().repo.ingest("data", table, key="id")  # append: keys must be new
+    marker = Path(os.environ["TILLAGE_TEST_COUNTS"] + ".diewrite")
+    if marker.exists():
+        marker.unlink()
+        os.kill(os.getpid(), 9)
+    return commit.id
+
+
+@tillage.pipeline
+def fragile(day: int) -> str:
+    return append_then_die(load(day))
+
+
+@tillage.step
 def rows_over(table: pa.Table, threshold: float) -> int:
     count("batch")
     return sum(1 for v in table.column("v").to_pylist() if v > threshold)
@@ -460,3 +476,25 @@ def test_map_over_the_batches_of_a_dataset(
     repo.ingest("data", pa.table({"id": [99], "v": [100.0]}))
     again = tillage.run(repo, target(flow, "scan"), {"threshold": 9.5})
     assert again.steps[0].status == "done" and again.result == 21
+
+
+@pytest.mark.slow
+def test_a_step_killed_after_writing_writes_once(repo: Repo, flow: Path, tmp_path: Path) -> None:
+    (tmp_path / "counts.diewrite").touch()
+    proc = _run_in_subprocess(
+        tmp_path,
+        f"""
+        import tillage
+        repo = tillage.open({str(repo.path)!r})
+        tillage.run(repo, {target(flow, "fragile")!r}, {{"day": 1}})
+        """,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    [killed] = tillage.Runs(repo).list()
+    assert repo.read("data", killed.run_branch).num_rows == 10  # written, step not finished
+    done = tillage.Runs(repo).resume(killed.id)
+    # The run branch went back to before the step, so the append ran again cleanly.
+    assert done.status == "done", done.error
+    assert counts(tmp_path) == ["load", "append", "append"]
+    assert repo.read("data").num_rows == 10
+    assert killed.run_branch not in repo.branches()  # merged, then removed

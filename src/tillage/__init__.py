@@ -45,7 +45,7 @@ from tillage.pipelines.engine import (
     wait_for,
     wait_until,
 )
-from tillage.pipelines.lineage import lineage
+from tillage.pipelines.lineage import Graph, lineage
 from tillage.pipelines.schedules import Tick, add_schedule, tick, worker
 from tillage.pipelines.steps import Pipeline, Step, pipeline, step
 from tillage.quality.profile import Profile
@@ -64,6 +64,7 @@ __all__ = [
     "DatasetStatus",
     "Finding",
     "GcReport",
+    "Graph",
     "Importance",
     "InputError",
     "InvalidNameError",

@@ -75,6 +75,7 @@ class Repo:
         self.tables = Tables(repo_dir / "tables")
         self._writer = Writer(self.catalog, self.tables, repo_dir / "write.lock", config.who())
         self._bound: str | None = None
+        self._alerts_on: str | None = None
         self.monitor = Monitor(
             self.catalog.engine, self.tables, self.path, QualitySettings.from_dict(config.quality)
         )
@@ -147,14 +148,16 @@ class Repo:
         except FileNotFoundError:
             return MAIN
 
-    def bind(self, branch: str) -> None:
+    def bind(self, branch: str, *, alerts_on: str | None = None) -> None:
         """Make ``branch`` this handle's default for reads and writes (not the repository's).
 
         Pipelines bind their handle to the run's branch; ``switch`` changes the
-        default of every handle.
+        default of every handle. ``alerts_on`` files the alerts of writes to
+        ``branch`` under another branch (a run's alerts belong to its target).
         """
         self._branch(branch)
         self._bound = branch
+        self._alerts_on = alerts_on
 
     def _branch(self, branch: str | None) -> str:
         name = branch or self.current_branch
@@ -504,7 +507,10 @@ class Repo:
                 def also(conn: Any, commit: Commit) -> None:
                     if checked:
                         created = parent is None
-                        self.monitor.record(conn, commit, branch, checked[0], parent, created)
+                        alerts = self._alerts_on if branch == self._bound else None
+                        self.monitor.record(
+                            conn, commit, alerts or branch, checked[0], parent, created
+                        )
 
                 commit = self._writer.commit(tx, message or default, code=code, also=also)
         except _Blocked as blocked:

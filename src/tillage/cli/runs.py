@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Group, RenderableType
@@ -297,8 +297,13 @@ def lineage(
     out = _out(ctx, as_json)
     if up and down:
         raise tillage.InputError("give --up or --down, not both.")
-    graph, root = tillage.lineage(_open(ctx), what, "down" if down else "up")
-    rendered = {Fmt.text: graph.text(root), Fmt.mermaid: graph.mermaid(), Fmt.dot: graph.dot()}
+    direction: Literal["up", "down"] = "down" if down else "up"
+    graph, root = tillage.lineage(_open(ctx), what, direction)
+    rendered = {
+        Fmt.text: graph.text(root, direction),
+        Fmt.mermaid: graph.mermaid(),
+        Fmt.dot: graph.dot(),
+    }
     out.emit({"root": root, **graph.to_dict()}, Text(rendered[fmt]))
 
 

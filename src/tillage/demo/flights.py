@@ -41,7 +41,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import tillage
 from tillage.demo import pipeline
 from tillage.demo.pipeline import DATASET, KEY, MODEL, daily_flights
-from tillage.pipelines.lineage import Graph
 
 FIX_BRANCH = "drop-cancelled"
 TAG = "v1"
@@ -146,17 +145,6 @@ def _prepare(path: Path, force: bool) -> None:
     shutil.rmtree(path)
 
 
-def _lineage_text(graph: Graph, root: str) -> str:
-    """``graph.text(root)`` walking up from the root only.
-
-    `Graph.text` walks down when the root has an edge going out, and the model
-    has one: the same run's ``evaluate`` step used it. Dropping those edges
-    keeps the printed tree about what made the model.
-    """
-    up = Graph(graph.nodes, {(a, b) for a, b in graph.edges if a != root})
-    return up.text(root)
-
-
 def _fix_cancelled(repo: tillage.Repo) -> tuple[str, int]:
     """On a new branch, delete the cancelled flights; returns the fork point and how many."""
     fork = repo.create_branch(FIX_BRANCH)
@@ -218,7 +206,7 @@ def _print_runs(repo: tillage.Repo, runs: list[tillage.Run], console: Console) -
             f"{_span(last['trained_on'])}, {last['accuracy']:.1%} right on {last['day']} "
             f"({last['base_rate']:.0%} late); what made it:"
         )
-        console.print(_lineage_text(graph, root), markup=False, highlight=False)
+        console.print(graph.text(root, "up"), markup=False, highlight=False)
     steps = [s for r in runs for s in r.steps]
     counts = {
         "runs": len(runs),

@@ -30,7 +30,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import tillage
-from tillage.pipelines.lineage import Graph
 
 DATASET = "flights"
 KEY = "rownames"
@@ -200,17 +199,13 @@ def _before(day: str, n: int) -> list[str]:
 def ingest(day: str) -> Landed:
     """Ingest the day's flights; the ingest checks them as it commits.
 
-    The commit lands directly on the branch the run merges into (``main``),
-    not on the run's own branch: alerts are kept per branch, so checks made on
-    a branch per run would open a new alert for every finding instead of
-    counting the repeats of one. The run's merge then has nothing left to do.
+    The commit lands on the run's own branch and reaches ``main`` when the run
+    is done; its alerts are filed under ``main``, so a repeat of yesterday's
+    problem counts on yesterday's alert.
     """
     ctx = tillage.context()
-    landing = tillage.Runs(ctx.repo).get(ctx.run_id).branch
     try:
-        commit = ctx.repo.ingest(
-            DATASET, flights_of(day), key=KEY, message=f"flights of {day}", branch=landing
-        )
+        commit = ctx.repo.ingest(DATASET, flights_of(day), key=KEY, message=f"flights of {day}")
     except tillage.QualityCheckError as err:
         blocked = f"{err.findings[0]['message']} (batch kept on {err.quarantine})"
         return Landed(commit=None, rows=0, checked_against_schema=False, blocked=blocked)
@@ -381,16 +376,10 @@ def daily_flights(day: str) -> dict[str, Any]:
     return result
 
 
-def model_lineage(repo: tillage.Repo, run: tillage.Run) -> tuple[Graph, str]:
-    """`tillage.lineage` up from the model a done run recorded: its data, steps and run.
-
-    A run's view lists its steps but not their results, so the model's value is
-    found in the run's own lineage: the result of its winning train or retrain step.
-    """
+def model_lineage(repo: tillage.Repo, run: tillage.Run) -> tuple[tillage.Graph, str]:
+    """`tillage.lineage` up from the model a done run recorded: its data, steps and run."""
     card: Card = run.result["model"]
     name = "retrain" if card["kind"] == "boosting" else "train"
-    seq = [s.seq for s in run.steps if s.name == name][-1]
-    graph, _ = tillage.lineage(repo, run.id, "up")
-    step = f"step:{run.id}/{seq}"
-    [value] = [b for a, b in graph.edges if a == step and b.startswith("value:")]
-    return tillage.lineage(repo, value.removeprefix("value:"), "up")
+    value = [s.value for s in run.steps if s.name == name][-1]
+    assert value is not None
+    return tillage.lineage(repo, value, "up")

@@ -45,7 +45,7 @@ from tillage.errors import (
 from tillage.pipelines.steps import Pipeline, Step, load_pipeline
 from tillage.pipelines.values import Artifacts, fingerprint, ref_fingerprint
 from tillage.repo import Repo
-from tillage.store.catalog import utcnow
+from tillage.store.catalog import Catalog, utcnow
 from tillage.store.lock import write_lock
 from tillage.store.runs import RunRecord, RunStore, StepRecord
 from tillage.versioning.writer import code_version
@@ -80,6 +80,15 @@ class StepView:
     reads: list[dict[str, Any]]
     writes: list[dict[str, Any]]
     error: str | None = None
+    output: dict[str, Any] | None = None
+    """How the result is stored; `value` names it for `tillage.lineage`."""
+
+    @property
+    def value(self) -> str | None:
+        """The result's fingerprint (``table:…``, ``pickle:…``, ``json:…``), if any."""
+        if not self.output or "map" in self.output or "restore" in self.output:
+            return None
+        return ref_fingerprint(self.output)
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,7 @@ class Run:
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(vars(self))
-        d["steps"] = [vars(s) for s in self.steps]
+        d["steps"] = [{**vars(s), "value": s.value} for s in self.steps]
         return d
 
 
@@ -207,8 +216,13 @@ def _runtime_for(what: str) -> _Runtime:
 @dataclass
 class _Frame:
     name: str
+    seq: int = 0
+    key: str = ""
+    inputs: list[str] = field(default_factory=list)
     reads: list[dict[str, Any]] = field(default_factory=list)
     writes: list[dict[str, Any]] = field(default_factory=list)
+    guarded: bool = False
+    restore: dict[str, Any] | None = None
 
 
 class _TrackedRepo(Repo):
@@ -227,8 +241,10 @@ class _TrackedRepo(Repo):
         return table
 
     def ingest(self, dataset: str, data: Any, **kwargs: Any) -> Commit:
-        commit = super().ingest(dataset, data, **kwargs)
         frame = self._runtime.frame
+        if frame is not None and not frame.guarded:
+            self._runtime.guard(frame)
+        commit = super().ingest(dataset, data, **kwargs)
         if frame is not None:
             frame.writes.append({"dataset": dataset, "commit": commit.id})
         return commit
@@ -262,7 +278,7 @@ class _Runtime:
         tracked = _TrackedRepo.__new__(_TrackedRepo)
         tracked.__dict__.update(repo.__dict__)
         tracked._runtime = self
-        tracked.bind(run.run_branch)
+        tracked.bind(run.run_branch, alerts_on=run.branch)
         self.repo: Repo = tracked
 
     # -- identity --
@@ -302,6 +318,25 @@ class _Runtime:
 
     # -- steps --
 
+    def guard(self, frame: _Frame) -> None:
+        """Before a step's first write: store where the run branch was, so that a step
+        killed half way is re-run from there (its writes land once, not twice)."""
+        frame.restore = {"restore": self.base.resolve(self.run.run_branch)}
+        self._store(
+            frame.seq, frame.name, frame.key, "running", frame.restore, frame.inputs, [], [], 0.0
+        )
+        frame.guarded = True
+
+    def _rewind(self, prior: StepRecord) -> None:
+        """Undo the writes of a step that was killed (or failed) before it finished."""
+        if not prior.output or "restore" not in prior.output:
+            return
+        head, branch = prior.output["restore"], self.run.run_branch
+        now = self.base.resolve(branch)
+        if now != head:  # the run's own branch: nobody else writes there
+            with self.base.catalog.transaction() as conn:
+                Catalog.move_branch(conn, branch, now, head)
+
     def call(self, step: Step[Any, Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
         if self.frame is not None:  # a step calling a step: part of the outer step
             return step.fn(*args, **kwargs)
@@ -312,6 +347,8 @@ class _Runtime:
             value = self._load(prior.output)
             self._remember(value, ref_fingerprint(prior.output))
             return value
+        if prior is not None and prior.status in ("running", "failed"):
+            self._rewind(prior)  # a step killed or failed after writing: start it clean
         cacheable = step.cache and not self.no_cache and not _unhashable(inputs)
         hit = self.store.cached(key) if cacheable else None
         if hit is not None and hit.output is not None:
@@ -319,7 +356,7 @@ class _Runtime:
             value = self._load(hit.output)
             self._remember(value, ref_fingerprint(hit.output))
             return value
-        self.frame = _Frame(step.name)
+        self.frame = _Frame(step.name, seq, key, inputs)
         started, t0 = utcnow(), time.perf_counter()
         try:
             value = step.fn(*args, **kwargs)
@@ -333,7 +370,7 @@ class _Runtime:
                 step.name,
                 key,
                 "failed",
-                None,
+                frame.restore,
                 inputs,
                 frame.reads,
                 frame.writes,
@@ -423,7 +460,8 @@ class _Runtime:
         started, t0 = utcnow(), time.perf_counter()
         done = self.store.map_items(self.run.id, seq)
         todo = [i for i in range(len(items)) if i not in done]
-        self.frame = _Frame(step.name)
+        # Map items that write are not rewound on resume (items already stored stay).
+        self.frame = _Frame(step.name, guarded=True)
         if batches and items:
             self.frame.reads.append({"dataset": items[0]["dataset"], "commit": items[0]["commit"]})
         try:
@@ -694,6 +732,7 @@ class Runs:
                 self.store.update(run.id, status="failed", error=str(e), result=ref)
                 return self.show(run.id)
             self.store.update(run.id, status="done", result=ref, merged_commit=merged.commit)
+            self.repo.delete_branch(run.run_branch)  # merged: its commits stay reachable
             return self.show(run.id)
 
     def get(self, run_id: str) -> RunRecord:
@@ -711,7 +750,7 @@ class Runs:
         """A run with its steps."""
         r = self.get(run_id)
         steps = [
-            StepView(s.seq, s.name, s.status, s.seconds, s.reads, s.writes, s.error)
+            StepView(s.seq, s.name, s.status, s.seconds, s.reads, s.writes, s.error, s.output)
             for s in self.store.steps(r.id)
         ]
         result = self.artifacts.get(r.result) if r.status == "done" and r.result else None

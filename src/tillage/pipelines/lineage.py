@@ -33,16 +33,16 @@ class Graph:
             "edges": [{"from": a, "to": b} for a, b in sorted(self.edges)],
         }
 
-    def text(self, root: str) -> str:
-        """An indented tree from ``root`` along the edges (repeats marked, not expanded)."""
+    def text(self, root: str, direction: Direction = "up") -> str:
+        """An indented tree from ``root``: what it was made from (``up``) or what was made
+        from it (``down``); a node met again is marked, not expanded."""
         out: list[str] = []
-        children: dict[str, list[str]] = {}
+        nexts: dict[str, list[str]] = {}
         for a, b in sorted(self.edges):
-            children.setdefault(a, []).append(b)
-        parents: dict[str, list[str]] = {}
-        for a, b in sorted(self.edges):
-            parents.setdefault(b, []).append(a)
-        nexts = children if children.get(root) else parents
+            if direction == "up":
+                nexts.setdefault(b, []).append(a)
+            else:
+                nexts.setdefault(a, []).append(b)
         seen: set[str] = set()
 
         def walk(node: str, depth: int) -> None:
@@ -93,29 +93,37 @@ def _full_graph(repo: Repo, store: RunStore) -> Graph:
         return node
 
     for run in reversed(store.runs()):  # oldest first: outputs exist before their uses
+        # A run is where its steps come from (params, code): an edge into each step, so
+        # walking up from any step reaches its run, and walking down from a run its steps.
         run_node = f"run:{run.id}"
         g.nodes[run_node] = f"run {run.id} {run.pipeline}({_params(run.params)}) {run.status}" + (
             f", code {run.code_sha[:12]}" if run.code_sha else ""
         )
+        written: list[str] = []
         for s in store.steps(run.id):
             node = f"step:{run.id}/{s.seq}"
             g.nodes[node] = f"step {s.name} (run {run.id[:8]} #{s.seq}, {s.status})"
-            g.edges.add((node, run_node))
+            g.edges.add((run_node, node))
             for r in s.reads:
                 if r.get("commit"):
                     g.edges.add((commit_node(r["commit"], r.get("dataset")), node))
             for w in s.writes:
-                g.edges.add((node, commit_node(w["commit"], w.get("dataset"))))
+                written.append(commit_node(w["commit"], w.get("dataset")))
+                g.edges.add((node, written[-1]))
             for fp in s.inputs:
                 value = "value:" + fp.split("=", 1)[-1]
                 if value in g.nodes:
                     g.edges.add((value, node))
-            if s.output and "map" not in s.output:
+            if s.output and not {"map", "restore"} & set(s.output):
                 value = "value:" + ref_fingerprint(s.output)
                 g.nodes.setdefault(value, _value_label(value))
                 g.edges.add((node, value))
-        if run.merged_commit:
-            g.edges.add((run_node, commit_node(run.merged_commit)))
+        merged = f"commit:{run.merged_commit}" if run.merged_commit else None
+        if merged:
+            commit_node(run.merged_commit or "")
+            for w in written:  # the run's writes reached its branch through the merge
+                if w != merged:
+                    g.edges.add((w, merged))
     return g
 
 

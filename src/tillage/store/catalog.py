@@ -303,7 +303,7 @@ class Catalog:
             raise RefExistsError(name, existing or kind) from e
 
     @staticmethod
-    def move_branch(conn: Connection, name: str, expected: str | None, new: str) -> None:
+    def move_branch(conn: Connection, name: str, expected: str | None, new: str | None) -> None:
         """Compare-and-swap a branch head; raise `ConcurrentUpdateError` if it moved."""
         cond = RefRow.commit_id.is_(None) if expected is None else RefRow.commit_id == expected
         res = conn.execute(
