@@ -17,6 +17,7 @@ ALLOWED = {
     "store": {"core", "errors", "store"},
     "versioning": {"core", "errors", "store", "versioning", "_version"},
     "quality": {"core", "errors", "store", "quality"},
+    "labels": {"core", "errors", "store", "labels"},
     "pipelines": {"core", "errors", "store", "versioning", "repo", "pipelines"},
     "demo": {"demo"},  # ``import tillage`` and its own modules: a user of the public API
 }

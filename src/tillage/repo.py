@@ -33,12 +33,15 @@ from tillage.errors import (
     TillageError,
 )
 from tillage.formats import to_table, write_file
+from tillage.labels.annotation import Annotation
+from tillage.labels.sets import LabelSets
 from tillage.quality.monitor import BatchCheck, Monitor, alert_dict, model_dict
 from tillage.quality.profile import Profile, profile_table
 from tillage.quality.schema import Schema
 from tillage.quality.schema import infer as infer_schema
 from tillage.quality.settings import QualitySettings, parse_reference
 from tillage.store.catalog import Catalog
+from tillage.store.labels import LabelStore
 from tillage.store.tables import Tables, children_first
 from tillage.versioning import batches
 from tillage.versioning.diff import dataset_diff
@@ -1076,6 +1079,56 @@ class Repo:
         if bad:
             raise InputError(f"feature importance of {', '.join(bad)} must be a number.")
         return {k: float(v) for k, v in importance.items()}
+
+    # -- labels ---------------------------------------------------------------
+
+    @property
+    def _labels(self) -> LabelSets:
+        return LabelSets(self, LabelStore(self.catalog.engine), self.path)
+
+    def create_labelset(self, name: str, *, records: str, taxonomy: str) -> dict[str, Any]:
+        """Register a label set over dataset ``records`` with taxonomy ``taxonomies/NAME.yaml``."""
+        check_dataset_name(name)
+        return dict(vars(self._labels.create(name, records, taxonomy)))
+
+    def label(
+        self,
+        labelset: str,
+        record_ids: Sequence[Any],
+        labels: Sequence[str | None],
+        *,
+        kind: str = "import",
+        source: str,
+        taxonomy_version: int | None = None,
+        confidence: Sequence[float | None] | float | None = None,
+        message: str | None = None,
+        branch: str | None = None,
+    ) -> Commit:
+        """Add label events to a label set, as one commit (records and classes are checked)."""
+        return self._labels.add(
+            labelset,
+            record_ids,
+            labels,
+            kind=kind,
+            source=source,
+            taxonomy_version=taxonomy_version,
+            confidence=confidence,
+            message=message,
+            branch=branch,
+        )
+
+    def labels(self, labelset: str, ref: str | None = None) -> pa.Table:
+        """The current label of each labelled record (latest aggregate, else latest event)."""
+        return self._labels.current(labelset, ref)
+
+    def training_set(self, dataset: str, labelset: str, ref: str | None = None) -> pa.Table:
+        """``dataset`` at ``ref`` with each record's label, confidence and provenance."""
+        return self._labels.training_set(dataset, labelset, ref)
+
+    @property
+    def annotation(self) -> Annotation:
+        """Annotation tasks: ``enqueue``, ``next``, ``submit``, ``progress``."""
+        return Annotation(self._labels)
 
     # -- maintenance --------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Labels: taxonomies, label sets, labeling functions, label models, annotation, label quality."""

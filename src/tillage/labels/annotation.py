@@ -1,0 +1,215 @@
+"""Human annotation: versioned task specs, a queue of records, assignment and submission.
+
+A task spec is a reviewable file, ``tasks/NAME.yaml``::
+
+    name: tweet-source
+    labelset: source
+    versions:
+      - version: 1
+        taxonomy_version: 1
+        overlap: 3                 # annotators per record
+        instructions: Which phone sent this tweet?
+        template: "<p>{text}</p>"  # what the annotation page shows
+      - version: 2
+        taxonomy_version: 2
+        overlap: 3
+        instructions: ...
+
+Assignment hands an annotator queued records that still need annotations
+under the current spec and that this annotator has never been shown under
+any version; it stops at the overlap target. Annotations made under an
+earlier spec version count towards it when the taxonomy map carries their
+class over unchanged. Each submission is a label event (kind ``annotator``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tillage.core.commit import Commit
+from tillage.errors import InputError
+from tillage.labels.sets import LabelSets
+
+
+@dataclass(frozen=True)
+class SpecVersion:
+    version: int
+    taxonomy_version: int
+    overlap: int
+    instructions: str
+    template: str
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    labelset: str
+    versions: tuple[SpecVersion, ...]
+    source: str
+
+    def version(self, number: int | None = None) -> SpecVersion:
+        if number is None:
+            return self.versions[-1]
+        for v in self.versions:
+            if v.version == number:
+                return v
+        have = ", ".join(str(v.version) for v in self.versions)
+        raise InputError(
+            f"task {self.name!r} has no spec version {number} (versions: {have}); "
+            f"add it to {self.source}."
+        )
+
+    @staticmethod
+    def load(path: Path) -> TaskSpec:
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise InputError(
+                f"no task spec {str(path)!r}; write one (see tillage.labels.annotation)."
+            ) from None
+        except yaml.YAMLError as e:
+            raise InputError(f"task spec {str(path)!r} is not valid YAML: {e}") from None
+        if (
+            not isinstance(raw, dict)
+            or not raw.get("labelset")
+            or not isinstance(raw.get("versions"), list)
+        ):
+            raise InputError(f"task spec {str(path)!r} needs labelset and a list of versions.")
+        versions = []
+        for i, v in enumerate(raw["versions"]):
+            if not isinstance(v, dict):
+                raise InputError(f"task spec {str(path)!r}: version #{i + 1} must be a mapping.")
+            overlap = v.get("overlap", 1)
+            if not isinstance(overlap, int) or overlap < 1:
+                raise InputError(f"task spec {str(path)!r}: overlap must be a whole number ≥ 1.")
+            versions.append(
+                SpecVersion(
+                    version=int(v.get("version", i + 1)),
+                    taxonomy_version=int(v.get("taxonomy_version", 1)),
+                    overlap=overlap,
+                    instructions=str(v.get("instructions", "")),
+                    template=str(v.get("template", "")),
+                )
+            )
+        return TaskSpec(
+            str(raw.get("name") or path.stem), str(raw["labelset"]), tuple(versions), str(path)
+        )
+
+
+class Annotation:
+    """The annotation tasks of one repository."""
+
+    def __init__(self, labels: LabelSets) -> None:
+        self.labels = labels
+
+    def spec(self, task: str) -> TaskSpec:
+        return TaskSpec.load(self.labels.project / "tasks" / f"{task}.yaml")
+
+    def enqueue(self, task: str, record_ids: Sequence[Any]) -> int:
+        """Queue records for ``task`` (known records only); returns how many were new."""
+        spec = self.spec(task)
+        labelset = self.labels.get(spec.labelset)
+        self.labels.check_records(labelset, record_ids, None)
+        return self.labels.store.enqueue(task, spec.labelset, [str(r) for r in record_ids])
+
+    def _annotations(self, spec: TaskSpec) -> list[dict[str, Any]]:
+        table = self.labels.events(spec.labelset)
+        return [r for r in table.to_pylist() if r["kind"] == "annotator"]
+
+    def _counted(
+        self, spec: TaskSpec, version: SpecVersion, rows: list[dict[str, Any]]
+    ) -> Counter[str]:
+        """Annotations per record that count for ``version`` (earlier ones if they carry over)."""
+        tax = self.labels.taxonomy(self.labels.get(spec.labelset).taxonomy)
+        counts: Counter[str] = Counter()
+        for r in rows:
+            same = r["spec_version"] == version.version
+            carried = r["label"] is not None and tax.carries_cleanly(
+                r["label"], r["taxonomy_version"], version.taxonomy_version
+            )
+            if same or carried:
+                counts[r["record_id"]] += 1
+        return counts
+
+    def next(
+        self, task: str, annotator: str, n: int = 1, spec_version: int | None = None
+    ) -> list[str]:
+        """Up to ``n`` record ids for ``annotator`` to annotate now (they are assigned)."""
+        spec = self.spec(task)
+        version = spec.version(spec_version)
+        rows = self._annotations(spec)
+        counts = self._counted(spec, version, rows)
+        seen = {r for r, a, _ in self.labels.store.assignments(task) if a == annotator}
+        seen |= {r["record_id"] for r in rows if r["source"] == annotator}
+        open_assignments = Counter(
+            r for r, a, v in self.labels.store.assignments(task) if v == version.version
+        )
+        picked: list[str] = []
+        for record in self.labels.store.queue(task):
+            if len(picked) >= n:
+                break
+            if record in seen:
+                continue  # never the same record twice to one annotator, whatever the version
+            if max(counts[record], open_assignments[record]) >= version.overlap:
+                continue
+            picked.append(record)
+        self.labels.store.assign(task, annotator, version.version, picked)
+        return picked
+
+    def submit(
+        self,
+        task: str,
+        annotator: str,
+        record_id: Any,
+        label: str,
+        spec_version: int | None = None,
+    ) -> Commit:
+        """Record one annotation (a label event with the annotator and spec version)."""
+        spec = self.spec(task)
+        version = spec.version(spec_version)
+        record = str(record_id)
+        if record not in set(self.labels.store.queue(task)):
+            raise InputError(
+                f"record {record!r} is not queued for task {task!r}; annotate records the task "
+                f"hands out (`tillage annotate next {task}`)."
+            )
+        rows = self._annotations(spec)
+        if any(r["record_id"] == record and r["source"] == annotator for r in rows):
+            raise InputError(f"{annotator} has annotated record {record!r} already.")
+        if self._counted(spec, version, rows)[record] >= version.overlap:
+            raise InputError(
+                f"record {record!r} has its {version.overlap} annotation(s) already for task "
+                f"{task!r}; take another with `tillage annotate next {task}`."
+            )
+        return self.labels.add(
+            spec.labelset,
+            [record],
+            [label],
+            kind="annotator",
+            source=annotator,
+            taxonomy_version=version.taxonomy_version,
+            spec_version=version.version,
+            message=f"{annotator} annotated {record} for {task} v{version.version}",
+        )
+
+    def progress(self, task: str, spec_version: int | None = None) -> dict[str, Any]:
+        """How far a task is: records queued, fully annotated, annotations made."""
+        spec = self.spec(task)
+        version = spec.version(spec_version)
+        counts = self._counted(spec, version, self._annotations(spec))
+        queued = self.labels.store.queue(task)
+        done = sum(1 for r in queued if counts[r] >= version.overlap)
+        return {
+            "task": task,
+            "spec_version": version.version,
+            "queued": len(queued),
+            "done": done,
+            "annotations": sum(counts[r] for r in queued),
+            "message": f"task {task} has {done}/{len(queued)} records fully annotated",
+        }

@@ -1,0 +1,147 @@
+"""Taxonomies, label sets, training sets and annotation tasks, through a real repository."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import yaml
+
+import tillage
+from tillage import Repo
+from tillage.labels.taxonomy import Taxonomy
+
+TAXONOMY = {
+    "name": "source",
+    "versions": [
+        {"version": 1, "classes": {"android": "Android phone", "iphone": "iPhone", "other": ""}},
+        {
+            "version": 2,
+            "classes": {"android": "", "apple": "iPhone or iPad", "web": "", "bot": ""},
+            "map": {"android": "android", "iphone": "apple", "other": ["web", "bot"]},
+        },
+    ],
+}
+
+TASK = {
+    "name": "tweets",
+    "labelset": "source",
+    "versions": [
+        {"version": 1, "taxonomy_version": 1, "overlap": 2, "instructions": "Which phone?"},
+        {"version": 2, "taxonomy_version": 2, "overlap": 2, "instructions": "Which device?"},
+    ],
+}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Repo]:
+    r = tillage.init(tmp_path / "proj")
+    (r.path / "taxonomies").mkdir()
+    (r.path / "taxonomies" / "source.yaml").write_text(yaml.safe_dump(TAXONOMY))
+    (r.path / "tasks").mkdir()
+    (r.path / "tasks" / "tweets.yaml").write_text(yaml.safe_dump(TASK))
+    r.ingest(
+        "tweets",
+        pa.table({"id": [f"t{i}" for i in range(6)], "text": [f"tweet {i}" for i in range(6)]}),
+        key="id",
+    )
+    r.create_labelset("source", records="tweets", taxonomy="source")
+    yield r
+    r.close()
+
+
+def test_taxonomy_carries_labels_and_names_what_to_relabel() -> None:
+    tax = Taxonomy.from_dict(TAXONOMY)
+    carried = tax.carry(["android", "iphone", "other", None], start=1)
+    assert carried.labels == ["android", "apple", None, None]
+    assert carried.relabel == [2] and "split" in carried.reasons[2]
+    assert tax.carries_cleanly("iphone", 1) and not tax.carries_cleanly("other", 1)
+    broken = {**TAXONOMY, "versions": [TAXONOMY["versions"][0], {**TAXONOMY["versions"][1]}]}
+    broken["versions"][1] = {**broken["versions"][1], "map": {"android": "android"}}
+    with pytest.raises(tillage.InputError, match=r"leaves class.*iphone, other.*unmapped"):
+        Taxonomy.from_dict(broken)
+    wrong = {**TAXONOMY, "versions": [TAXONOMY["versions"][0], {**TAXONOMY["versions"][1]}]}
+    wrong["versions"][1] = {
+        **wrong["versions"][1],
+        "map": {**TAXONOMY["versions"][1]["map"], "iphone": "ipad"},
+    }
+    with pytest.raises(tillage.InputError, match="ipad"):
+        Taxonomy.from_dict(wrong)
+    with pytest.raises(tillage.InputError, match="no version 7"):
+        tax.version(7)
+
+
+def test_label_events_current_labels_and_training_set(repo: Repo) -> None:
+    repo.label(
+        "source",
+        ["t0", "t1", "t2"],
+        ["android", "iphone", "android"],
+        kind="lf",
+        source="has_link",
+        taxonomy_version=1,
+    )
+    repo.label(
+        "source", ["t1"], ["android"], kind="aggregate", source="label-model", confidence=0.9
+    )
+    repo.label("source", ["t1"], ["apple"], kind="lf", source="late_night")
+    current = {r["record_id"]: r for r in repo.labels("source").to_pylist()}
+    assert current["t1"]["label"] == "android" and current["t1"]["kind"] == "aggregate"
+    assert current["t0"]["source"] == "has_link"
+    ts = repo.training_set("tweets", "source")
+    assert ts.column("id").to_pylist() == ["t0", "t1", "t2"]
+    assert ts.column("label").to_pylist() == ["android", "android", "android"]
+    assert ts.column("label_confidence").to_pylist()[1] == 0.9
+    assert "text" in ts.column_names
+    # Label sets are versioned like datasets.
+    first = repo.log(dataset="source")[-1]
+    assert repo.labels("source", first.id).num_rows == 3
+
+    with pytest.raises(tillage.InputError, match=r"not in dataset 'tweets'.*'t99'"):
+        repo.label("source", ["t99"], ["android"], source="x")
+    with pytest.raises(tillage.InputError, match="'ipad' are not classes"):
+        repo.label("source", ["t0"], ["ipad"], source="x")
+    with pytest.raises(tillage.InputError, match="no label set 'nope'"):
+        repo.labels("nope")
+    with pytest.raises(tillage.InputError, match="not 'other'"):
+        repo.training_set("other", "source")
+    assert repo.log(dataset="source")[0].message.startswith("1 label(s) from lf late_night")
+
+
+def test_annotation_overlap_spec_versions_and_bad_input(repo: Repo) -> None:
+    ann = repo.annotation
+    assert ann.enqueue("tweets", ["t0", "t1", "t2"]) == 3
+    assert ann.enqueue("tweets", ["t0", "t3"]) == 1
+    with pytest.raises(tillage.InputError, match="not in dataset"):
+        ann.enqueue("tweets", ["nope"])
+
+    # Version 1: two annotators per record.
+    assert ann.next("tweets", "ann", n=2, spec_version=1) == ["t0", "t1"]
+    ann.submit("tweets", "ann", "t0", "iphone", spec_version=1)
+    ann.submit("tweets", "ann", "t1", "other", spec_version=1)
+    assert ann.next("tweets", "bob", n=5, spec_version=1) == ["t0", "t1", "t2", "t3"]
+    ann.submit("tweets", "bob", "t0", "iphone", spec_version=1)
+    assert ann.progress("tweets", 1)["done"] == 1
+    with pytest.raises(tillage.InputError, match="has its 2 annotation"):
+        ann.submit("tweets", "cat", "t0", "android", spec_version=1)
+    with pytest.raises(tillage.InputError, match="already"):
+        ann.submit("tweets", "ann", "t0", "android", spec_version=1)
+    with pytest.raises(tillage.InputError, match="not queued"):
+        ann.submit("tweets", "cat", "t5", "android", spec_version=1)
+    with pytest.raises(tillage.InputError, match="no spec version 3"):
+        ann.next("tweets", "cat", spec_version=3)
+    with pytest.raises(tillage.InputError, match="not classes"):
+        ann.submit("tweets", "cat", "t2", "apple", spec_version=1)
+
+    # Version 2: t0's two iPhone labels carry over as "apple", so t0 is done; t1's
+    # "other" was split, so it needs two new annotations. ann never sees t0 or t1 again.
+    assert "t0" not in ann.next("tweets", "cat", n=5)
+    assert ann.next("tweets", "ann", n=5) == ["t2", "t3"]
+    ann.submit("tweets", "cat", "t1", "bot")
+    assert ann.progress("tweets")["done"] == 1  # t0 only: t1 has one v2 annotation
+    events = repo.read("source").to_pylist()
+    assert {(e["source"], e["spec_version"], e["taxonomy_version"]) for e in events} >= {
+        ("ann", 1, 1),
+        ("cat", 2, 2),
+    }
