@@ -410,9 +410,22 @@ class Repo:
         *,
         columns: Sequence[str] | None = None,
         where: str | None = None,
+        labels: str | None = None,
     ) -> int:
-        """Write ``dataset`` at ``ref`` to a Parquet, CSV, JSONL or Arrow file; return rows."""
-        table = self.read(dataset, ref, columns=columns, where=where)
+        """Write ``dataset`` at ``ref`` to a Parquet, CSV, JSONL or Arrow file; return rows.
+
+        With ``labels`` (a label set), write the training set: the labelled records
+        with their label, confidence and provenance (`training_set`).
+        """
+        if labels is None:
+            table = self.read(dataset, ref, columns=columns, where=where)
+        else:
+            if where is not None:
+                raise InputError("--where does not combine with --labels; filter the file after.")
+            table = self.training_set(dataset, labels, ref)
+            if columns:
+                keep = [*columns, *[c for c in table.column_names if c.startswith("label")]]
+                table = table.select(list(dict.fromkeys(keep)))
         write_file(table, path)
         return int(table.num_rows)
 

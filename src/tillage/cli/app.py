@@ -525,15 +525,23 @@ def export(
         str | None,
         typer.Option("--where", metavar="SQL", help='Row filter, e.g. "dep_delay > 60".'),
     ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels", metavar="LABELSET", help="Write the training set: records with labels."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write a dataset (as of a ref, optionally filtered) to a file."""
+    """Write a dataset (as of a ref, optionally filtered, optionally labelled) to a file."""
     out = _out(ctx, as_json)
     if not path.parent.is_dir():
         raise typer.BadParameter(f"folder {str(path.parent)!r} does not exist", param_hint="PATH")
     repo = _open(ctx)
     with out.working(f"exporting {dataset}…"):
-        rows = repo.export(dataset, path, ref, columns=_columns(columns), where=where)
+        rows = repo.export(
+            dataset, path, ref, columns=_columns(columns), where=where, labels=labels
+        )
     doc = {"dataset": dataset, "ref": ref or "HEAD", "path": str(path), "rows": rows}
     out.emit(doc, f"wrote {rows:,} row(s) of {dataset} to {path}")
 
@@ -674,6 +682,7 @@ def demo(
 
 
 # Register the quality and pipeline commands on `app` (they import the options above).
+from tillage.cli import labels as label_commands  # noqa: E402, F401
 from tillage.cli import monitoring, runs  # noqa: E402, F401
 
 

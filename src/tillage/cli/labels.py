@@ -1,0 +1,187 @@
+"""Label commands: ``labels`` (create, add, show), ``annotate`` (enqueue, next, submit, progress).
+
+Registered on the root app by `tillage.cli.app`; they call the public API only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import pyarrow as pa
+import typer
+from rich.table import Table
+from rich.text import Text
+
+import tillage
+from tillage.cli.app import JsonOpt, RefOpt, _open, _out, app
+from tillage.cli.output import commit_line
+from tillage.formats import read_file
+
+labels_app = typer.Typer(
+    name="labels", help="Label sets: create, add labels, show.", no_args_is_help=True
+)
+annotate_app = typer.Typer(
+    name="annotate",
+    help="Human annotation: queue records, hand them out, take answers.",
+    no_args_is_help=True,
+)
+app.add_typer(labels_app, rich_help_panel="Labels")
+app.add_typer(annotate_app, rich_help_panel="Labels")
+
+LabelSetArg = Annotated[str, typer.Argument(metavar="LABELSET", help="The label set.")]
+TaskArg = Annotated[str, typer.Argument(metavar="TASK", help="The task (tasks/TASK.yaml).")]
+AnnotatorOpt = Annotated[
+    str, typer.Option("--annotator", "-a", metavar="NAME", help="Who is annotating.")
+]
+SpecOpt = Annotated[
+    int | None,
+    typer.Option("--spec-version", metavar="N", help="Task spec version (default: the latest)."),
+]
+
+
+def _table_view(table: pa.Table, limit: int = 50) -> Table:
+    view = Table(show_edge=False)
+    for name in table.column_names:
+        view.add_column(name, overflow="fold")
+    for row in table.slice(0, limit).to_pylist():
+        view.add_row(*[Text("" if v is None else str(v)) for v in row.values()])
+    if table.num_rows > limit:
+        view.caption = f"... {table.num_rows - limit:,} more (all of them with --json)"
+    return view
+
+
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
+    return [
+        {k: (str(v) if hasattr(v, "isoformat") else v) for k, v in r.items()}
+        for r in table.to_pylist()
+    ]
+
+
+@labels_app.command("create")
+def labels_create(
+    ctx: typer.Context,
+    name: LabelSetArg,
+    records: Annotated[str, typer.Option("--records", metavar="DATASET", help="Dataset labelled.")],
+    taxonomy: Annotated[
+        str, typer.Option("--taxonomy", metavar="NAME", help="taxonomies/NAME.yaml in the project.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a label set over a dataset's records, with a taxonomy file."""
+    out = _out(ctx, as_json)
+    doc = _open(ctx).create_labelset(name, records=records, taxonomy=taxonomy)
+    out.emit(doc, f"label set {name} over {records}, taxonomy {taxonomy}")
+
+
+@labels_app.command("add")
+def labels_add(
+    ctx: typer.Context,
+    name: LabelSetArg,
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A file with record_id and label columns.")
+    ],
+    source: Annotated[str, typer.Option("--source", metavar="NAME", help="Who or what labelled.")],
+    kind: Annotated[
+        str, typer.Option("--kind", metavar="KIND", help="import, lf, annotator, model, aggregate.")
+    ] = "import",
+    taxonomy_version: Annotated[
+        int | None, typer.Option("--taxonomy-version", metavar="N", help="Default: the latest.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add labels from a file as one commit (records and classes are checked first)."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    table = read_file(file)
+    missing = [c for c in ("record_id", "label") if c not in table.column_names]
+    if missing:
+        raise tillage.InputError(
+            f"{file} lacks column(s) {', '.join(missing)}; it needs record_id and label "
+            "(and may have confidence)."
+        )
+    conf = table.column("confidence").to_pylist() if "confidence" in table.column_names else None
+    commit = repo.label(
+        name,
+        table.column("record_id").to_pylist(),
+        table.column("label").to_pylist(),
+        kind=kind,
+        source=source,
+        taxonomy_version=taxonomy_version,
+        confidence=conf,
+    )
+    out.emit(commit.to_dict(), commit_line(commit, repo.current_branch))
+
+
+@labels_app.command("show")
+def labels_show(
+    ctx: typer.Context, name: LabelSetArg, ref: RefOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Show each record's current label and where it came from."""
+    out = _out(ctx, as_json)
+    table = _open(ctx).labels(name, ref)
+    out.emit({"labelset": name, "labels": _rows(table)}, _table_view(table))
+
+
+@annotate_app.command("enqueue")
+def annotate_enqueue(
+    ctx: typer.Context,
+    task: TaskArg,
+    records: Annotated[list[str], typer.Argument(metavar="RECORD", help="Record ids to queue.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue records for annotation."""
+    out = _out(ctx, as_json)
+    added = _open(ctx).annotation.enqueue(task, records)
+    out.emit({"task": task, "added": added}, f"queued {added} new record(s) for {task}")
+
+
+@annotate_app.command("next")
+def annotate_next(
+    ctx: typer.Context,
+    task: TaskArg,
+    annotator: AnnotatorOpt,
+    n: Annotated[int, typer.Option("-n", metavar="N", min=1, help="How many records.")] = 1,
+    spec_version: SpecOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hand out records that still need this annotator's answer."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    picked = repo.annotation.next(task, annotator, n, spec_version)
+    spec = repo.annotation.spec(task).version(spec_version)
+    doc = {
+        "task": task,
+        "spec_version": spec.version,
+        "records": picked,
+        "instructions": spec.instructions,
+    }
+    text = f"{len(picked)} record(s) for {annotator}: {', '.join(picked) or 'none left'}"
+    out.emit(doc, text)
+
+
+@annotate_app.command("submit")
+def annotate_submit(
+    ctx: typer.Context,
+    task: TaskArg,
+    record: Annotated[str, typer.Argument(metavar="RECORD", help="The record annotated.")],
+    label: Annotated[str, typer.Argument(metavar="LABEL", help="The class chosen.")],
+    annotator: AnnotatorOpt,
+    spec_version: SpecOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record one annotation (one commit on the label set)."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    commit = repo.annotation.submit(task, annotator, record, label, spec_version)
+    out.emit(commit.to_dict(), commit_line(commit, repo.current_branch))
+
+
+@annotate_app.command("progress")
+def annotate_progress(
+    ctx: typer.Context, task: TaskArg, spec_version: SpecOpt = None, as_json: JsonOpt = False
+) -> None:
+    """How many queued records have all their annotations."""
+    out = _out(ctx, as_json)
+    doc = _open(ctx).annotation.progress(task, spec_version)
+    out.emit(doc, doc["message"])

@@ -1,0 +1,75 @@
+"""The label commands: labels create|add|show, annotate enqueue|next|submit|progress, export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from typer.testing import CliRunner, Result
+
+from tillage.cli.app import app
+
+runner = CliRunner()
+
+
+def cli(*args: str | Path, code: int = 0) -> Result:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
+    return result
+
+
+def cli_json(*args: str | Path, code: int = 0) -> Any:
+    return json.loads(cli(*args, "--json", code=code).stdout)
+
+
+@pytest.fixture
+def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("TILLAGE_REPO", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    root = tmp_path / "proj"
+    cli("init", root)
+    data = tmp_path / "tweets.parquet"
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "text": ["x", "y", "z"]}), data)
+    cli("-C", root, "ingest", "tweets", data, "--key", "id")
+    (root / "taxonomies").mkdir()
+    (root / "taxonomies" / "source.yaml").write_text(
+        yaml.safe_dump({"name": "source", "versions": [{"classes": {"android": "", "iphone": ""}}]})
+    )
+    (root / "tasks").mkdir()
+    (root / "tasks" / "t.yaml").write_text(
+        yaml.safe_dump({"labelset": "src", "versions": [{"overlap": 1, "instructions": "Which?"}]})
+    )
+    cli("-C", root, "labels", "create", "src", "--records", "tweets", "--taxonomy", "source")
+    return root
+
+
+def test_add_show_and_export_training_set(proj: Path, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    pacsv.write_csv(pa.table({"record_id": ["a", "b"], "label": ["android", "iphone"]}), labels)
+    doc = cli_json("-C", proj, "labels", "add", "src", labels, "--source", "gold")
+    assert doc["message"].startswith("2 label(s) from import gold")
+    shown = cli_json("-C", proj, "labels", "show", "src")["labels"]
+    assert {(r["record_id"], r["label"]) for r in shown} == {("a", "android"), ("b", "iphone")}
+    out = tmp_path / "train.parquet"
+    assert cli_json("-C", proj, "export", "tweets", out, "--labels", "src")["rows"] == 2
+    assert pq.read_table(out).column("label").to_pylist() == ["android", "iphone"]
+    bad = tmp_path / "bad.csv"
+    pacsv.write_csv(pa.table({"record_id": ["zz"], "label": ["android"]}), bad)
+    err = cli_json("-C", proj, "labels", "add", "src", bad, "--source", "gold", code=1)["error"]
+    assert "'zz'" in err["message"]
+
+
+def test_annotation_round_trip(proj: Path) -> None:
+    assert cli_json("-C", proj, "annotate", "enqueue", "t", "a", "b")["added"] == 2
+    got = cli_json("-C", proj, "annotate", "next", "t", "--annotator", "ann", "-n", "5")
+    assert got["records"] == ["a", "b"] and got["instructions"] == "Which?"
+    cli("-C", proj, "annotate", "submit", "t", "a", "iphone", "--annotator", "ann")
+    err = cli_json("-C", proj, "annotate", "submit", "t", "b", "nokia", "-a", "ann", code=1)
+    assert "nokia" in err["error"]["message"]
+    assert cli_json("-C", proj, "annotate", "progress", "t")["done"] == 1
