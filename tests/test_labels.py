@@ -145,3 +145,25 @@ def test_annotation_overlap_spec_versions_and_bad_input(repo: Repo) -> None:
         ("ann", 1, 1),
         ("cat", 2, 2),
     }
+
+
+def test_taxonomy_change_carries_labels_and_lists_what_to_redo(repo: Repo) -> None:
+    repo.label(
+        "source",
+        ["t0", "t1", "t2"],
+        ["android", "iphone", "other"],
+        kind="lf",
+        source="has_link",
+        taxonomy_version=1,
+    )
+    report = repo.migrate_labels("source")
+    assert report["version"] == 2 and report["carried"] == 2
+    assert report["relabel"] == [
+        {"record_id": "t2", "why": "'other' was split into web, bot in version 2"}
+    ]
+    assert report["rerun_labeling_functions"] == ["has_link"]
+    current = {r["record_id"]: r for r in repo.labels("source").to_pylist()}
+    assert current["t1"]["label"] == "apple" and current["t1"]["taxonomy_version"] == 2
+    assert current["t0"]["source"] == "has_link"
+    # Nothing is lost: the version-1 events are still there.
+    assert repo.read("source").num_rows == 5

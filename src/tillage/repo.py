@@ -1134,6 +1134,10 @@ class Repo:
         """The current label of each labelled record (latest aggregate, else latest event)."""
         return self._labels.current(labelset, ref)
 
+    def migrate_labels(self, labelset: str, to_version: int | None = None) -> dict[str, Any]:
+        """Carry labels to a newer taxonomy version; lists what must be labelled again."""
+        return self._labels.migrate(labelset, to_version)
+
     def training_set(self, dataset: str, labelset: str, ref: str | None = None) -> pa.Table:
         """``dataset`` at ``ref`` with each record's label, confidence and provenance."""
         return self._labels.training_set(dataset, labelset, ref)

@@ -240,3 +240,53 @@ class LabelSets:
         data = data.append_column("__record", pc.cast(data.column(key), pa.string()))
         joined = data.join(labels, keys="__record", join_type="inner")
         return joined.drop_columns(["__record"]).sort_by(key)
+
+    def migrate(self, name: str, to_version: int | None = None) -> dict[str, Any]:
+        """Carry every event of an older taxonomy version to ``to_version`` (default latest).
+
+        Carried labels are written as new events (same kind and source, the new
+        taxonomy version), in one commit. Returns what could not be carried:
+        the records to label again, and the labeling functions to run again
+        because some of their labels were split or removed.
+        """
+        spec = self.get(name)
+        tax = self.taxonomy(spec.taxonomy)
+        target = tax.version(to_version).version
+        rows = [r for r in self.events(name).to_pylist() if r["taxonomy_version"] < target]
+        carried_rows: list[dict[str, Any]] = []
+        relabel: dict[str, str] = {}
+        rerun: set[str] = set()
+        for r in rows:
+            moved = tax.carry([r["label"]], r["taxonomy_version"], target)
+            if moved.relabel:
+                relabel[r["record_id"]] = moved.reasons[0]
+                if r["kind"] == "lf":
+                    rerun.add(r["source"])
+                continue
+            carried_rows.append({**r, "label": moved.labels[0]})
+        commit = None
+        if carried_rows:
+            table = pa.Table.from_pylist(carried_rows, schema=EVENT_SCHEMA)
+            table = table.set_column(
+                0, EVENT_KEY, pa.array([uuid.uuid4().hex for _ in carried_rows], pa.string())
+            )
+            table = table.set_column(
+                table.schema.get_field_index("taxonomy_version"),
+                "taxonomy_version",
+                pa.array([target] * len(carried_rows), pa.int64()),
+            )
+            commit = self.repo.ingest(
+                name,
+                table,
+                key=EVENT_KEY,
+                message=f"carry {len(carried_rows)} label(s) to taxonomy {tax.name} v{target}",
+            ).id
+        return {
+            "labelset": name,
+            "taxonomy": tax.name,
+            "version": target,
+            "carried": len(carried_rows),
+            "commit": commit,
+            "relabel": [{"record_id": k, "why": v} for k, v in sorted(relabel.items())],
+            "rerun_labeling_functions": sorted(rerun),
+        }
