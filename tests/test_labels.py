@@ -167,3 +167,22 @@ def test_taxonomy_change_carries_labels_and_lists_what_to_redo(repo: Repo) -> No
     assert current["t0"]["source"] == "has_link"
     # Nothing is lost: the version-1 events are still there.
     assert repo.read("source").num_rows == 5
+
+
+def test_a_pipeline_waits_for_its_annotation_quota(repo: Repo, tmp_path: Path) -> None:
+    flow = tmp_path / "label_flow.py"
+    flow.write_text(
+        "import tillage\n"
+        "@tillage.pipeline\n"
+        "def gather(n: int) -> int:\n"
+        "    tillage.wait_for_annotations('tweets', n, spec_version=1)\n"
+        "    return n\n"
+    )
+    repo.annotation.enqueue("tweets", ["t0", "t1"])
+    run = tillage.run(repo, f"{flow}:gather", {"n": 2})
+    assert run.waiting_on is not None
+    assert run.waiting_on["message"] == "task tweets has 0/2 labelled records"
+    for record in ("t0", "t1"):
+        for who in ("ann", "bob"):
+            repo.annotation.submit("tweets", who, record, "android", spec_version=1)
+    assert tillage.Runs(repo).resume(run.id).result == 2

@@ -43,6 +43,7 @@ from tillage.pipelines.engine import (
     context,
     run,
     wait_for,
+    wait_for_annotations,
     wait_until,
 )
 from tillage.pipelines.lineage import Graph, lineage
@@ -111,6 +112,7 @@ __all__ = [
     "step",
     "tick",
     "wait_for",
+    "wait_for_annotations",
     "wait_until",
     "worker",
 ]

@@ -198,6 +198,24 @@ def wait_for(name: str, condition: Callable[[], tuple[bool, str]]) -> None:
     rt.wait(f"wait:{name}", condition, {"kind": "condition", "name": name})
 
 
+def wait_for_annotations(task: str, records: int, spec_version: int | None = None) -> None:
+    """Wait until annotation task ``task`` has ``records`` fully annotated records."""
+    rt = _runtime_for("wait_for_annotations")
+
+    # Annotations land on the run's target branch, not on the run's own branch.
+    target = Repo.__new__(Repo)
+    target.__dict__.update(rt.base.__dict__)
+    target.bind(rt.run.branch)
+
+    def check() -> tuple[bool, str]:
+        done = target.annotation.progress(task, spec_version)["done"]
+        return done >= records, f"task {task} has {done}/{records} labelled records"
+
+    rt.wait(
+        f"annotations:{task}:{records}", check, {"kind": "annotations", "task": task, "of": records}
+    )
+
+
 def _runtime_for(what: str) -> _Runtime:
     rt = current_runtime()
     if rt is None:
