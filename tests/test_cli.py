@@ -528,7 +528,7 @@ def test_every_command_has_help() -> None:
             leaves += [([name, sub], c) for sub, c in subs.items()]
         if not subs or getattr(command, "invoke_without_command", False):
             leaves.append(([name], command))
-    assert len(leaves) == 42  # + schema, alerts x4, runs x4, schedule x3, labels x3, annotate x4
+    assert len(leaves) == 43  # + schema, alerts x4, runs x4, schedule x3, labels x4, annotate x4
     for path, command in leaves:
         assert command.help, path
         res = cli(*path, "--help")

@@ -73,3 +73,20 @@ def test_annotation_round_trip(proj: Path) -> None:
     err = cli_json("-C", proj, "annotate", "submit", "t", "b", "nokia", "-a", "ann", code=1)
     assert "nokia" in err["error"]["message"]
     assert cli_json("-C", proj, "annotate", "progress", "t")["done"] == 1
+
+
+def test_issues_command_lists_the_surest_first(proj: Path, tmp_path: Path) -> None:
+    ids = [f"r{i}" for i in range(60)]
+    data = tmp_path / "more.parquet"
+    pq.write_table(
+        pa.table({"id": ids, "text": ["long words " * (1 + i % 2) for i in range(60)]}), data
+    )
+    cli("-C", proj, "ingest", "tweets", data)
+    labels = tmp_path / "l.csv"
+    given = ["android" if i % 2 == 0 else "iphone" for i in range(60)]
+    given[0] = "iphone"  # one flip
+    pacsv.write_csv(pa.table({"record_id": ids, "label": given}), labels)
+    cli("-C", proj, "labels", "add", "src", labels, "--source", "gold")
+    doc = cli_json("-C", proj, "labels", "issues", "src")
+    assert doc["issues"][0]["record_id"] == "r0" and doc["issues"][0]["suggested"] == "android"
+    assert "r0" in cli("-C", proj, "labels", "issues", "src", "--top", "1").stdout

@@ -186,3 +186,29 @@ def test_a_pipeline_waits_for_its_annotation_quota(repo: Repo, tmp_path: Path) -
         for who in ("ann", "bob"):
             repo.annotation.submit("tweets", who, record, "android", spec_version=1)
     assert tillage.Runs(repo).resume(run.id).result == 2
+
+
+def test_label_issues_name_flipped_records(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 400
+    truth = np.where(rng.random(n) < 0.5, "android", "iphone")
+    x = np.where(truth == "android", 1.0, -1.0) + rng.normal(0, 0.4, n)
+    repo = tillage.init(tmp_path / "p")
+    (repo.path / "taxonomies").mkdir()
+    (repo.path / "taxonomies" / "source.yaml").write_text(yaml.safe_dump(TAXONOMY))
+    ids = [f"r{i}" for i in range(n)]
+    repo.ingest("recs", pa.table({"id": ids, "x": x, "y": rng.normal(0, 1, n)}), key="id")
+    repo.create_labelset("src", records="recs", taxonomy="source")
+    given = truth.copy()
+    flipped = rng.choice(n, 20, replace=False)
+    given[flipped] = np.where(truth[flipped] == "android", "iphone", "android")
+    repo.label("src", ids, list(given), source="import", taxonomy_version=1)
+    found = repo.label_issues("src")
+    named = {i["record_id"] for i in found["issues"]}
+    hits = named & {ids[i] for i in flipped}
+    assert len(hits) >= 16 and len(named) <= 30
+    top = found["issues"][0]
+    assert top["suggested"] != top["given"] and top["record_id"] in ids
+    repo.close()

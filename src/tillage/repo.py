@@ -34,6 +34,7 @@ from tillage.errors import (
 )
 from tillage.formats import to_table, write_file
 from tillage.labels.annotation import Annotation
+from tillage.labels.issues import find_label_issues, out_of_sample_probabilities
 from tillage.labels.sets import LabelSets
 from tillage.quality.monitor import BatchCheck, Monitor, alert_dict, model_dict
 from tillage.quality.profile import Profile, profile_table
@@ -1141,6 +1142,40 @@ class Repo:
     def training_set(self, dataset: str, labelset: str, ref: str | None = None) -> pa.Table:
         """``dataset`` at ``ref`` with each record's label, confidence and provenance."""
         return self._labels.training_set(dataset, labelset, ref)
+
+    def label_issues(
+        self,
+        labelset: str,
+        ref: str | None = None,
+        *,
+        model: Any = None,
+        folds: int = 5,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Likely label errors in a label set, by confident learning, most certain first.
+
+        Out-of-sample probabilities come from ``folds``-fold cross-validation of
+        ``model`` (default: logistic regression on the record's columns) on the
+        training set at ``ref``; each issue names the record, its label and the
+        suggested one.
+        """
+        spec = self._labels.get(labelset)
+        data = self.training_set(spec.records, labelset, ref)
+        [key] = self.key(spec.records)
+        features = data.select(
+            [c for c in data.column_names if c != key and not c.startswith("label")]
+        )
+        labels = data.column("label").to_pylist()
+        classes = sorted({lb for lb in labels if lb is not None})
+        probs = out_of_sample_probabilities(
+            features, labels, classes=classes, model=model, folds=folds, seed=seed
+        )
+        found = find_label_issues(labels, probs, classes=classes)
+        ids = data.column(key).to_pylist()
+        doc = found.to_dict()
+        for issue in doc["issues"]:
+            issue["record_id"] = ids[issue["index"]]
+        return {"labelset": labelset, **doc}
 
     @property
     def annotation(self) -> Annotation:

@@ -185,3 +185,29 @@ def annotate_progress(
     out = _out(ctx, as_json)
     doc = _open(ctx).annotation.progress(task, spec_version)
     out.emit(doc, doc["message"])
+
+
+@labels_app.command("issues")
+def labels_issues(
+    ctx: typer.Context,
+    name: LabelSetArg,
+    ref: RefOpt = None,
+    top: Annotated[int, typer.Option("--top", metavar="N", min=1, help="Show the N surest.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find likely label errors (confident learning on cross-validated predictions)."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    with out.working(f"cross-validating a model on {name}…"):
+        doc = repo.label_issues(name, ref)
+    view = Table(show_edge=False, title=f"{len(doc['issues'])} likely label error(s) in {name}")
+    for col in ("record", "given", "suggested", "score"):
+        view.add_column(col)
+    for issue in doc["issues"][:top]:
+        view.add_row(
+            Text(str(issue["record_id"])),
+            Text(str(issue["given"])),
+            Text(str(issue["suggested"])),
+            f"{issue['score']:.3f}",
+        )
+    out.emit(doc, view)
