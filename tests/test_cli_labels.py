@@ -90,3 +90,35 @@ def test_issues_command_lists_the_surest_first(proj: Path, tmp_path: Path) -> No
     doc = cli_json("-C", proj, "labels", "issues", "src")
     assert doc["issues"][0]["record_id"] == "r0" and doc["issues"][0]["suggested"] == "android"
     assert "r0" in cli("-C", proj, "labels", "issues", "src", "--top", "1").stdout
+
+
+def test_lf_report_apply_and_aggregate(proj: Path, tmp_path: Path) -> None:
+    lfs = tmp_path / "lfs.py"
+    lfs.write_text(
+        "import tillage\n"
+        "@tillage.labeling_function()\n"
+        "def is_x(record):\n"
+        "    return 'android' if record['text'] == 'x' else None\n"
+        "@tillage.labeling_function()\n"
+        "def fails(record):\n"
+        "    raise RuntimeError('no')\n"
+    )
+    report = cli_json("-C", proj, "lf", "report", lfs, "src")
+    assert report["commit"] is None and len(report["errors"]) == 3
+    assert cli_json("-C", proj, "labels", "show", "src")["labels"] == []
+    assert "is_x" in cli("-C", proj, "lf", "report", lfs, "src").stdout
+    applied = cli_json("-C", proj, "lf", "apply", lfs, "src")
+    assert applied["commit"] is not None
+    assert {r["label"] for r in cli_json("-C", proj, "labels", "show", "src")["labels"]} == {
+        "android"
+    }
+    empty = tmp_path / "none.py"
+    empty.write_text("x = 1\n")
+    assert (
+        "no labeling functions"
+        in cli_json("-C", proj, "lf", "report", empty, "src", code=1)["error"]["message"]
+    )
+    cli("-C", proj, "annotate", "enqueue", "t", "a")
+    cli("-C", proj, "annotate", "submit", "t", "a", "iphone", "-a", "ann")
+    agg = cli_json("-C", proj, "labels", "aggregate", "src")
+    assert agg["records"][0]["record"] == "a"

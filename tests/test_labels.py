@@ -212,3 +212,46 @@ def test_label_issues_name_flipped_records(tmp_path: Path) -> None:
     top = found["issues"][0]
     assert top["suggested"] != top["given"] and top["record_id"] in ids
     repo.close()
+
+
+def test_labeling_functions_and_annotator_aggregation_write_aggregates(repo: Repo) -> None:
+    from tillage.labels.functions import labeling_function
+
+    @labeling_function()
+    def short(record: dict) -> str | None:
+        return "android" if record["text"].endswith(("0", "1", "2")) else None
+
+    @labeling_function()
+    def broken(record: dict) -> str | None:
+        if record["id"] == "t3":
+            raise ValueError("cannot read this one")
+        return "apple" if record["id"] in ("t4", "t5") else None
+
+    repo.label("source", ["t0", "t4"], ["android", "apple"], source="gold")
+    done = repo.label_with_functions("source", [short, broken], gold="source")
+    assert [e["record"] for e in done["errors"]] == ["t3"]
+    assert "cannot read this one" in done["errors"][0]["error"]
+    by_lf = {s["name"]: s for s in done["report"]["lfs"]}
+    assert by_lf["short"]["coverage"] == pytest.approx(0.5)
+    events = repo.read("source").to_pylist()
+    assert {e["source"] for e in events if e["kind"] == "lf"} == {"short", "broken"}
+    current = {r["record_id"]: r for r in repo.labels("source").to_pylist()}
+    assert current["t0"]["kind"] == "aggregate" and current["t0"]["source"] == "label-model"
+
+    ann = repo.annotation
+    ann.enqueue("tweets", ["t0", "t1"])
+    for record, who, label in [
+        ("t0", "ann", "android"),
+        ("t0", "bob", "android"),
+        ("t1", "ann", "android"),
+        ("t1", "cat", "iphone"),
+    ]:
+        ann.submit("tweets", who, record, label, spec_version=1)
+    quality = repo.aggregate_annotations("source")
+    assert {r["record"] for r in quality["records"]} == {"t0", "t1"}
+    assert {a["annotator"] for a in quality["annotators"]} >= {"ann", "bob"}
+    current = {r["record_id"]: r for r in repo.labels("source").to_pylist()}
+    assert current["t1"]["source"] == "dawid-skene" and current["t1"]["label"] == "android"
+    with pytest.raises(tillage.InputError, match="no annotations"):
+        repo.create_labelset("empty", records="tweets", taxonomy="source")
+        repo.aggregate_annotations("empty")

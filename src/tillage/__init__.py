@@ -33,6 +33,7 @@ from tillage.errors import (
     TillageError,
     UnreadableFileError,
 )
+from tillage.labels.functions import ABSTAIN, labeling_function, load_functions
 from tillage.pipelines.backfill import BackfillResult, backfill, partitions
 from tillage.pipelines.engine import (
     Context,
@@ -54,6 +55,7 @@ from tillage.quality.schema import Schema
 from tillage.repo import Repo, init, open
 
 __all__ = [
+    "ABSTAIN",
     "BackfillResult",
     "CatalogError",
     "CodeVersion",
@@ -104,7 +106,9 @@ __all__ = [
     "backfill",
     "context",
     "init",
+    "labeling_function",
     "lineage",
+    "load_functions",
     "open",
     "partitions",
     "pipeline",

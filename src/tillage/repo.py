@@ -1143,6 +1143,29 @@ class Repo:
         """``dataset`` at ``ref`` with each record's label, confidence and provenance."""
         return self._labels.training_set(dataset, labelset, ref)
 
+    def label_with_functions(
+        self,
+        labelset: str,
+        functions: Sequence[Any],
+        *,
+        ref: str | None = None,
+        model: bool = True,
+        gold: str | None = None,
+        write: bool = True,
+    ) -> dict[str, Any]:
+        """Apply labeling functions to the records and store their votes (and the label
+        model's labels) in one commit; returns the per-function report and errors.
+        ``write=False`` reports without storing anything."""
+        return self._labels.apply_functions(
+            labelset, functions, ref=ref, model=model, gold=gold, write=write
+        )
+
+    def aggregate_annotations(
+        self, labelset: str, *, spec_version: int | None = None
+    ) -> dict[str, Any]:
+        """Combine annotators' labels per record (Dawid-Skene); returns annotator quality."""
+        return self._labels.aggregate_annotations(labelset, spec_version=spec_version)
+
     def label_issues(
         self,
         labelset: str,

@@ -18,6 +18,9 @@ from tillage.cli.app import JsonOpt, RefOpt, _open, _out, app
 from tillage.cli.output import commit_line
 from tillage.formats import read_file
 
+lf_app = typer.Typer(
+    name="lf", help="Labeling functions: report on them, apply them.", no_args_is_help=True
+)
 labels_app = typer.Typer(
     name="labels", help="Label sets: create, add labels, show.", no_args_is_help=True
 )
@@ -27,6 +30,7 @@ annotate_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(labels_app, rich_help_panel="Labels")
+app.add_typer(lf_app, rich_help_panel="Labels")
 app.add_typer(annotate_app, rich_help_panel="Labels")
 
 LabelSetArg = Annotated[str, typer.Argument(metavar="LABELSET", help="The label set.")]
@@ -210,4 +214,90 @@ def labels_issues(
             Text(str(issue["suggested"])),
             f"{issue['score']:.3f}",
         )
+    out.emit(doc, view)
+
+
+LfFileArg = Annotated[
+    Path, typer.Argument(metavar="FILE.py", help="A file of @tillage.labeling_function()s.")
+]
+GoldOpt = Annotated[
+    str | None,
+    typer.Option("--gold", metavar="LABELSET", help="Measure accuracy against these labels."),
+]
+
+
+def _lf_view(doc: dict[str, Any]) -> Table:
+    view = Table(show_edge=False, title=f"{len(doc['report']['lfs'])} labeling function(s)")
+    for col in ("function", "coverage", "overlap", "conflict", "accuracy", "errors"):
+        view.add_column(col)
+    for lf in doc["report"]["lfs"]:
+        acc = "-" if lf["accuracy"] is None else f"{lf['accuracy']:.1%}"
+        view.add_row(
+            Text(lf["name"]),
+            f"{lf['coverage']:.1%}",
+            f"{lf['overlap']:.1%}",
+            f"{lf['conflict']:.1%}",
+            acc,
+            str(lf["errors"]),
+        )
+    if doc["errors"]:
+        first = doc["errors"][0]
+        view.caption = (
+            f"{len(doc['errors'])} error(s), e.g. {first['lf']} on record "
+            f"{first['record']}: {first['error']}"
+        )
+    return view
+
+
+@lf_app.command("report")
+def lf_report(
+    ctx: typer.Context,
+    file: LfFileArg,
+    labelset: LabelSetArg,
+    gold: GoldOpt = None,
+    ref: RefOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Coverage, overlap, conflict and accuracy of labeling functions (writes nothing)."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    doc = repo.label_with_functions(
+        labelset, tillage.load_functions(str(file)), ref=ref, gold=gold, write=False
+    )
+    out.emit(doc, _lf_view(doc))
+
+
+@lf_app.command("apply")
+def lf_apply(
+    ctx: typer.Context,
+    file: LfFileArg,
+    labelset: LabelSetArg,
+    gold: GoldOpt = None,
+    no_model: Annotated[
+        bool, typer.Option("--no-model", help="Store the votes only, not the label model's labels.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Apply labeling functions and the label model; one commit on the label set."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    with out.working("labeling…"):
+        doc = repo.label_with_functions(
+            labelset, tillage.load_functions(str(file)), gold=gold, model=not no_model
+        )
+    out.emit(doc, _lf_view(doc))
+
+
+@labels_app.command("aggregate")
+def labels_aggregate(
+    ctx: typer.Context, name: LabelSetArg, spec_version: SpecOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Combine annotators' labels per record (Dawid-Skene) and report annotator quality."""
+    out = _out(ctx, as_json)
+    doc = _open(ctx).aggregate_annotations(name, spec_version=spec_version)
+    view = Table(show_edge=False, title=f"{len(doc['records'])} record(s) aggregated")
+    for col in ("annotator", "estimated accuracy", "annotations"):
+        view.add_column(col)
+    for a in doc["annotators"]:
+        view.add_row(Text(str(a["annotator"])), f"{a['accuracy']:.1%}", str(a["count"]))
     out.emit(doc, view)

@@ -632,3 +632,17 @@ def gold_indices(votes: Votes, gold: Sequence[Any] | Mapping[Any, Any]) -> npt.N
 
 def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
+
+
+def load_functions(path: str) -> list[LabelingFunction]:
+    """The labeling functions defined in a Python file, in the order they appear."""
+    from tillage.core.modules import load_module
+
+    module = load_module(path)
+    found = [v for v in vars(module).values() if isinstance(v, LabelingFunction)]
+    if not found:
+        raise InputError(
+            f"{path} defines no labeling functions; decorate them with "
+            "@tillage.labeling_function()."
+        )
+    return found

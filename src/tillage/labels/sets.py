@@ -290,3 +290,124 @@ class LabelSets:
             "relabel": [{"record_id": k, "why": v} for k, v in sorted(relabel.items())],
             "rerun_labeling_functions": sorted(rerun),
         }
+
+    def apply_functions(
+        self,
+        name: str,
+        lfs: Sequence[Any],
+        *,
+        ref: str | None = None,
+        model: bool = True,
+        gold: str | None = None,
+        write: bool = True,
+    ) -> dict[str, Any]:
+        """Run labeling functions over the records, store their votes and the label model's.
+
+        ``write=False`` only reports (coverage, overlap, conflict, accuracy, errors).
+
+        One commit adds an ``lf`` event per (record, function) vote and, with
+        ``model``, an ``aggregate`` event per record from the label model (its
+        most likely class, with that probability as confidence). Records a
+        function failed on are reported by id, never dropped silently. ``gold``
+        names a label set whose current labels measure each function's accuracy.
+        """
+        from tillage.labels.functions import apply, report
+        from tillage.labels.label_model import LabelModel
+
+        spec = self.get(name)
+        tax = self.taxonomy(spec.taxonomy)
+        classes = list(tax.latest.classes)
+        [key] = self.repo.key(spec.records)
+        records = self.repo.read(spec.records, ref)
+        votes = apply(list(lfs), records, classes=classes, key=key)
+        gold_labels = None
+        if gold is not None:
+            current = self.current(gold, ref).to_pylist()
+            gold_labels = {r["record_id"]: r["label"] for r in current}
+        summary = report(votes, gold={str(k): v for k, v in (gold_labels or {}).items()} or None)
+        ids = [str(r) for r in votes.record_ids]
+        parts = []
+        for j, lf_name in enumerate(votes.lf_names):
+            fired = [i for i in range(len(ids)) if votes.matrix[i, j] >= 0]
+            if fired:
+                parts.append(
+                    events(
+                        [ids[i] for i in fired],
+                        [classes[int(votes.matrix[i, j])] for i in fired],
+                        kind="lf",
+                        source=lf_name,
+                        taxonomy_version=tax.latest.version,
+                    )
+                )
+        fitted = None
+        if model and len(ids):
+            fitted = LabelModel().fit(votes)
+            probs = fitted.predict_proba()
+            best = probs.argmax(axis=1)
+            parts.append(
+                events(
+                    ids,
+                    [classes[int(b)] for b in best],
+                    kind="aggregate",
+                    source="label-model",
+                    taxonomy_version=tax.latest.version,
+                    confidence=[float(p) for p in probs.max(axis=1)],
+                )
+            )
+        commit = None
+        if parts and write:
+            commit = self.repo.ingest(
+                name,
+                pa.concat_tables(parts),
+                key=EVENT_KEY,
+                message=f"votes of {len(votes.lf_names)} labeling function(s)"
+                + (" and the label model" if fitted is not None else ""),
+            ).id
+        return {
+            "labelset": name,
+            "commit": commit,
+            "report": summary.to_dict(),
+            "errors": [e.to_dict() for e in votes.errors],
+            "model": fitted.to_dict() if fitted is not None else None,
+        }
+
+    def aggregate_annotations(
+        self, name: str, *, spec_version: int | None = None
+    ) -> dict[str, Any]:
+        """Combine annotators' labels (Dawid-Skene): one ``aggregate`` event per record.
+
+        Returns the annotator-quality report (estimated accuracy and confusion
+        matrix per annotator) and the commit.
+        """
+        from tillage.labels.label_model import aggregate
+
+        spec = self.get(name)
+        tax = self.taxonomy(spec.taxonomy)
+        rows = [
+            r
+            for r in self.events(name).to_pylist()
+            if r["kind"] == "annotator"
+            and r["label"] is not None
+            and (spec_version is None or r["spec_version"] == spec_version)
+        ]
+        if not rows:
+            raise InputError(f"label set {name!r} has no annotations to aggregate yet.")
+        version = tax.latest.version
+        carried = []
+        for r in rows:  # every annotation in the latest taxonomy's classes, where it carries
+            label = tax.carry([r["label"]], r["taxonomy_version"], version).labels[0]
+            if label is not None:
+                carried.append({"record": r["record_id"], "annotator": r["source"], "label": label})
+        result = aggregate(carried, classes=list(tax.latest.classes))
+        table = events(
+            list(result.records),
+            list(result.labels),
+            kind="aggregate",
+            source="dawid-skene",
+            taxonomy_version=version,
+            confidence=[float(c) for c in result.confidence],
+        )
+        commit = self.repo.ingest(
+            name, table, key=EVENT_KEY, message=f"aggregate {len(carried)} annotation(s)"
+        )
+        return {"labelset": name, "commit": commit.id, **result.to_dict()}

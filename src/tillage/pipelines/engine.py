@@ -617,7 +617,7 @@ def _call_by_name(
 def _step_named(where: str, name: str) -> Step[Any, Any]:
     import importlib
 
-    from tillage.pipelines.steps import load_module
+    from tillage.core.modules import load_module
 
     module = load_module(where) if where.endswith(".py") else importlib.import_module(where)
     found = getattr(module, name)
