@@ -24,7 +24,7 @@ def test_load_days_splits_by_date() -> None:
 
 def test_demo_builds_a_repository_that_reads_back(tmp_path: Path) -> None:
     path = tmp_path / "demo"
-    summary = run_demo(path, days=3)
+    summary = run_demo(path, days=3, labels=False)
     ingested = sum(b.num_rows for _, b in load_days(3))
     assert summary["rows_ingested"] == ingested
     assert summary["cancelled_removed"] > 0
@@ -52,19 +52,19 @@ def test_demo_refuses_to_clobber(tmp_path: Path) -> None:
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
     with pytest.raises(tillage.InputError, match="not a tillage repository"):
-        run_demo(other, days=1)
+        run_demo(other, days=1, labels=False)
     assert (other / "notes.txt").read_text() == "keep me"
 
     path = tmp_path / "demo"
-    run_demo(path, days=1)
+    run_demo(path, days=1, labels=False)
     with pytest.raises(tillage.RepositoryExistsError, match="--force"):
-        run_demo(path, days=1)
-    assert run_demo(path, days=2, force=True)["days"] == 2
+        run_demo(path, days=1, labels=False)
+    assert run_demo(path, days=2, force=True, labels=False)["days"] == 2
 
 
 def test_demo_monitors_every_day_after_the_first_week(tmp_path: Path) -> None:
     path = tmp_path / "demo"
-    summary = run_demo(path, days=16)
+    summary = run_demo(path, days=16, labels=False)
     schema_file = path / "schemas" / "flights.yaml"
     assert schema_file.is_file()
     assert summary["alerts_opened"] >= 1 and summary["batches_blocked"] == 0
@@ -88,7 +88,7 @@ def test_demo_monitors_every_day_after_the_first_week(tmp_path: Path) -> None:
 
 def test_demo_runs_one_pipeline_run_per_day(tmp_path: Path) -> None:
     path = tmp_path / "demo"
-    summary = run_demo(path, days=13)
+    summary = run_demo(path, days=13, labels=False)
     days = [f"2013-01-{d:02d}" for d in range(1, 14)]
     assert summary["runs"] == 13 and summary["rerun_skipped"] == 13
     assert summary["models_recorded"] == 6  # days 8..13
@@ -156,7 +156,7 @@ def test_a_failed_day_stops_the_demo_and_its_run_resumes(
     path = tmp_path / "demo"
     monkeypatch.setattr(pipeline, "_fit", no_model)
     with pytest.raises(tillage.TillageError, match="tillage runs resume") as failed:
-        run_demo(path, days=9)  # day 8 is the first with a week to train on
+        run_demo(path, days=9, labels=False)  # day 8 is the first with a week to train on
     assert "the training cluster is down" in str(failed.value)
     monkeypatch.undo()
 
@@ -171,3 +171,31 @@ def test_a_failed_day_stops_the_demo_and_its_run_resumes(
         day8 = repo.read("flights", where="month = 1 AND day = 8")
         assert day8.num_rows == pipeline.flights_of("2013-01-08").num_rows
         assert len(repo.log("main")) == 8  # one commit per day, none twice
+
+
+def test_labelling_chapter_scores_every_stage_against_gold(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from tillage.demo.tweets import BRANCH, DATASET, LABELSET, label_tweets
+
+    with tillage.init(tmp_path / "demo") as repo:
+        summary = label_tweets(repo, Console(file=io.StringIO()), sample=600, annotate=24)
+        assert summary["labels_tweets"] == 600 and summary["labels_annotations"] == 24 * 3
+        for name in ("majority", "model", "aggregate", "training", "classifier"):
+            assert 0 <= summary[f"labels_{name}_accuracy"] <= 1, name
+        assert 0 < summary["labels_coverage"] <= 1
+        assert summary["labels_model_accuracy"] >= summary["labels_majority_accuracy"]
+        assert 0 <= summary["labels_issues_wrong"] <= summary["labels_issues"]
+        annotators = summary["labels_annotator_accuracy"]
+        assert set(annotators) == {"ana", "ben", "cy"}
+        assert all(0 <= a["estimated"] <= 1 and 0 <= a["true"] <= 1 for a in annotators.values())
+
+        # Everything landed on the branch; main and the repository's HEAD are untouched.
+        assert repo.current_branch == "main" and DATASET not in repo.datasets("main")
+        kinds = set(repo.read(LABELSET, BRANCH).column("kind").to_pylist())
+        assert kinds == {"lf", "annotator", "aggregate"}
+        training = repo.training_set(DATASET, LABELSET, BRANCH)
+        assert training.num_rows == 600 and training.column("label").null_count == 0
+        assert (repo.path / "tasks" / "tweet-source.yaml").is_file()

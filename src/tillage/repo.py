@@ -1114,11 +1114,16 @@ class Repo:
         kind: str = "import",
         source: str,
         taxonomy_version: int | None = None,
+        spec_version: int | None = None,
         confidence: Sequence[float | None] | float | None = None,
         message: str | None = None,
         branch: str | None = None,
     ) -> Commit:
-        """Add label events to a label set, as one commit (records and classes are checked)."""
+        """Add label events to a label set, as one commit (records and classes are checked).
+
+        Many annotations at once (an import from another tool, say) go in here with
+        ``kind="annotator"`` and their ``spec_version``.
+        """
         return self._labels.add(
             labelset,
             record_ids,
@@ -1126,6 +1131,7 @@ class Repo:
             kind=kind,
             source=source,
             taxonomy_version=taxonomy_version,
+            spec_version=spec_version,
             confidence=confidence,
             message=message,
             branch=branch,

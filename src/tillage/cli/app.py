@@ -669,15 +669,19 @@ def demo(
     force: Annotated[
         bool, typer.Option("--force", help="Replace the folder if it already holds a repository.")
     ] = False,
+    no_labels: Annotated[
+        bool, typer.Option("--no-labels", help="Leave out the labelling chapter on tweets.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build a demo repository from real flight data: daily ingests, a branch, a fix, a merge."""
+    """Build a demo repository from real data: daily pipeline runs, monitoring, a fix on a
+    branch, a merge, and labelling tweets."""
     out = _out(ctx, as_json)
     # Imported lazily: the demo pulls in the example data and its dependencies.
     flights = importlib.import_module("tillage.demo.flights")
     run_demo: Callable[..., dict[str, Any]] = flights.run_demo
     console = out.stderr if out.json else out.stdout
-    summary = run_demo(path, days=days, force=force, console=console)
+    summary = run_demo(path, days=days, force=force, console=console, labels=not no_labels)
     out.emit(summary, output.mapping_view(summary))
 
 

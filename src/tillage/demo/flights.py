@@ -21,6 +21,10 @@ and compared with the week before, findings are ranked by the latest model's
 feature importances, and the alerts raised are printed as they happen (winter
 storms cancel hundreds of flights at once; the carrier mix moves).
 
+Then the labelling chapter (`tillage.demo.tweets`, on branch ``labels``): which
+phone sent each of a sample of Trump's tweets, by labeling functions, simulated
+annotators, label issues and a classifier, each scored against the real source.
+
 The demo uses only the public API; `run_demo` returns the summary the CLI prints.
 """
 
@@ -39,7 +43,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import tillage
-from tillage.demo import pipeline
+from tillage.demo import pipeline, tweets
 from tillage.demo.pipeline import DATASET, KEY, MODEL, daily_flights
 
 FIX_BRANCH = "drop-cancelled"
@@ -229,9 +233,16 @@ def _print_runs(repo: tillage.Repo, runs: list[tillage.Run], console: Console) -
 
 
 def run_demo(
-    path: Path, days: int = 60, force: bool = False, console: Console | None = None
+    path: Path,
+    days: int = 60,
+    force: bool = False,
+    console: Console | None = None,
+    labels: bool = True,
 ) -> dict[str, Any]:
-    """Build the demo repository at ``path`` and return a summary of what happened."""
+    """Build the demo repository at ``path`` and return a summary of what happened.
+
+    ``labels=False`` leaves out the labelling chapter on tweets.
+    """
     console = console or Console()
     if days < 1:
         raise tillage.InputError(f"days must be at least 1, not {days}.")
@@ -248,6 +259,9 @@ def run_demo(
     repo = tillage.init(path)
     try:
         summary = _story(repo, replay, console)
+        # Then labels, on their own branch: which phone sent a tweet (tillage.demo.tweets).
+        if labels:
+            summary |= tweets.label_tweets(repo, console)
     finally:
         repo.close()
     return {"path": str(path), **summary, "seconds": round(time.perf_counter() - started, 1)}
