@@ -567,12 +567,16 @@ def test_demo(tmp_path: Path) -> None:
 
 def test_demo_plumbing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`demo` passes its options on; with --json its progress goes to stderr."""
-    calls: list[tuple[Path, int, bool]] = []
+    calls: list[tuple[Path, int, bool, bool]] = []
 
     def run_demo(
-        path: Path, days: int = 60, force: bool = False, console: Console | None = None
+        path: Path,
+        days: int = 60,
+        force: bool = False,
+        console: Console | None = None,
+        labels: bool = True,
     ) -> dict[str, Any]:
-        calls.append((path, days, force))
+        calls.append((path, days, force, labels))
         assert console is not None
         console.print("ingesting day 1")
         return {"path": str(path), "commits": days, "branches": ["main", "fix"]}
@@ -587,10 +591,10 @@ def test_demo_plumbing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "branches": ["main", "fix"],
     }
     assert "ingesting day 1" in result.stderr
-    assert calls == [(tmp_path / "d", 2, True)]
-    text = cli("demo").stdout
+    assert calls == [(tmp_path / "d", 2, True, True)]
+    text = cli("demo", "--no-labels").stdout
     assert "ingesting day 1" in text and "commits" in text and '["main", "fix"]' in text
-    assert calls[-1] == (Path("tillage-demo"), 60, False)
+    assert calls[-1] == (Path("tillage-demo"), 60, False, False)
 
 
 def test_output_helpers() -> None:
