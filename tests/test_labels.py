@@ -255,3 +255,21 @@ def test_labeling_functions_and_annotator_aggregation_write_aggregates(repo: Rep
     with pytest.raises(tillage.InputError, match="no annotations"):
         repo.create_labelset("empty", records="tweets", taxonomy="source")
         repo.aggregate_annotations("empty")
+
+
+def test_training_set_read_in_a_run_is_in_its_lineage(repo: Repo, tmp_path: Path) -> None:
+    repo.label("source", ["t0", "t1"], ["android", "apple"], source="gold")
+    flow = tmp_path / "train_flow.py"
+    flow.write_text(
+        "import tillage\n"
+        "@tillage.step\n"
+        "def rows() -> int:\n"
+        "    return tillage.context().repo.training_set('tweets', 'source').num_rows\n"
+        "@tillage.pipeline\n"
+        "def train() -> int:\n"
+        "    return rows()\n"
+    )
+    run = tillage.run(repo, f"{flow}:train")
+    assert run.result == 2
+    read = {r["dataset"]: r["commit"] for r in run.steps[0].reads}
+    assert read == {"tweets": repo.resolve("main"), "source": repo.resolve("main")}
