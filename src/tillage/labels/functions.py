@@ -121,7 +121,7 @@ class LFError:
     def to_dict(self) -> dict[str, Any]:
         return {
             "lf": self.lf,
-            "record": _jsonable(self.record),
+            "record": plain_value(self.record),
             "row": self.row,
             "error": self.error,
         }
@@ -453,7 +453,7 @@ def _check_classes(classes: Sequence[Any]) -> tuple[Any, ...]:
     return out
 
 
-def _jsonable(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, np.generic):
@@ -495,7 +495,7 @@ class LFSummary:
             "coverage": self.coverage,
             "overlap": self.overlap,
             "conflict": self.conflict,
-            "polarity": [_jsonable(c) for c in self.polarity],
+            "polarity": [plain_value(c) for c in self.polarity],
             "accuracy": self.accuracy,
             "n_votes": self.n_votes,
             "n_gold": self.n_gold,
@@ -524,7 +524,7 @@ class LFReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "n_records": self.n_records,
-            "classes": [_jsonable(c) for c in self.classes],
+            "classes": [plain_value(c) for c in self.classes],
             "coverage": self.coverage,
             "overlap": self.overlap,
             "conflict": self.conflict,

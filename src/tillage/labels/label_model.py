@@ -77,7 +77,7 @@ import pyarrow as pa
 from tillage.errors import InputError
 from tillage.labels import dawid_skene
 from tillage.labels.dawid_skene import Fitted, FloatArray, IntArray, unique_rows
-from tillage.labels.functions import Votes
+from tillage.labels.functions import Votes, plain_value
 
 #: Default floor on an LF's precision when the independence check fails.
 DEFAULT_MIN_PRECISION: Final = 0.8
@@ -271,7 +271,7 @@ class LabelModel:
             "mode": self.mode,
             "min_precision": self.min_precision if self.mode == "constrained" else None,
             "residual_dependence": self.residual_dependence,
-            "classes": [_jsonable(c) for c in self.classes],
+            "classes": [plain_value(c) for c in self.classes],
             "prior": fitted.prior.tolist(),
             "iterations": fitted.iterations,
             "log_likelihood": fitted.log_likelihood,
@@ -369,7 +369,7 @@ class AnnotatorQuality:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "annotator": _jsonable(self.annotator),
+            "annotator": plain_value(self.annotator),
             "accuracy": self.accuracy,
             "confusion": [list(r) for r in self.confusion],
             "count": self.count,
@@ -405,10 +405,10 @@ class Aggregated:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "classes": [_jsonable(c) for c in self.classes],
+            "classes": [plain_value(c) for c in self.classes],
             "prior": list(self.prior),
             "records": [
-                {"record": _jsonable(r), "label": _jsonable(lab), "confidence": conf}
+                {"record": plain_value(r), "label": plain_value(lab), "confidence": conf}
                 for r, lab, conf in zip(self.records, self.labels, self.confidence, strict=True)
             ],
             "annotators": [a.to_dict() for a in self.annotators],
@@ -538,11 +538,3 @@ def _annotation_rows(
                 f"annotation #{n} is {row!r}; pass (record, annotator, label) triples or dicts."
             )
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)

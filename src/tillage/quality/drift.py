@@ -51,6 +51,7 @@ from tillage.quality.profile import (
     ColumnProfile,
     FrequentItem,
     Profile,
+    json_value,
 )
 
 #: Ranks at which each side's KLL sketch is queried for the KS test's points (0.5% apart).
@@ -525,8 +526,8 @@ def _ks_finding(ctx: _Context, col: _Column, t: _Test) -> Finding:
         "p_raw": t.p,
         "tests": ctx.tests,
         "unit": cur.unit,
-        "from": {k: _jsonable(v) for k, v in before.items()},
-        "to": {k: _jsonable(v) for k, v in after.items()},
+        "from": {k: json_value(v) for k, v in before.items()},
+        "to": {k: json_value(v) for k, v in after.items()},
     }
     if t.data["range_width"] is not None:
         details["range_width"] = t.data["range_width"]
@@ -609,8 +610,8 @@ def _category_findings(ctx: _Context, col: _Column, tests: list[_Test]) -> list[
             f"({_pct(s0)}) in {ctx.reference}"
         )
         details = {
-            "from": _jsonable(top0),
-            "to": _jsonable(top1),
+            "from": json_value(top0),
+            "to": json_value(top1),
             "from_share": s0,
             "to_share": s1,
             "from_share_now": _share_of(cur, top0),
@@ -657,7 +658,7 @@ def _category_finding(
     p_raw = min(t.p for t in tests)
     values = [
         {
-            "value": _jsonable(t.data["value"]),
+            "value": json_value(t.data["value"]),
             "from": t.data["from"],
             "to": t.data["to"],
             "count": t.data["count"],
@@ -768,12 +769,3 @@ def _fmt_value(col: ColumnProfile, value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     return _fmt(col, value)
-
-
-def _jsonable(v: Any) -> Any:
-    """Dates and times as ISO strings, durations in seconds; other values as they are."""
-    if isinstance(v, dt.timedelta):
-        return v.total_seconds()
-    if isinstance(v, dt.date | dt.time):
-        return v.isoformat()
-    return v

@@ -445,14 +445,14 @@ class ColumnProfile:
             "null_ratio": self.null_ratio,
             "nan": self.nan,
             "inf": self.inf,
-            "min": _jsonable(self.min),
-            "max": _jsonable(self.max),
-            "mean": _jsonable(self.mean),
-            "stddev": _jsonable(self.stddev),
+            "min": json_value(self.min),
+            "max": json_value(self.max),
+            "mean": json_value(self.mean),
+            "stddev": json_value(self.stddev),
             "quantiles": (
                 None
                 if qs is None
-                else {k: _jsonable(v) for k, v in zip(QUANTILES, qs, strict=True)}
+                else {k: json_value(v) for k, v in zip(QUANTILES, qs, strict=True)}
             ),
             "quantile_rank_error": self.rank_error,
             "distinct": None if distinct is None else distinct.to_dict(),
@@ -461,7 +461,7 @@ class ColumnProfile:
                 if frequent is None
                 else [
                     {
-                        "value": _jsonable(f.value),
+                        "value": json_value(f.value),
                         "count": f.count,
                         "lower": f.lower,
                         "upper": f.upper,
@@ -1009,7 +1009,7 @@ def _with_unit(t: pa.DataType, unit: str) -> pa.DataType:
     return pa.duration(unit)
 
 
-def _jsonable(v: Any) -> Any:
+def json_value(v: Any) -> Any:
     """Dates and times as ISO strings, durations in seconds; other values as they are."""
     if isinstance(v, dt.timedelta):
         return v.total_seconds()

@@ -94,6 +94,11 @@ class LanceBranchRow(Base):
     lance_branch: Mapped[str] = mapped_column(String(200))
 
 
+def json_ready(value: Any) -> Any:
+    """A JSON-ready copy for JSON columns (numpy scalars, dates and the like as plain values)."""
+    return json.loads(json.dumps(value, default=str))
+
+
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -238,7 +243,7 @@ class Catalog:
                 tillage_version=commit.tillage_version,
                 code_sha=commit.code.git_sha,
                 code_dirty=commit.code.dirty,
-                changes=json.loads(json.dumps(commit.changes, default=str)),
+                changes=json_ready(commit.changes),
             )
         )
         if commit.pins:

@@ -9,7 +9,6 @@ connection; the rest open their own transaction.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tillage.store.catalog import Base, utcnow
+from tillage.store.catalog import Base, json_ready, utcnow
 
 
 class BatchProfileRow(Base):
@@ -157,11 +156,6 @@ def _model(r: Any) -> ModelRecord:
     )
 
 
-def _json(value: Any) -> Any:
-    """A JSON-ready copy (numpy scalars, dates and the like become plain values)."""
-    return json.loads(json.dumps(value, default=str))
-
-
 class MonitoringStore:
     """Narrow data access to the monitoring tables of one catalog."""
 
@@ -280,7 +274,7 @@ class MonitoringStore:
                 schema_file=schema_file,
                 schema_sha256=schema_sha256,
                 reference=reference,
-                findings=_json(findings),
+                findings=json_ready(findings),
             )
         )
 
@@ -321,7 +315,7 @@ class MonitoringStore:
                 AlertRow.status.in_(("open", "muted")),
             )
         ).first()
-        body = _json(finding)
+        body = json_ready(finding)
         if live is not None:
             status = live.status  # (the row's ``count`` column reads through _mapping below)
             if status == "muted" and live.muted_until and live.muted_until <= now:
@@ -415,8 +409,8 @@ class MonitoringStore:
                     name=name,
                     dataset=dataset,
                     commit_id=commit_id,
-                    importance=_json(importance),
-                    metrics=_json(metrics),
+                    importance=json_ready(importance),
+                    metrics=json_ready(metrics),
                     created_at=utcnow(),
                     principal=principal,
                 )
@@ -428,7 +422,9 @@ class MonitoringStore:
     def set_importance(self, model_id: int, importance: dict[str, float]) -> ModelRecord:
         with self.engine.begin() as conn:
             conn.execute(
-                update(ModelRow).where(ModelRow.id == model_id).values(importance=_json(importance))
+                update(ModelRow)
+                .where(ModelRow.id == model_id)
+                .values(importance=json_ready(importance))
             )
             row = conn.execute(select(ModelRow.__table__).where(ModelRow.id == model_id)).one()
         return _model(row)

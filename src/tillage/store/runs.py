@@ -8,7 +8,6 @@ their content hash; the ``artifacts`` table lists them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tillage.store.catalog import Base, utcnow
+from tillage.store.catalog import Base, json_ready, utcnow
 
 
 class RunRow(Base):
@@ -164,10 +163,6 @@ class StepRecord:
     error: str | None
 
 
-def _json(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
 class RunStore:
     """Narrow data access to the run tables of one catalog."""
 
@@ -179,7 +174,7 @@ class RunStore:
     def create(self, **fields: Any) -> RunRecord:
         now = utcnow()
         values = {**fields, "created_at": now, "updated_at": now}
-        values["params"] = _json(values["params"])
+        values["params"] = json_ready(values["params"])
         with self.engine.begin() as conn:
             conn.execute(insert(RunRow).values(**values))
         run = self.get(fields["id"])
@@ -200,7 +195,7 @@ class RunStore:
         fields["updated_at"] = utcnow()
         for k in ("waiting_on", "result"):
             if k in fields and fields[k] is not None:
-                fields[k] = _json(fields[k])
+                fields[k] = json_ready(fields[k])
         with self.engine.begin() as conn:
             conn.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
 
@@ -238,7 +233,7 @@ class RunStore:
         """Record a step (replacing a waiting or failed record of the same call)."""
         values = dict(vars(step))
         for k in ("output", "inputs", "reads", "writes"):
-            values[k] = _json(values[k])
+            values[k] = json_ready(values[k])
         with self.engine.begin() as conn:
             conn.execute(
                 delete(StepRow).where(StepRow.run_id == step.run_id, StepRow.seq == step.seq)
@@ -282,7 +277,10 @@ class RunStore:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(MapItemRow),
-                [{"run_id": run_id, "seq": seq, "idx": i, "output": _json(o)} for i, o in items],
+                [
+                    {"run_id": run_id, "seq": seq, "idx": i, "output": json_ready(o)}
+                    for i, o in items
+                ],
             )
 
     # -- approvals ----------------------------------------------------------
@@ -339,7 +337,7 @@ class RunStore:
                     target=target,
                     kind=kind,
                     spec=spec,
-                    params=_json(params),
+                    params=json_ready(params),
                     branch=branch,
                     created_at=utcnow(),
                     last_seen=last_seen,
