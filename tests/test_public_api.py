@@ -18,7 +18,7 @@ ALLOWED = {
     "versioning": {"core", "errors", "store", "versioning", "_version"},
     "quality": {"core", "errors", "store", "quality"},
     "labels": {"core", "errors", "store", "labels"},
-    "pipelines": {"core", "errors", "store", "versioning", "repo", "pipelines"},
+    "pipelines": {"core", "errors", "store", "versioning", "quality", "repo", "pipelines"},
     "demo": {"demo"},  # ``import tillage`` and its own modules: a user of the public API
 }
 

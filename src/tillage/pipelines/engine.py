@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from tillage.core.commit import Commit
 from tillage.errors import (
@@ -380,28 +380,39 @@ class _Runtime:
             value = step.fn(*args, **kwargs)
             ref = self.artifacts.put(value)
         except Exception:
-            frame, self.frame = self.frame, None
-            err = traceback.format_exc()
-            seconds = time.perf_counter() - t0
-            self._store(
-                seq,
-                step.name,
-                key,
-                "failed",
-                frame.restore,
-                inputs,
-                frame.reads,
-                frame.writes,
-                seconds,
-                started,
-                err,
-            )
-            raise _StepFailed(err) from None
+            self._fail(seq, step.name, key, inputs, started, t0)
         frame, self.frame = self.frame, None
         seconds = time.perf_counter() - t0
         self._store(seq, step.name, key, "done", ref, inputs, frame.reads, frame.writes, seconds)
         self._remember(value, ref_fingerprint(ref))
         return value
+
+    def _fail(
+        self, seq: int, name: str, key: str, inputs: list[str], started: str, t0: float
+    ) -> NoReturn:
+        """Store the running step as failed, with its traceback, and unwind the body.
+
+        A step that wrote keeps where the run branch was (`guard`), so a resumed
+        run rewinds before running it again.
+        """
+        frame, self.frame = self.frame, None
+        assert frame is not None
+        err = traceback.format_exc()
+        seconds = time.perf_counter() - t0
+        self._store(
+            seq,
+            name,
+            key,
+            "failed",
+            frame.restore,
+            inputs,
+            frame.reads,
+            frame.writes,
+            seconds,
+            started,
+            err,
+        )
+        raise _StepFailed(err) from None
 
     def _store(
         self,
@@ -485,23 +496,7 @@ class _Runtime:
         try:
             self._map_items(step, items, todo, kwargs, seq, done, batches)
         except Exception:
-            frame, self.frame = self.frame, None
-            err = traceback.format_exc()
-            seconds = time.perf_counter() - t0
-            self._store(
-                seq,
-                step.name + ".map",
-                key,
-                "failed",
-                None,
-                inputs,
-                frame.reads,
-                frame.writes,
-                seconds,
-                started,
-                err,
-            )
-            raise _StepFailed(err) from None
+            self._fail(seq, step.name + ".map", key, inputs, started, t0)
         frame, self.frame = self.frame, None
         ref = {"map": [self.run.id, seq, len(items)]}
         self._store(

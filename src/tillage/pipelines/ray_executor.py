@@ -8,34 +8,15 @@ Ray resumes exactly like one in-process.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tillage.errors import InputError
+from tillage.quality.ray_profile import ray_session
 
 IN_FLIGHT_PER_CPU = 4
 """Chunks submitted ahead per CPU: enough to keep workers busy, few enough to bound memory."""
-
-
-def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise InputError(
-            "the ray executor needs Ray: pip install 'tillage[ray]' (or run with "
-            "--executor local|process)."
-        ) from None
-    if not ray.is_initialized():
-        ray.init(
-            address=os.environ.get("RAY_ADDRESS"),
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-    return ray
 
 
 def _call_chunk(fn: Callable[..., Any], chunk: list[Any], kwargs: dict[str, Any]) -> list[Any]:
@@ -46,7 +27,7 @@ def in_ray(
     fn: Callable[..., Any], items: list[Any], todo: list[int], kwargs: dict[str, Any]
 ) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, fn(items[index]))`` for ``todo``, in order, computed on Ray."""
-    ray = _ray()
+    ray = ray_session("the ray executor")
     module = sys.modules.get(fn.__module__)
     if module is not None and getattr(module, "_tillage_file", False):
         # Loaded from a file, not importable by name on Ray's workers: ship it by value.

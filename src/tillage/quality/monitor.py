@@ -243,16 +243,26 @@ class Monitor:
         key: Sequence[str],
     ) -> list[Finding]:
         """Drift findings of ``current`` against ``reference``, triaged."""
-        skip = _drift_skipped(schema, reference, key)
-        found = drift_mod.compare(
+        found = self._compare(dataset, current, reference, reference_name, schema, key)
+        return self.triage(dataset, found)
+
+    def _compare(
+        self,
+        dataset: str,
+        current: Profile,
+        reference: Profile,
+        reference_name: str,
+        schema: schema_mod.Schema | None,
+        key: Sequence[str],
+    ) -> list[Finding]:
+        return drift_mod.compare(
             current,
             reference,
             dataset=dataset,
             reference_name=reference_name,
             settings=self.settings.drift,
-            skip=skip,
+            skip=_drift_skipped(schema, reference, key),
         )
-        return self.triage(dataset, found)
 
     def check_batch(
         self,
@@ -274,17 +284,7 @@ class Monitor:
         if reference is not None:
             ref_prof, name = reference
             result.reference = name
-            skip = _drift_skipped(schema, ref_prof, key)
-            findings.extend(
-                drift_mod.compare(
-                    prof,
-                    ref_prof,
-                    dataset=dataset,
-                    reference_name=name,
-                    settings=self.settings.drift,
-                    skip=skip,
-                )
-            )
+            findings.extend(self._compare(dataset, prof, ref_prof, name, schema, key))
         result.findings = self.triage(dataset, findings)
         return result
 

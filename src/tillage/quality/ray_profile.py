@@ -23,12 +23,14 @@ def _profile_fragment(root: str, dataset: str, pin: DatasetPin, fragment_id: int
     return profile_table(ds.get_fragment(fragment_id).to_table()).to_bytes()
 
 
-def profile_on_ray(tables: Tables, dataset: str, pin: DatasetPin) -> Profile:
-    """The profile of ``dataset`` at ``pin``, computed fragment by fragment on Ray."""
+def ray_session(what: str) -> Any:
+    """The ``ray`` module, connected to ``RAY_ADDRESS`` or a local cluster started once."""
     try:
         import ray
     except ImportError:
-        raise InputError("profiling on Ray needs Ray: pip install 'tillage[ray]'.") from None
+        raise InputError(
+            f"{what} needs Ray: pip install 'tillage[ray]' (or run without Ray)."
+        ) from None
     if not ray.is_initialized():
         ray.init(
             address=os.environ.get("RAY_ADDRESS"),
@@ -36,6 +38,12 @@ def profile_on_ray(tables: Tables, dataset: str, pin: DatasetPin) -> Profile:
             log_to_driver=False,
             configure_logging=False,
         )
+    return ray
+
+
+def profile_on_ray(tables: Tables, dataset: str, pin: DatasetPin) -> Profile:
+    """The profile of ``dataset`` at ``pin``, computed fragment by fragment on Ray."""
+    ray = ray_session("profiling on Ray")
     ds = tables.open(dataset, pin)
     remote: Any = ray.remote(_profile_fragment)
     refs = [
