@@ -15,7 +15,7 @@ from bad_input.harness import flights_table
 def _base_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("bad-input-base") / "proj"
     with tillage.init(root) as repo:
-        repo.ingest("flights", flights_table(range(0, 40)), key="id", message="day 1")
+        repo.ingest("flights", flights_table(range(40)), key="id", message="day 1")
         repo.ingest("flights", flights_table(range(40, 60)), message="day 2")
         repo.create_branch("dev")
         repo.create_tag("v1")
@@ -24,7 +24,7 @@ def _base_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def project(_base_project: Path, tmp_path: Path) -> Path:
-    """A fresh copy: dataset ``flights`` (60 rows, key ``id``), 2 commits, branch ``dev``, tag ``v1``."""
+    """A fresh copy: ``flights`` (60 rows, key ``id``), 2 commits, branch ``dev``, tag ``v1``."""
     dest = tmp_path / "proj"
     shutil.copytree(_base_project, dest)
     return dest
