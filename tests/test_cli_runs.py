@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
+import tillage
 from tillage.cli.app import app
 
 runner = CliRunner()
@@ -115,3 +118,34 @@ def test_schedule_and_worker(proj: Path, tmp_path: Path) -> None:
     assert len(worked["started"]) == 1
     cli("-C", proj, "schedule", "remove", str(doc["id"]))
     cli("-C", proj, "schedule", "remove", str(doc["id"]), code=1)
+
+
+def _readme_pipeline() -> tuple[str, list[list[str]]]:
+    """The README's pipeline file and its `tillage run` lines, as the README writes them."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Durable pipelines", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(# daily\.py\n.*?)```", section, re.S)
+    assert code is not None, "the README's pipeline section lost its daily.py"
+    runs = [
+        shlex.split(line.split("#", 1)[0])[1:]
+        for line in section.splitlines()
+        if line.startswith("tillage run ")
+    ]
+    assert runs, "the README's pipeline section lost its `tillage run` line"
+    return code.group(1), runs
+
+
+def test_the_readme_pipeline_runs_twice(
+    proj: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, runs = _readme_pipeline()
+    (tmp_path / "daily.py").write_text(code)
+    monkeypatch.chdir(tmp_path)
+    for attempt in (1, 2):
+        for args in runs:
+            doc = cli_json("-C", proj, *args)
+            assert doc["status"] == "done", (attempt, doc["error"])
+            assert set(doc["result"]) == {"EWR", "JFK", "LGA"}
+    assert len(cli_json("-C", proj, "runs", "--status", "done")["runs"]) == 2 * len(runs)
+    with tillage.open(proj) as repo:
+        assert repo.read("flights", columns=["rownames"]).num_rows == 720  # 5 January, once
