@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,18 @@ def publish(value: int) -> str:
     import pyarrow as pa
     table = pa.table({"id": [value], "v": [value]})
     return tillage.context().repo.ingest("out", table, key="id", mode="upsert").id
+
+@tillage.step
+def die(value: int) -> int:
+    import os, signal
+    os.kill(os.getpid(), signal.SIGKILL)
+    return value
+
+
+@tillage.pipeline
+def doomed(x: int) -> int:
+    return die(double(x))
+
 
 @tillage.pipeline
 def flow(x: int, gate: bool = False) -> int:
@@ -118,6 +134,56 @@ def test_schedule_and_worker(proj: Path, tmp_path: Path) -> None:
     assert len(worked["started"]) == 1
     cli("-C", proj, "schedule", "remove", str(doc["id"]))
     cli("-C", proj, "schedule", "remove", str(doc["id"]), code=1)
+
+
+def branches(proj: Path) -> list[str]:
+    return [b["name"] for b in cli_json("-C", proj, "branch", "--list")["branches"]]
+
+
+@pytest.mark.slow
+def test_a_killed_run_shows_its_id_reads_as_crashed_and_can_be_cancelled_and_deleted(
+    proj: Path, tmp_path: Path
+) -> None:
+    exe = Path(sys.executable).parent / "tillage"
+    env = {**os.environ, "TILLAGE_PRINCIPAL": "tester", "COLUMNS": "200"}
+    env.pop("TILLAGE_REPO", None)
+    proc = subprocess.run(
+        [str(exe), "-C", str(proj), "run", f"{tmp_path / 'flow.py'}:doomed", "-p", "x=2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    [listed] = cli_json("-C", proj, "runs")["runs"]
+    run_id = listed["id"]
+    # The id was printed when the run started, before the step that killed it.
+    assert f"started run {run_id}" in proc.stderr
+    assert listed["status"] == "crashed"
+    shown = cli("-C", proj, "runs", "show", run_id[:6]).stdout
+    assert "crashed" in shown and f"tillage runs resume {run_id}" in shown
+    assert cli_json("-C", proj, "runs", "--status", "crashed")["runs"][0]["id"] == run_id
+    assert f"runs/{run_id}" in branches(proj)
+    assert cli_json("-C", proj, "runs", "cancel", run_id)["status"] == "cancelled"
+    assert f"runs/{run_id}" not in branches(proj)
+    err = cli_json("-C", proj, "runs", "resume", run_id, code=1)["error"]
+    assert err["code"] == "run_state" and "cancelled" in err["message"]
+    assert cli_json("-C", proj, "runs", "delete", run_id) == {
+        "deleted": run_id,
+        "status": "cancelled",
+    }
+    assert cli_json("-C", proj, "runs")["runs"] == []
+
+
+def test_backfill_says_how_many_runs_wait_and_on_what(proj: Path, tmp_path: Path) -> None:
+    target = f"{tmp_path / 'flow.py'}:flow"
+    args = ("-C", proj, "backfill", target, "--param", "x", "--from", "1", "--to", "3")
+    doc = cli_json(*args, "--with", "gate=true")
+    assert [r["status"] for r in doc["ran"]] == ["waiting"] * 3
+    assert doc["waiting_on"] == {"approval 'ship'": 3}
+    text = cli(*args, "--with", "gate=true").stdout
+    assert "0 failed, 3 waiting (3 on approval 'ship')" in text
+    assert "tillage runs --status waiting" in text
 
 
 def _readme_pipeline() -> tuple[str, list[list[str]]]:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,6 +23,7 @@ from tillage import Repo
 
 FLOW = """
 import os
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -117,6 +119,34 @@ def wobbly(day: int) -> float:
     # Decided outside any step: the body's path depends on the outside world.
     if Path(os.environ["TILLAGE_TEST_COUNTS"] + ".flip").exists():
         return float(len(square.map([1, 2])))
+    return total(table)
+
+
+@tillage.step
+def ids(table: pa.Table) -> set[int]:  # not JSON, not a table: stored pickled
+    count("ids")
+    return set(table.column("id").to_pylist())
+
+
+@tillage.step(cache=False)
+def hold(table: pa.Table) -> int:
+    Path(os.environ["TILLAGE_TEST_COUNTS"] + ".holding").touch()
+    while not Path(os.environ["TILLAGE_TEST_COUNTS"] + ".go").exists():
+        time.sleep(0.05)
+    return table.num_rows
+
+
+@tillage.pipeline
+def keys(day: int) -> set[int]:
+    found = ids(load(day))
+    return found | {len(found), int(total(load(day)))}
+
+
+@tillage.pipeline
+def held(day: int) -> float:
+    table = load(day)
+    store(table)
+    hold(table)
     return total(table)
 
 
@@ -278,8 +308,13 @@ def test_resume_after_kill_minus_nine_redoes_no_finished_step(
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert counts(tmp_path) == ["load", "store", "total"]
+    # It never got to say that it stopped; its process is gone, so it reads as crashed.
     [killed] = tillage.Runs(repo).list()
-    assert killed.status == "running"  # it never got to say otherwise
+    assert killed.status == "crashed"
+    assert f"tillage runs resume {killed.id}" in (killed.error or "")
+    assert tillage.Runs(repo).show(killed.id).status == "crashed"
+    assert [r.id for r in tillage.Runs(repo).list(status="crashed")] == [killed.id]
+    assert tillage.Runs(repo).list(status="running") == []
     done = tillage.Runs(repo).resume(killed.id)
     assert done.status == "done", done.error
     assert counts(tmp_path) == ["load", "store", "total", "total"]
@@ -498,3 +533,115 @@ def test_a_step_killed_after_writing_writes_once(repo: Repo, flow: Path, tmp_pat
     assert counts(tmp_path) == ["load", "append", "append"]
     assert repo.read("data").num_rows == 10
     assert killed.run_branch not in repo.branches()  # merged, then removed
+
+
+def _flip_a_byte(repo: Repo, ref: dict[str, str]) -> Path:
+    sha = ref.get("pickle") or ref["table"]
+    path = repo.repo_dir / "artifacts" / sha[:2] / sha
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_changed_stored_value_is_refused_before_it_is_loaded(
+    repo: Repo, flow: Path, tmp_path: Path
+) -> None:
+    runs = tillage.Runs(repo)
+    (tmp_path / "counts.fail").touch()
+    run = tillage.run(repo, target(flow, "keys"), {"day": 1})
+    assert run.status == "failed"  # at total, after ids stored its pickled set
+    assert [(s.name, s.status) for s in run.steps][:2] == [("load", "done"), ("ids", "done")]
+    path = _flip_a_byte(repo, run.steps[1].output or {})
+    (tmp_path / "counts.fail").unlink()
+    before = runs.get(run.id)
+    with pytest.raises(tillage.StoredValueError) as err:
+        runs.resume(run.id)
+    message = str(err.value)
+    for fragment in (run.id, "step ids (#2)", str(path), "--no-cache", "tillage runs delete"):
+        assert fragment in message
+    assert runs.get(run.id) == before  # refused before anything was redone
+    assert counts(tmp_path) == ["load", "ids", "total"]
+    # --no-cache computes the changed value again instead of loading it.
+    done = runs.resume(run.id, no_cache=True)
+    assert done.status == "done", done.error
+    assert counts(tmp_path) == ["load", "ids", "total", "ids", "total"]
+    # A done run's result is checked too when it is shown.
+    _flip_a_byte(repo, runs.store.get(run.id).result)  # type: ignore[union-attr]
+    with pytest.raises(tillage.StoredValueError, match="return value"):
+        runs.show(run.id)
+
+
+def test_cancel_ends_a_waiting_run_and_delete_removes_it(
+    repo: Repo, flow: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TILLAGE_TEST_APPROVAL", "1")
+    runs = tillage.Runs(repo)
+    run = tillage.run(repo, target(flow, "daily"), {"day": 1})
+    assert run.status == "waiting" and run.run_branch in repo.branches()
+    with pytest.raises(tillage.RunStateError, match="Cancel it first"):
+        runs.delete(run.id)
+    cancelled = runs.cancel(run.id[:6])
+    assert cancelled.status == "cancelled" and cancelled.waiting_on is None
+    assert run.run_branch not in repo.branches()  # its writes are gone, never merged
+    assert "data" not in repo.datasets("main")
+    with pytest.raises(tillage.RunStateError, match="tillage run "):
+        runs.resume(run.id)
+    with pytest.raises(tillage.RunStateError, match="nothing to cancel"):
+        runs.cancel(run.id)
+    assert runs.delete(run.id).id == run.id
+    assert runs.list() == []
+    with pytest.raises(tillage.NoSuchRunError):
+        runs.show(run.id)
+    assert not (repo.repo_dir / "runs" / f"{run.id}.lock").exists()
+
+
+def test_delete_removes_a_failed_run_its_branch_and_its_stored_steps(
+    repo: Repo, flow: Path, tmp_path: Path
+) -> None:
+    runs = tillage.Runs(repo)
+    (tmp_path / "counts.fail").touch()
+    failed = tillage.run(repo, target(flow, "daily"), {"day": 1})
+    assert failed.status == "failed" and failed.run_branch in repo.branches()
+    runs.delete(failed.id)
+    assert failed.run_branch not in repo.branches() and runs.list() == []
+    (tmp_path / "counts.fail").unlink()
+    done = tillage.run(repo, target(flow, "daily"), {"day": 1})
+    assert [s.status for s in done.steps] == ["done", "done", "done"]  # nothing reused
+    with pytest.raises(tillage.RunStateError, match="revert"):
+        runs.cancel(done.id)
+    runs.delete(done.id)
+    assert repo.read("data").num_rows == 10  # what a done run merged stays
+
+
+@pytest.mark.slow
+def test_cancel_stops_a_run_executing_in_another_process(
+    repo: Repo, flow: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "driver.py"
+    script.write_text(
+        "import tillage\n"
+        f"repo = tillage.open({str(repo.path)!r})\n"
+        f"print(tillage.run(repo, {target(flow, 'held')!r}, {{'day': 1}}).status)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "counts.holding").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.05)
+        runs = tillage.Runs(repo)
+        [live] = runs.list()
+        assert live.status == "running"  # its process is alive: not crashed
+        assert runs.cancel(live.id).status == "cancelled"
+        (tmp_path / "counts.go").touch()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out.strip() == "cancelled"
+    assert counts(tmp_path) == ["load", "store"]  # total never ran
+    assert live.run_branch not in repo.branches()
+    assert "data" not in repo.datasets("main")

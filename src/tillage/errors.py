@@ -23,6 +23,8 @@ map without parsing messages.
     ├── CatalogError                 the catalog is unreachable or too new
     ├── NoSuchAlertError             unknown alert id
     ├── NoSuchRunError               unknown pipeline run id
+    ├── RunStateError                a run cannot do that now (resume a cancelled run, ...)
+    ├── StoredValueError             a stored step result changed since it was stored
     ├── NondeterminismError          a resumed pipeline body took another path
     └── SinkError                    an alert sink failed after its retries
 """
@@ -289,6 +291,40 @@ class NoSuchRunError(TillageError):
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         super().__init__(f"no pipeline run {run_id!r}; list runs with `tillage runs`.")
+
+
+class RunStateError(TillageError):
+    """A run's status does not allow what was asked (cancel a done run, delete a running one)."""
+
+    code = "run_state"
+
+    def __init__(self, run_id: str, status: str, problem: str, fix: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(f"run {run_id} is {status}: {problem}. {fix}")
+
+
+class StoredValueError(TillageError):
+    """A stored step result's bytes are not those recorded when it was stored.
+
+    Step results are unpickled when a run replays them, so a changed file is
+    refused before it is read: unpickling runs code.
+    """
+
+    code = "stored_value_changed"
+
+    def __init__(self, run_id: str, step: str, path: str, expected: str, found: str) -> None:
+        self.run_id = run_id
+        self.step = step
+        self.path = path
+        self.expected = expected
+        self.found = found
+        super().__init__(
+            f"the stored result of {step} in run {run_id} has changed since it was stored "
+            f"({path} should have SHA-256 {expected[:16]}…, has {found[:16]}…), so it was "
+            f"not loaded. Compute it again with `tillage runs resume {run_id} --no-cache`, "
+            f"or remove the run with `tillage runs delete {run_id}`."
+        )
 
 
 class NondeterminismError(TillageError):

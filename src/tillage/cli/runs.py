@@ -1,4 +1,5 @@
-"""Pipeline commands: ``run``, ``runs`` (list, show, resume, approve), ``backfill``, ``lineage``.
+"""Pipeline commands: ``run``, ``runs`` (list, show, resume, approve, cancel, delete),
+``backfill``, ``lineage``.
 
 Registered on the root app by `tillage.cli.app`; they call the public API only.
 """
@@ -18,7 +19,9 @@ from rich.text import Text
 import tillage
 from tillage.cli.app import BranchOpt, JsonOpt, _open, _out, app
 
-runs_app = typer.Typer(name="runs", help="List, inspect, resume and approve pipeline runs.")
+runs_app = typer.Typer(
+    name="runs", help="List, inspect, resume, approve, cancel and delete pipeline runs."
+)
 schedule_app = typer.Typer(
     name="schedule",
     help="Start pipelines on a cron, on new commits or on alerts.",
@@ -79,7 +82,14 @@ def _params(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-_STYLE = {"done": "green", "cached": "cyan", "failed": "bold red", "waiting": "yellow"}
+_STYLE = {
+    "done": "green",
+    "cached": "cyan",
+    "failed": "bold red",
+    "crashed": "bold red",
+    "waiting": "yellow",
+    "cancelled": "dim",
+}
 
 
 def run_view(run: tillage.Run) -> RenderableType:
@@ -110,6 +120,8 @@ def run_view(run: tillage.Run) -> RenderableType:
     if run.status == "failed" and run.error:
         lines.append(Text(run.error.strip().splitlines()[-1], style="red"))
         lines.append(Text(f"fix it, then: tillage runs resume {run.id}", style="cyan"))
+    if run.status == "crashed" and run.error:
+        lines.append(Text(run.error, style="red"))
     if run.status == "done":
         lines.append(Text(f"result: {run.result!r}"[:400]))
         if run.merged_commit:
@@ -152,6 +164,9 @@ def run_cmd(
             branch=branch,
             no_cache=no_cache,
             executor=executor.value,
+            on_start=lambda run_id: out.note(
+                f"started run {run_id} (if it stops: tillage runs resume {run_id})"
+            ),
         )
     out.emit(_doc(run), run_view(run))
     if run.status == "failed":
@@ -233,6 +248,26 @@ def runs_approve(
     out.emit(_doc(run), f"approved {name} for run {run.id}; continue: tillage runs resume {run.id}")
 
 
+@runs_app.command("cancel")
+def runs_cancel(ctx: typer.Context, run_id: RunArg, as_json: JsonOpt = False) -> None:
+    """End a waiting, failed, crashed or running run without merging it; deletes its branch."""
+    out = _out(ctx, as_json)
+    run = tillage.Runs(_open(ctx)).cancel(run_id)
+    out.emit(
+        _doc(run),
+        f"cancelled run {run.id}; nothing it wrote reaches {run.branch} "
+        f"(remove it with: tillage runs delete {run.id})",
+    )
+
+
+@runs_app.command("delete")
+def runs_delete(ctx: typer.Context, run_id: RunArg, as_json: JsonOpt = False) -> None:
+    """Remove an ended run (done, failed, crashed, cancelled): its records and its branch."""
+    out = _out(ctx, as_json)
+    run = tillage.Runs(_open(ctx)).delete(run_id)
+    out.emit({"deleted": run.id, "status": run.status}, f"deleted run {run.id} ({run.status})")
+
+
 @app.command(rich_help_panel="Pipelines")
 def backfill(
     ctx: typer.Context,
@@ -273,8 +308,13 @@ def backfill(
         )
     text = (
         f"backfill {result.pipeline}: {len(result.ran)} run(s), "
-        f"{len(result.skipped)} partition(s) already done, {len(result.failed)} failed"
+        f"{len(result.skipped)} partition(s) already done, {len(result.failed)} failed, "
+        f"{len(result.waiting)} waiting"
     )
+    waits = result.waiting_on()
+    if waits:
+        text += " (" + "; ".join(f"{n} on {what}" for what, n in waits.items()) + ")"
+        text += "\nsee them with: tillage runs --status waiting"
     out.emit(result.to_dict(), text)
     if result.failed:
         raise typer.Exit(4)

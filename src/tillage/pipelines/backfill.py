@@ -7,6 +7,7 @@ a backfill that stopped half way (or ran before) only runs what is missing.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,13 +31,40 @@ class BackfillResult:
     def failed(self) -> list[Run]:
         return [r for r in self.ran if r.status == "failed"]
 
+    @property
+    def waiting(self) -> list[Run]:
+        return [r for r in self.ran if r.status == "waiting"]
+
+    def waiting_on(self) -> dict[str, int]:
+        """How many runs wait on what, most first: ``{"approval 'publish'": 3}``."""
+        found = Counter(awaited(r.waiting_on or {}) for r in self.waiting)
+        return dict(found.most_common())
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "pipeline": self.pipeline,
             "param": self.param,
-            "ran": [{"id": r.id, "params": r.params, "status": r.status} for r in self.ran],
+            "ran": [
+                {"id": r.id, "params": r.params, "status": r.status, "waiting_on": r.waiting_on}
+                for r in self.ran
+            ],
             "skipped": self.skipped,
+            "waiting_on": self.waiting_on(),
         }
+
+
+def awaited(waiting_on: dict[str, Any]) -> str:
+    """What a waiting run waits on, in a few words (``approval 'publish'``)."""
+    kind = waiting_on.get("kind")
+    if kind == "approval":
+        return f"approval {waiting_on.get('name')!r}"
+    if kind == "annotations":
+        return f"annotation task {waiting_on.get('task')!r}"
+    if kind == "time":
+        return f"time {waiting_on.get('until')}"
+    if kind == "condition":
+        return f"condition {waiting_on.get('name')!r}"
+    return str(waiting_on.get("message", "something"))
 
 
 def partitions(start: str, end: str) -> list[Any]:

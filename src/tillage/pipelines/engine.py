@@ -16,6 +16,11 @@ How a run works:
   the items that have none.
 - `approval`, `wait_until` and `wait_for` suspend the run (the process may
   exit) until `resume` finds their condition true.
+- A run records the process executing it; a ``running`` run whose process is
+  gone (``kill -9``, a crash) reads as ``crashed``. `Runs.cancel` ends a run
+  without merging it; `Runs.delete` removes an ended run and its branch.
+- Stored results are checked against the hash recorded with them before they
+  are loaded (`tillage.pipelines.values`).
 """
 
 from __future__ import annotations
@@ -31,17 +36,21 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
 
 from tillage.core.commit import Commit
 from tillage.errors import (
     InputError,
+    LockTimeoutError,
     MergeConflictError,
     NondeterminismError,
     NoSuchRunError,
+    RunStateError,
+    StoredValueError,
 )
+from tillage.pipelines.processes import is_gone, this_process
 from tillage.pipelines.steps import Pipeline, Step, load_pipeline
 from tillage.pipelines.values import Artifacts, fingerprint, ref_fingerprint
 from tillage.repo import Repo
@@ -98,7 +107,8 @@ class Run:
     Attributes:
         id: the run id (``tillage runs show ID``).
         pipeline: the pipeline's name; ``target`` says where its code is.
-        status: ``running`` (or killed while running), ``waiting``, ``done`` or ``failed``.
+        status: ``running``, ``waiting``, ``done``, ``failed``, ``cancelled``, or
+            ``crashed`` (stored as running, but its process is gone: resume it).
         waiting_on: what a waiting run waits for, e.g. ``{"kind": "approval", ...}``.
         result: the pipeline's return value (done runs).
         error: the traceback of a failed run.
@@ -161,6 +171,10 @@ class _Suspend(BaseException):
 
 class _StepFailed(BaseException):
     """Unwinds the body after a step raised (the step's error is already stored)."""
+
+
+class _Cancelled(BaseException):
+    """Unwinds the body of a run that `Runs.cancel` cancelled while it ran."""
 
 
 def approval(name: str, message: str | None = None) -> dict[str, Any]:
@@ -323,6 +337,8 @@ class _Runtime:
 
     def _next(self, name: str, key: str, inputs: list[str]) -> tuple[int, StepRecord | None]:
         """The next call number, and its stored record if the body made this call before."""
+        if self.store.status(self.run.id) == "cancelled":
+            raise _Cancelled()
         self.seq += 1
         prior = self.recorded.get(self.seq)
         if prior is not None and (prior.name != name or prior.cache_key != key):
@@ -331,8 +347,10 @@ class _Runtime:
             raise NondeterminismError(self.run.id, self.seq, before, now)
         return self.seq, prior
 
-    def _load(self, ref: dict[str, Any]) -> Any:
-        return self.artifacts.get(ref, load_commit=self.base.commit)
+    def _load(self, ref: dict[str, Any], step: str, run_id: str | None = None) -> Any:
+        """A stored value; ``step`` and ``run_id`` (default: this run) name it in errors."""
+        who = run_id or self.run.id
+        return self.artifacts.get(ref, load_commit=self.base.commit, run_id=who, step=step)
 
     # -- steps --
 
@@ -362,16 +380,22 @@ class _Runtime:
         key = self._key(step.name, step.code, inputs)
         seq, prior = self._next(step.name, key, inputs)
         if prior is not None and prior.status in ("done", "cached"):
-            value = self._load(prior.output)
-            self._remember(value, ref_fingerprint(prior.output))
-            return value
+            try:
+                value = self._load(prior.output, f"step {step.name} (#{seq})")
+            except StoredValueError:
+                if not self.no_cache:
+                    raise
+                prior = None  # --no-cache: compute the changed value again
+            else:
+                self._remember(value, ref_fingerprint(prior.output))
+                return value
         if prior is not None and prior.status in ("running", "failed"):
             self._rewind(prior)  # a step killed or failed after writing: start it clean
         cacheable = step.cache and not self.no_cache and not _unhashable(inputs)
         hit = self.store.cached(key) if cacheable else None
         if hit is not None and hit.output is not None:
             self._store(seq, step.name, key, "cached", hit.output, inputs, hit.reads, [], 0.0)
-            value = self._load(hit.output)
+            value = self._load(hit.output, f"step {step.name} (#{hit.seq})", hit.run_id)
             self._remember(value, ref_fingerprint(hit.output))
             return value
         self.frame = _Frame(step.name, seq, key, inputs)
@@ -480,12 +504,12 @@ class _Runtime:
         key = self._key(step.name, step.code, inputs)
         seq, prior = self._next(step.name + ".map", key, inputs)
         if prior is not None and prior.status in ("done", "cached"):
-            return self._map_outputs(prior.output)
+            return self._map_outputs(prior.output, step.name)
         cacheable = step.cache and not self.no_cache and not _unhashable(inputs)
         hit = self.store.cached(key) if cacheable else None
         if hit is not None and hit.output is not None:
             self._store(seq, step.name + ".map", key, "cached", hit.output, inputs, [], [], 0.0)
-            return self._map_outputs(hit.output)
+            return self._map_outputs(hit.output, step.name)
         started, t0 = utcnow(), time.perf_counter()
         done = self.store.map_items(self.run.id, seq)
         todo = [i for i in range(len(items)) if i not in done]
@@ -511,7 +535,7 @@ class _Runtime:
             time.perf_counter() - t0,
             started,
         )
-        return self._map_outputs(ref)
+        return self._map_outputs(ref, step.name)
 
     def _map_items(
         self,
@@ -553,10 +577,12 @@ class _Runtime:
         finally:
             flush()  # what finished before an item failed is kept
 
-    def _map_outputs(self, ref: dict[str, Any]) -> list[Any]:
+    def _map_outputs(self, ref: dict[str, Any], name: str) -> list[Any]:
         run_id, seq, n = ref["map"]
         stored = self.store.map_items(run_id, seq)
-        return [self._load(stored[i]) for i in range(n)]
+        return [
+            self._load(stored[i], f"step {name}.map (#{seq}) item {i}", run_id) for i in range(n)
+        ]
 
     # -- waiting --
 
@@ -670,12 +696,15 @@ class Runs:
         branch: str | None = None,
         no_cache: bool = False,
         executor: Executor_ = "local",
+        on_start: Callable[[str], None] | None = None,
     ) -> Run:
         """Start a run of ``pipeline`` (an object or ``FILE.py:NAME``) and execute it.
 
         ``executor`` says where map steps run: ``local`` (this process), ``process``
         (a local process pool) or ``ray`` (a Ray cluster: ``RAY_ADDRESS``, else a
-        local one); every executor checkpoints items the same way.
+        local one); every executor checkpoints items the same way. ``on_start(id)``
+        is called once the run is recorded, before its first step, so that people
+        know which run to resume should this process die.
         """
         _check_executor(executor)
         pipe = load_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
@@ -688,6 +717,7 @@ class Runs:
         run_branch = f"runs/{run_id}"
         self.repo.create_branch(run_branch, target_branch)
         code = code_version()
+        pid, host, started = this_process()
         self.store.create(
             id=run_id,
             pipeline=pipe.name,
@@ -700,15 +730,28 @@ class Runs:
             principal=self.repo.config.who(),
             code_sha=code.git_sha,
             code_dirty=code.dirty,
+            pid=pid,
+            host=host,
+            process_started=started,
         )
+        if on_start is not None:
+            on_start(run_id)
         return self._execute(run_id, pipe, no_cache=no_cache, executor=executor)
 
     def resume(self, run_id: str, *, no_cache: bool = False, executor: Executor_ = "local") -> Run:
-        """Continue a waiting, failed or killed run; finished steps are replayed, not redone."""
+        """Continue a waiting, failed or crashed run; finished steps are replayed, not redone.
+
+        Raises:
+            RunStateError: the run was cancelled.
+            StoredValueError: a stored result changed since it was stored (the run
+                is left as it was; ``no_cache`` computes a changed step again).
+        """
         _check_executor(executor)
         run = self.get(run_id)
         if run.status == "done":
             return self.show(run.id)
+        if run.status == "cancelled":
+            raise _cancelled(run.id, "it cannot be resumed", run.target)
         return self._execute(run.id, load_pipeline(run.target), no_cache, executor)
 
     def _execute(
@@ -716,8 +759,21 @@ class Runs:
     ) -> Run:
         self.locks.mkdir(exist_ok=True)
         with write_lock(self.locks / f"{run_id}.lock", timeout=1.0):
+            before = self.store.get(run_id)
+            assert before is not None
+            if before.status == "cancelled":  # cancelled while this process waited for the lock
+                raise _cancelled(run_id, "it cannot be resumed", before.target)
+            pid, host, started = this_process()
+            self.store.update(
+                run_id,
+                status="running",
+                waiting_on=None,
+                error=None,
+                pid=pid,
+                host=host,
+                process_started=started,
+            )
             run = self.get(run_id)
-            self.store.update(run.id, status="running", waiting_on=None, error=None)
             rt = _Runtime(
                 self.repo, self.store, self.artifacts, run, no_cache=no_cache, executor=executor
             )
@@ -725,31 +781,101 @@ class Runs:
             try:
                 result = pipe.fn(**run.params)
             except _Suspend as s:
-                self.store.update(run.id, status="waiting", waiting_on=s.waiting_on)
-                return self.show(run.id)
+                return self._end(run, status="waiting", waiting_on=s.waiting_on)
             except _StepFailed as f:
-                self.store.update(run.id, status="failed", error=str(f))
-                return self.show(run.id)
+                return self._end(run, status="failed", error=str(f))
+            except _Cancelled:
+                return self._end(run)
+            except StoredValueError:
+                self.store.restore(before)  # refused before anything was redone
+                raise
             except NondeterminismError as e:
-                self.store.update(run.id, status="failed", error=str(e))
-                return self.show(run.id)
+                return self._end(run, status="failed", error=str(e))
             except Exception:
-                self.store.update(run.id, status="failed", error=traceback.format_exc())
-                return self.show(run.id)
+                return self._end(run, status="failed", error=traceback.format_exc())
             finally:
                 _RUNTIME.reset(token)
             ref = self.artifacts.put(result)
+            if self.store.status(run.id) == "cancelled":
+                return self._end(run)
             try:
                 merged = self.repo.merge(run.run_branch, into=run.branch)
             except MergeConflictError as e:
-                self.store.update(run.id, status="failed", error=str(e), result=ref)
-                return self.show(run.id)
+                return self._end(run, status="failed", error=str(e), result=ref)
             self.store.update(run.id, status="done", result=ref, merged_commit=merged.commit)
             self.repo.delete_branch(run.run_branch)  # merged: its commits stay reachable
             return self.show(run.id)
 
+    def _end(self, run: RunRecord, **fields: Any) -> Run:
+        """Store how an execution ended, unless the run was cancelled meanwhile: then
+        drop its branch instead (`cancel` leaves that to the process running it)."""
+        if not fields or not self.store.update(run.id, only_if=["running"], **fields):
+            self._drop_branch(run)
+        return self.show(run.id)
+
+    def _drop_branch(self, run: RunRecord) -> None:
+        if run.run_branch in self.repo.branches():
+            self.repo.delete_branch(run.run_branch)
+
+    def cancel(self, run_id: str) -> Run:
+        """Cancel a waiting, failed, crashed or running run: it ends without merging.
+
+        Its branch ``runs/ID`` is deleted, so none of its writes reach the target.
+        A run executing in another process stops at its next step.
+
+        Raises:
+            RunStateError: the run is done or already cancelled.
+        """
+        run = self.get(run_id)
+        if run.status in ("done", "cancelled"):
+            fix = (
+                f"Its writes landed on {run.branch}; undo them with `tillage revert "
+                f"{(run.merged_commit or '')[:12]}`."
+                if run.status == "done" and run.merged_commit
+                else f"Remove it with `tillage runs delete {run.id}`."
+            )
+            raise RunStateError(run.id, run.status, "there is nothing to cancel", fix)
+        stored = ["running"] if run.status == "crashed" else [run.status]
+        if not self.store.update(run.id, only_if=stored, status="cancelled", waiting_on=None):
+            return self.cancel(run.id)  # it moved on meanwhile: decide again
+        self.locks.mkdir(exist_ok=True)
+        try:
+            with write_lock(self.locks / f"{run.id}.lock", timeout=1.0):
+                self._drop_branch(run)
+        except LockTimeoutError:
+            pass  # its process is alive and drops the branch at its next step
+        return self.show(run.id)
+
+    def delete(self, run_id: str) -> Run:
+        """Remove an ended run (done, failed, crashed or cancelled): its records and branch.
+
+        Step results it stored are no longer reused by later runs. Returns the
+        run as it was (without its steps).
+
+        Raises:
+            RunStateError: the run is running or waiting (cancel it first).
+        """
+        run = self.get(run_id)
+        if run.status in ("running", "waiting"):
+            doing = "waits"
+            if run.status == "running":
+                doing = f"runs (process {run.pid} on {run.host})" if run.pid else "runs"
+            raise RunStateError(
+                run.id,
+                run.status,
+                f"it cannot be deleted while it {doing}",
+                f"Cancel it first with `tillage runs cancel {run.id}`.",
+            )
+        self.locks.mkdir(exist_ok=True)
+        lock = self.locks / f"{run.id}.lock"
+        with write_lock(lock, timeout=1.0):  # not while a resume of it has started
+            self._drop_branch(run)
+            self.store.delete(run.id)
+        lock.unlink(missing_ok=True)
+        return _run(run, None, [])
+
     def get(self, run_id: str) -> RunRecord:
-        """The stored run ``run_id`` names (a unique prefix will do)."""
+        """The stored run ``run_id`` names (a unique prefix will do), as it stands now."""
         found = self.store.get(run_id)
         if found is None:
             ids = self.store.find(run_id) if len(run_id) >= 4 else []
@@ -757,46 +883,56 @@ class Runs:
                 found = self.store.get(ids[0])
         if found is None:
             raise NoSuchRunError(run_id)
-        return found
+        return _as_it_stands(found)
 
     def show(self, run_id: str) -> Run:
-        """A run with its steps."""
+        """A run with its steps.
+
+        Raises:
+            StoredValueError: the stored result of a done run changed since it was stored.
+        """
         r = self.get(run_id)
         steps = [
             StepView(s.seq, s.name, s.status, s.seconds, s.reads, s.writes, s.error, s.output)
             for s in self.store.steps(r.id)
         ]
-        result = self.artifacts.get(r.result) if r.status == "done" and r.result else None
+        result = (
+            self.artifacts.get(r.result, run_id=r.id, step="the pipeline's return value")
+            if r.status == "done" and r.result
+            else None
+        )
         return _run(r, result, steps)
 
     def list(self, *, pipeline: str | None = None, status: str | None = None) -> list[Run]:
         """Runs, newest first (without their steps)."""
-        found = self.store.runs(pipeline=pipeline, statuses=[status] if status else None)
-        return [
-            Run(
-                r.id,
-                r.pipeline,
-                r.target,
-                r.params,
-                r.status,
-                r.branch,
-                r.run_branch,
-                r.created_at,
-                r.updated_at,
-                r.waiting_on,
-                r.error,
-                None,
-                r.merged_commit,
-                r.code_sha,
-            )
-            for r in found
-        ]
+        stored = "running" if status == "crashed" else status
+        found = self.store.runs(pipeline=pipeline, statuses=[stored] if stored else None)
+        now = [_as_it_stands(r) for r in found]
+        return [_run(r, None, []) for r in now if status is None or r.status == status]
 
     def approve(self, run_id: str, name: str, note: str | None = None) -> Run:
         """Approve the wait ``name`` of a run; resume it to go on."""
         run = self.get(run_id)
         self.store.approve(run.id, name, self.repo.config.who(), note)
         return self.show(run.id)
+
+
+def _as_it_stands(r: RunRecord) -> RunRecord:
+    """``r``, as ``crashed`` if it is stored as running but its process is gone."""
+    if r.status != "running" or not is_gone(r.pid, r.host, r.process_started):
+        return r
+    why = (
+        f"the process that ran it (pid {r.pid} on {r.host}) is gone: it was killed or "
+        f"crashed. Resume it with `tillage runs resume {r.id}`, or cancel it with "
+        f"`tillage runs cancel {r.id}`."
+    )
+    return replace(r, status="crashed", error=why)
+
+
+def _cancelled(run_id: str, problem: str, target: str) -> RunStateError:
+    return RunStateError(
+        run_id, "cancelled", problem, f"Start a new run with `tillage run {target}`."
+    )
 
 
 def _run(r: RunRecord, result: Any, steps: list[StepView]) -> Run:
@@ -856,6 +992,9 @@ def run(
     branch: str | None = None,
     no_cache: bool = False,
     executor: Executor_ = "local",
+    on_start: Callable[[str], None] | None = None,
 ) -> Run:
     """Run ``pipeline`` durably in ``repo``; see `Runs.start`."""
-    return Runs(repo).start(pipeline, params, branch=branch, no_cache=no_cache, executor=executor)
+    return Runs(repo).start(
+        pipeline, params, branch=branch, no_cache=no_cache, executor=executor, on_start=on_start
+    )

@@ -10,6 +10,15 @@ A step's result is kept as a *reference*, a small JSON document in the catalog:
 Files live under ``.tillage/artifacts/`` named by the SHA-256 of their bytes,
 so equal results are stored once. A *fingerprint* identifies a value for cache
 keys: the hash of its stored form.
+
+The reference in the catalog records that SHA-256, and a file is read back
+only if its bytes still have it (`StoredValueError` otherwise): unpickling
+runs code, so a changed file must never reach ``pickle.loads``. A plain
+SHA-256 rather than an HMAC under a repository key: it catches every change
+to a file by whoever (or whatever: a bad disk, a sync tool) can write the
+artifacts but not the catalog, needs no key to copy between machines and
+workers, and an HMAC key kept in the same repository would not stop someone
+who can write the catalog, who can already change what a run does.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from typing import Any
 import pyarrow as pa
 
 from tillage.core.commit import Commit
-from tillage.errors import InputError
+from tillage.errors import InputError, StoredValueError
 from tillage.store.runs import RunStore
 
 INLINE_LIMIT = 64 * 1024
@@ -103,18 +112,41 @@ class Artifacts:
             ) from e
         return {"pickle": self._write(data, "pickle")}
 
-    def get(self, ref: dict[str, Any], load_commit: Any = None) -> Any:
-        """The value a reference names (``load_commit`` reads a commit id back)."""
+    def _read(self, sha: str, run_id: str, step: str) -> bytes:
+        """The bytes of artifact ``sha``, only if they still hash to ``sha``."""
+        path = self.path(sha)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+            found = "nothing (the file is missing)"
+        else:
+            found = hashlib.sha256(data).hexdigest()
+        if found != sha:
+            raise StoredValueError(run_id, step, str(path), sha, found)
+        return data
+
+    def get(
+        self, ref: dict[str, Any], load_commit: Any = None, *, run_id: str = "?", step: str = "?"
+    ) -> Any:
+        """The value a reference names (``load_commit`` reads a commit id back).
+
+        ``run_id`` and ``step`` say whose value it is, for the error raised when
+        the stored bytes have changed.
+
+        Raises:
+            StoredValueError: the file is missing or its bytes are not those stored.
+        """
         if "v" in ref:
             return ref["v"]
         if "commit" in ref:
             return load_commit(ref["commit"]) if load_commit else ref["commit"]
         if "table" in ref:
-            with pa.memory_map(str(self.path(ref["table"]))) as source:
-                table = pa.ipc.open_file(source).read_all()
+            data = self._read(ref["table"], run_id, step)
+            table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
             return table.to_pandas() if ref.get("pandas") else table
         if "pickle" in ref:
-            return pickle.loads(self.path(ref["pickle"]).read_bytes())
+            return pickle.loads(self._read(ref["pickle"], run_id, step))
         raise InputError(f"unknown stored value {ref!r}")
 
 

@@ -45,10 +45,17 @@ class RunRow(Base):
     principal: Mapped[str] = mapped_column(String(256))
     code_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
     code_dirty: Mapped[bool] = mapped_column(Boolean)
-    waiting_on: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # none_as_null: None is stored as SQL NULL, never as JSON null, so that
+    # `RunStore.restore` writes back exactly what was there.
+    waiting_on: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True
+    )
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    result: Mapped[Any] = mapped_column(JSON, nullable=True)
+    result: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
     merged_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    process_started: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class StepRow(Base):
@@ -143,6 +150,10 @@ class RunRecord:
     error: str | None
     result: Any
     merged_commit: str | None
+    pid: int | None = None
+    host: str | None = None
+    process_started: str | None = None
+    """The process executing the run (see `tillage.pipelines.processes`)."""
 
 
 @dataclass(frozen=True)
@@ -186,18 +197,47 @@ class RunStore:
             row = conn.execute(select(RunRow.__table__).where(RunRow.id == run_id)).first()
         return RunRecord(**row._mapping) if row else None
 
+    def status(self, run_id: str) -> str | None:
+        """Only a run's stored status (a cheap check between steps)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(RunRow.status).where(RunRow.id == run_id)).scalar()
+
     def find(self, prefix: str) -> list[str]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(RunRow.id).where(RunRow.id.startswith(prefix)).limit(2))
             return [r[0] for r in rows]
 
-    def update(self, run_id: str, **fields: Any) -> None:
-        fields["updated_at"] = utcnow()
+    def update(self, run_id: str, *, only_if: Sequence[str] = (), **fields: Any) -> bool:
+        """Change a run's fields; with ``only_if``, only while its status is one of those.
+
+        Returns whether the run changed (False: its status was another, or it is gone).
+        """
+        fields.setdefault("updated_at", utcnow())
         for k in ("waiting_on", "result"):
             if k in fields and fields[k] is not None:
                 fields[k] = json_ready(fields[k])
+        q = update(RunRow).where(RunRow.id == run_id)
+        if only_if:
+            q = q.where(RunRow.status.in_(list(only_if)))
         with self.engine.begin() as conn:
-            conn.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
+            return bool(conn.execute(q.values(**fields)).rowcount)
+
+    def restore(self, run: RunRecord) -> None:
+        """Put a run's own row back as ``run`` has it (after a resume that was refused)."""
+        values = dict(vars(run))
+        values.pop("id")
+        for k in ("params", "waiting_on", "result"):
+            if values[k] is not None:
+                values[k] = json_ready(values[k])
+        with self.engine.begin() as conn:
+            conn.execute(update(RunRow).where(RunRow.id == run.id).values(**values))
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run with its steps, map items and approvals, in one transaction."""
+        with self.engine.begin() as conn:
+            for table in (StepRow, MapItemRow, ApprovalRow):
+                conn.execute(delete(table).where(table.run_id == run_id))
+            conn.execute(delete(RunRow).where(RunRow.id == run_id))
 
     def runs(
         self,
