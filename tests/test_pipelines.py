@@ -645,3 +645,36 @@ def test_cancel_stops_a_run_executing_in_another_process(
     assert counts(tmp_path) == ["load", "store"]  # total never ran
     assert live.run_branch not in repo.branches()
     assert "data" not in repo.datasets("main")
+
+
+def test_a_catalog_from_before_run_processes_upgrades_and_keeps_its_runs(
+    repo: Repo, flow: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect, text
+
+    from tillage.store.catalog import Base
+    from tillage.store.migrate import _config
+
+    done = tillage.run(repo, target(flow, "daily"), {"day": 1})
+    monkeypatch.setenv("TILLAGE_TEST_APPROVAL", "1")
+    waiting = tillage.run(repo, target(flow, "daily"), {"day": 2})
+    with repo.catalog.engine.begin() as conn:
+        command.downgrade(_config(conn), "0005")
+        # A run killed before its process was recorded: stored as running, no pid.
+        conn.execute(text("UPDATE runs SET status = 'running' WHERE id = :id"), {"id": waiting.id})
+    columns = {c["name"] for c in inspect(repo.catalog.engine).get_columns("runs")}
+    assert "pid" not in columns
+    path = repo.path
+    repo.close()
+
+    with tillage.open(path) as again:
+        with again.catalog.engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert not [d for d in diffs if d[0] in ("add_column", "remove_column")], diffs
+        runs = tillage.Runs(again)
+        assert {r.id: r.status for r in runs.list()} == {done.id: "done", waiting.id: "running"}
+        runs.approve(waiting.id, "publish")
+        assert runs.resume(waiting.id).status == "done"  # no process recorded: it may resume
