@@ -191,16 +191,19 @@ def runs_list(
     out = _out(ctx, as_json)
     found = tillage.Runs(_open(ctx)).list(pipeline=pipeline, status=status)
     table = Table(show_edge=False)
-    for col in ("run", "pipeline", "params", "status", "started", "waiting on"):
+    for col in ("run", "pipeline", "params", "status", "started", "waiting on / next"):
         table.add_column(col, overflow="fold")
     for r in found:
+        note = str((r.waiting_on or {}).get("message", ""))
+        if r.status == "crashed":
+            note = f"its process is gone: tillage runs resume {r.id}"
         table.add_row(
             r.id,
             Text(r.pipeline),
             Text(", ".join(f"{k}={v!r}" for k, v in r.params.items())),
             Text(r.status, style=_STYLE.get(r.status, "")),
             r.created_at[:19].replace("T", " "),
-            Text(str((r.waiting_on or {}).get("message", ""))),
+            Text(note),
         )
     view: RenderableType = table if found else Text("no runs yet")
     out.emit({"runs": [_doc(r) for r in found]}, view)
