@@ -678,3 +678,21 @@ def test_a_catalog_from_before_run_processes_upgrades_and_keeps_its_runs(
         assert {r.id: r.status for r in runs.list()} == {done.id: "done", waiting.id: "running"}
         runs.approve(waiting.id, "publish")
         assert runs.resume(waiting.id).status == "done"  # no process recorded: it may resume
+
+
+@pytest.mark.parametrize(
+    ("waiting_on", "said"),
+    [
+        ({"kind": "approval", "name": "publish", "message": "..."}, "approval 'publish'"),
+        (
+            {"kind": "annotations", "task": "tweet-source", "of": 100},
+            "annotation task 'tweet-source'",
+        ),
+        ({"kind": "time", "until": "2013-01-02T00:00:00+00:00"}, "time 2013-01-02T00:00:00+00:00"),
+        ({"kind": "condition", "name": "labels"}, "condition 'labels'"),
+    ],
+)
+def test_backfill_names_what_a_run_waits_on(waiting_on: dict[str, object], said: str) -> None:
+    from tillage.pipelines.backfill import awaited
+
+    assert awaited(waiting_on) == said
