@@ -159,7 +159,7 @@ def test_a_killed_run_shows_its_id_reads_as_crashed_and_can_be_cancelled_and_del
     run_id = listed["id"]
     # The id was printed when the run started, before the step that killed it.
     assert f"started run {run_id}" in proc.stderr
-    assert listed["status"] == "crashed"
+    assert listed["status"] == "crashed" and listed["pid"] > 0 and listed["host"]
     assert f"its process is gone: tillage runs resume {run_id}" in cli("-C", proj, "runs").stdout
     shown = cli("-C", proj, "runs", "show", run_id[:6]).stdout
     assert "crashed" in shown and f"tillage runs resume {run_id}" in shown

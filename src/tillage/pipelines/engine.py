@@ -113,6 +113,7 @@ class Run:
         result: the pipeline's return value (done runs).
         error: the traceback of a failed run.
         branch: the branch the run's writes land on; ``run_branch`` holds them until then.
+        pid, host: the process that executes the run, or last did.
     """
 
     id: str
@@ -130,6 +131,8 @@ class Run:
     merged_commit: str | None
     code_sha: str | None
     steps: list[StepView] = field(default_factory=list)
+    pid: int | None = None
+    host: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(vars(self))
@@ -952,6 +955,8 @@ def _run(r: RunRecord, result: Any, steps: list[StepView]) -> Run:
         merged_commit=r.merged_commit,
         code_sha=r.code_sha,
         steps=steps,
+        pid=r.pid,
+        host=r.host,
     )
 
 
