@@ -20,14 +20,22 @@ Each column present on both sides with the same kind is compared one way:
 - **missing values** (nulls and NaN, every compared column): a two-proportion
   z-test gives ``missing_ratio``, raised only when more values are missing than
   in the reference (fewer is the data getting better).
+- **values never seen** (string and int columns whose reference counted every
+  value): the rows holding values absent from the reference, tested against the
+  share the reference predicts (Good-Turing: values seen once / values), give
+  ``new_values`` with counts ("dest: 7 values not seen in january, 238 rows
+  (0.8%): ...") when the excess is at least `DriftSettings.min_new_share`.
 
 A finding needs both statistical support and a practical effect: its p-value,
 Bonferroni-corrected over all the tests `compare` ran, is below
 `DriftSettings.alpha`, and its effect is at least the matching floor. Sketch
 error is charged against the test, never for it: the KS distance is reduced by
 both sketches' rank error, and frequent-item counts by their error bounds,
-before the p-value is computed. So two samples of the same data give no
-findings, whatever their size, and 30 rows against 30 rows need a large shift.
+before the p-value is computed. Proportions whose 2x2 table expects fewer than
+`EXACT_BELOW` counts in a cell use Fisher's exact test, not the normal
+approximation (which would call one row of seven flying to a 0.1% airport a
+significant shift). So two samples of the same data give no findings, whatever
+their size, and 30 rows against 30 rows need a large shift.
 
 No findings for columns on one side only, of kinds ``mixed``/``other``/``null``,
 of different kinds on the two sides (int and float excepted), named in
@@ -35,12 +43,6 @@ of different kinds on the two sides (int and float excepted), named in
 checks report those. Identifier-like columns (`looks_like_identifier`, on either
 side) get the missing-values test alone: their values only ever say that the
 ids changed, but ids going missing (cancelled flights lose their aircraft) is news.
-
-- **values never seen** (string and int columns whose reference counted every
-  value): the rows holding values absent from the reference, tested against the
-  share the reference predicts (Good-Turing: values seen once / values), give
-  ``new_values`` with counts ("dest: 7 values not seen in january, 238 rows
-  (0.8%): ...") when the excess is at least `DriftSettings.min_new_share`.
 """
 
 from __future__ import annotations

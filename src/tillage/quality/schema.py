@@ -21,15 +21,28 @@ or ``severity: block`` for all of the column's rules) or for the whole dataset
 
 **Inference** (`infer`), from a profile of some rows:
 
-- roles: primary-key columns are ``key``; near-unique int and string columns
-  (HyperLogLog distinct ≥ `ID_UNIQUE_RATIO` of the values, at least
-  `ID_MIN_VALUES` values) are ``id``; dates, timestamps, and int columns named
-  like a date part (year, month, day, hour, minute, second, alone or as the
-  last word: ``dep_hour``) whose values fit that part are ``time``; the rest
-  ``feature``. Only features are compared for drift (ids and times move by nature).
-- ranges, for numeric features only: the observed extremes widened by
-  ``margin`` of the span on each side, rounded outward to 1% of the span, never
-  beyond the type's bounds. **Non-negative columns stay non-negative**: when
+- roles: primary-key columns are ``key``; int and string columns with at least
+  `ID_MIN_VALUES` values that look like identifiers (`drift.looks_like_identifier`:
+  near-unique, HyperLogLog distinct ≥ `ID_UNIQUE_RATIO` of the values; or
+  hundreds of values, none common, and named like an identifier, as flight and
+  tail numbers are) are ``id``; dates, timestamps, strings holding ISO dates or
+  timestamps (``2013-01-01T05:00:00Z``, `drift.looks_like_time_text`), and int
+  columns named like a date part (year, month, day, hour, minute, second, alone
+  or as the last word: ``dep_hour``) whose values fit that part are ``time``;
+  the rest ``feature``. Only features are compared for drift (ids and times
+  move by nature), and only features get domains and learned ranges.
+- ranges, for numeric features only: the observed extremes widened on each side
+  by ``margin`` of the span or by the tail's reach, whichever is wider: an
+  exponential tail fitted to the `TAIL_SHARE` of values at that end says how
+  far a batch as large as the profiled rows reaches with probability
+  `TAIL_MISS` (`_tail_pads`; the column's comment in the file gives both
+  reaches). Delays have long tails (a week of January reaches 853 minutes, the
+  rest of the month 1,301), so their bounds sit far out; a column whose top
+  values repeat (distances: Honolulu) gets the span margin alone. Rounded
+  outward to 1% of the span, never beyond the type's bounds. The sketch's
+  quantiles are randomised, so two inferences from two profiles of the same
+  rows may differ by a hair; one stored profile always gives the same file.
+  **Non-negative columns stay non-negative**: when
   every observed value is ≥ 0 the lower bound is clamped at 0. The margin
   crosses zero only when the data already lies within ``margin`` of the span
   from it, which is what a natural floor looks like (counts, distances,
@@ -41,7 +54,9 @@ or ``severity: block`` for all of the column's rules) or for the whole dataset
 - domains, for categorical features only: strings, bools and ints whose
   profile counted every distinct value exactly, at most `DOMAIN_MAX_DISTINCT`
   of them and at most `DOMAIN_MAX_RATIO` of the values (each value seen about
-  20 times on average). An int column with a domain gets no range.
+  20 times on average), and whose Good-Turing unseen share (values seen once
+  over all values: how often the next row brings a value not seen yet) is at
+  most `DOMAIN_MAX_UNSEEN`. An int column with a domain gets no range.
 - missing values: ``max_missing`` = the observed share plus slack,
   ``max(2 × observed, observed + 0.01)``, capped at 1. Key columns are not
   nullable. Missing means null, or NaN in float columns.
@@ -57,7 +72,11 @@ presentation (it orders findings), not content.
 
 **Checking** (`check`) gives one `Finding` per broken rule (kinds
 ``column_missing``, ``type``, ``unique``, ``missing``, ``range``, ``domain``,
-``length``, ``column_unexpected``), block first, then in column order. Types
+``length``, ``column_unexpected``), block first, then in column order. A
+``warn`` range, domain or length finding about at most `FEW_ROWS` rows that are
+at most `FEW_SHARE` of the batch is ``info`` instead (``details.few_rows``): in a
+large batch a few stray values are what sampling brings, and an alert for each
+would teach people to turn monitoring off; the same rows in a small batch warn. Types
 compare without dictionary encoding and offset widths (string, large_string and
 string_view alike); a column of the Arrow null type is all missing, not retyped;
 after a type change within a kind (int32 for int64) the values are still checked,
@@ -70,7 +89,8 @@ is faster than one hand-written DuckDB aggregate query counting the same
 violations over the same Arrow table (``benchmarks/bench_validate.py``).
 
 **Widening** (`widen`) is what accepting a finding does: the smallest change to
-the schema after which the same batch no longer gives it.
+the schema after which the same batch no longer gives it. `edit_file` writes
+the change into the user's file in place, keeping their comments and layout.
 """
 
 from __future__ import annotations
