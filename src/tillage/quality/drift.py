@@ -24,7 +24,8 @@ Each column present on both sides with the same kind is compared one way:
   value): the rows holding values absent from the reference, tested against the
   share the reference predicts (Good-Turing: values seen once / values), give
   ``new_values`` with counts ("dest: 7 values not seen in january, 238 rows
-  (0.8%): ...") when the excess is at least `DriftSettings.min_new_share`.
+  (0.8%): ...") when the excess is at least `DriftSettings.min_new_share` and
+  the rows are more than a handful (`FEW_ROWS`).
 
 A finding needs both statistical support and a practical effect: its p-value,
 Bonferroni-corrected over all the tests `compare` ran, is below
@@ -78,6 +79,9 @@ ID_MIN_DISTINCT = 100
 ID_MAX_TOP_SHARE = 0.01
 #: ... and a name that says so: its last word is one of these.
 ID_NAME_WORDS = frozenset({"id", "ids", "uuid", "guid", "key", "no", "nr", "num", "number", "code"})
+#: A handful of rows: values never seen in the reference on at most this many rows are no
+#: finding, and schema rules broken by this few rows of a large batch are info (schema.py).
+FEW_ROWS = 5
 #: Proportions are compared exactly (Fisher) when a cell of their 2x2 table expects fewer
 #: counts than this: the usual bound for the normal approximation.
 EXACT_BELOW = 5.0
@@ -748,7 +752,8 @@ def _unseen_tests(cur: ColumnProfile, ref: ColumnProfile, s: DriftSettings) -> l
     excess = rows / cur.valid - expected
     p = poisson_upper_p_value(rows, mean)
     data = {"values": new, "rows": rows, "n": cur.valid, "m": ref.valid, "expected": expected}
-    return [_Test(cur.name, "unseen", p, max(0.0, excess), excess >= s.min_new_share, data)]
+    practical = excess >= s.min_new_share and rows > FEW_ROWS
+    return [_Test(cur.name, "unseen", p, max(0.0, excess), practical, data)]
 
 
 def _unseen_finding(ctx: _Context, col: _Column, t: _Test) -> Finding:

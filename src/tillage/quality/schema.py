@@ -119,7 +119,12 @@ import yaml
 
 from tillage.core.findings import Finding, Severity
 from tillage.errors import InputError, SchemaFileError
-from tillage.quality.drift import looks_like_identifier, looks_like_time_text, unseen_share
+from tillage.quality.drift import (
+    FEW_ROWS,
+    looks_like_identifier,
+    looks_like_time_text,
+    unseen_share,
+)
 from tillage.quality.profile import FREQUENT_CAPACITY, ColumnProfile, Profile
 
 RuleSeverity = Literal["block", "warn"]
@@ -183,10 +188,9 @@ TAIL_MISS = 0.01
 #: estimate of the share of rows holding a value not seen yet (values seen once / values)
 #: is at most this (chosen like TAIL_SHARE).
 DOMAIN_MAX_UNSEEN = 0.001
-#: Checking: a range, domain or length rule broken by at most FEW_ROWS rows that are at
-#: most FEW_SHARE of the batch is reported as ``info`` rather than ``warn``: in a large
-#: batch that many stray values are what sampling alone brings (chosen like TAIL_SHARE).
-FEW_ROWS = 5
+#: Checking: a range, domain or length rule broken by at most FEW_ROWS (drift.py) rows
+#: that are at most FEW_SHARE of the batch is reported as ``info`` rather than ``warn``:
+#: in a large batch that many stray values are what sampling brings (chosen like TAIL_SHARE).
 FEW_SHARE = 0.001
 #: New values a domain finding's details carry at most (for `widen`).
 DOMAIN_DETAIL_LIMIT = 1000
