@@ -85,6 +85,8 @@ FEW_ROWS = 5
 #: Proportions are compared exactly (Fisher) when a cell of their 2x2 table expects fewer
 #: counts than this: the usual bound for the normal approximation.
 EXACT_BELOW = 5.0
+#: Values a ``new_values`` finding's details list at most (accepting one widens a domain).
+DETAIL_LIMIT = 1000
 #: Section of the repository config the settings come from, for error messages.
 CONFIG_SECTION = "quality.drift"
 
@@ -462,7 +464,7 @@ def compare(
     columns: list[_Column] = []
     for name, cur in current.columns.items():
         ref = reference.columns.get(name)
-        if ref is None or name in skipped or not _comparable(cur, ref, settings, dataset):
+        if ref is None or name in skipped or not _comparable(cur, ref):
             continue
         tests = _missing_tests(cur, ref, settings)
         if cur.valid and ref.valid and not _identifier(cur, ref, settings, dataset):
@@ -518,9 +520,7 @@ class _Context:
         )
 
 
-def _comparable(
-    cur: ColumnProfile, ref: ColumnProfile, settings: DriftSettings, dataset: str
-) -> bool:
+def _comparable(cur: ColumnProfile, ref: ColumnProfile) -> bool:
     if cur.kind not in _COMPARED_KINDS or ref.kind not in _COMPARED_KINDS:
         return False
     same = (cur.kind, cur.unit) == (ref.kind, ref.unit)
@@ -649,7 +649,7 @@ def _ks_tests(
     f0 = ref.kll.get_cdf(points, True)
     d = max(abs(a - b) for a, b in zip(f1[: len(points)], f0[: len(points)], strict=True))
     d = float(min(1.0, max(0.0, d)))
-    error = _rank_error(cur) + _rank_error(ref)
+    error = sketch_rank_error(cur) + sketch_rank_error(ref)
     p = ks_p_value(max(0.0, d - error), cur.valid, ref.valid)
     q1 = cur.kll.get_quantiles(list(REPORTED_QUANTILES.values()), True)
     q0 = ref.kll.get_quantiles(list(REPORTED_QUANTILES.values()), True)
@@ -659,7 +659,7 @@ def _ks_tests(
     return [_Test(cur.name, "ks", p, d, practical, data)]
 
 
-def _rank_error(col: ColumnProfile) -> float:
+def sketch_rank_error(col: ColumnProfile) -> float:
     """A KLL sketch's rank error, or 0 while it still holds every value exactly."""
     return float(col.rank_error or 0.0) if col.kll.is_estimation_mode() else 0.0
 
@@ -775,7 +775,8 @@ def _unseen_finding(ctx: _Context, col: _Column, t: _Test) -> Finding:
         p_value=ctx.corrected(t.p),
         rows=d["rows"],
         details={
-            "values": [{"value": json_value(v), "count": c} for v, c in values[:1000]],
+            "values": [{"value": json_value(v), "count": c} for v, c in values[:DETAIL_LIMIT]],
+            "truncated": len(values) > DETAIL_LIMIT,
             "distinct": len(values),
             "share": d["rows"] / d["n"],
             "expected_share": d["expected"],

@@ -123,6 +123,7 @@ from tillage.quality.drift import (
     FEW_ROWS,
     looks_like_identifier,
     looks_like_time_text,
+    sketch_rank_error,
     unseen_share,
 )
 from tillage.quality.profile import FREQUENT_CAPACITY, ColumnProfile, Profile
@@ -1357,17 +1358,12 @@ def _tail_pads(col: ColumnProfile) -> tuple[float, float]:
         return 0.0, 0.0
     k = max(2.0, TAIL_SHARE * n)
     harmonic = sum(1.0 / i for i in range(1, math.floor(k) + 1))
-    inward = min(0.5, k / n + _kll_error(col))
+    inward = min(0.5, k / n + sketch_rank_error(col))
     low_q, high_q = col.kll.get_quantiles([inward, 1.0 - inward], True)
     reach = math.log(1.0 / TAIL_MISS)
     low = max(0.0, float(low_q) - float(col.raw_min)) / harmonic * reach
     high = max(0.0, float(col.raw_max) - float(high_q)) / harmonic * reach
     return low, high
-
-
-def _kll_error(col: ColumnProfile) -> float:
-    """A KLL sketch's rank error, or 0 while it still holds every value exactly."""
-    return float(col.rank_error or 0.0) if col.kll.is_estimation_mode() else 0.0
 
 
 def _infer_range(col: ColumnProfile, t: pa.DataType, margin: float) -> dict[str, Any]:
