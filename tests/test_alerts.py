@@ -263,3 +263,20 @@ def test_accepting_a_drift_alert_no_rule_covers_is_refused(repo: Repo) -> None:
     assert f"tillage alerts resolve {alert['id']}" in message
     assert "quality.reference" in message and "would change nothing" in message
     assert alert["id"] in [a["id"] for a in repo.alerts()]  # still open, untouched
+
+
+def test_next_days_ingest_opens_nothing_about_text_times_or_flight_numbers(
+    flights: pa.Table, tmp_path: Path
+) -> None:
+    """Through a repository: a schema inferred on day one, days two and three ingested."""
+    with tillage.init(tmp_path / "proj") as repo:
+        repo.ingest("flights", day(flights, 3, 4), key="rownames")
+        schema, _ = repo.infer_schema("flights")
+        assert schema.column("time_hour").role == "time"
+        assert schema.column("flight").role == "id"
+        for d in (5, 6):
+            repo.ingest("flights", day(flights, 3, d))
+        found = {(a["column"], a["kind"]) for a in repo.alerts()}
+        assert not {c for c, _ in found} & {"time_hour", "flight"}, found
+        # March 6 had storms: cancelled flights lose their aircraft, which is news.
+        assert {k for c, k in found if c == "tailnum"} <= {"missing"}, found
