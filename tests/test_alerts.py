@@ -170,6 +170,17 @@ def test_flight_numbers_are_identifiers_and_measurements_stay_features(
     assert {"dep_delay", "arr_delay", "air_time"} <= {f.column for f in found}
 
 
+def test_identifier_names() -> None:
+    from tillage.quality.drift import names_an_identifier
+
+    for name in ("flight_id", "userId", "order no", "tailnum", "zip_code", "ID"):
+        assert names_an_identifier(name), name
+    for name in ("paid", "bid", "valid", "distance", "sched_arr_time", "hour"):
+        assert not names_an_identifier(name), name
+    assert names_an_identifier("flight", "flights") and names_an_identifier("box", "boxes")
+    assert not names_an_identifier("flight", "planes")
+
+
 # -- tiny batches --------------------------------------------------------------------
 
 

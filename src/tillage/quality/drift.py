@@ -275,14 +275,15 @@ def looks_like_time_text(col: ColumnProfile) -> bool:
 
 def names_an_identifier(name: str, dataset: str | None = None) -> bool:
     """Whether a column's name says it holds identifiers: its last word is one of
-    `ID_NAME_WORDS` (``flight_id``, ``order no``), it ends in ``id`` or ``num``
-    (``userid``, ``tailnum``), or it names the thing a row of ``dataset`` is
-    (``flight`` in ``flights``)."""
-    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+    `ID_NAME_WORDS` (``flight_id``, ``order no``, ``userId``), it ends in ``num``
+    (``tailnum``), or it names the thing a row of ``dataset`` is (``flight`` in
+    ``flights``). ``paid`` or ``bid`` are words of their own, not ids."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    words = [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
     if not words:
         return False
     last = words[-1]
-    if last in ID_NAME_WORDS or last.endswith(("id", "num")):
+    if last in ID_NAME_WORDS or last.endswith("num"):
         return True
     if dataset:
         entity = dataset.lower()
