@@ -11,6 +11,7 @@ from tillage.core.diff import DatasetDiff, SchemaChange
 from tillage.core.findings import Finding, Importance
 from tillage.core.reports import DatasetStatus, GcReport, MergeResult, Status
 from tillage.errors import (
+    AlertNotAcceptableError,
     CatalogError,
     ConcurrentUpdateError,
     InputError,
@@ -58,6 +59,7 @@ from tillage.repo import Repo, init, open
 
 __all__ = [
     "ABSTAIN",
+    "AlertNotAcceptableError",
     "BackfillResult",
     "CatalogError",
     "CodeVersion",

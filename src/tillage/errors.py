@@ -16,6 +16,7 @@ map without parsing messages.
     │   ├── SchemaMismatchError      batch schema conflicts with the dataset
     │   ├── KeyViolationError        duplicate or null primary keys
     │   ├── SchemaFileError          a schema file that does not parse or fit
+    │   ├── AlertNotAcceptableError  accepting an alert would change nothing
     │   └── QualityCheckError        a batch broke a blocking schema rule
     ├── ConcurrentUpdateError        a branch moved while a commit was being made
     ├── LockTimeoutError             another writer held the repository too long
@@ -251,6 +252,18 @@ class QualityCheckError(InputError):
             f"so it was not committed. {where}, or relax the rule in the schema file.\n"
             + "\n".join(lines)
         )
+
+
+class AlertNotAcceptableError(InputError):
+    """Accepting the alert would change nothing (a drift finding no schema rule covers)."""
+
+    code = "alert_not_acceptable"
+
+    def __init__(self, alert_id: int, reason: str, fix: str) -> None:
+        self.alert_id = alert_id
+        self.reason = reason
+        self.fix = fix
+        super().__init__(f"alert #{alert_id} cannot be accepted: {reason}. {fix}")
 
 
 class NoSuchAlertError(TillageError):

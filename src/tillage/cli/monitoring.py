@@ -160,7 +160,14 @@ def schema_infer(
     ] = None,
     margin: Annotated[
         float,
-        typer.Option("--margin", min=0.0, help="Widen numeric ranges by this share of the span."),
+        typer.Option(
+            "--margin",
+            min=0.0,
+            help=(
+                "Widen numeric ranges by at least this share of the span "
+                "(by the tail's reach where that is wider)."
+            ),
+        ),
     ] = 0.1,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     as_json: JsonOpt = False,
@@ -250,7 +257,11 @@ AlertId = Annotated[int, typer.Argument(metavar="ID", help="Alert number (see `t
 
 @alerts_app.command("accept")
 def alerts_accept(ctx: typer.Context, alert_id: AlertId, as_json: JsonOpt = False) -> None:
-    """Accept what an alert found: widen the schema file to allow it, then re-check."""
+    """Accept what an alert found: widen the schema file to allow it, then re-check.
+
+    The file is edited in place (your comments stay). A drift alert no schema rule
+    covers is refused: resolve or mute it, or change the drift reference.
+    """
     out = _out(ctx, as_json)
     doc = _open(ctx).accept_alert(alert_id)
     lines: list[RenderableType] = [Text(f"alert {alert_id} accepted")]

@@ -20,19 +20,30 @@ Each column present on both sides with the same kind is compared one way:
 - **missing values** (nulls and NaN, every compared column): a two-proportion
   z-test gives ``missing_ratio``, raised only when more values are missing than
   in the reference (fewer is the data getting better).
+- **values never seen** (string and int columns whose reference counted every
+  value): the rows holding values absent from the reference, tested against the
+  share the reference predicts (Good-Turing: values seen once / values), give
+  ``new_values`` with counts ("dest: 7 values not seen in january, 238 rows
+  (0.8%): ...") when the excess is at least `DriftSettings.min_new_share` and
+  the rows are more than a handful (`FEW_ROWS`).
 
 A finding needs both statistical support and a practical effect: its p-value,
 Bonferroni-corrected over all the tests `compare` ran, is below
 `DriftSettings.alpha`, and its effect is at least the matching floor. Sketch
 error is charged against the test, never for it: the KS distance is reduced by
 both sketches' rank error, and frequent-item counts by their error bounds,
-before the p-value is computed. So two samples of the same data give no
-findings, whatever their size, and 30 rows against 30 rows need a large shift.
+before the p-value is computed. Proportions whose 2x2 table expects fewer than
+`EXACT_BELOW` counts in a cell use Fisher's exact test, not the normal
+approximation (which would call one row of seven flying to a 0.1% airport a
+significant shift). So two samples of the same data give no findings, whatever
+their size, and 30 rows against 30 rows need a large shift.
 
 No findings for columns on one side only, of kinds ``mixed``/``other``/``null``,
 of different kinds on the two sides (int and float excepted), named in
-``skip``, or identifier-like (`looks_like_identifier`) on either side: schema
-checks report those.
+``skip``, or holding ISO dates or times as text (`looks_like_time_text`): schema
+checks report those. Identifier-like columns (`looks_like_identifier`, on either
+side) get the missing-values test alone: their values only ever say that the
+ids changed, but ids going missing (cancelled flights lose their aircraft) is news.
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -60,6 +72,21 @@ KS_GRID = tuple(i / 200 for i in range(201))
 REPORTED_QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
 #: Kinds whose near-unique columns are identifiers; floats and durations are measurements.
 IDENTIFIER_KINDS = frozenset({"int", "string", "timestamp"})
+#: Identifiers by their spread: at least this many distinct values ...
+ID_MIN_DISTINCT = 100
+#: ... none of them on more than this share of the rows (a schedule's busiest minute holds
+#: 2%, the commonest flight distance 3%, the busiest flight number 0.4% of a month) ...
+ID_MAX_TOP_SHARE = 0.01
+#: ... and a name that says so: its last word is one of these.
+ID_NAME_WORDS = frozenset({"id", "ids", "uuid", "guid", "key", "no", "nr", "num", "number", "code"})
+#: A handful of rows: values never seen in the reference on at most this many rows are no
+#: finding, and schema rules broken by this few rows of a large batch are info (schema.py).
+FEW_ROWS = 5
+#: Proportions are compared exactly (Fisher) when a cell of their 2x2 table expects fewer
+#: counts than this: the usual bound for the normal approximation.
+EXACT_BELOW = 5.0
+#: Values a ``new_values`` finding's details list at most (accepting one widens a domain).
+DETAIL_LIMIT = 1000
 #: Section of the repository config the settings come from, for error messages.
 CONFIG_SECTION = "quality.drift"
 
@@ -100,6 +127,10 @@ class DriftSettings:
             ``compare(ranges=...)``, some quantile (p05..p95) must also move by
             this share of the range's width: a tight distribution moving by a
             hair has a large KS distance but does not matter.
+        min_new_share: smallest share of rows holding values never seen in the
+            reference, beyond the share the reference itself predicts (Good-Turing,
+            see `unseen_share`), worth a ``new_values`` finding (0.005: half a
+            percent; a category's own share test needs `min_share_shift`).
         max_listed: values named in one message; the rest are counted.
     """
 
@@ -111,6 +142,7 @@ class DriftSettings:
     max_categories: int = 20
     identifier_ratio: float = 0.95
     min_range_shift: float = 0.01
+    min_new_share: float = 0.005
     max_listed: int = 5
 
     def __post_init__(self) -> None:
@@ -121,6 +153,7 @@ class DriftSettings:
             ("min_missing_shift", 0.0, 1.0, False, "0.02"),
             ("identifier_ratio", 0.0, 1.0, True, "0.95"),
             ("min_range_shift", 0.0, 1.0, False, "0.01"),
+            ("min_new_share", 0.0, 1.0, False, "0.005"),
         ):
             value = _number(name, getattr(self, name), example)
             if not (low < value if open_low else low <= value) or value > high:
@@ -180,18 +213,121 @@ def _number(name: str, value: Any, example: str) -> float:
 # -- public helpers --------------------------------------------------------------
 
 
-def looks_like_identifier(column: ColumnProfile, ratio: float = 0.95) -> bool:
-    """Whether a column looks like an identifier: near-unique ints, strings or timestamps.
+def looks_like_identifier(
+    column: ColumnProfile, ratio: float = 0.95, dataset: str | None = None
+) -> bool:
+    """Whether a column looks like an identifier, whose values name things rather than
+    measure them (comparing them only ever says that the ids changed).
 
-    Distinct (HyperLogLog estimate) at least ``ratio`` of the non-missing
-    values. Floats, durations, dates and times are measurements even when every
+    Two ways: **near-unique** ints, strings or timestamps (distinct, a HyperLogLog
+    estimate, at least ``ratio`` of the non-missing values); or **many values,
+    none common, and named like an identifier**: an int or string column with at
+    least `ID_MIN_DISTINCT` distinct values, none holding more than
+    `ID_MAX_TOP_SHARE` of the rows, whose name says so (`names_an_identifier`).
+    Flight and tail numbers are the second kind: thousands of values, each a few
+    dozen rows. The data alone cannot tell them from a schedule time such as
+    ``sched_arr_time`` (as many values, as flat), so the name breaks the tie; a
+    column with a common value (``distance``, ``hour``) is a measurement whatever
+    its name. Floats, durations, dates and times are measurements even when every
     value differs, so they are never identifier-like; nor is an empty column.
-    Comparing identifiers only ever says that the ids changed.
     """
     if column.kind not in IDENTIFIER_KINDS or column.valid == 0:
         return False
     distinct = column.distinct()
-    return distinct is not None and distinct.value >= ratio * column.valid
+    if distinct is None:
+        return False
+    if distinct.value >= ratio * column.valid:
+        return True
+    if column.kind not in ("int", "string") or distinct.value < ID_MIN_DISTINCT:
+        return False
+    top = column.frequent(1)
+    if top and top[0].count > ID_MAX_TOP_SHARE * column.valid:
+        return False
+    return names_an_identifier(column.name, dataset)
+
+
+_ISO_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+#: Frequent values of a string column checked for being ISO dates or times, at most.
+ISO_PROBE = 100
+
+
+def looks_like_time_text(col: ColumnProfile) -> bool:
+    """Whether a string column holds ISO 8601 dates or timestamps (``2013-01-01``,
+    ``2013-01-01T05:00:00Z``): its smallest and largest value and its most frequent
+    ones all are. Such a column is a time stored as text: it moves with the calendar,
+    so it is never compared, and a schema gives it role ``time`` and no domain."""
+    if col.kind != "string" or col.valid == 0:
+        return False
+    probe = [col.raw_min, col.raw_max, *(i.value for i in col.frequent(ISO_PROBE) or [])]
+    for value in probe:
+        m = _ISO_TIME.fullmatch(value) if isinstance(value, str) else None
+        if m is None:
+            return False
+        try:
+            dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return False
+    return True
+
+
+def names_an_identifier(name: str, dataset: str | None = None) -> bool:
+    """Whether a column's name says it holds identifiers: its last word is one of
+    `ID_NAME_WORDS` (``flight_id``, ``order no``, ``userId``), it ends in ``num``
+    (``tailnum``), or it names the thing a row of ``dataset`` is (``flight`` in
+    ``flights``). ``paid`` or ``bid`` are words of their own, not ids."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    words = [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
+    if not words:
+        return False
+    last = words[-1]
+    if last in ID_NAME_WORDS or last.endswith("num"):
+        return True
+    if dataset:
+        entity = dataset.lower()
+        return last in (entity, entity.removesuffix("s"), entity.removesuffix("es"))
+    return False
+
+
+def counted_values(column: ColumnProfile) -> dict[Any, int] | None:
+    """Every value of a column with its exact count, or None when the profile did not
+    count them all exactly (too many distinct values, or not tracked)."""
+    if column.valid == 0:
+        return {}
+    items = column.frequent(_ALL)
+    if items is None or any(i.lower != i.upper for i in items):
+        return None
+    if sum(i.count for i in items) != column.valid:
+        return None
+    return {i.value: i.count for i in items}
+
+
+def unseen_share(column: ColumnProfile) -> float:
+    """Good-Turing estimate of the share of rows holding a value the profile never saw.
+
+    The values seen exactly once over all values (``n1 / n``): how often the next
+    row brings a new value, judged by how often the past rows did. 1.0 when the
+    profile did not count every value exactly (it cannot tell).
+    """
+    counts = counted_values(column)
+    if counts is None or column.valid == 0:
+        return 1.0
+    return sum(1 for c in counts.values() if c == 1) / column.valid
+
+
+def poisson_upper_p_value(k: float, mean: float) -> float:
+    """An upper bound on P(X >= k) for X ~ Poisson(mean) (Chernoff; 1 when k <= mean).
+
+    ``exp(k - mean + k ln(mean / k))``: never smaller than the exact tail, so a
+    test using it claims no more than the data supports.
+    """
+    if k <= mean:
+        return 1.0
+    if mean <= 0.0:
+        return 0.0
+    return math.exp(min(0.0, k - mean + k * math.log(mean / k)))
 
 
 def kolmogorov_sf(x: float) -> float:
@@ -229,14 +365,22 @@ def ks_p_value(d: float, n: int, m: int) -> float:
 
 
 def two_proportion_p_value(c1: float, n1: int, c0: float, n0: int, slack: float = 0.0) -> float:
-    """Two-sided p-value that c1/n1 and c0/n0 differ (pooled two-proportion z-test).
+    """Two-sided p-value that c1/n1 and c0/n0 differ.
 
-    With Yates' continuity correction, which keeps small samples honest (the
-    normal approximation is generous there); ``slack`` (sketch error) is
-    subtracted from the observed difference as well.
+    A pooled two-proportion z-test with Yates' continuity correction, while every
+    cell of the 2x2 table expects at least `EXACT_BELOW` counts; below that (a
+    batch of 7 rows, a value on 0.1% of rows) the normal approximation claims far
+    more than the counts support, and Fisher's exact test decides instead.
+    ``slack`` (sketch error, as a share) is charged against the difference either
+    way: subtracted from it, or moving ``c1`` that much toward the reference.
     """
     if n1 <= 0 or n0 <= 0:
         return 1.0
+    pooled = (c1 + c0) / (n1 + n0)
+    if min(n1, n0) * min(pooled, 1.0 - pooled) < EXACT_BELOW:
+        toward = n1 * c0 / n0
+        moved = max(c1 - slack * n1, toward) if c1 > toward else min(c1 + slack * n1, toward)
+        return fisher_p_value(round(moved), n1, round(c0), n0)
     continuity = 0.5 * (1.0 / n1 + 1.0 / n0)
     diff = max(0.0, abs(c1 / n1 - c0 / n0) - slack - continuity)
     pooled = (c1 + c0) / (n1 + n0)
@@ -244,6 +388,24 @@ def two_proportion_p_value(c1: float, n1: int, c0: float, n0: int, slack: float 
     if se == 0.0:
         return 1.0
     return math.erfc(diff / se / math.sqrt(2.0))
+
+
+def fisher_p_value(c1: int, n1: int, c0: int, n0: int) -> float:
+    """Two-sided p-value of Fisher's exact test on the table [[c1, n1-c1], [c0, n0-c0]]:
+    the chance, with the margins fixed, of a table at most as likely as this one."""
+    total, hits = n1 + n0, c1 + c0
+    low, high = max(0, n1 - (total - hits)), min(n1, hits)
+
+    def log_p(x: int) -> float:
+        return _log_choose(hits, x) + _log_choose(total - hits, n1 - x) - _log_choose(total, n1)
+
+    observed = log_p(c1) + 1e-9
+    p = sum(math.exp(lp) for x in range(low, high + 1) if (lp := log_p(x)) <= observed)
+    return min(1.0, p)
+
+
+def _log_choose(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
 # -- compare ---------------------------------------------------------------------
@@ -303,10 +465,11 @@ def compare(
     columns: list[_Column] = []
     for name, cur in current.columns.items():
         ref = reference.columns.get(name)
-        if ref is None or name in skipped or not _comparable(cur, ref, settings):
+        if ref is None or name in skipped or not _comparable(cur, ref):
             continue
         tests = _missing_tests(cur, ref, settings)
-        if cur.valid and ref.valid:
+        if cur.valid and ref.valid and not _identifier(cur, ref, settings, dataset):
+            tests += _unseen_tests(cur, ref, settings)
             if _categorical(cur, ref, settings):
                 tests += _category_tests(cur, ref, settings)
             elif cur.kind in NUMERIC_KINDS:
@@ -320,12 +483,16 @@ def compare(
         significant = [t for t in col.tests if t.practical and ctx.corrected(t.p) < settings.alpha]
         if not significant:
             continue
+        categories = [t for t in significant if t.aspect == "category"]
+        if any(not t.data["reference_count"] for t in categories):  # they name new values
+            significant = [t for t in significant if t.aspect != "unseen"]
         for t in significant:
             if t.aspect == "missing":
                 findings.append(_missing_finding(ctx, col, t))
             elif t.aspect == "ks":
                 findings.append(_ks_finding(ctx, col, t))
-        categories = [t for t in significant if t.aspect == "category"]
+            elif t.aspect == "unseen":
+                findings.append(_unseen_finding(ctx, col, t))
         if categories:
             findings += _category_findings(ctx, col, categories)
     findings.sort(key=lambda f: (-f.effect, f.column or "", f.kind, f.message))
@@ -354,7 +521,7 @@ class _Context:
         )
 
 
-def _comparable(cur: ColumnProfile, ref: ColumnProfile, settings: DriftSettings) -> bool:
+def _comparable(cur: ColumnProfile, ref: ColumnProfile) -> bool:
     if cur.kind not in _COMPARED_KINDS or ref.kind not in _COMPARED_KINDS:
         return False
     same = (cur.kind, cur.unit) == (ref.kind, ref.unit)
@@ -362,8 +529,12 @@ def _comparable(cur: ColumnProfile, ref: ColumnProfile, settings: DriftSettings)
         return False
     if cur.count == 0 or ref.count == 0:
         return False
-    ratio = settings.identifier_ratio
-    return not (looks_like_identifier(cur, ratio) or looks_like_identifier(ref, ratio))
+    return not (looks_like_time_text(cur) or looks_like_time_text(ref))
+
+
+def _identifier(cur: ColumnProfile, ref: ColumnProfile, s: DriftSettings, dataset: str) -> bool:
+    ratio = s.identifier_ratio
+    return looks_like_identifier(cur, ratio, dataset) or looks_like_identifier(ref, ratio, dataset)
 
 
 def _categorical(cur: ColumnProfile, ref: ColumnProfile, settings: DriftSettings) -> bool:
@@ -479,7 +650,7 @@ def _ks_tests(
     f0 = ref.kll.get_cdf(points, True)
     d = max(abs(a - b) for a, b in zip(f1[: len(points)], f0[: len(points)], strict=True))
     d = float(min(1.0, max(0.0, d)))
-    error = _rank_error(cur) + _rank_error(ref)
+    error = sketch_rank_error(cur) + sketch_rank_error(ref)
     p = ks_p_value(max(0.0, d - error), cur.valid, ref.valid)
     q1 = cur.kll.get_quantiles(list(REPORTED_QUANTILES.values()), True)
     q0 = ref.kll.get_quantiles(list(REPORTED_QUANTILES.values()), True)
@@ -489,7 +660,7 @@ def _ks_tests(
     return [_Test(cur.name, "ks", p, d, practical, data)]
 
 
-def _rank_error(col: ColumnProfile) -> float:
+def sketch_rank_error(col: ColumnProfile) -> float:
     """A KLL sketch's rank error, or 0 while it still holds every value exactly."""
     return float(col.rank_error or 0.0) if col.kll.is_estimation_mode() else 0.0
 
@@ -548,6 +719,75 @@ def _shift(col: ColumnProfile, delta: float) -> str:
         return ""
     seconds = delta * _SECONDS_PER_UNIT[col.unit or "s"]
     return f" ({'+' if seconds > 0 else '-'}{_fmt_seconds(abs(seconds))})"
+
+
+# -- values never seen -----------------------------------------------------------
+
+
+def _unseen_tests(cur: ColumnProfile, ref: ColumnProfile, s: DriftSettings) -> list[_Test]:
+    """Rows of values the reference never had, on a string or int column: a new
+    airport among a hundred (``dest``), or miles turned kilometres (``distance``).
+
+    Only where the reference counted every value exactly (else "never seen" cannot be
+    told). Under no change, the share of such rows is the reference's Good-Turing
+    unseen share (`unseen_share`), taken one singleton high to be safe; the count is
+    tested against that Poisson mean with `poisson_upper_p_value`. The current side's
+    counts are their guaranteed lower bounds when its sketch is approximate.
+    """
+    if cur.kind != ref.kind or cur.kind not in ("string", "int"):
+        return []
+    known = counted_values(ref)
+    items = cur.frequent(_ALL)
+    if known is None or not items:
+        return []
+    new = sorted(
+        ((i.value, i.lower) for i in items if i.value not in known and i.lower > 0),
+        key=lambda vc: (-vc[1], _sort_key(vc[0])),
+    )
+    if not new:
+        return []
+    rows = sum(c for _, c in new)
+    singletons = sum(1 for c in known.values() if c == 1)
+    expected = (singletons + 1) / ref.valid
+    mean = expected * cur.valid
+    excess = rows / cur.valid - expected
+    p = poisson_upper_p_value(rows, mean)
+    data = {"values": new, "rows": rows, "n": cur.valid, "m": ref.valid, "expected": expected}
+    practical = excess >= s.min_new_share and rows > FEW_ROWS
+    return [_Test(cur.name, "unseen", p, max(0.0, excess), practical, data)]
+
+
+def _unseen_finding(ctx: _Context, col: _Column, t: _Test) -> Finding:
+    cur, d, cap = col.cur, t.data, ctx.settings.max_listed
+    values: list[tuple[Any, int]] = d["values"]
+    listed = ", ".join(f"{_fmt_value(cur, v)} {c:,}" for v, c in values[:cap])
+    more = f", and {len(values) - cap:,} more" if len(values) > cap else ""
+    word = "value" if len(values) == 1 else "values"
+    message = (
+        f"{cur.name}: {len(values):,} {word} not seen in {ctx.reference}, "
+        f"{d['rows']:,} {'row' if d['rows'] == 1 else 'rows'} ({_pct(d['rows'] / d['n'])}): "
+        f"{listed}{more}"
+    )
+    return ctx.finding(
+        cur.name,
+        "new_values",
+        message,
+        effect=t.effect,
+        p_value=ctx.corrected(t.p),
+        rows=d["rows"],
+        details={
+            "values": [{"value": json_value(v), "count": c} for v, c in values[:DETAIL_LIMIT]],
+            "truncated": len(values) > DETAIL_LIMIT,
+            "distinct": len(values),
+            "share": d["rows"] / d["n"],
+            "expected_share": d["expected"],
+            "n": d["n"],
+            "m": d["m"],
+            "statistic": "poisson_good_turing",
+            "p_raw": t.p,
+            "tests": ctx.tests,
+        },
+    )
 
 
 # -- categories ------------------------------------------------------------------

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine
 
 from tillage.core.commit import Commit, DatasetPin
 from tillage.core.findings import Finding, Importance
-from tillage.errors import InputError, NoSuchAlertError, SchemaFileError
+from tillage.errors import AlertNotAcceptableError, InputError, NoSuchAlertError, SchemaFileError
 from tillage.quality import drift as drift_mod
 from tillage.quality import schema as schema_mod
 from tillage.quality.profile import Profile, profile_table
@@ -261,7 +261,7 @@ class Monitor:
             dataset=dataset,
             reference_name=reference_name,
             settings=self.settings.drift,
-            skip=_drift_skipped(schema, reference, key),
+            skip=_drift_skipped(schema, reference, key, dataset),
         )
 
     def check_batch(
@@ -370,17 +370,37 @@ class Monitor:
         return self.store.set_alert_status(alert_id, "resolved")
 
     def accept(self, alert_id: int) -> tuple[AlertRecord, Path | None]:
-        """Widen the schema so the alert's finding holds; returns the alert and the file."""
+        """Widen the schema so the alert's finding holds; returns the alert and the file.
+
+        The file is edited in place (`schema.edit_file`): the user's comments and
+        layout stay. A drift alert is accepted only where the schema has a rule
+        it widens (a domain for new values, ``max_missing`` for more missing
+        ones); otherwise accepting would change nothing, and
+        `AlertNotAcceptableError` names what does (resolve, mute, the reference).
+        """
         alert = self.alert(alert_id)
         finding = Finding.from_dict(alert.finding)
         path: Path | None = None
         schema = self.schema(alert.dataset)
         widenable = finding.check == "schema" or finding.kind in {"new_values", "missing_ratio"}
-        if schema is not None and widenable:
+        widened = schema_mod.widen(schema, finding) if schema is not None and widenable else None
+        if finding.check != "schema" and (widened is None or widened == schema):
+            raise AlertNotAcceptableError(
+                alert_id,
+                f"it is drift ({finding.kind} of {finding.subject} against "
+                f"{finding.reference}), measured against a reference, and no rule of the "
+                "schema file covers it, so accepting would change nothing",
+                f"If the change is expected, close it with `tillage alerts resolve {alert_id}` "
+                "(with a window reference, quality.reference: window:N, the new data becomes "
+                "the reference as batches arrive) or silence it with `tillage alerts mute "
+                f"{alert_id} --for 7d`; to compare with another baseline, set "
+                "quality.reference in .tillage/config.yaml, or run `tillage drift "
+                f"{alert.dataset} --against REF`.",
+            )
+        if schema is not None and widened is not None:
             path = self.schema_path(alert.dataset)
-            widened = schema_mod.widen(schema, finding)
             if widened != schema:
-                widened.save(path)
+                schema_mod.edit_file(path, schema, widened)
             else:
                 path = None
         elif finding.check == "schema":
@@ -446,13 +466,13 @@ class _SlidingWindow:
 
 
 def _drift_skipped(
-    schema: schema_mod.Schema | None, reference: Profile, key: Sequence[str]
+    schema: schema_mod.Schema | None, reference: Profile, key: Sequence[str], dataset: str
 ) -> set[str]:
     """Columns drift leaves alone: ``drift: false`` in the schema file, or, with no file
     yet, the keys, identifiers and time columns that inference would mark so."""
     if schema is not None:
         return schema_mod.drift_skipped(schema)
-    roles = schema_mod.inferred_roles(reference, key)
+    roles = schema_mod.inferred_roles(reference, key, dataset)
     return {name for name, role in roles.items() if role != "feature"}
 
 
