@@ -109,6 +109,12 @@ def to_table(data: Any) -> pa.Table:
         return concat([read_file(d) for d in data], [str(d) for d in data])
     module = type(data).__module__.split(".")[0]
     if module == "pandas":
+        dups = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+        if dups:
+            raise InputError(
+                f"the data frame has column(s) {', '.join(dups)} more than once; "
+                "rename or drop the duplicates."
+            )
         try:
             return pa.Table.from_pandas(data, preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
