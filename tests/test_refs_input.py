@@ -341,3 +341,14 @@ def test_taxonomy_and_task_names_stay_inside_the_project(repo: Repo, tmp_path: P
             lambda name=name: repo.annotation.next(name, "ann"),
             "not a valid task name",
         )
+
+
+def test_the_where_help_says_how_to_quote() -> None:
+    from typer.testing import CliRunner
+
+    from tillage.cli.app import app
+
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["export", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.replace("│", " ").split())  # unwrap Rich's panel
+    assert "parsed whole" in text and "in backticks (`tail num` = 'N3')" in text
