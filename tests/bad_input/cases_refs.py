@@ -69,7 +69,20 @@ EMPTY_REF = {
     "switch": ["switch", ""],
     "switch-blank": ["switch", "  "],
     "ingest-branch": ["ingest", "flights", "{tmp}/more.parquet", "--branch", ""],
+    "run-branch": ["run", "{tmp}/flow.py:flow", "--branch", ""],
 }
+
+FLOW = """
+import tillage
+
+@tillage.step
+def one() -> int:
+    return 1
+
+@tillage.pipeline
+def flow() -> int:
+    return one()
+"""
 
 
 def _more_rows(project: Path) -> None:
@@ -81,6 +94,10 @@ def _more_rows(project: Path) -> None:
     )
 
 
+def _flow(project: Path) -> None:
+    (project.parent / "flow.py").write_text(FLOW)
+
+
 def _empty_ref_cases() -> list[Case]:
     return [
         Case(
@@ -88,7 +105,7 @@ def _empty_ref_cases() -> list[Case]:
             args,
             says=["is empty"],
             error="invalid_ref",
-            damage=_more_rows if name == "ingest-branch" else None,
+            damage={"ingest-branch": _more_rows, "run-branch": _flow}.get(name),
         )
         for name, args in EMPTY_REF.items()
     ]

@@ -447,7 +447,7 @@ def show(
     ref: Annotated[
         str,
         typer.Argument(
-            metavar="REF", help="Branch, tag or commit id (a prefix of 4+ characters works)."
+            metavar="REF", help="Branch, tag or commit id (a prefix of 4+ hex digits works)."
         ),
     ] = "HEAD",
     as_json: JsonOpt = False,
