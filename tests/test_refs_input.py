@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -309,7 +310,8 @@ def test_wrong_types_for_ingest_are_tillage_errors(repo: Repo) -> None:
         lambda: repo.ingest(None, flights(1), key="id"),  # type: ignore[arg-type]
         "not a valid dataset name",
     )
-    for data in [None, 5, {"id": [1]}, [{"id": 1}], b"id\n1\n"]:
+    others = [pd.Series([1]), pl.Series([1]), pl.DataFrame({"id": [1]}).lazy()]
+    for data in [None, 5, {"id": [1]}, [{"id": 1}], b"id\n1\n", pa.array([1]), *others]:
         expect_unchanged(
             repo,
             tillage.InputError,
