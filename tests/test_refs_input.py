@@ -354,3 +354,12 @@ def test_the_where_help_says_how_to_quote() -> None:
     assert result.exit_code == 0
     text = " ".join(result.stdout.replace("│", " ").split())  # unwrap Rich's panel
     assert "parsed whole" in text and "in backticks (`tail num` = 'N3')" in text
+
+
+def test_a_label_set_name_is_checked_as_a_label_set_name(repo: Repo) -> None:
+    expect_unchanged(
+        repo,
+        tillage.InvalidNameError,
+        lambda: repo.create_labelset("../x", records="flights", taxonomy="t"),
+        "'../x' is not a valid label set name",
+    )

@@ -23,6 +23,7 @@ from tillage.core.diff import DatasetDiff, SchemaChange
 from tillage.core.findings import Finding
 from tillage.core.names import (
     check_dataset_name,
+    check_name,
     check_ref,
     check_ref_name,
     is_commit_prefix,
@@ -1141,7 +1142,7 @@ class Repo:
 
     def create_labelset(self, name: str, *, records: str, taxonomy: str) -> dict[str, Any]:
         """Register a label set over dataset ``records`` with taxonomy ``taxonomies/NAME.yaml``."""
-        check_dataset_name(name)
+        check_name(name, "label set")
         return dict(vars(self._labels.create(name, records, taxonomy)))
 
     def label(
