@@ -208,6 +208,11 @@ EMPTY_REF_CALLS = {
     "delete-branch": lambda r, e: r.delete_branch(e),
     "ingest-branch": lambda r, e: r.ingest("flights", flights(301).slice(300), branch=e),
     "alerts-commit": lambda r, e: r.alerts(commit=e),
+    "datasets": lambda r, e: r.datasets(e),
+    "schema": lambda r, e: r.schema("flights", e),
+    "profile": lambda r, e: r.profile("flights", e),
+    "checks": lambda r, e: r.checks(e),
+    "bind": lambda r, e: r.bind(e),
 }
 
 
@@ -222,6 +227,15 @@ def test_an_empty_ref_is_an_error_not_head(repo: Repo, call: str, blank: str) ->
     )
     assert e.code == "invalid_ref"
     assert not Path("x.parquet").exists()
+
+
+def test_a_ref_that_is_not_text_is_an_error(repo: Repo) -> None:
+    expect_unchanged(
+        repo,
+        tillage.InvalidRefError,
+        lambda: repo.resolve(5),
+        "not text (int)",  # type: ignore[arg-type]
+    )
 
 
 def test_none_still_means_head(repo: Repo) -> None:

@@ -98,7 +98,9 @@ class InvalidRefError(TillageError):
     def __init__(self, ref: object, what: str = "ref") -> None:
         self.ref = ref
         self.what = what
-        problem = "it is empty" if isinstance(ref, str) else f"it is a {type(ref).__name__}"
+        problem = (
+            "it is empty" if isinstance(ref, str) else f"it is not text ({type(ref).__name__})"
+        )
         give = "a branch, tag or commit id (HEAD for the current branch's head)"
         super().__init__(
             f"{ref!r} is not a valid {what}: {problem}. Give "
