@@ -233,8 +233,8 @@ def test_a_ref_that_is_not_text_is_an_error(repo: Repo) -> None:
     expect_unchanged(
         repo,
         tillage.InvalidRefError,
-        lambda: repo.resolve(5),
-        "not text (int)",  # type: ignore[arg-type]
+        lambda: repo.resolve(5),  # type: ignore[arg-type]
+        "not text (int)",
     )
 
 
