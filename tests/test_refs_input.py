@@ -109,6 +109,7 @@ BROKEN = [
     ("dep_delay > 60 UNION SELECT * FROM t", "more than a condition"),
     ("dep_delay > 60 -- AND carrier = 'AA'", "comment"),
     ("id IN (SELECT 1)", "subquery"),
+    ("id = 1 #x\n OR id = 2", "not one SQL condition"),  # '#' starts a comment for Lance
     # double quotes are a column to SQL and a string to Lance: it matched nothing
     ("\"carrier\" = 'AA'", "double quotes"),
     ("carrier = $$AA$$", "single quotes"),
