@@ -378,3 +378,19 @@ def test_a_label_set_name_is_checked_as_a_label_set_name(repo: Repo) -> None:
         lambda: repo.create_labelset("../x", records="flights", taxonomy="t"),
         "'../x' is not a valid label set name",
     )
+
+
+def test_a_name_with_a_trailing_newline_is_refused(repo: Repo) -> None:
+    # `$` in the name patterns matched before a final newline
+    expect_unchanged(
+        repo,
+        tillage.InvalidNameError,
+        lambda: repo.ingest("other\n", flights(1), key="id"),
+        "not a valid dataset name",
+    )
+    expect_unchanged(
+        repo,
+        tillage.InvalidNameError,
+        lambda: repo.create_branch("feature\n"),
+        "not a valid branch name",
+    )
