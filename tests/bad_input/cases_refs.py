@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
+import tillage
 from bad_input.harness import Case, Damage, write_parquet
 
 QUOTING = "in backticks (`my col`)"
@@ -105,6 +106,11 @@ def _empty_ref_cases() -> list[Case]:
     ]
 
 
+def _planes(project: Path) -> None:
+    with tillage.open(project) as repo:
+        repo.ingest("planes", pa.table({"id": [1, 2], "tail num": ["N1", "N2"]}), key="id")
+
+
 def _csv(name: str, text: str) -> Damage:
     def damage(project: Path) -> None:
         (project.parent / name).write_text(text)
@@ -134,6 +140,13 @@ def _outside_task(project: Path) -> None:
 
 CASES = [
     *_filter_cases(),
+    Case(
+        "where-column-with-a-space",
+        ["export", "planes", "{tmp}/out.parquet", "--where", "tail num = 'N1'"],
+        says=["write column 'tail num' as `tail num`"],
+        error="invalid_filter",
+        damage=_planes,
+    ),
     *_empty_ref_cases(),
     # commit-id prefixes are hex and literal: '_' and '%' were LIKE wildcards
     *[

@@ -29,6 +29,7 @@ from typing import Any
 from tillage.errors import InvalidFilterError
 
 _PREFIX = "SELECT * FROM t WHERE "
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Where a Lance error names the Rust source line: noise to a user.
 _RUST_LOCATION = re.compile(r",?\s*/\S+\.rs:\d+:\d+")
 
@@ -45,7 +46,7 @@ def lance_filter(where: str, columns: Sequence[str]) -> str:
     if not where.strip():
         raise InvalidFilterError(where, "it is empty (leave the filter out to read every row)")
     _check_tokens(where)
-    condition = _where_clause(where)
+    condition = _where_clause(where, columns)
     for node in _nodes(condition):
         if node.get("class") == "SUBQUERY":
             raise InvalidFilterError(where, "it holds a subquery, which a row filter cannot run")
@@ -124,12 +125,19 @@ def _without_where(statement: dict[str, Any]) -> dict[str, Any]:
     return {**statement, "node": node}
 
 
-def _where_clause(where: str) -> dict[str, Any]:
+def _where_clause(where: str, columns: Sequence[str]) -> dict[str, Any]:
     """DuckDB's syntax tree of the filter, if it is the whole WHERE clause and nothing else."""
     doc = _serialize(_PREFIX + where)
     if doc.get("error"):
         message = str(doc.get("error_message") or "it does not parse")
-        raise InvalidFilterError(where, f"it is not one SQL condition ({message})")
+        # A likely cause worth naming: a column name that needs quoting, written bare.
+        bare = [
+            c
+            for c in columns
+            if not _PLAIN_NAME.fullmatch(c) and c in where and f"`{c}`" not in where
+        ]
+        hint = "".join(f"; write column {c!r} as `{c}`" for c in bare)
+        raise InvalidFilterError(where, f"it is not one SQL condition ({message}){hint}")
     statements = doc.get("statements") or []
     if len(statements) != 1 or _without_where(statements[0]) != _canonical():
         raise InvalidFilterError(
