@@ -323,6 +323,12 @@ def test_bad_read_arguments_are_input_errors(
     expect_unchanged(repo, tillage.InputError, lambda: repo.read("flights", **kwargs), says)
 
 
+def test_numpy_integers_are_row_counts(repo: Repo) -> None:
+    import numpy as np
+
+    assert repo.read("flights", limit=np.int64(3), offset=np.int32(1)).num_rows == 3
+
+
 def test_wrong_types_for_ingest_are_tillage_errors(repo: Repo) -> None:
     expect_unchanged(
         repo,

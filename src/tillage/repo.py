@@ -87,6 +87,17 @@ def _read_columns(columns: str | Sequence[str] | None) -> list[str] | None:
     return cols or None
 
 
+def _count(name: str, value: object) -> int | None:
+    """``value`` as a row count for ``limit`` or ``offset``: a whole number >= 0, or None."""
+    if value is None:
+        return None
+    index = None if isinstance(value, bool) else getattr(value, "__index__", None)
+    count = int(index()) if callable(index) else -1  # ints, numpy ints; not floats or text
+    if count >= 0:
+        return count
+    raise InputError(f"{name} must be a whole number >= 0 (or None), not {value!r}.")
+
+
 class Repo:
     """A tillage repository.
 
@@ -343,9 +354,7 @@ class Repo:
             InputError: unknown or repeated columns, or a bad ``limit`` or ``offset``.
         """
         cols = _read_columns(columns)
-        for name, value in (("limit", limit), ("offset", offset)):
-            if value is not None and (type(value) is not int or value < 0):
-                raise InputError(f"{name} must be a whole number >= 0 (or None), not {value!r}.")
+        limit, offset = _count("limit", limit), _count("offset", offset)
         pin = self._pin(dataset, ref)
         ds = self.tables.open(dataset, pin)
         if cols:
