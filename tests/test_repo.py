@@ -1343,9 +1343,10 @@ def test_bad_read_arguments(filled: Repo) -> None:
     )
     expect_unchanged(
         filled,
-        tillage.InputError,
+        tillage.InvalidFilterError,
         lambda: filled.read("t", where="nope >"),
-        "cannot apply the filter",
+        "cannot filter with 'nope >'",
+        "not one SQL condition",
     )
 
 

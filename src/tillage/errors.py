@@ -9,10 +9,12 @@ map without parsing messages.
     ├── RepositoryExistsError        ``init`` on an existing repository
     ├── NoSuchDatasetError           unknown dataset (at a ref)
     ├── NoSuchRefError               unknown branch, tag or commit id
+    ├── InvalidRefError              a ref that cannot name anything (empty)
     ├── RefExistsError               branch or tag name already taken
     ├── InvalidNameError             a name that is not allowed
     ├── InputError                   bad input data
     │   ├── UnreadableFileError      missing, empty, truncated or mislabeled file
+    │   ├── InvalidFilterError       a row filter (``--where``) that is not one condition
     │   ├── SchemaMismatchError      batch schema conflicts with the dataset
     │   ├── KeyViolationError        duplicate or null primary keys
     │   ├── SchemaFileError          a schema file that does not parse or fit
@@ -82,11 +84,31 @@ class NoSuchDatasetError(TillageError):
 class NoSuchRefError(TillageError):
     code = "no_such_ref"
 
-    def __init__(self, ref: str, kind: str = "branch, tag or commit") -> None:
+    def __init__(self, ref: str, kind: str = "branch, tag or commit", hint: str = "") -> None:
         self.ref = ref
         self.kind = kind
         super().__init__(
-            f"no {kind} named {ref!r}. List them with `tillage branch --list` or `tillage log`."
+            f"no {kind} named {ref!r}{hint}. "
+            "List them with `tillage branch --list` or `tillage log`."
+        )
+
+
+class InvalidRefError(TillageError):
+    """A ref that names nothing by construction, such as ``""`` (it does not mean HEAD)."""
+
+    code = "invalid_ref"
+
+    def __init__(self, ref: object, what: str = "ref") -> None:
+        self.ref = ref
+        self.what = what
+        problem = (
+            "it is empty" if isinstance(ref, str) else f"it is not text ({type(ref).__name__})"
+        )
+        give = "a branch, tag or commit id (HEAD for the current branch's head)"
+        super().__init__(
+            f"{ref!r} is not a valid {what}: {problem}. Give "
+            f"{give if what == 'ref' else f'the name of a {what}'}, "
+            "or leave the option out for the default."
         )
 
 
@@ -121,6 +143,22 @@ class UnreadableFileError(InputError):
         self.path = path
         self.problem = problem
         super().__init__(f"cannot read {path!r}: {problem}. {fix}")
+
+
+class InvalidFilterError(InputError):
+    """A row filter that is not exactly one condition, or that the table cannot evaluate."""
+
+    code = "invalid_filter"
+
+    def __init__(self, where: str, problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        super().__init__(
+            f"cannot filter with {where!r}: {problem}. Write one SQL condition, e.g. "
+            "\"dep_delay > 60 AND carrier IN ('AA', 'UA')\": strings in single quotes, "
+            "column names with spaces or other characters in backticks (`my col`), "
+            "timestamps as TIMESTAMP '2013-01-01 05:00:00'."
+        )
 
 
 class SchemaMismatchError(InputError):

@@ -108,7 +108,14 @@ def to_table(data: Any) -> pa.Table:
     if isinstance(data, Sequence) and data and all(isinstance(d, str | os.PathLike) for d in data):
         return concat([read_file(d) for d in data], [str(d) for d in data])
     module = type(data).__module__.split(".")[0]
-    if module == "pandas":
+    frame = type(data).__name__ == "DataFrame"  # not a Series, nor a lazy frame
+    if module == "pandas" and frame:
+        dups = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+        if dups:
+            raise InputError(
+                f"the data frame has column(s) {', '.join(dups)} more than once; "
+                "rename or drop the duplicates."
+            )
         try:
             return pa.Table.from_pandas(data, preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
@@ -116,7 +123,7 @@ def to_table(data: Any) -> pa.Table:
                 f"cannot convert the data frame to Arrow: {e}. Give each column values of "
                 "one type (e.g. df[col].astype(str))."
             ) from e
-    if module == "polars":
+    if module == "polars" and frame:
         return data.to_arrow()
     raise InputError(
         f"cannot ingest a {type(data).__name__}: give an Arrow table, a pandas or Polars "

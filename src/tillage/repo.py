@@ -21,10 +21,17 @@ from tillage.config import REPO_DIR, RepoConfig, find_repo_dir, repo_dir_of
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
 from tillage.core.diff import DatasetDiff, SchemaChange
 from tillage.core.findings import Finding
-from tillage.core.names import check_dataset_name, check_ref_name
+from tillage.core.names import (
+    check_dataset_name,
+    check_name,
+    check_ref,
+    check_ref_name,
+    is_commit_prefix,
+)
 from tillage.core.reports import DatasetStatus, GcReport, MergeResult, Status
 from tillage.errors import (
     InputError,
+    InvalidFilterError,
     MergeConflictError,
     NoSuchDatasetError,
     NoSuchRefError,
@@ -42,6 +49,7 @@ from tillage.quality.schema import Schema
 from tillage.quality.schema import infer as infer_schema
 from tillage.quality.settings import QualitySettings, parse_reference
 from tillage.store.catalog import Catalog
+from tillage.store.filters import lance_filter, lance_problem
 from tillage.store.labels import LabelStore
 from tillage.store.tables import Tables, children_first
 from tillage.versioning import batches
@@ -61,6 +69,33 @@ class _Blocked(Exception):
 
     def __init__(self, result: BatchCheck) -> None:
         self.result = result
+
+
+def _read_columns(columns: str | Sequence[str] | None) -> list[str] | None:
+    """The columns a read asks for, as a list (None: all); each must be a name, once."""
+    if columns is None:
+        return None
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    odd = [c for c in cols if not isinstance(c, str)]
+    if odd:
+        raise InputError(f"column names are text; got {', '.join(map(repr, odd))}.")
+    dups = sorted({c for c in cols if cols.count(c) > 1})
+    if dups:
+        raise InputError(
+            f"column(s) {', '.join(dups)} asked for more than once; name each column once."
+        )
+    return cols or None
+
+
+def _count(name: str, value: object) -> int | None:
+    """``value`` as a row count for ``limit`` or ``offset``: a whole number >= 0, or None."""
+    if value is None:
+        return None
+    index = None if isinstance(value, bool) else getattr(value, "__index__", None)
+    count = int(index()) if callable(index) else -1  # ints, numpy ints; not floats or text
+    if count >= 0:
+        return count
+    raise InputError(f"{name} must be a whole number >= 0 (or None), not {value!r}.")
 
 
 class Repo:
@@ -164,7 +199,7 @@ class Repo:
         self._alerts_on = alerts_on
 
     def _branch(self, branch: str | None) -> str:
-        name = branch or self.current_branch
+        name = self.current_branch if branch is None else check_ref(branch, "branch")
         ref = self.catalog.get_ref(name)
         if ref is None or ref[0] != "branch":
             raise NoSuchRefError(name, "branch")
@@ -173,26 +208,35 @@ class Repo:
     def resolve(self, ref: str | None = None) -> str | None:
         """The commit id ``ref`` names; None for a branch with no commits yet.
 
+        ``ref`` is a branch, a tag, ``HEAD``, a commit id or a prefix of one (4 or
+        more hex digits), with ``~N`` for the N-th first parent; None means HEAD.
+
         Raises:
+            InvalidRefError: ``ref`` is empty (it does not mean HEAD).
             NoSuchRefError: if nothing has that name.
         """
-        name, back = split_ancestor_suffix(ref or HEAD)
+        text = HEAD if ref is None else check_ref(ref)
+        name, back = split_ancestor_suffix(text)
         if name == HEAD:
             name = self.current_branch
         found = self.catalog.get_ref(name)
         if found is not None:
             cid = found[1]
+        elif not is_commit_prefix(name):
+            raise NoSuchRefError(
+                text, hint=" (a commit id, or a prefix of one, is 4 or more hex digits 0-9, a-f)"
+            )
         else:
-            ids = self.catalog.find_commit_ids(name) if len(name) >= 4 else []
+            ids = self.catalog.find_commit_ids(name.lower())
             if len(ids) != 1:
                 raise NoSuchRefError(
-                    ref or HEAD, "branch, tag or commit" + (" (ambiguous id)" if ids else "")
+                    text, "branch, tag or commit" + (" (ambiguous id)" if ids else "")
                 )
             cid = ids[0]
         for _ in range(back):
             commit = self.catalog.get_commit(cid) if cid else None
             if commit is None or not commit.parents:
-                raise NoSuchRefError(ref or HEAD, f"ancestor ({name} has fewer than {back})")
+                raise NoSuchRefError(text, f"ancestor ({name} has fewer than {back})")
             cid = commit.parents[0]
         return cid
 
@@ -257,7 +301,7 @@ class Repo:
         return cid
 
     def delete_tag(self, name: str) -> None:
-        found = self.catalog.get_ref(name)
+        found = self.catalog.get_ref(check_ref(name, "tag"))
         if found is None or found[0] != "tag":
             raise NoSuchRefError(name, "tag")
         self.catalog.delete_ref(name)
@@ -298,31 +342,35 @@ class Repo:
         """Read ``dataset`` as it was at ``ref``, optionally projected and filtered.
 
         Args:
-            columns: columns to return (default: all).
-            where: a SQL filter, e.g. ``"dep_delay > 60 AND origin = 'JFK'"``.
-            limit: at most this many rows.
+            columns: columns to return (default: all), each at most once.
+            where: a SQL condition, e.g. ``"dep_delay > 60 AND origin = 'JFK'"``; strings
+                in single quotes, column names with spaces in backticks (`` `my col` ``).
+                It is parsed whole: anything but exactly one condition is refused.
+            limit: at most this many rows (a whole number >= 0).
             offset: skip this many rows first (with ``limit``: one batch of a scan).
+
+        Raises:
+            InvalidFilterError: ``where`` is not one condition on this dataset's columns.
+            InputError: unknown or repeated columns, or a bad ``limit`` or ``offset``.
         """
+        cols = _read_columns(columns)
+        limit, offset = _count("limit", limit), _count("offset", offset)
         pin = self._pin(dataset, ref)
         ds = self.tables.open(dataset, pin)
-        if columns:
-            unknown = [c for c in columns if c not in ds.schema.names]
+        if cols:
+            unknown = [c for c in cols if c not in ds.schema.names]
             if unknown:
                 raise InputError(
                     f"unknown column(s) {', '.join(unknown)} in {dataset!r}; "
                     f"its columns: {', '.join(ds.schema.names)}."
                 )
+        lance_where = None if where is None else lance_filter(where, ds.schema.names)
         try:
-            table = ds.to_table(
-                columns=list(columns) if columns else None,
-                filter=where,
-                limit=limit,
-                offset=offset,
-            )
+            table = ds.to_table(columns=cols, filter=lance_where, limit=limit, offset=offset)
         except (ValueError, OSError) as e:
             if where is None:
                 raise
-            raise InputError(f"cannot apply the filter {where!r} to {dataset!r}: {e}") from e
+            raise InvalidFilterError(where, lance_problem(e)) from e
         return table.cast(pa.schema([f.remove_metadata() for f in table.schema]))
 
     def head(self, dataset: str, ref: str | None = None, n: int = 10) -> pa.Table:
@@ -418,6 +466,7 @@ class Repo:
         With ``labels`` (a label set), write the training set: the labelled records
         with their label, confidence and provenance (`training_set`).
         """
+        columns = _read_columns(columns)
         if labels is None:
             table = self.read(dataset, ref, columns=columns, where=where)
         else:
@@ -475,7 +524,7 @@ class Repo:
         check_dataset_name(dataset)
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}.")
-        key_cols = [key] if isinstance(key, str) else list(key) if key else None
+        key_cols = batches.key_columns(dataset, key)
         raw = to_table(data)
         batches.check_columns(dataset, raw)
         table = batches.normalize(raw)
@@ -1007,7 +1056,7 @@ class Repo:
     ) -> list[dict[str, Any]]:
         """Open alerts (``show_all``: also muted, resolved and accepted ones)."""
         statuses = None if show_all else ["open"]
-        cid = self.commit(commit).id if commit else None
+        cid = self.commit(commit).id if commit is not None else None
         found = self.monitor.store.alerts(statuses=statuses, dataset=dataset, commit_id=cid)
         return [alert_dict(a) for a in found]
 
@@ -1102,7 +1151,7 @@ class Repo:
 
     def create_labelset(self, name: str, *, records: str, taxonomy: str) -> dict[str, Any]:
         """Register a label set over dataset ``records`` with taxonomy ``taxonomies/NAME.yaml``."""
-        check_dataset_name(name)
+        check_name(name, "label set")
         return dict(vars(self._labels.create(name, records, taxonomy)))
 
     def label(

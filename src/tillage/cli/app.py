@@ -109,7 +109,10 @@ JsonOpt = Annotated[
 RefOpt = Annotated[
     str | None,
     typer.Option(
-        "--ref", "-r", metavar="REF", help="Branch, tag or commit id to read (default: HEAD)."
+        "--ref",
+        "-r",
+        metavar="REF",
+        help="Branch, tag or commit id (or a prefix of 4+ hex digits) to read (default: HEAD).",
     ),
 ]
 BranchOpt = Annotated[
@@ -444,7 +447,7 @@ def show(
     ref: Annotated[
         str,
         typer.Argument(
-            metavar="REF", help="Branch, tag or commit id (a prefix of 4+ characters works)."
+            metavar="REF", help="Branch, tag or commit id (a prefix of 4+ hex digits works)."
         ),
     ] = "HEAD",
     as_json: JsonOpt = False,
@@ -523,7 +526,14 @@ def export(
     ] = None,
     where: Annotated[
         str | None,
-        typer.Option("--where", metavar="SQL", help='Row filter, e.g. "dep_delay > 60".'),
+        typer.Option(
+            "--where",
+            metavar="SQL",
+            help="Row filter: one SQL condition, parsed whole, e.g. "
+            "\"dep_delay > 60 AND carrier IN ('AA', 'UA')\". Strings in single quotes, "
+            "column names with spaces in backticks (`tail num` = 'N3'), timestamps as "
+            "TIMESTAMP '2013-06-01 00:00:00'.",
+        ),
     ] = None,
     labels: Annotated[
         str | None,

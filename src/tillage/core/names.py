@@ -1,28 +1,58 @@
-"""Rules for the names users give to datasets, branches and tags."""
+"""Rules for the names users give to datasets, label sets, taxonomies, tasks, branches and tags,
+and for the refs they pass to name a commit."""
 
 from __future__ import annotations
 
 import re
 
-from tillage.errors import InvalidNameError
+from tillage.errors import InvalidNameError, InvalidRefError
 
 _DATASET = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,127}$")
 _REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,127}$")
+_COMMIT_PREFIX = re.compile(r"[0-9a-fA-F]{4,64}")
+
+
+def check_name(name: str, what: str) -> str:
+    """Return ``name`` if it can name a ``what`` (dataset, label set, taxonomy, task).
+
+    The rule keeps names safe as file and table names: no path separators, no
+    ``..``, nothing empty.
+
+    Raises:
+        InvalidNameError: otherwise.
+    """
+    if not isinstance(name, str) or not _DATASET.fullmatch(name):
+        raise InvalidNameError(
+            name, what, "use letters, digits, '_' or '-', starting with a letter or '_'"
+        )
+    return name
 
 
 def check_dataset_name(name: str) -> str:
     """Return ``name`` if it can name a dataset, else raise `InvalidNameError`."""
-    if not _DATASET.match(name):
-        raise InvalidNameError(
-            name, "dataset", "use letters, digits, '_' or '-', starting with a letter or '_'"
-        )
-    return name
+    return check_name(name, "dataset")
+
+
+def check_ref(ref: str, what: str = "ref") -> str:
+    """Return ``ref`` if it can name a commit; an empty ref is an error, never HEAD.
+
+    Raises:
+        InvalidRefError: ``ref`` is empty, blank or not text.
+    """
+    if not isinstance(ref, str) or not ref.strip():
+        raise InvalidRefError(ref, what)
+    return ref
+
+
+def is_commit_prefix(text: str) -> bool:
+    """Whether ``text`` can be a commit id or a prefix of one (4 to 64 hex digits)."""
+    return _COMMIT_PREFIX.fullmatch(text) is not None
 
 
 def check_ref_name(name: str, what: str) -> str:
     """Return ``name`` if it can name a branch or tag, else raise `InvalidNameError`."""
     bad = (
-        not _REF.match(name)
+        not _REF.fullmatch(name)
         or ".." in name
         or name.endswith(("/", ".", ".lock"))
         or "//" in name

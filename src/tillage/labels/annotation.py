@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from tillage.core.commit import Commit
+from tillage.core.names import check_name
 from tillage.errors import InputError
 from tillage.labels.sets import LabelSets
 
@@ -109,7 +110,8 @@ class Annotation:
         self.labels = labels
 
     def spec(self, task: str) -> TaskSpec:
-        return TaskSpec.load(self.labels.project / "tasks" / f"{task}.yaml")
+        """The task spec file ``tasks/TASK.yaml`` of the project (``task`` is checked)."""
+        return TaskSpec.load(self.labels.project / "tasks" / f"{check_name(task, 'task')}.yaml")
 
     def enqueue(self, task: str, record_ids: Sequence[Any]) -> int:
         """Queue records for ``task`` (known records only); returns how many were new."""

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tillage.core.commit import Commit
+from tillage.core.names import check_name
 from tillage.errors import InputError, NoSuchDatasetError
 from tillage.labels.taxonomy import Taxonomy
 from tillage.store.labels import LabelSetRecord, LabelStore
@@ -114,7 +115,8 @@ class LabelSets:
         self.project = project
 
     def taxonomy(self, name: str) -> Taxonomy:
-        return Taxonomy.load(self.project / "taxonomies" / f"{name}.yaml")
+        """The taxonomy file ``taxonomies/NAME.yaml`` of the project (``name`` is checked)."""
+        return Taxonomy.load(self.project / "taxonomies" / f"{check_name(name, 'taxonomy')}.yaml")
 
     def get(self, name: str) -> LabelSetRecord:
         found = self.store.label_set(name)

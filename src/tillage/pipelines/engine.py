@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
 
 from tillage.core.commit import Commit
+from tillage.core.names import check_ref
 from tillage.errors import (
     InputError,
     LockTimeoutError,
@@ -713,7 +714,7 @@ class Runs:
         pipe = load_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
         params = dict(params or {})
         _check_params(pipe, params)
-        target_branch = branch or self.repo.current_branch
+        target_branch = self.repo.current_branch if branch is None else check_ref(branch, "branch")
         if self.repo.catalog.get_ref(target_branch) is None:
             self.repo.commit(target_branch)  # NoSuchRefError names it
         run_id = uuid.uuid4().hex[:16]

@@ -215,9 +215,15 @@ class Catalog:
         return self._commit_from_rows(row, pins)
 
     def find_commit_ids(self, prefix: str) -> list[str]:
+        """Ids starting with ``prefix`` (at most 2: one is a match, two say ambiguous).
+
+        The prefix is matched literally: ``_`` and ``%`` are not wildcards.
+        """
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(CommitRow.id).where(CommitRow.id.startswith(prefix)).limit(2)
+                select(CommitRow.id)
+                .where(CommitRow.id.startswith(prefix, autoescape=True))
+                .limit(2)
             ).all()
         return [r[0] for r in rows]
 

@@ -7,6 +7,8 @@ failure names the columns or keys at fault and says how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -16,9 +18,34 @@ from tillage.store.tables import unstorable_columns
 _NORMAL = {pa.large_string(): pa.string(), pa.large_binary(): pa.binary()}
 
 
+def key_columns(dataset: str, key: str | Sequence[str] | None) -> list[str] | None:
+    """The primary key as a list of column names (None: not given); each named once."""
+    if key is None:
+        return None
+    cols = [key] if isinstance(key, str) else list(key) if isinstance(key, Sequence) else None
+    if cols is None or not all(isinstance(k, str) and k.strip() for k in cols):
+        raise InputError(
+            f"the key of {dataset!r} must be a column name or a list of them, not {key!r}."
+        )
+    dups = sorted({k for k in cols if cols.count(k) > 1})
+    if dups:
+        raise InputError(
+            f"the key of {dataset!r} names column(s) {', '.join(dups)} more than once; "
+            "name each key column once (--key a,b)."
+        )
+    return cols or None
+
+
 def check_columns(dataset: str, table: pa.Table) -> None:
     """Column names and types that a dataset can hold (before `normalize`)."""
     names = table.column_names
+    blank = [i for i, n in enumerate(names) if not n.strip()]
+    if blank:
+        shown = ", ".join(f"#{i + 1} ({names[i]!r})" for i in blank)
+        raise InputError(
+            f"the batch for {dataset!r} has column(s) with an empty name: {shown}; "
+            "give every column a name (in a CSV file: the header row)."
+        )
     dups = sorted({n for n in names if names.count(n) > 1})
     if dups:
         raise InputError(
