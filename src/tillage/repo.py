@@ -1159,8 +1159,9 @@ class Repo:
         write: bool = True,
     ) -> dict[str, Any]:
         """Apply labeling functions to the records and store their votes (and the label
-        model's labels) in one commit; returns the per-function report and errors.
-        ``write=False`` reports without storing anything."""
+        model's labels) in one commit; returns the commit, the votes and labels per
+        class, the label model's accuracy on ``gold``, the per-function report and
+        errors. ``write=False`` reports without storing anything."""
         return self._labels.apply_functions(
             labelset, functions, ref=ref, model=model, gold=gold, write=write
         )
