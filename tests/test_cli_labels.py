@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
+import tillage
 from tillage.cli.app import app
 
 runner = CliRunner()
@@ -122,3 +124,133 @@ def test_lf_report_apply_and_aggregate(proj: Path, tmp_path: Path) -> None:
     cli("-C", proj, "annotate", "submit", "t", "a", "iphone", "-a", "ann")
     agg = cli_json("-C", proj, "labels", "aggregate", "src")
     assert agg["records"][0]["record"] == "a"
+
+
+def _two_kinds(n: int, flip: int) -> tuple[list[str], list[str]]:
+    """Texts of two kinds and their labels, with the label of record ``flip`` wrong."""
+    texts = [
+        "link http now " * (1 + i % 3) if i % 2 else "sad weak loser " * (1 + i % 3)
+        for i in range(n)
+    ]
+    given = ["iphone" if i % 2 else "android" for i in range(n)]
+    given[flip] = "iphone" if given[flip] == "android" else "android"
+    return texts, given
+
+
+KEYS = {
+    # 64-bit ids far beyond a float's 53 bits, as the tweets' id_str
+    "int64": (pa.array([303960093064577025 + 7 * i for i in range(60)], pa.int64()), None),
+    "string": (pa.array([f"t{i:03d}" for i in range(60)]), None),
+    # ids given in ISO form; stored and shown as Arrow writes them
+    "timestamp": (
+        pa.array([1_356_998_400 + 3600 * i for i in range(60)], pa.timestamp("s", tz="UTC")),
+        lambda v: v.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KEYS))
+def test_labels_work_for_every_key_type(kind: str, tmp_path: Path) -> None:
+    ids, typed = KEYS[kind]
+    root = tmp_path / "p"
+    cli("init", root)
+    texts, given = _two_kinds(60, flip=4)
+    data = tmp_path / "d.parquet"
+    table = pa.table(
+        {
+            "id": ids,
+            "text": texts,
+            "big": pa.array([2**62 + i for i in range(60)], pa.int64()),
+            "at": pa.array([10**18 + i * 10**12 for i in range(60)], pa.timestamp("ns")),
+        }
+    )
+    pq.write_table(table, data)
+    cli("-C", root, "ingest", "d", data, "--key", "id")
+    (root / "taxonomies").mkdir()
+    (root / "taxonomies" / "source.yaml").write_text(
+        yaml.safe_dump({"name": "source", "versions": [{"classes": {"android": "", "iphone": ""}}]})
+    )
+    cli("-C", root, "labels", "create", "src", "--records", "d", "--taxonomy", "source")
+    shown = [typed(v) if typed else v for v in ids.to_pylist()]
+    labels = tmp_path / "l.parquet"
+    pq.write_table(pa.table({"record_id": [str(v) for v in shown], "label": given}), labels)
+    cli("-C", root, "labels", "add", "src", labels, "--source", "gold")
+
+    # The one text form of a key value: Arrow's, of the key as the dataset stores it.
+    with tillage.open(root) as repo:
+        stored = pc.cast(repo.read("d").sort_by("id").column("id"), pa.string()).to_pylist()
+    rows = cli_json("-C", root, "labels", "show", "src")["labels"]
+    assert sorted(r["record_id"] for r in rows) == sorted(stored)
+    doc = cli_json("-C", root, "labels", "issues", "src")
+    assert doc["issues"][0]["record_id"] == stored[4]
+    assert stored[4] in cli("-C", root, "labels", "issues", "src", "--top", "1").stdout
+
+    # Annotation takes the ids as labels show prints them, and as typed in ISO form.
+    (root / "tasks").mkdir()
+    (root / "tasks" / "t.yaml").write_text(
+        yaml.safe_dump({"labelset": "src", "versions": [{"overlap": 1, "fields": ["text"]}]})
+    )
+    cli("-C", root, "annotate", "enqueue", "t", stored[1], str(shown[2]))
+    got = cli_json("-C", root, "annotate", "next", "t", "-a", "ann", "-n", "5")
+    assert sorted(got["records"]) == sorted(stored[1:3])
+    cli("-C", root, "annotate", "submit", "t", str(shown[1]), "iphone", "-a", "ann")
+    assert cli_json("-C", root, "annotate", "progress", "t")["done"] == 1
+    out = tmp_path / "train.parquet"
+    assert cli_json("-C", root, "export", "d", out, "--labels", "src")["rows"] == 60
+
+
+def test_annotate_next_shows_what_the_task_names(proj: Path) -> None:
+    spec = {
+        "labelset": "src",
+        "versions": [
+            {"overlap": 2, "instructions": "Which?", "template": "<p>{text}</p>"},
+            {"overlap": 2, "instructions": "Which phone?", "fields": ["text", "id"]},
+        ],
+    }
+    (proj / "tasks" / "shown.yaml").write_text(yaml.safe_dump(spec))
+    cli("-C", proj, "annotate", "enqueue", "shown", "a", "b")
+    # Version 1 names its fields in the template.
+    doc = cli_json("-C", proj, "annotate", "next", "shown", "-a", "ann", "--spec-version", "1")
+    assert doc["items"] == [{"record_id": "a", "fields": {"text": "x"}}]
+    text = cli("-C", proj, "annotate", "next", "shown", "-a", "bob", "-n", "2").stdout
+    assert "Which phone?" in text and "record a" in text and "record b" in text
+    assert "text" in text and "y" in text
+    doc = cli_json("-C", proj, "annotate", "next", "shown", "-a", "cy", "-n", "2")
+    assert [i["fields"] for i in doc["items"]] == [
+        {"text": "x", "id": "a"},
+        {"text": "y", "id": "b"},
+    ]
+    # Without fields or a template: every column but the key.
+    cli("-C", proj, "annotate", "enqueue", "t", "c")
+    doc = cli_json("-C", proj, "annotate", "next", "t", "-a", "ann")
+    assert doc["items"] == [{"record_id": "c", "fields": {"text": "z"}}]
+    assert "none left" not in cli("-C", proj, "annotate", "next", "t", "-a", "dee").stdout
+
+
+def test_lf_apply_says_what_it_committed(proj: Path, tmp_path: Path) -> None:
+    lfs = tmp_path / "lfs.py"
+    lfs.write_text(
+        "import tillage\n"
+        "@tillage.labeling_function()\n"
+        "def is_x(record):\n"
+        "    return 'android' if record['text'] == 'x' else None\n"
+        "@tillage.labeling_function()\n"
+        "def not_x(record):\n"
+        "    return 'iphone' if record['text'] != 'x' else None\n"
+    )
+    labels = tmp_path / "gold.csv"
+    pacsv.write_csv(pa.table({"record_id": ["a", "b"], "label": ["android", "android"]}), labels)
+    cli("-C", proj, "labels", "create", "gold", "--records", "tweets", "--taxonomy", "source")
+    cli("-C", proj, "labels", "add", "gold", labels, "--source", "me")
+    doc = cli_json("-C", proj, "lf", "apply", lfs, "src", "--gold", "gold")
+    assert doc["votes"] == {"total": 3, "per_class": {"android": 1, "iphone": 2}}
+    assert doc["labels"] == {"total": 3, "per_class": {"android": 1, "iphone": 2}}
+    assert doc["gold"] == {"labelset": "gold", "records": 2, "model_accuracy": 0.5}
+    events = cli_json("-C", proj, "log", "--dataset", "src")
+    assert doc["commit"] in json.dumps(events)
+    text = cli("-C", proj, "lf", "apply", lfs, "src", "--gold", "gold").stdout
+    assert "3 vote(s) (android 1, iphone 2), 3 label(s) (android 1, iphone 2)" in text
+    assert "50.0% right on the 2 record(s) labelled in gold" in text
+    assert "committed " in text and " on main to src" in text
+    votes_only = cli("-C", proj, "lf", "apply", lfs, "src", "--no-model").stdout
+    assert "3 vote(s)" in votes_only and "no label model (--no-model)" in votes_only

@@ -199,3 +199,57 @@ def test_labelling_chapter_scores_every_stage_against_gold(tmp_path: Path) -> No
         training = repo.training_set(DATASET, LABELSET, BRANCH)
         assert training.num_rows == 600 and training.column("label").null_count == 0
         assert (repo.path / "tasks" / "tweet-source.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_the_closing_summary_is_the_repository_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every number of the summary is read back from the repository the demo leaves,
+    labels chapter included; a cut list says how many it left out; no dangling reference."""
+    import functools
+    import io
+    import re
+    from collections import Counter
+
+    from rich.console import Console
+
+    from tillage.demo import flights, tweets
+
+    small = functools.partial(tweets.label_tweets, sample=300, annotate=6)
+    monkeypatch.setattr(tweets, "label_tweets", small)
+    monkeypatch.setattr(flights, "ALERTS_SHOWN", 2, raising=False)
+    out = io.StringIO()
+    path = tmp_path / "demo"
+    summary = run_demo(path, days=10, console=Console(file=out, width=200))
+    text = out.getvalue()
+
+    with tillage.open(path) as repo:
+        alerts = repo.alerts()
+        assert summary["open_alerts"] == len(alerts) > 2
+        assert summary["alerts_opened"] == len(repo.alerts(show_all=True))
+        by_dataset = Counter(a["dataset"] for a in alerts)
+        assert summary["open_alerts_by_dataset"] == dict(by_dataset)
+        branches = sorted(b for b in repo.branches() if not b.startswith("runs/"))
+        assert summary["branches"] == branches == ["drop-cancelled", "labels", "main"]
+        assert summary["tags"] == sorted(repo.tags()) == ["v1"]
+        assert summary["commits"] == len(repo.log("main"))
+        assert summary["head"] == repo.resolve("main")
+        assert summary["rows"] == repo.read("flights", "main").num_rows
+        runs = tillage.Runs(repo).list(pipeline="daily_flights")
+        assert summary["runs"] == len(runs) == 10
+        assert summary["runs_by_status"] == dict(Counter(r.status for r in runs))
+        assert summary["models_recorded"] == len(repo.models("delay-model"))
+
+    # The alert list: its count is the summary's, two shown, the rest counted.
+    listed = re.search(r"open alerts \((\d+)", text)
+    assert listed and int(listed.group(1)) == len(alerts)
+    closing = text[listed.start() :]
+    assert len(re.findall(r"^  #\d+ ", closing, flags=re.M)) == 2
+    assert f"and {len(alerts) - 2} more: `tillage alerts` lists them all" in closing
+    # The lineage refers only to what it shows: each "(as [k] above)" has its [k].
+    assert "(see above)" not in text
+    for k in re.findall(r"\(as \[(\d+)\] above\)", text):
+        assert re.search(rf"\S \[{k}\]$", text, flags=re.M), k
+    # The labels chapter shows its progress.
+    assert re.search(r"labels: done .*\d+/\d+", text)

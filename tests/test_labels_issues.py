@@ -281,6 +281,23 @@ def test_default_model_on_an_arrow_table_and_a_dataframe() -> None:
     assert ((again[:, 1] > 0.5) == (y == 1)).mean() > 0.9
 
 
+def test_default_model_takes_numbers_beyond_float_precision() -> None:
+    """64-bit ids and nanosecond times need more than a float's 53 bits: rounded, not refused."""
+    n = 60
+    y = np.arange(n) % 2
+    big = 303960093064577025 + np.arange(n) * 1001  # tweet ids: far beyond 2**53
+    table = pa.table(
+        {
+            "id_str": pa.array(big, pa.int64()),
+            "at": pa.array(1_480_000_000_000_000_000 + np.arange(n) * 10**12, pa.timestamp("ns")),
+            "signal": pa.array(y * 10.0 + np.arange(n) % 3),
+        }
+    )
+    probs = out_of_sample_probabilities(table, np.where(y == 1, "b", "a"), classes=["a", "b"])
+    assert probs.shape == (n, 2) and np.isfinite(probs).all()
+    assert ((probs[:, 1] > 0.5) == (y == 1)).mean() > 0.9
+
+
 # -- bad input -------------------------------------------------------------------------
 
 PROBS = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])

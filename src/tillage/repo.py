@@ -41,7 +41,6 @@ from tillage.errors import (
 )
 from tillage.formats import to_table, write_file
 from tillage.labels.annotation import Annotation
-from tillage.labels.issues import find_label_issues, out_of_sample_probabilities
 from tillage.labels.sets import LabelSets
 from tillage.quality.monitor import BatchCheck, Monitor, alert_dict, model_dict
 from tillage.quality.profile import Profile, profile_table
@@ -1209,8 +1208,9 @@ class Repo:
         write: bool = True,
     ) -> dict[str, Any]:
         """Apply labeling functions to the records and store their votes (and the label
-        model's labels) in one commit; returns the per-function report and errors.
-        ``write=False`` reports without storing anything."""
+        model's labels) in one commit; returns the commit, the votes and labels per
+        class, the label model's accuracy on ``gold``, the per-function report and
+        errors. ``write=False`` reports without storing anything."""
         return self._labels.apply_functions(
             labelset, functions, ref=ref, model=model, gold=gold, write=write
         )
@@ -1237,23 +1237,7 @@ class Repo:
         training set at ``ref``; each issue names the record, its label and the
         suggested one.
         """
-        spec = self._labels.get(labelset)
-        data = self.training_set(spec.records, labelset, ref)
-        [key] = self.key(spec.records)
-        features = data.select(
-            [c for c in data.column_names if c != key and not c.startswith("label")]
-        )
-        labels = data.column("label").to_pylist()
-        classes = sorted({lb for lb in labels if lb is not None})
-        probs = out_of_sample_probabilities(
-            features, labels, classes=classes, model=model, folds=folds, seed=seed
-        )
-        found = find_label_issues(labels, probs, classes=classes)
-        ids = data.column(key).to_pylist()
-        doc = found.to_dict()
-        for issue in doc["issues"]:
-            issue["record_id"] = ids[issue["index"]]
-        return {"labelset": labelset, **doc}
+        return self._labels.issues(labelset, ref, model=model, folds=folds, seed=seed)
 
     @property
     def annotation(self) -> Annotation:

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import pyarrow as pa
 import typer
+from rich.console import Group, RenderableType
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
@@ -149,19 +151,40 @@ def annotate_next(
     spec_version: SpecOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Hand out records that still need this annotator's answer."""
+    """Hand out records that still need this annotator's answer, with what the task shows."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
     picked = repo.annotation.next(task, annotator, n, spec_version)
     spec = repo.annotation.spec(task).version(spec_version)
+    shown = repo.annotation.show(task, picked, spec.version)
     doc = {
         "task": task,
         "spec_version": spec.version,
         "records": picked,
+        "items": shown,
         "instructions": spec.instructions,
     }
-    text = f"{len(picked)} record(s) for {annotator}: {', '.join(picked) or 'none left'}"
-    out.emit(doc, text)
+    out.emit(doc, _annotation_view(task, annotator, spec.instructions, shown))
+
+
+def _annotation_view(
+    task: str, annotator: str, instructions: str, shown: list[dict[str, Any]]
+) -> Group:
+    """Each record handed out: its id and the fields the task shows, under the instructions."""
+    if not shown:
+        return Group(Text(f"no records left for {annotator} in {task}"))
+    parts: list[RenderableType] = [Text(f"{len(shown)} record(s) for {annotator} in {task}")]
+    if instructions:
+        parts.append(Text(instructions, style="italic"))
+    for item in shown:
+        fields = Table.grid(padding=(0, 2))
+        fields.add_column(style="dim")
+        fields.add_column(overflow="fold")
+        for name, value in item["fields"].items():
+            fields.add_row(name, Text("" if value is None else str(value)))
+        parts.append(Panel(fields, title=f"record {item['record_id']}", title_align="left"))
+    parts.append(Text(f"answer with: tillage annotate submit {task} RECORD LABEL -a {annotator}"))
+    return Group(*parts)
 
 
 @annotate_app.command("submit")
@@ -285,7 +308,39 @@ def lf_apply(
         doc = repo.label_with_functions(
             labelset, tillage.load_functions(str(file)), gold=gold, model=not no_model
         )
-    out.emit(doc, _lf_view(doc))
+    out.emit(doc, _lf_view(doc), Text(_applied_line(doc, repo.current_branch)))
+
+
+def _applied_line(doc: dict[str, Any], branch: str | None) -> str:
+    """What `lf apply` committed: the commit, votes and labels per class, gold accuracy."""
+
+    def tally(t: dict[str, Any], noun: str) -> str:
+        per = ", ".join(f"{c} {n:,}" for c, n in t["per_class"].items())
+        return f"{t['total']:,} {noun} ({per})" if t["total"] else f"0 {noun}"
+
+    if doc["commit"] is None:
+        line = f"nothing committed to {doc['labelset']}: no votes and no labels"
+    else:
+        where = f" on {branch}" if branch else ""
+        model = (
+            f"{tally(doc['labels'], 'label(s)')} from the label model"
+            if doc["model"] is not None
+            else "no label model (--no-model)"
+        )
+        line = (
+            f"committed {doc['commit'][:12]}{where} to {doc['labelset']}: "
+            f"{tally(doc['votes'], 'vote(s)')}, {model}"
+        )
+    gold = doc["gold"]
+    if gold is not None:
+        if gold["model_accuracy"] is None:
+            line += f"; no label model labels to score against {gold['labelset']}"
+        else:
+            line += (
+                f"; the label model is {gold['model_accuracy']:.1%} right on the "
+                f"{gold['records']:,} record(s) labelled in {gold['labelset']}"
+            )
+    return line
 
 
 @labels_app.command("aggregate")

@@ -33,6 +33,7 @@ from __future__ import annotations
 import shutil
 import statistics
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def load_days(days: int) -> list[tuple[str, pa.Table]]:
 class _DailyRuns:
     """The backfill's progress callback: moves the bar, tells what each day's run did.
 
-    Keeps every run and what their checks counted, for the summary.
+    Keeps nothing for the summary: that is read from the repository at the end.
     """
 
     def __init__(self, console: Console, progress: Progress, days: Sequence[str]) -> None:
@@ -66,9 +67,6 @@ class _DailyRuns:
         self.progress = progress
         self.days = list(days)
         self.task = progress.add_task(f"run {self.days[0]}", total=len(self.days))
-        self.runs: list[tillage.Run] = []
-        self.tally = {"raised": 0, "suppressed": 0, "blocked": 0}
-        self.day_of: dict[str | None, str] = {}  # commit id -> the day it ingested
 
     def backfill(self, repo: tillage.Repo, days: Sequence[str]) -> None:
         """Run the pipeline for each of ``days``; stop the demo if a run fails."""
@@ -83,22 +81,16 @@ class _DailyRuns:
         i = self.days.index(day)
         after = f"run {self.days[i + 1]}" if i + 1 < len(self.days) else "daily runs"
         self.progress.update(self.task, advance=1, description=after)
-        if run is not None:  # None: done by an earlier backfill
-            self.runs.append(run)
-            if run.status == "done":
-                self._tell(day, run.result)
+        if run is not None and run.status == "done":  # None: done by an earlier backfill
+            self._tell(day, run.result)
 
     def _tell(self, day: str, result: dict[str, Any]) -> None:
         """Print what the run of ``day`` found (new alerts, bad repeats) and decided."""
         print_ = self.console.print
         if result["blocked"]:
-            self.tally["blocked"] += 1
             print_(f"[bold red]{day} blocked[/]: {result['blocked']}")
             return
-        self.day_of[result["commit"]] = day
         checks: pipeline.Checked = result["checks"]
-        self.tally["raised"] += checks["raised"]
-        self.tally["suppressed"] += checks["suppressed"]
         for a in checks["opened"]:
             more = f" [dim]({a['context']})[/]" if a["context"] else ""
             print_(f"[yellow]{day}[/] alert #{a['alert']}: {a['message']}{more}")
@@ -186,50 +178,105 @@ def _review_and_merge(repo: tillage.Repo, fork: str, console: Console) -> tillag
     return merge
 
 
-def _print_alerts(repo: tillage.Repo, day_of: dict[str | None, str], console: Console) -> None:
+#: Open alerts listed at the end (the rest: `tillage alerts`).
+ALERTS_SHOWN = 8
+
+
+def _daily_runs(repo: tillage.Repo) -> list[tillage.Run]:
+    """Every stored run of the daily pipeline, with its steps, oldest day first."""
+    runs = tillage.Runs(repo)
+    found = [runs.show(r.id) for r in runs.list(pipeline=daily_flights.name)]
+    return sorted(found, key=lambda r: (str(r.params.get("day")), r.created_at))
+
+
+def _print_alerts(repo: tillage.Repo, runs: list[tillage.Run], console: Console) -> None:
     """The open alerts, most frequent first, with the days they were first and last seen."""
     alerts = sorted(repo.alerts(), key=lambda a: -a["count"])
-    console.print(f"\n[bold]open alerts[/] ({len(alerts)}), most frequent first:")
-    for a in alerts[:8]:
-        first, last = day_of.get(a["first_commit"], "?"), day_of.get(a["last_commit"], "?")
-        console.print(f"  #{a['id']} seen {a['count']}× ({first} .. {last}): {a['message']}")
+    day_of = {r.result["commit"]: r.params["day"] for r in runs if r.status == "done"}
+    by_dataset = Counter(a["dataset"] for a in alerts)
+    where = ", ".join(f"{n} on {d}" for d, n in sorted(by_dataset.items()))
     console.print(
-        "  accept one with `tillage alerts accept ID`, mute with `tillage alerts mute ID --for 7d`"
+        f"\n[bold]open alerts[/] ({len(alerts)}{': ' + where if where else ''}), "
+        "most frequent first:"
     )
-
-
-def _print_runs(repo: tillage.Repo, runs: list[tillage.Run], console: Console) -> dict[str, Any]:
-    """The lineage of the final model and what the runs did; returns those counts."""
-    trained = [r for r in runs if r.status == "done" and r.result["model"]]
-    cards: list[pipeline.Card] = [r.result["model"] for r in trained]
-    if cards:
-        last = cards[-1]
-        graph, root = pipeline.model_lineage(repo, trained[-1])
-        console.print(
-            f"\n[bold]lineage[/] of the final model: {last['kind']} trained on "
-            f"{_span(last['trained_on'])}, {last['accuracy']:.1%} right on {last['day']} "
-            f"({last['base_rate']:.0%} late); what made it:"
+    for a in alerts[:ALERTS_SHOWN]:
+        first, last = (
+            day_of.get(a[k]) or f"commit {str(a[k])[:12]}" for k in ("first_commit", "last_commit")
         )
-        console.print(graph.text(root, "up"), markup=False, highlight=False)
+        seen = f"{first} .. {last}" if first != last else first
+        console.print(
+            f"  #{a['id']} {a['dataset']}, seen {a['count']}× ({seen}): {a['message']}",
+            markup=False,
+            highlight=False,
+        )
+    if len(alerts) > ALERTS_SHOWN:
+        console.print(f"  and {len(alerts) - ALERTS_SHOWN} more: `tillage alerts` lists them all")
+    if alerts:
+        console.print(
+            "  accept one with `tillage alerts accept ID`, "
+            "mute with `tillage alerts mute ID --for 7d`"
+        )
+
+
+def _print_lineage(repo: tillage.Repo, runs: list[tillage.Run], console: Console) -> None:
+    """What made the final model: its data, steps and run."""
+    trained = [r for r in runs if r.status == "done" and r.result["model"]]
+    if not trained:
+        return
+    last: pipeline.Card = trained[-1].result["model"]
+    graph, root = pipeline.model_lineage(repo, trained[-1])
+    console.print(
+        f"\n[bold]lineage[/] of the final model: {last['kind']} trained on "
+        f"{_span(last['trained_on'])}, {last['accuracy']:.1%} right on {last['day']} "
+        f"({last['base_rate']:.0%} late); what made it:"
+    )
+    console.print(graph.text(root, "up"), markup=False, highlight=False)
+
+
+def summarize(repo: tillage.Repo) -> dict[str, Any]:
+    """The demo repository as it stands: refs, data, alerts and what the daily runs did.
+
+    Read from the repository (catalog, runs, alerts), never from counts kept
+    while the demo ran, so it is true whenever it is called.
+    """
+    runs = _daily_runs(repo)
+    done = [r for r in runs if r.status == "done"]
+    landed = [r.result for r in done if not r.result["blocked"]]
+    cards: list[pipeline.Card] = [r.result["model"] for r in done if r.result["model"]]
     steps = [s for r in runs for s in r.steps]
-    counts = {
+    ingest_ms = [s.seconds * 1000 for s in steps if s.name == "ingest" and s.status == "done"]
+    status = repo.status()
+    final = repo.read(DATASET, "main")
+    parquet = pa.BufferOutputStream()
+    pq.write_table(final, parquet)
+    alerts = repo.alerts()
+    return {
+        "commits": len(repo.log("main")),
+        "rows": final.num_rows,
+        "head": repo.resolve("main"),
+        # Each run also leaves its branch, runs/ID (see `tillage runs show`).
+        "branches": sorted(b for b in repo.branches() if not b.startswith("runs/")),
+        "tags": sorted(repo.tags()),
+        "storage_bytes": status.storage_bytes,
+        # Every version stays readable; Parquet holds only the last one.
+        "storage_vs_parquet": round(status.storage_bytes / parquet.tell(), 2),
+        "alerts_opened": len(repo.alerts(show_all=True)),
+        "open_alerts": len(alerts),
+        "open_alerts_by_dataset": dict(sorted(Counter(a["dataset"] for a in alerts).items())),
+        "findings_raised": sum(r["checks"]["raised"] for r in landed),
+        "findings_suppressed": sum(r["checks"]["suppressed"] for r in landed),
+        "batches_blocked": len(done) - len(landed),
         "runs": len(runs),
+        "runs_by_status": dict(sorted(Counter(r.status for r in runs).items())),
         "steps_done": sum(s.status == "done" for s in steps),
         "steps_cached": sum(s.status == "cached" for s in steps),
-        "models_recorded": len(cards),
+        "models_recorded": len(repo.models(MODEL)),
         "retrains": sum(c["challenger"] is not None for c in cards),
         "retrains_won": sum(c["kind"] == "boosting" for c in cards),
         "last_accuracy": cards[-1]["accuracy"] if cards else None,
         "last_base_rate": cards[-1]["base_rate"] if cards else None,
+        "median_commit_ms": round(statistics.median(ingest_ms), 1) if ingest_ms else None,
     }
-    console.print(
-        f"\n[bold]runs[/] {counts['runs']}: steps {counts['steps_done']} done, "
-        f"{counts['steps_cached']} cached; {counts['models_recorded']} model(s) recorded, "
-        f"{counts['retrains']} retrain(s), the challenger won {counts['retrains_won']}"
-    )
-    ingest_ms = [s.seconds * 1000 for s in steps if s.name == "ingest" and s.status == "done"]
-    counts["median_commit_ms"] = round(statistics.median(ingest_ms), 1) if ingest_ms else None
-    return counts
 
 
 def run_demo(
@@ -258,17 +305,32 @@ def run_demo(
 
     repo = tillage.init(path)
     try:
-        summary = _story(repo, replay, console)
+        story = _story(repo, replay, console)
         # Then labels, on their own branch: which phone sent a tweet (tillage.demo.tweets).
-        if labels:
-            summary |= tweets.label_tweets(repo, console)
+        chapter = tweets.label_tweets(repo, console) if labels else {}
+        # The closing summary: the repository as it stands now, after every chapter.
+        state = summarize(repo)
+        _print_alerts(repo, _daily_runs(repo), console)
+        console.print(
+            f"\n[bold]runs[/] {state['runs']}: steps {state['steps_done']} done, "
+            f"{state['steps_cached']} cached; {state['models_recorded']} model(s) recorded, "
+            f"{state['retrains']} retrain(s), the challenger won {state['retrains_won']}"
+        )
     finally:
         repo.close()
-    return {"path": str(path), **summary, "seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "path": str(path),
+        "days": len(replay),
+        **story,
+        **state,
+        **chapter,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def _story(repo: tillage.Repo, replay: list[str], console: Console) -> dict[str, Any]:
-    """The demo in a new ``repo``: the days of ``replay``, a fix, a merge; returns the summary."""
+    """The demo in a new ``repo``: the days of ``replay``, a fix, a merge; returns what only
+    the story knows (rows ingested, the fix, the merge, the second backfill)."""
     # The last day arrives while the fix is being made (when there is more than one).
     early, late = (replay[:-1], replay[-1:]) if len(replay) > 1 else (replay, [])
     with Progress(
@@ -289,38 +351,17 @@ def _story(repo: tillage.Repo, replay: list[str], console: Console) -> dict[str,
 
     # 4. Review the fix against main, merge it, tag the result.
     merge = _review_and_merge(repo, fork, console)
-    _print_alerts(repo, runs.day_of, console)
-    # 5. What made the final model, and what the runs did.
-    counts = _print_runs(repo, runs.runs, console)
+    # 5. What made the final model.
+    _print_lineage(repo, _daily_runs(repo), console)
     # 6. The backfill is idempotent: run again, it finds every day done and runs nothing.
     again = tillage.backfill(repo, daily_flights, "day", replay)
     console.print(
         f"backfill again: {len(again.skipped)} day(s) already done, {len(again.ran)} run(s)"
     )
-
-    status = repo.status()
-    final = repo.read(DATASET, "main")
-    parquet = pa.BufferOutputStream()
-    pq.write_table(final, parquet)
     return {
-        "days": len(replay),
-        "commits": len(repo.log("main")),
-        "rows": final.num_rows,
         "rows_ingested": sum(pipeline.flights_of(d).num_rows for d in replay),
         "cancelled_removed": cancelled,
         "merge": merge.kind,
         "tag": TAG,
-        "head": merge.commit,
-        # Each run also leaves its branch, runs/ID (see `tillage runs show`).
-        "branches": sorted(b for b in repo.branches() if not b.startswith("runs/")),
-        "storage_bytes": status.storage_bytes,
-        # Every version stays readable; Parquet holds only the last one.
-        "storage_vs_parquet": round(status.storage_bytes / parquet.tell(), 2),
-        "alerts_opened": len(repo.alerts(show_all=True)),
-        "findings_raised": runs.tally["raised"],
-        "findings_suppressed": runs.tally["suppressed"],
-        "batches_blocked": runs.tally["blocked"],
-        "open_alerts": len(repo.alerts()),
-        **counts,
         "rerun_skipped": len(again.skipped),
     }

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import tillage
@@ -243,17 +244,52 @@ def label_tweets(
     repo.create_branch(BRANCH)
     repo.bind(BRANCH)  # this handle writes to the branch; the repository's HEAD stays
     try:
-        summary = _chapter(repo, console, sample, annotate, seed)
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            summary = _chapter(repo, console, sample, annotate, seed, _Steps(bar))
     finally:
         repo.bind(before)
     return {**summary, "labels_seconds": round(time.perf_counter() - started, 1)}
 
 
+class _Steps:
+    """The chapter's progress bar: one unit per annotation and per other stage."""
+
+    #: Loading, ingest, the annotation stage, labeling functions, Dawid-Skene, label
+    #: issues, the classifier.
+    STAGES = 7
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.task = bar.add_task("labels: loading tweets", total=self.STAGES)
+
+    def annotations(self, n: int) -> None:
+        """``n`` annotations are coming: each is one unit more."""
+        self.bar.update(self.task, total=self.STAGES + n)
+
+    def done(self, next_: str | None = None) -> None:
+        """One unit done; ``next_`` says what runs now."""
+        self.bar.update(self.task, advance=1)
+        if next_:
+            self.bar.update(self.task, description=f"labels: {next_}")
+
+
 def _chapter(
-    repo: tillage.Repo, console: Console, sample: int | None, annotate: int, seed: int
+    repo: tillage.Repo,
+    console: Console,
+    sample: int | None,
+    annotate: int,
+    seed: int,
+    steps: _Steps,
 ) -> dict[str, Any]:
-    """`label_tweets` on the branch it made."""
+    """`label_tweets` on the branch it made, moving ``steps`` as it goes."""
     tweets, gold = load_tweets(sample, seed)
+    steps.done("ingesting tweets")
     print_ = console.print
     print_(
         f"\n[bold]labels[/]: which phone sent each of {tweets.num_rows:,} of Trump's tweets "
@@ -267,12 +303,14 @@ def _chapter(
         (repo.path / folder).mkdir(exist_ok=True)
         (repo.path / folder / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     repo.create_labelset(LABELSET, records=DATASET, taxonomy=LABELSET)
+    steps.done("annotating")
 
     # 2. Three annotators start on a sample, three per tweet: half of it under spec v1, the
     # rest under v2. (Before the functions vote: each submission reads every label event.)
     rng = np.random.default_rng(seed)
     picked = [str(r) for r in rng.choice(sorted(gold), min(annotate, len(gold)), replace=False)]
     truth = {r: gold[r] for r in picked}
+    steps.annotations(len(picked) * len(ANNOTATORS))
     given: dict[str, dict[str, str]] = {a: {} for a in ANNOTATORS}
     half = len(picked) // 2
     for version, batch in ((1, picked[:half]), (2, picked[half:])):
@@ -283,6 +321,8 @@ def _chapter(
                 label = gold[record] if right else {ANDROID: IPHONE, IPHONE: ANDROID}[gold[record]]
                 repo.annotation.submit(TASK, name, record, label, spec_version=version)
                 given[name][record] = label
+                steps.done()
+    steps.done("labeling functions and the label model")  # (the annotation stage)
     # 3. Meanwhile, labeling functions and the label model label every tweet.
     applied = repo.label_with_functions(LABELSET, FUNCTIONS)
     events = repo.read(LABELSET)
@@ -310,6 +350,7 @@ def _chapter(
         f"majority vote {majority_acc:.1%} (ties at random)"
     )
 
+    steps.done("Dawid-Skene over the annotators")
     # 4. Dawid-Skene combines the annotations (its labels win over the label model's).
     progress = repo.annotation.progress(TASK)
     quality = repo.aggregate_annotations(LABELSET)
@@ -335,6 +376,7 @@ def _chapter(
         )
     model_on_sample = _accuracy({r: model_labels[r] for r in picked}, truth)
 
+    steps.done("label issues (cross-validation)")
     # 5. Label issues and a classifier trained on the training set.
     current = _current(repo)
     training_acc = _accuracy(current, gold)
@@ -347,6 +389,7 @@ def _chapter(
         f"{sum(current[r] != gold[r] for r in current):,} labels are wrong in all"
     )
 
+    steps.done("training a classifier")
     data = repo.training_set(DATASET, LABELSET)
     ids = data.column("id").to_pylist()
     held_out = rng.random(len(ids)) < 0.2
@@ -362,6 +405,7 @@ def _chapter(
         f"{classifier_acc:.1%} right on {len(test_ids):,} held-out tweets"
     )
 
+    steps.done("done")
     table = Table(title="accuracy against the gold source", title_justify="left")
     table.add_column("stage")
     table.add_column("tweets", justify="right")

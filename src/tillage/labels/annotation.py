@@ -9,6 +9,7 @@ A task spec is a reviewable file, ``tasks/NAME.yaml``::
         taxonomy_version: 1
         overlap: 3                 # annotators per record
         instructions: Which phone sent this tweet?
+        fields: [text]             # the record's columns an annotator sees
         template: "<p>{text}</p>"  # what the annotation page shows
       - version: 2
         taxonomy_version: 2
@@ -17,25 +18,31 @@ A task spec is a reviewable file, ``tasks/NAME.yaml``::
 
 Assignment hands an annotator queued records that still need annotations
 under the current spec and that this annotator has never been shown under
-any version; it stops at the overlap target. Annotations made under an
+any version; it stops at the overlap target. `Annotation.show` gives the
+content of the records handed out: the columns the spec version's ``fields``
+lists; without ``fields``, those its ``template`` names (``{text}``); without
+either, every column. Annotations made under an
 earlier spec version count towards it when the taxonomy map carries their
 class over unchanged. Each submission is a label event (kind ``annotator``).
 """
 
 from __future__ import annotations
 
+import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from tillage.core.commit import Commit
 from tillage.core.names import check_name
 from tillage.errors import InputError
-from tillage.labels.sets import LabelSets
+from tillage.labels.sets import LabelSets, key_text
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class SpecVersion:
     overlap: int
     instructions: str
     template: str
+    fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,18 +97,39 @@ class TaskSpec:
             overlap = v.get("overlap", 1)
             if not isinstance(overlap, int) or overlap < 1:
                 raise InputError(f"task spec {str(path)!r}: overlap must be a whole number ≥ 1.")
+            template = str(v.get("template", ""))
             versions.append(
                 SpecVersion(
                     version=int(v.get("version", i + 1)),
                     taxonomy_version=int(v.get("taxonomy_version", 1)),
                     overlap=overlap,
                     instructions=str(v.get("instructions", "")),
-                    template=str(v.get("template", "")),
+                    template=template,
+                    fields=_fields(path, i, v.get("fields"), template),
                 )
             )
         return TaskSpec(
             str(raw.get("name") or path.stem), str(raw["labelset"]), tuple(versions), str(path)
         )
+
+
+def _fields(path: Path, i: int, fields: Any, template: str) -> tuple[str, ...]:
+    """The columns a spec version shows: ``fields``, else the template's ``{names}``."""
+    if fields is None:
+        try:
+            named = [f for _, f, _, _ in string.Formatter().parse(template) if f]
+        except ValueError as e:
+            raise InputError(
+                f"task spec {str(path)!r}: the template of version #{i + 1} is not a valid "
+                f"format string ({e}); name columns as {{column}} and write braces as {{{{ }}}}."
+            ) from None
+        return tuple(dict.fromkeys(named))
+    if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
+        raise InputError(
+            f"task spec {str(path)!r}: fields of version #{i + 1} must be a list of column "
+            f"names, got {fields!r}; for example fields: [text, created_at]."
+        )
+    return tuple(dict.fromkeys(fields))
 
 
 class Annotation:
@@ -117,8 +146,8 @@ class Annotation:
         """Queue records for ``task`` (known records only); returns how many were new."""
         spec = self.spec(task)
         labelset = self.labels.get(spec.labelset)
-        self.labels.check_records(labelset, record_ids, None)
-        return self.labels.store.enqueue(task, spec.labelset, [str(r) for r in record_ids])
+        ids = self.labels.check_records(labelset, record_ids, None)
+        return self.labels.store.enqueue(task, spec.labelset, ids)
 
     def _annotations(self, spec: TaskSpec) -> list[dict[str, Any]]:
         table = self.labels.events(spec.labelset)
@@ -145,6 +174,7 @@ class Annotation:
         """Up to ``n`` record ids for ``annotator`` to annotate now (they are assigned)."""
         spec = self.spec(task)
         version = spec.version(spec_version)
+        self._shown(spec, version)  # a task that cannot show its records hands none out
         rows = self._annotations(spec)
         counts = self._counted(spec, version, rows)
         seen = {r for r, a, _ in self.labels.store.assignments(task) if a == annotator}
@@ -164,6 +194,40 @@ class Annotation:
         self.labels.store.assign(task, annotator, version.version, picked)
         return picked
 
+    def _shown(self, spec: TaskSpec, version: SpecVersion) -> tuple[str, str, list[str]]:
+        """The dataset, its key and the columns ``version`` shows (each one checked)."""
+        dataset = self.labels.get(spec.labelset).records
+        key = self.labels.record_key(dataset)
+        columns = list(self.labels.repo.schema(dataset).names)
+        unknown = [f for f in version.fields if f not in columns]
+        if unknown:
+            raise InputError(
+                f"task {spec.name!r} version {version.version} shows column(s) "
+                f"{', '.join(map(repr, unknown))} that dataset {dataset!r} does not have "
+                f"(columns: {', '.join(columns)}); fix fields or the template in {spec.source}."
+            )
+        return dataset, key, list(version.fields) or [c for c in columns if c != key]
+
+    def show(
+        self, task: str, record_ids: Sequence[str], spec_version: int | None = None
+    ) -> list[dict[str, Any]]:
+        """What an annotator sees of each record: ``{"record_id": ..., "fields": {column: value}}``.
+
+        The columns are the spec version's fields (see the module doc), in that
+        order; the records in the order of ``record_ids`` (ids as `next` returns them).
+        """
+        spec = self.spec(task)
+        dataset, key, shown = self._shown(spec, spec.version(spec_version))
+        table = self.labels.repo.read(dataset, columns=[key, *[c for c in shown if c != key]])
+        ids = key_text(table.column(key))
+        wanted = table.filter(pc.is_in(ids, value_set=pa.array(list(record_ids), pa.string())))
+        by_id = dict(zip(key_text(wanted.column(key)).to_pylist(), wanted.to_pylist(), strict=True))
+        return [
+            {"record_id": r, "fields": {c: by_id[r][c] for c in shown}}
+            for r in record_ids
+            if r in by_id
+        ]
+
     def submit(
         self,
         task: str,
@@ -175,7 +239,7 @@ class Annotation:
         """Record one annotation (a label event with the annotator and spec version)."""
         spec = self.spec(task)
         version = spec.version(spec_version)
-        record = str(record_id)
+        [record] = self.labels.check_records(self.labels.get(spec.labelset), [record_id], None)
         if record not in set(self.labels.store.queue(task)):
             raise InputError(
                 f"record {record!r} is not queued for task {task!r}; annotate records the task "

@@ -250,10 +250,18 @@ def _as_frame(table: pa.Table, kinds: dict[str, str]) -> Any:
             t = col.type
             if pa.types.is_temporal(t):
                 col = _seconds(col)
-            columns[name] = col.cast(pa.float64())
+            columns[name] = _floats(col)
         elif kind in ("category", "text"):
             columns[name] = pc.fill_null(col.cast(pa.string()), "")
     return pa.table(columns).to_pandas()
+
+
+def _floats(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Numbers as float64, rounded where they need more than 53 bits (ids, nanoseconds).
+
+    A feature only needs the nearest float; Arrow's checked cast refuses such values.
+    """
+    return pc.cast(col, pa.float64(), safe=False)
 
 
 def _seconds(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -265,11 +273,11 @@ def _seconds(col: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_timestamp(t):
         col = col.cast(pa.timestamp(t.unit)) if t.tz is not None else col
         per = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[t.unit]
-        return pc.divide(col.cast(pa.int64()).cast(pa.float64()), per)
+        return pc.divide(_floats(col.cast(pa.int64())), per)
     if pa.types.is_time(t) or pa.types.is_duration(t):
         per = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[t.unit]
-        return pc.divide(col.cast(pa.int64()).cast(pa.float64()), per)
-    return col.cast(pa.float64())
+        return pc.divide(_floats(col.cast(pa.int64())), per)
+    return _floats(col)
 
 
 def _rows(data: Any, index: np.ndarray) -> Any:

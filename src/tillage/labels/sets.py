@@ -12,6 +12,7 @@ record is its latest ``aggregate`` event, else its latest event of any kind.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -42,6 +43,41 @@ EVENT_SCHEMA = pa.schema(
 )
 
 
+def key_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Key values as the record ids that label sets store: Arrow's text of each value.
+
+    One form for every key type, exact for 64-bit integers (no float round trip)
+    and for timestamps (``2013-01-01 05:00:00Z``), so that ids typed by hand, read
+    from a file or taken from the dataset compare equal.
+    """
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    return pc.cast(values, pa.string())
+
+
+def as_record_ids(values: Sequence[Any], key_type: pa.DataType, what: str) -> pa.Array:
+    """``values`` (ids as given: text or Python values) in the form of `key_text`.
+
+    Each value is read as a value of the key's type first, so ``"2013-01-01T05:00:00Z"``
+    and a ``datetime`` name the same record as the stored ``2013-01-01 05:00:00Z``.
+    ``what`` names the key column for the error.
+    """
+    values = list(values)
+    if any(v is None for v in values):
+        raise InputError(f"record ids must not be missing (None); give a value of {what}.")
+    try:
+        given = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed Python types: read each as text
+        given = pa.array([str(v) for v in values], pa.string())
+    try:
+        return key_text(pc.cast(given, key_type))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+        raise InputError(
+            f"record ids must be values of {what} ({key_type}): {e}. Give the ids as "
+            "`tillage labels show` or `tillage head` prints them."
+        ) from None
+
+
 class RepoLike(Protocol):
     """What label sets need of a repository (`tillage.Repo` has it)."""
 
@@ -64,6 +100,8 @@ class RepoLike(Protocol):
     ) -> pa.Table: ...
 
     def key(self, dataset: str) -> list[str]: ...
+
+    def schema(self, dataset: str, ref: str | None = None) -> pa.Schema: ...
 
 
 def events(
@@ -131,7 +169,7 @@ class LabelSets:
     def create(self, name: str, records: str, taxonomy: str) -> LabelSetRecord:
         if self.store.label_set(name) is not None:
             raise InputError(f"label set {name!r} exists already.")
-        self.repo.key(records)  # NoSuchDatasetError names it
+        self.record_key(records)  # NoSuchDatasetError names it; one key column
         self.taxonomy(taxonomy)  # the file must exist and parse
         self.store.add_label_set(name, records, taxonomy)
         return self.get(name)
@@ -160,9 +198,9 @@ class LabelSets:
                 f"label(s) {', '.join(map(repr, bad))} are not classes of taxonomy "
                 f"{tax.name!r} version {version.version} ({', '.join(version.classes)})."
             )
-        self.check_records(spec, record_ids, branch)
+        ids = self.check_records(spec, record_ids, branch)
         table = events(
-            record_ids,
+            ids,
             labels,
             kind=kind,
             source=source,
@@ -178,17 +216,26 @@ class LabelSets:
             branch=branch,
         )
 
-    def check_records(
-        self, spec: LabelSetRecord, record_ids: Sequence[Any], ref: str | None
-    ) -> None:
-        key = self.repo.key(spec.records)
+    def record_key(self, dataset: str) -> str:
+        """The one key column of ``dataset``, whose values label sets use as record ids."""
+        key = self.repo.key(dataset)
         if len(key) != 1:
             raise InputError(
-                f"dataset {spec.records!r} has a composite key; label sets need a one-column key."
+                f"dataset {dataset!r} has a composite key ({', '.join(key)}); label sets need "
+                "a one-column key. Add a column that identifies each record on its own and "
+                "label a dataset keyed by it."
             )
-        known = self.repo.read(spec.records, ref, columns=key).column(key[0])
-        ids = pa.array([str(r) for r in record_ids])
-        missing = pc.invert(pc.is_in(ids, value_set=pc.cast(known, pa.string())))
+        return key[0]
+
+    def check_records(
+        self, spec: LabelSetRecord, record_ids: Sequence[Any], ref: str | None
+    ) -> list[str]:
+        """``record_ids`` as stored record ids (`key_text`); each must name a record."""
+        key = self.record_key(spec.records)
+        column = self.repo.read(spec.records, ref, columns=[key]).column(key)
+        what = f"the key column {key!r} of dataset {spec.records!r}"
+        ids = as_record_ids(record_ids, column.type, what)
+        missing = pc.invert(pc.is_in(ids, value_set=key_text(column)))
         unknown = ids.filter(missing).to_pylist()
         if unknown:
             shown = ", ".join(map(repr, unknown[:5]))
@@ -196,6 +243,7 @@ class LabelSets:
                 f"{len(unknown)} record id(s) are not in dataset {spec.records!r}, e.g. {shown}; "
                 "label records that exist (check the id column)."
             )
+        return list(ids.to_pylist())
 
     def events(self, name: str, ref: str | None = None) -> pa.Table:
         """Every label event of ``name`` at ``ref`` (none yet: an empty table)."""
@@ -225,7 +273,7 @@ class LabelSets:
             raise InputError(
                 f"label set {name!r} labels dataset {spec.records!r}, not {dataset!r}."
             )
-        [key] = self.repo.key(dataset)
+        key = self.record_key(dataset)
         data = self.repo.read(dataset, ref)
         labels = self.current(name, ref).rename_columns(
             {
@@ -239,9 +287,44 @@ class LabelSets:
                 "created_at": "label_time",
             }
         )
-        data = data.append_column("__record", pc.cast(data.column(key), pa.string()))
+        data = data.append_column("__record", key_text(data.column(key)))
         joined = data.join(labels, keys="__record", join_type="inner")
         return joined.drop_columns(["__record"]).sort_by(key)
+
+    def issues(
+        self, name: str, ref: str | None = None, *, model: Any = None, folds: int = 5, seed: int = 0
+    ) -> dict[str, Any]:
+        """Likely label errors in label set ``name`` at ``ref`` (see `tillage.Repo.label_issues`).
+
+        The features are the records' columns but the key; each issue's ``record_id``
+        is the record id as the label set stores it.
+        """
+        from tillage.labels.issues import find_label_issues, out_of_sample_probabilities
+
+        spec = self.get(name)
+        data = self.training_set(spec.records, name, ref)
+        key = self.record_key(spec.records)
+        features = data.select(
+            [c for c in data.column_names if c != key and not c.startswith("label")]
+        )
+        labels = data.column("label").to_pylist()
+        classes = sorted({lb for lb in labels if lb is not None})
+        if len(classes) < 2:
+            have = f"labels of only {classes[0]!r}" if classes else "no labels yet"
+            raise InputError(
+                f"label set {name!r} has {have}; finding label issues needs labelled records "
+                "of at least 2 classes. Add labels (`tillage labels add`, `tillage lf apply`, "
+                "`tillage annotate`) first."
+            )
+        probs = out_of_sample_probabilities(
+            features, labels, classes=classes, model=model, folds=folds, seed=seed
+        )
+        found = find_label_issues(labels, probs, classes=classes)
+        ids = key_text(data.column(key)).to_pylist()
+        doc = found.to_dict()
+        for issue in doc["issues"]:
+            issue["record_id"] = ids[issue["index"]]
+        return {"labelset": name, **doc}
 
     def migrate(self, name: str, to_version: int | None = None) -> dict[str, Any]:
         """Carry every event of an older taxonomy version to ``to_version`` (default latest).
@@ -311,7 +394,12 @@ class LabelSets:
         ``model``, an ``aggregate`` event per record from the label model (its
         most likely class, with that probability as confidence). Records a
         function failed on are reported by id, never dropped silently. ``gold``
-        names a label set whose current labels measure each function's accuracy.
+        names a label set over the same records whose current labels measure
+        each function's accuracy and the label model's.
+
+        Returns the commit id (None when nothing was written), ``votes`` and
+        ``labels`` (totals and per class), ``gold`` (records and the label
+        model's accuracy on them), the per-function report and the errors.
         """
         from tillage.labels.functions import apply, report
         from tillage.labels.label_model import LabelModel
@@ -319,15 +407,28 @@ class LabelSets:
         spec = self.get(name)
         tax = self.taxonomy(spec.taxonomy)
         classes = list(tax.latest.classes)
-        [key] = self.repo.key(spec.records)
+        key = self.record_key(spec.records)
         records = self.repo.read(spec.records, ref)
         votes = apply(list(lfs), records, classes=classes, key=key)
-        gold_labels = None
+        ids = key_text(records.column(key)).to_pylist()
+        gold_labels: list[Any] | None = None
         if gold is not None:
-            current = self.current(gold, ref).to_pylist()
-            gold_labels = {r["record_id"]: r["label"] for r in current}
-        summary = report(votes, gold={str(k): v for k, v in (gold_labels or {}).items()} or None)
-        ids = [str(r) for r in votes.record_ids]
+            gold_spec = self.get(gold)
+            if gold_spec.records != spec.records:
+                raise InputError(
+                    f"gold label set {gold!r} labels dataset {gold_spec.records!r}, but "
+                    f"{name!r} labels {spec.records!r}; pass a label set over {spec.records!r}."
+                )
+            current = self.current(gold, ref)
+            by_id = dict(
+                zip(
+                    current.column("record_id").to_pylist(),
+                    current.column("label").to_pylist(),
+                    strict=True,
+                )
+            )
+            gold_labels = [by_id.get(i) for i in ids]
+        summary = report(votes, gold=gold_labels)
         parts = []
         for j, lf_name in enumerate(votes.lf_names):
             fired = [i for i in range(len(ids)) if votes.matrix[i, j] >= 0]
@@ -341,15 +442,17 @@ class LabelSets:
                         taxonomy_version=tax.latest.version,
                     )
                 )
+        vote_count = sum(p.num_rows for p in parts)
         fitted = None
+        labelled: list[str] = []
         if model and len(ids):
             fitted = LabelModel().fit(votes)
             probs = fitted.predict_proba()
-            best = probs.argmax(axis=1)
+            labelled = [classes[int(b)] for b in probs.argmax(axis=1)]
             parts.append(
                 events(
                     ids,
-                    [classes[int(b)] for b in best],
+                    labelled,
                     kind="aggregate",
                     source="label-model",
                     taxonomy_version=tax.latest.version,
@@ -365,9 +468,13 @@ class LabelSets:
                 message=f"votes of {len(votes.lf_names)} labeling function(s)"
                 + (" and the label model" if fitted is not None else ""),
             ).id
+        vote_classes = [classes[v] for v in votes.matrix[votes.matrix >= 0].tolist()]
         return {
             "labelset": name,
             "commit": commit,
+            "votes": _tally(vote_count, vote_classes, classes),
+            "labels": _tally(len(labelled), labelled, classes),
+            "gold": _gold_accuracy(gold, gold_labels, labelled),
             "report": summary.to_dict(),
             "errors": [e.to_dict() for e in votes.errors],
             "model": fitted.to_dict() if fitted is not None else None,
@@ -413,3 +520,24 @@ class LabelSets:
             name, table, key=EVENT_KEY, message=f"aggregate {len(carried)} annotation(s)"
         )
         return {"labelset": name, "commit": commit.id, **result.to_dict()}
+
+
+def _tally(total: int, labels: Sequence[str], classes: Sequence[str]) -> dict[str, Any]:
+    """A total and the count per class (every class, in taxonomy order)."""
+    counts = Counter(labels)
+    return {"total": total, "per_class": {c: counts.get(c, 0) for c in classes}}
+
+
+def _gold_accuracy(
+    gold: str | None, gold_labels: Sequence[Any] | None, labelled: Sequence[str]
+) -> dict[str, Any] | None:
+    """The label model's accuracy on the records ``gold`` labels (None without gold)."""
+    if gold is None or gold_labels is None:
+        return None
+    known = [i for i, g in enumerate(gold_labels) if g is not None]
+    right = sum(labelled[i] == gold_labels[i] for i in known) if labelled else 0
+    return {
+        "labelset": gold,
+        "records": len(known),
+        "model_accuracy": right / len(known) if labelled and known else None,
+    }

@@ -35,19 +35,19 @@ class Graph:
 
     def text(self, root: str, direction: Direction = "up") -> str:
         """An indented tree from ``root``: what it was made from (``up``) or what was made
-        from it (``down``); a node met again is marked, not expanded."""
-        out: list[str] = []
+        from it (``down``). A node met again is not expanded again: where it is first
+        shown it gets a number, ``[1]``, and each later line says ``(as [1] above)``."""
         nexts: dict[str, list[str]] = {}
         for a, b in sorted(self.edges):
             if direction == "up":
                 nexts.setdefault(b, []).append(a)
             else:
                 nexts.setdefault(a, []).append(b)
+        lines: list[tuple[int, str, bool]] = []  # depth, node, met before
         seen: set[str] = set()
 
         def walk(node: str, depth: int) -> None:
-            mark = " (see above)" if node in seen else ""
-            out.append("  " * depth + self.nodes.get(node, node) + mark)
+            lines.append((depth, node, node in seen))
             if node in seen:
                 return
             seen.add(node)
@@ -55,6 +55,14 @@ class Graph:
                 walk(n, depth + 1)
 
         walk(root, 0)
+        again = [node for _, node, repeat in lines if repeat]
+        number = {node: i + 1 for i, node in enumerate(dict.fromkeys(again))}
+        out = []
+        for depth, node, repeat in lines:
+            label = self.nodes.get(node, node)
+            if node in number:
+                label += f" (as [{number[node]}] above)" if repeat else f" [{number[node]}]"
+            out.append("  " * depth + label)
         return "\n".join(out)
 
     def mermaid(self) -> str:
