@@ -22,7 +22,7 @@ from tillage.core.commit import CodeVersion, Commit, DatasetPin
 from tillage.core.diff import DatasetDiff, SchemaChange
 from tillage.core.findings import Finding
 from tillage.core.names import check_dataset_name, check_ref_name
-from tillage.core.reports import DatasetStatus, GcReport, MergeResult, Status
+from tillage.core.reports import DatasetStatus, GcReport, MergeResult, Status, VerifyReport
 from tillage.errors import (
     InputError,
     MergeConflictError,
@@ -48,6 +48,7 @@ from tillage.versioning import batches
 from tillage.versioning.diff import dataset_diff
 from tillage.versioning.history import ancestors, is_ancestor, merge_base, split_ancestor_suffix
 from tillage.versioning.merge import Prefer, RowMerge, merge_rows
+from tillage.versioning.verify import verify
 from tillage.versioning.writer import Transaction, Writer
 
 Mode = Literal["append", "upsert", "overwrite", "delete"]
@@ -71,13 +72,17 @@ class Repo:
     methods that write take ``branch`` and default to the current branch too.
     """
 
-    def __init__(self, repo_dir: Path, config: RepoConfig) -> None:
+    def __init__(self, repo_dir: Path, config: RepoConfig, *, create: bool = False) -> None:
         self.repo_dir = repo_dir
         self.config = config
-        url = config.catalog_url or f"sqlite:///{repo_dir / 'catalog.db'}"
-        self.catalog = Catalog(url)
+        self.catalog = (
+            Catalog(config.catalog_url)
+            if config.catalog_url
+            else Catalog.sqlite(repo_dir / "catalog.db", create=create)
+        )
         self.tables = Tables(repo_dir / "tables")
         self._writer = Writer(self.catalog, self.tables, repo_dir / "write.lock", config.who())
+        self.tables.guard = self._writer.ledger.guard
         self._bound: str | None = None
         self._alerts_on: str | None = None
         self.monitor = Monitor(
@@ -98,7 +103,7 @@ class Repo:
             raise RepositoryExistsError(str(repo_dir.parent))
         (repo_dir / "tables").mkdir(parents=True, exist_ok=True)
         config = RepoConfig(catalog_url=catalog_url)
-        repo = cls(repo_dir, config)
+        repo = cls(repo_dir, config, create=True)
         try:
             repo.catalog.migrate()
             with repo.catalog.transaction() as conn:
@@ -117,11 +122,38 @@ class Repo:
 
         Raises:
             NotARepositoryError: if there is none.
+            CatalogMissingError: if its catalog is missing or empty (only `init` makes one).
+            CatalogDamagedError: if its catalog is not a readable database.
+            CatalogError: if its catalog needs `upgrade`, or is newer than this tillage.
         """
         repo_dir = find_repo_dir(path)
         repo = cls(repo_dir, RepoConfig.load(repo_dir))
-        repo.catalog.check_schema()
+        try:
+            repo.catalog.check_schema()
+        except BaseException:
+            repo.close()
+            raise
         return repo
+
+    @classmethod
+    def upgrade(cls, path: str | os.PathLike[str] | None = None) -> tuple[str, str | None]:
+        """Upgrade the catalog of the repository at ``path`` to this tillage's schema.
+
+        The only way besides `init` that changes a catalog's schema; opening never
+        does. Returns the schema revisions before and after.
+
+        Raises:
+            NotARepositoryError: if there is no repository.
+            CatalogMissingError: if its catalog is missing or empty.
+            CatalogError: if its catalog is newer than this tillage.
+        """
+        repo_dir = find_repo_dir(path)
+        repo = cls(repo_dir, RepoConfig.load(repo_dir))
+        try:
+            with repo._writer.locked():
+                return repo.catalog.upgrade()
+        finally:
+            repo.close()
 
     def close(self) -> None:
         self.catalog.dispose()
@@ -1213,6 +1245,18 @@ class Repo:
 
     # -- maintenance --------------------------------------------------------
 
+    def verify(self, *, deep: bool = False) -> VerifyReport:
+        """Check that every commit a branch or tag reaches can be read as it was written.
+
+        Checks each pinned dataset version against the catalog (its Lance branch
+        and version exist, it has the recorded rows) and each file it reads
+        against Lance's manifest and the checksums recorded at commit time.
+        Reads nothing but metadata and file sizes, except that files whose
+        modification time changed are hashed; ``deep`` hashes every file.
+        Never changes the repository.
+        """
+        return verify(self.catalog, self.tables, self._writer.ledger, deep=deep)
+
     def gc(self) -> GcReport:
         """Delete commits no branch or tag reaches, and the data only they used.
 
@@ -1268,6 +1312,7 @@ class Repo:
                     shutil.rmtree(folder)
                     branches_removed += 1
                 versions_removed += self.tables.cleanup(ds, "main", keep.get((ds, "main"), set()))
+            self._writer.ledger.forget_missing()
             after = self.tables.size_bytes() if self.tables.root.exists() else 0
         return GcReport(
             commits_removed=len(dead),
