@@ -275,6 +275,7 @@ class Repo:
     def switch(self, name: str) -> None:
         """Make ``name`` the current branch (reads and writes default to it)."""
         self._branch(name)
+        self._writer.check_writable()
         tmp = self.repo_dir / "HEAD.tmp"
         tmp.write_text(name + "\n")
         os.replace(tmp, self.repo_dir / HEAD)
