@@ -76,7 +76,7 @@ class Repo:
         self.repo_dir = repo_dir
         self.config = config
         self.catalog = (
-            Catalog(config.catalog_url)
+            Catalog(config.catalog_url, create=create)
             if config.catalog_url
             else Catalog.sqlite(repo_dir / "catalog.db", create=create)
         )

@@ -272,3 +272,32 @@ CASES = [
         user="nobody",
     ),
 ]
+
+
+def fill_disk(free: int) -> Damage:
+    """Fill the file system holding the project until ``free`` bytes are left (after a
+    new batch in ``{tmp}/more.parquet``)."""
+
+    def fill(project: Path) -> None:
+        write_parquet(project.parent / "more.parquet", flights_table(range(60, 2000)))
+        st = os.statvfs(project)
+        with (project.parent / "filler").open("wb") as f:
+            f.write(b"\0" * max(st.f_bavail * st.f_frsize - free, 0))
+
+    return fill
+
+
+# Run by `disk_full.py` on a small tmpfs of their own (they fill the disk they are on).
+# The three free amounts reach the three places a write can find the disk full: the
+# catalog's shared-memory file, Lance's new data file, and the catalog's write-ahead log.
+DISK_FULL = [
+    Case(
+        f"disk-full-{free}",
+        ["ingest", "flights", "{tmp}/more.parquet"],
+        says=["no space left", "nothing was committed", "free some space"],
+        error="disk_full",
+        damage=fill_disk(free),
+        subprocess=True,
+    )
+    for free in (0, 40_000, 90_000)
+]

@@ -123,18 +123,19 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, read_only: bool = False) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    if not read_only:
-        cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
 
 
-def _sqlite_read_only_pragmas(dbapi_conn: Any, record: Any) -> None:
-    _sqlite_pragmas(dbapi_conn, record, read_only=True)
+def _sqlite_create_pragmas(dbapi_conn: Any, record: Any) -> None:
+    # WAL is a property of the file, set once by `init`: setting it on open would
+    # rewrite a file that may not be a catalog at all (or may not be writable).
+    dbapi_conn.cursor().execute("PRAGMA journal_mode=WAL").close()
+    _sqlite_pragmas(dbapi_conn, record)
 
 
 def _writable(path: Path) -> bool:
@@ -149,7 +150,14 @@ class Catalog:
         read_only: opened for reading only: this process may not write the file.
     """
 
-    def __init__(self, url: str, *, path: Path | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        path: Path | None = None,
+        read_only: bool = False,
+        create: bool = False,
+    ) -> None:
         self.url = url
         self.path = path
         self.read_only = read_only
@@ -161,7 +169,7 @@ class Catalog:
                 ".tillage/config.yaml (for PostgreSQL: pip install 'tillage[postgres]')."
             ) from e
         if self.engine.dialect.name == "sqlite":
-            pragmas = _sqlite_read_only_pragmas if read_only else _sqlite_pragmas
+            pragmas = _sqlite_create_pragmas if create else _sqlite_pragmas
             event.listen(self.engine, "connect", pragmas)
             event.listen(self.engine, "handle_error", self._sqlite_error)
 
@@ -173,7 +181,7 @@ class Catalog:
             CatalogMissingError: without ``create``, if the file is missing or empty.
         """
         if create:
-            return cls(f"sqlite:///{path}", path=path)
+            return cls(f"sqlite:///{path}", path=path, create=True)
         if not path.is_file():
             raise CatalogMissingError(str(path), "is missing")
         if path.stat().st_size == 0:

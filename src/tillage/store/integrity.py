@@ -187,7 +187,7 @@ class FileLedger:
         n_hashed = unrecorded = 0
         for f in files:
             path = self._folder(dataset) / f.path
-            shown = f"tables/{dataset}.lance/{f.path}"
+            shown = f.path if f.path.startswith("/") else f"tables/{dataset}.lance/{f.path}"
             try:
                 st = path.stat()
             except FileNotFoundError:

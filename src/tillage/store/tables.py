@@ -58,8 +58,8 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class VersionFile:
-    """A file a Lance version reads: its path under the dataset's folder, and the
-    size Lance's manifest records for it (None where it records none)."""
+    """A file a Lance version reads: its path under the dataset's folder (absolute if
+    it is elsewhere), and the size Lance's manifest records for it (None: none)."""
 
     path: str
     size: int | None
@@ -211,9 +211,12 @@ class Tables:
         own = self.branch_root(pin.lance_branch)
         bases: dict[int, str] = {}
         for base_id, base in handle.base_paths().items():
-            rel = Path(str(base.path)).relative_to(folder).as_posix()
-            rel = "" if rel == "." else rel + "/"
-            bases[base_id] = rel + ("data/" if base.is_dataset_root else "")
+            # Lance records base paths as absolute paths: in a repository copied or
+            # moved elsewhere they still name the old place, which is what Lance reads.
+            where = Path(str(base.path))
+            rel = where.relative_to(folder).as_posix() if where.is_relative_to(folder) else None
+            prefix = str(where) + "/" if rel is None else "" if rel == "." else rel + "/"
+            bases[base_id] = prefix + ("data/" if base.is_dataset_root else "")
         files = [VersionFile(self.manifest_path(dataset, pin), None)]
         for fragment in handle.get_fragments():
             meta = fragment.metadata
