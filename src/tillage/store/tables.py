@@ -221,8 +221,8 @@ class Tables:
         for fragment in handle.get_fragments():
             meta = fragment.metadata
             for f in meta.files:
-                where = bases[f.base_id] if f.base_id is not None else own + "data/"
-                files.append(VersionFile(where + f.path, f.file_size_bytes or None))
+                under = bases[f.base_id] if f.base_id is not None else own + "data/"
+                files.append(VersionFile(under + f.path, f.file_size_bytes or None))
             deletion = meta.deletion_file
             if deletion is not None:
                 prefix = own if deletion.base_id is None else bases[deletion.base_id]
