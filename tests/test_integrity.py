@@ -154,6 +154,19 @@ def test_truncated_and_missing_files_are_refused(repo: Repo) -> None:
     refused(repo, lambda r: r.read("flights", "HEAD~1"), second.name, "is missing")
 
 
+def test_a_file_lance_cannot_decode_is_refused_even_with_its_time_kept(repo: Repo) -> None:
+    """Size and time as written (so the cheap check passes), content scrambled: when
+    Lance fails, the version's files are hashed to name the damaged one."""
+    damaged = data_files(repo)[0]
+    st = damaged.stat()
+    data = bytearray(damaged.read_bytes())
+    for i in range(0, len(data), 7):
+        data[i] ^= 0x5A
+    damaged.write_bytes(bytes(data))
+    os.utime(damaged, ns=(st.st_atime_ns, st.st_mtime_ns))
+    refused(repo, lambda r: r.read("flights"), "main@2", damaged.name, "checksum differs")
+
+
 def test_files_without_checksums_are_still_checked_against_lance_sizes(repo: Repo) -> None:
     """A catalog upgraded from before checksums: Lance's recorded sizes still count."""
     with repo.catalog.transaction() as conn:

@@ -353,6 +353,9 @@ class Repo:
                 offset=offset,
             )
         except (ValueError, OSError) as e:
+            damaged = self.tables.read_error(dataset, pin, e)
+            if damaged is not None:
+                raise damaged from None
             if where is None:
                 raise
             raise InputError(f"cannot apply the filter {where!r} to {dataset!r}: {e}") from e

@@ -35,6 +35,17 @@ def flip_byte(project: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def scramble_keeping_time(project: Path) -> None:
+    """Change most bytes of a data file but keep its size and modification time."""
+    path = _newest_data_file(project)
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    for i in range(0, len(data), 7):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
 def truncate_data_file(project: Path) -> None:
     path = _newest_data_file(project)
     path.write_bytes(path.read_bytes()[:100])
@@ -148,6 +159,13 @@ CASES = [
         says=[*_DAMAGED, "checksum differs"],
         error="corrupt_data",
         damage=flip_byte,
+    ),
+    Case(
+        "scrambled-data-file-time-kept",
+        ["export", "flights", "{tmp}/out.parquet"],
+        says=[*_DAMAGED, "data/", "checksum differs"],
+        error="corrupt_data",
+        damage=scramble_keeping_time,
     ),
     Case(
         "truncated-data-file",

@@ -24,7 +24,6 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Engine, String, delete, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -234,13 +233,14 @@ class FileLedger:
                 )
         return FileCheck(problems, len(files), n_hashed, unrecorded)
 
-    def guard(self, dataset: str, pin: DatasetPin, _handle: Any, files: list[VersionFile]) -> None:
-        """The check `Tables.open` runs before a version is read.
+    def guard(self, dataset: str, pin: DatasetPin, files: list[VersionFile], deep: bool) -> None:
+        """The check `Tables` runs before a version is read (and, ``deep``, after Lance
+        failed to read it).
 
         Raises:
             CorruptDataError: for the first damaged file.
         """
-        found = self.check(dataset, pin, files)
+        found = self.check(dataset, pin, files, deep=deep)
         if found.problems:
             p = found.problems[0]
             raise CorruptDataError(dataset, str(p.version), str(p.file), p.problem)

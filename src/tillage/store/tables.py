@@ -70,8 +70,8 @@ def version_label(pin: DatasetPin) -> str:
     return f"{pin.lance_branch}@{pin.version}"
 
 
-# Called with (dataset, pin, handle, files) before a pinned version is read.
-Guard = Callable[[str, DatasetPin, Any, list[VersionFile]], None]
+# Checks a pinned version's files: (dataset, pin, files, deep); raises CorruptDataError.
+Guard = Callable[[str, DatasetPin, list[VersionFile], bool], None]
 
 
 def _encoding_metadata(table: pa.Table) -> pa.Schema:
@@ -132,6 +132,9 @@ def strip_metadata(schema: pa.Schema) -> pa.Schema:
     return pa.schema([f.remove_metadata() for f in schema])
 
 
+_LANCE_FILE = re.compile(r"/?[^\s,:]+\.(?:lance|arrow|bin|manifest)\b")
+
+
 def lance_message(e: BaseException) -> str:
     """Lance's error message without its source locations, on one line."""
     text = re.sub(r",\s*/\S+\.rs:\d+:\d+", "", str(e))
@@ -185,9 +188,38 @@ class Tables:
             ) from None
         key = (dataset, pin.lance_branch, pin.version)
         if check and self.guard is not None and key not in self._checked:
-            self.guard(dataset, pin, handle, self.version_files(dataset, pin, handle))
+            self.guard(dataset, pin, self.version_files(dataset, pin, handle), False)
             self._checked.add(key)
         return handle
+
+    def read_error(
+        self, dataset: str, pin: DatasetPin, exc: BaseException
+    ) -> CorruptDataError | None:
+        """The `CorruptDataError` for Lance failing to read a version's files, if it is one.
+
+        Lance fails in many ways on a damaged file, so every file of the version is
+        hashed and compared with its checksum (only now, after a failure); failing
+        that, Lance's I/O errors are damage, the file named where Lance names it.
+        """
+        if self.guard is not None:
+            handle = self._open_branch(dataset, pin.lance_branch, pin.version)
+            try:
+                self.guard(dataset, pin, self.version_files(dataset, pin, handle), True)
+            except CorruptDataError as e:
+                return e
+        message = str(exc)
+        if "LanceError(IO)" not in message:
+            return None
+        found = _LANCE_FILE.search(message)
+        folder = self.root / f"{dataset}.lance"
+        file = f"tables/{dataset}.lance (one of the version's files)"
+        if found is not None:  # Lance sometimes drops the leading "/"
+            path = Path("/" + found.group(0).lstrip("/"))
+            inside = path.is_relative_to(folder)
+            file = f"tables/{dataset}.lance/{path.relative_to(folder)}" if inside else str(path)
+        return CorruptDataError(
+            dataset, version_label(pin), file, f"cannot be read ({lance_message(exc)})"
+        )
 
     def branch_root(self, lance_branch: str) -> str:
         """Where a Lance branch keeps its own files, relative to the dataset's folder."""
