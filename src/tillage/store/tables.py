@@ -163,10 +163,10 @@ class Tables:
         return (self.root / f"{dataset}.lance" / "_versions").is_dir()
 
     def _open_branch(self, dataset: str, lance_branch: str, version: int | None) -> Any:
-        ds = lance.dataset(self.uri(dataset))
         if lance_branch == LANCE_MAIN:
-            return ds if version is None else ds.checkout_version(version)
-        return ds.checkout_version((lance_branch, version))
+            # Straight to the version: a damaged later manifest must not block it.
+            return lance.dataset(self.uri(dataset), version=version)
+        return lance.dataset(self.uri(dataset)).checkout_version((lance_branch, version))
 
     def open(self, dataset: str, pin: DatasetPin, *, check: bool = True) -> Any:
         """Open the pinned version (read-only use), checked by the guard once per process.
