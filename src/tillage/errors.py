@@ -300,8 +300,9 @@ class ReadOnlyRepositoryError(StorageError):
         super().__init__(
             path,
             problem,
-            "Reading (status, log, head, export) works; to write, run as a user who may "
-            "write the repository's .tillage folder, or copy the repository somewhere writable.",
+            "Reading (status, log, head, export, verify) works; to write, run as a user "
+            "who may write the repository's .tillage folder, on a file system mounted "
+            "read-write.",
         )
 
 

@@ -256,7 +256,7 @@ CASES = [
     Case(
         "tables-not-writable",
         ["ingest", "flights", "{tmp}/more.parquet"],
-        says=["tables", "not writable", "reading", "copy the repository"],
+        says=["tables", "not writable", "reading", "run as a user who may write"],
         error="read_only",
         damage=tables_not_writable,
         subprocess=True,
