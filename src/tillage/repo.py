@@ -42,6 +42,7 @@ from tillage.quality.schema import Schema
 from tillage.quality.schema import infer as infer_schema
 from tillage.quality.settings import QualitySettings, parse_reference
 from tillage.store.catalog import Catalog
+from tillage.store.fs import environment_error
 from tillage.store.labels import LabelStore
 from tillage.store.tables import Tables, children_first
 from tillage.versioning import batches
@@ -101,19 +102,24 @@ class Repo:
         repo_dir = repo_dir_of(Path(path).expanduser().resolve())
         if (repo_dir / "config.yaml").exists():
             raise RepositoryExistsError(str(repo_dir.parent))
-        (repo_dir / "tables").mkdir(parents=True, exist_ok=True)
         config = RepoConfig(catalog_url=catalog_url)
-        repo = cls(repo_dir, config, create=True)
+        repo: Repo | None = None
         try:
+            (repo_dir / "tables").mkdir(parents=True, exist_ok=True)
+            repo = cls(repo_dir, config, create=True)
             repo.catalog.migrate()
             with repo.catalog.transaction() as conn:
                 Catalog.create_ref(conn, MAIN, "branch", None)
-        except Exception:
-            repo.catalog.dispose()
+            (repo_dir / HEAD).write_text(MAIN + "\n")
+            config.save(repo_dir)  # written last: its presence marks a finished init
+        except Exception as e:
+            if repo is not None:
+                repo.catalog.dispose()
             shutil.rmtree(repo_dir, ignore_errors=True)
+            mapped = environment_error(e, repo_dir)
+            if mapped is not None:
+                raise mapped from e
             raise
-        (repo_dir / HEAD).write_text(MAIN + "\n")
-        config.save(repo_dir)  # written last: its presence marks a finished init
         return repo
 
     @classmethod
@@ -277,8 +283,12 @@ class Repo:
         self._branch(name)
         self._writer.check_writable()
         tmp = self.repo_dir / "HEAD.tmp"
-        tmp.write_text(name + "\n")
-        os.replace(tmp, self.repo_dir / HEAD)
+        try:
+            tmp.write_text(name + "\n")
+            os.replace(tmp, self.repo_dir / HEAD)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise environment_error(e, self.repo_dir) or e from None
 
     def create_tag(self, name: str, ref: str | None = None) -> str:
         """Tag the commit ``ref`` names (default: HEAD); returns its id."""

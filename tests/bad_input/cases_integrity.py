@@ -105,6 +105,11 @@ def batch(project: Path) -> None:
     write_parquet(project.parent / "more.parquet", flights_table(range(60, 80)))
 
 
+def locked_folder(project: Path) -> None:
+    """``{tmp}/locked``: a folder only root may write."""
+    (project.parent / "locked").mkdir(mode=0o755)
+
+
 def then(*damages: Damage) -> Damage:
     """One damage made of several, done in order."""
 
@@ -286,6 +291,15 @@ CASES = [
         says=["not writable"],
         error="read_only",
         damage=read_only_repository,
+        subprocess=True,
+        user="nobody",
+    ),
+    Case(
+        "init-where-not-writable",
+        ["init", "{tmp}/locked/new"],
+        says=["locked/new", "permission denied"],
+        error="read_only",
+        damage=locked_folder,
         subprocess=True,
         user="nobody",
     ),

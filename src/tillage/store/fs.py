@@ -27,14 +27,16 @@ _OS_ERROR = re.compile(r"\(os error (\d+)\)")
 
 
 def environment_error(exc: BaseException, where: Path) -> TillageError | None:
-    """The tillage error for an OS failure (from Python or Lance), or None if it is not one."""
-    if isinstance(exc, TillageError) or not isinstance(exc, OSError):
+    """The tillage error for a failure of the operating system (raised by Python or by
+    Lance), or None if ``exc`` is not one."""
+    if isinstance(exc, TillageError) or not isinstance(exc, Exception):
         return None
-    code = exc.errno
-    if code is None:
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code is None:  # Lance raises OSError, or ValueError from Arrow, with the code inside
         m = _OS_ERROR.search(str(exc))
         code = int(m.group(1)) if m else None
-    path = str(exc.filename or where)
+    filename = exc.filename if isinstance(exc, OSError) else None
+    path = str(filename or where)
     if code in _FULL:
         return DiskFullError(path)
     if code == errno.EFBIG:
