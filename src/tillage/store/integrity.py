@@ -21,6 +21,7 @@ have no entry: their sizes are still checked against Lance's manifest.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -105,19 +106,29 @@ class FileLedger:
 
     # -- at commit time -------------------------------------------------------
 
-    def new_entries(self, dataset: str, pin: DatasetPin) -> list[FileEntry]:
-        """Hash the files of a just-written version that the ledger does not know yet."""
+    def new_entries(self, dataset: str, pin: DatasetPin, since_ns: int = 0) -> list[FileEntry]:
+        """Hash the files of a just-written version that the ledger does not know yet.
+
+        Only files modified at or after ``since_ns`` (when the write began, less a
+        margin for coarse file clocks) can be new: older ones are never hashed
+        again, nor looked up, so an append costs a ``stat`` per file of the version
+        and a hash of the files it wrote.
+        """
         handle = self.tables.open(dataset, pin, check=False)
-        files = self.tables.version_files(dataset, pin, handle)
-        known = self.recorded(dataset, (f.path for f in files))
-        entries = []
-        for f in files:
-            if f.path in known:
+        stats: dict[str, os.stat_result] = {}
+        for f in self.tables.version_files(dataset, pin, handle):
+            try:
+                st = (self._folder(dataset) / f.path).stat()
+            except FileNotFoundError:  # a file elsewhere (a moved repository's branch)
                 continue
-            path = self._folder(dataset) / f.path
-            st = path.stat()
-            entries.append(FileEntry(f.path, st.st_size, st.st_mtime_ns, file_hash(path)))
-        return entries
+            if st.st_mtime_ns >= since_ns:
+                stats[f.path] = st
+        known = self.recorded(dataset, stats)
+        return [
+            FileEntry(p, st.st_size, st.st_mtime_ns, file_hash(self._folder(dataset) / p))
+            for p, st in stats.items()
+            if p not in known
+        ]
 
     @staticmethod
     def insert(conn: Connection, dataset: str, entries: Sequence[FileEntry]) -> None:

@@ -113,6 +113,7 @@ class Writer:
         self.principal = principal
         self.ledger = FileLedger(catalog.engine, tables)
         self._staged = False
+        self._started = 0  # when the current write lock was taken (ns)
 
     def check_writable(self) -> None:
         """Fail before any write if this process may not change the repository.
@@ -134,16 +135,18 @@ class Writer:
         """
         self.check_writable()
         with write_lock(self.lock_path):
-            started = time.time_ns()
+            started = self._started = time.time_ns()
             self._staged = False
             self.tables.saved = {}
             try:
                 yield
             except BaseException as e:
                 if self._staged:
-                    discard_new_files(
-                        self.tables.root, started, self.ledger.all_files(), self.tables.saved
-                    )
+                    try:
+                        keep = self.ledger.all_files()
+                        discard_new_files(self.tables.root, started, keep, self.tables.saved)
+                    except Exception:  # best effort: unpinned files are harmless, gc takes them
+                        pass
                 mapped = environment_error(e, self.tables.root)
                 if mapped is not None:
                     raise mapped from e
@@ -193,7 +196,8 @@ class Writer:
         )
         before = tx.head.pins if tx.head else {}
         checksums: dict[str, list[FileEntry]] = {
-            name: self.ledger.new_entries(name, pin)
+            # A second of margin: file systems may stamp times from a coarser clock.
+            name: self.ledger.new_entries(name, pin, self._started - 10**9)
             for name, pin in tx.pins.items()
             if before.get(name) != pin
         }
