@@ -187,6 +187,18 @@ def test_a_missing_manifest_is_refused(repo: Repo) -> None:
         assert fresh.read("flights", "HEAD~1").num_rows == 40
 
 
+def test_a_damaged_manifest_on_main_leaves_branch_versions_readable(repo: Repo) -> None:
+    manifest = repo.tables.root / "flights.lance" / "_versions" / f"{(1 << 64) - 3}.manifest"
+    manifest.write_bytes(manifest.read_bytes()[:10])
+    refused(repo, lambda r: r.read("flights"), "main@2", manifest.name, "cannot be opened")
+    with tillage.open(repo.path) as fresh:
+        assert fresh.read("flights", "dev").num_rows == 70
+        report = fresh.verify()
+    assert [(p.version, p.file) for p in report.problems] == [
+        ("main@2", f"tables/flights.lance/_versions/{manifest.name}")
+    ]
+
+
 # -- verify ------------------------------------------------------------------------------
 
 

@@ -168,6 +168,14 @@ class Tables:
             return lance.dataset(self.uri(dataset), version=version)
         return lance.dataset(self.uri(dataset)).checkout_version((lance_branch, version))
 
+    def _open_pinned(self, dataset: str, pin: DatasetPin) -> Any:
+        """A pinned version for reading, opened from its own branch's folder: a damaged
+        manifest of another branch (Lance main's latest, say) does not block it."""
+        if pin.lance_branch == LANCE_MAIN:
+            return self._open_branch(dataset, LANCE_MAIN, pin.version)
+        folder = self.root / f"{dataset}.lance" / self.branch_root(pin.lance_branch)
+        return lance.dataset(str(folder), version=pin.version)
+
     def open(self, dataset: str, pin: DatasetPin, *, check: bool = True) -> Any:
         """Open the pinned version (read-only use), checked by the guard once per process.
 
@@ -176,7 +184,7 @@ class Tables:
                 cannot be opened, or differs from what was written.
         """
         try:
-            handle = self._open_branch(dataset, pin.lance_branch, pin.version)
+            handle = self._open_pinned(dataset, pin)
         except (OSError, ValueError, RuntimeError) as e:
             manifest = self.manifest_path(dataset, pin)
             exists = (self.root / f"{dataset}.lance" / manifest).is_file()
@@ -202,7 +210,7 @@ class Tables:
         that, Lance's I/O errors are damage, the file named where Lance names it.
         """
         if self.guard is not None:
-            handle = self._open_branch(dataset, pin.lance_branch, pin.version)
+            handle = self._open_pinned(dataset, pin)
             try:
                 self.guard(dataset, pin, self.version_files(dataset, pin, handle), True)
             except CorruptDataError as e:
@@ -295,7 +303,7 @@ class Tables:
             self._save_hint(dataset, owned)
             head = self.latest(dataset, owned)
             if head.version != base.version:
-                self.open(dataset, base).restore()
+                self._open_branch(dataset, base.lance_branch, base.version).restore()
                 head = self.latest(dataset, owned)
             return Target(head, owned)
         name = new_lance_branch_name(repo_branch)
@@ -360,7 +368,7 @@ class Tables:
         return WriteResult(target.branch, res.version, res.num_rows, deleted=before - res.num_rows)
 
     def restore(self, dataset: str, pin: DatasetPin) -> None:
-        self.open(dataset, pin).restore()
+        self._open_branch(dataset, pin.lance_branch, pin.version).restore()
 
     # -- maintenance --------------------------------------------------------
 

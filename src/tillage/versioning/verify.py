@@ -44,13 +44,12 @@ def _reachable(
 
 
 def _lance_branches(tables: Tables, dataset: str) -> set[str] | None:
-    """The dataset's Lance branches; None if it has no Lance dataset, {} if unlistable."""
-    if not tables.exists(dataset):
-        return None
+    """The dataset's Lance branches; None if they cannot be listed (its Lance dataset
+    is missing, or its latest manifest is damaged: the versions' checks say which)."""
     try:
         return set(tables.lance_branches(dataset))
     except (OSError, ValueError, RuntimeError):
-        return set()  # its versions' own checks report what is damaged
+        return None
 
 
 def verify(catalog: Catalog, tables: Tables, ledger: FileLedger, *, deep: bool) -> VerifyReport:
@@ -74,16 +73,16 @@ def verify(catalog: Catalog, tables: Tables, ledger: FileLedger, *, deep: bool) 
                 IntegrityProblem("is pinned by a commit but missing from the catalog", name)
             )
         if name not in branches:
-            branches[name] = _lance_branches(tables, name)
+            branches[name] = _lance_branches(tables, name) if tables.exists(name) else None
         lance_branches = branches[name]
-        if lance_branches is None:
+        if not tables.exists(name):
             problems.append(
                 IntegrityProblem("has no Lance dataset", name, label, f"tables/{name}.lance", None)
             )
             continue
         if (
             pin.lance_branch != LANCE_MAIN
-            and lance_branches
+            and lance_branches is not None
             and pin.lance_branch not in lance_branches
         ):
             problems.append(
