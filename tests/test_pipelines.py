@@ -670,6 +670,9 @@ def test_a_catalog_from_before_run_processes_upgrades_and_keeps_its_runs(
     path = repo.path
     repo.close()
 
+    with pytest.raises(tillage.CatalogError, match="tillage upgrade"):
+        tillage.open(path)
+    assert tillage.Repo.upgrade(path) == ("0005", "0007")
     with tillage.open(path) as again:
         with again.catalog.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)

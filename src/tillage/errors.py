@@ -23,7 +23,13 @@ map without parsing messages.
     ├── ConcurrentUpdateError        a branch moved while a commit was being made
     ├── LockTimeoutError             another writer held the repository too long
     ├── MergeConflictError           a three-way merge found conflicting keys
-    ├── CatalogError                 the catalog is unreachable or too new
+    ├── CatalogError                 the catalog is unreachable, too new or too old
+    │   ├── CatalogMissingError      the catalog file is gone or empty
+    │   └── CatalogDamagedError      the catalog file is not a readable database
+    ├── CorruptDataError             a data file differs from what its commit wrote
+    ├── StorageError                 the file system refused a read or write
+    │   ├── DiskFullError            no space left for a write
+    │   └── ReadOnlyRepositoryError  a write on a repository it may not change
     ├── NoSuchAlertError             unknown alert id
     ├── NoSuchRunError               unknown pipeline run id
     ├── RunStateError                a run cannot do that now (resume a cancelled run, ...)
@@ -253,6 +259,92 @@ class MergeConflictError(TillageError):
 
 class CatalogError(TillageError):
     code = "catalog_error"
+
+
+class CatalogMissingError(CatalogError):
+    """The repository's catalog file is missing or empty; only ``init`` creates one."""
+
+    code = "catalog_missing"
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"the repository's catalog {path!r} {problem}, so its commits, branches and "
+            "tags cannot be read (the data under tables/ is not enough on its own). Restore "
+            "catalog.db from a backup; tillage creates a catalog only with `tillage init`, "
+            "never over an existing repository."
+        )
+
+
+class CatalogDamagedError(CatalogError):
+    """The catalog file exists but is not a readable database (garbage, cut short)."""
+
+    code = "catalog_damaged"
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"the repository's catalog {path!r} is damaged ({problem}); nothing was changed. "
+            "Restore catalog.db from a backup (sqlite3's `.recover` may save some of it), "
+            "then run `tillage verify`."
+        )
+
+
+class CorruptDataError(TillageError):
+    """A file of a pinned dataset version is missing or differs from what was written."""
+
+    code = "corrupt_data"
+
+    def __init__(self, dataset: str, version: str, file: str, problem: str) -> None:
+        self.dataset = dataset
+        self.version = version
+        self.file = file
+        self.problem = problem
+        super().__init__(
+            f"dataset {dataset!r} at version {version} is damaged: {file} {problem}; "
+            "nothing was read from it. Run `tillage verify --deep` to list every damaged "
+            "file, then restore them from a backup (or reset to a commit before them)."
+        )
+
+
+class StorageError(TillageError):
+    """The file system refused what tillage asked of it; nothing was committed."""
+
+    code = "storage_error"
+
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}; nothing was committed. {fix}")
+
+
+class DiskFullError(StorageError):
+    code = "disk_full"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            path,
+            "no space left on the device",
+            "Free some space (`tillage gc` deletes data no branch or tag needs) and run "
+            "the command again.",
+        )
+
+
+class ReadOnlyRepositoryError(StorageError):
+    """A write to a repository this process may only read (permissions, read-only media)."""
+
+    code = "read_only"
+
+    def __init__(self, path: str, problem: str = "not writable") -> None:
+        super().__init__(
+            path,
+            problem,
+            "Reading (status, log, head, export, verify) works; to write, run as a user "
+            "who may write the repository's .tillage folder, on a file system mounted "
+            "read-write.",
+        )
 
 
 class SchemaFileError(InputError):

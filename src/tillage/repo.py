@@ -28,7 +28,7 @@ from tillage.core.names import (
     check_ref_name,
     is_commit_prefix,
 )
-from tillage.core.reports import DatasetStatus, GcReport, MergeResult, Status
+from tillage.core.reports import DatasetStatus, GcReport, MergeResult, Status, VerifyReport
 from tillage.errors import (
     InputError,
     InvalidFilterError,
@@ -49,12 +49,14 @@ from tillage.quality.schema import infer as infer_schema
 from tillage.quality.settings import QualitySettings, parse_reference
 from tillage.store.catalog import Catalog
 from tillage.store.filters import lance_filter, lance_problem
+from tillage.store.fs import environment_error
 from tillage.store.labels import LabelStore
 from tillage.store.tables import Tables, children_first
 from tillage.versioning import batches
 from tillage.versioning.diff import dataset_diff
 from tillage.versioning.history import ancestors, is_ancestor, merge_base, split_ancestor_suffix
 from tillage.versioning.merge import Prefer, RowMerge, merge_rows
+from tillage.versioning.verify import verify
 from tillage.versioning.writer import Transaction, Writer
 
 Mode = Literal["append", "upsert", "overwrite", "delete"]
@@ -105,13 +107,17 @@ class Repo:
     methods that write take ``branch`` and default to the current branch too.
     """
 
-    def __init__(self, repo_dir: Path, config: RepoConfig) -> None:
+    def __init__(self, repo_dir: Path, config: RepoConfig, *, create: bool = False) -> None:
         self.repo_dir = repo_dir
         self.config = config
-        url = config.catalog_url or f"sqlite:///{repo_dir / 'catalog.db'}"
-        self.catalog = Catalog(url)
+        self.catalog = (
+            Catalog(config.catalog_url, create=create)
+            if config.catalog_url
+            else Catalog.sqlite(repo_dir / "catalog.db", create=create)
+        )
         self.tables = Tables(repo_dir / "tables")
         self._writer = Writer(self.catalog, self.tables, repo_dir / "write.lock", config.who())
+        self.tables.guard = self._writer.ledger.guard
         self._bound: str | None = None
         self._alerts_on: str | None = None
         self.monitor = Monitor(
@@ -130,19 +136,24 @@ class Repo:
         repo_dir = repo_dir_of(Path(path).expanduser().resolve())
         if (repo_dir / "config.yaml").exists():
             raise RepositoryExistsError(str(repo_dir.parent))
-        (repo_dir / "tables").mkdir(parents=True, exist_ok=True)
         config = RepoConfig(catalog_url=catalog_url)
-        repo = cls(repo_dir, config)
+        repo: Repo | None = None
         try:
+            (repo_dir / "tables").mkdir(parents=True, exist_ok=True)
+            repo = cls(repo_dir, config, create=True)
             repo.catalog.migrate()
             with repo.catalog.transaction() as conn:
                 Catalog.create_ref(conn, MAIN, "branch", None)
-        except Exception:
-            repo.catalog.dispose()
+            (repo_dir / HEAD).write_text(MAIN + "\n")
+            config.save(repo_dir)  # written last: its presence marks a finished init
+        except Exception as e:
+            if repo is not None:
+                repo.catalog.dispose()
             shutil.rmtree(repo_dir, ignore_errors=True)
+            mapped = environment_error(e, repo_dir)
+            if mapped is not None:
+                raise mapped from e
             raise
-        (repo_dir / HEAD).write_text(MAIN + "\n")
-        config.save(repo_dir)  # written last: its presence marks a finished init
         return repo
 
     @classmethod
@@ -151,11 +162,38 @@ class Repo:
 
         Raises:
             NotARepositoryError: if there is none.
+            CatalogMissingError: if its catalog is missing or empty (only `init` makes one).
+            CatalogDamagedError: if its catalog is not a readable database.
+            CatalogError: if its catalog needs `upgrade`, or is newer than this tillage.
         """
         repo_dir = find_repo_dir(path)
         repo = cls(repo_dir, RepoConfig.load(repo_dir))
-        repo.catalog.check_schema()
+        try:
+            repo.catalog.check_schema()
+        except BaseException:
+            repo.close()
+            raise
         return repo
+
+    @classmethod
+    def upgrade(cls, path: str | os.PathLike[str] | None = None) -> tuple[str, str | None]:
+        """Upgrade the catalog of the repository at ``path`` to this tillage's schema.
+
+        The only way besides `init` that changes a catalog's schema; opening never
+        does. Returns the schema revisions before and after.
+
+        Raises:
+            NotARepositoryError: if there is no repository.
+            CatalogMissingError: if its catalog is missing or empty.
+            CatalogError: if its catalog is newer than this tillage.
+        """
+        repo_dir = find_repo_dir(path)
+        repo = cls(repo_dir, RepoConfig.load(repo_dir))
+        try:
+            with repo._writer.locked():
+                return repo.catalog.upgrade()
+        finally:
+            repo.close()
 
     def close(self) -> None:
         self.catalog.dispose()
@@ -286,9 +324,14 @@ class Repo:
     def switch(self, name: str) -> None:
         """Make ``name`` the current branch (reads and writes default to it)."""
         self._branch(name)
+        self._writer.check_writable()
         tmp = self.repo_dir / "HEAD.tmp"
-        tmp.write_text(name + "\n")
-        os.replace(tmp, self.repo_dir / HEAD)
+        try:
+            tmp.write_text(name + "\n")
+            os.replace(tmp, self.repo_dir / HEAD)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise environment_error(e, self.repo_dir) or e from None
 
     def create_tag(self, name: str, ref: str | None = None) -> str:
         """Tag the commit ``ref`` names (default: HEAD); returns its id."""
@@ -367,6 +410,9 @@ class Repo:
         try:
             table = ds.to_table(columns=cols, filter=lance_where, limit=limit, offset=offset)
         except (ValueError, OSError) as e:
+            damaged = self.tables.read_error(dataset, pin, e)
+            if damaged is not None:
+                raise damaged from None
             if where is None:
                 raise
             raise InvalidFilterError(where, lance_problem(e)) from e
@@ -1246,6 +1292,18 @@ class Repo:
 
     # -- maintenance --------------------------------------------------------
 
+    def verify(self, *, deep: bool = False) -> VerifyReport:
+        """Check that every commit a branch or tag reaches can be read as it was written.
+
+        Checks each pinned dataset version against the catalog (its Lance branch
+        and version exist, it has the recorded rows) and each file it reads
+        against Lance's manifest and the checksums recorded at commit time.
+        Reads nothing but metadata and file sizes, except that files whose
+        modification time changed are hashed; ``deep`` hashes every file.
+        Never changes the repository.
+        """
+        return verify(self.catalog, self.tables, self._writer.ledger, deep=deep)
+
     def gc(self) -> GcReport:
         """Delete commits no branch or tag reaches, and the data only they used.
 
@@ -1301,6 +1359,7 @@ class Repo:
                     shutil.rmtree(folder)
                     branches_removed += 1
                 versions_removed += self.tables.cleanup(ds, "main", keep.get((ds, "main"), set()))
+            self._writer.ledger.forget_missing()
             after = self.tables.size_bytes() if self.tables.root.exists() else 0
         return GcReport(
             commits_removed=len(dead),

@@ -20,16 +20,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pwd
+import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 # What a case's ``damage`` callable gets: the project folder; it may write
 # input files next to it (``project.parent``) and return nothing.
@@ -49,7 +54,10 @@ class Case:
         code: the exact exit status, where it matters (default: any non-zero).
         subprocess: run ``tillage`` in a child process (for hostile environments:
             permissions, limits, signals); the default runs it in-process.
-        user: in a subprocess, run as this user (root ignores file permissions).
+        user: in a subprocess, run as this user (root ignores file permissions); it
+            may read and search every file and folder (CAP_DAC_READ_SEARCH, so the
+            interpreter and pytest's private temporary folders are reachable) but
+            write only what permissions allow.
         unchanged: compare the repository before and after (off only where the
             damage itself is what the command would repair).
     """
@@ -124,7 +132,14 @@ def run_cli(case: Case, project: Path, tmp: Path) -> tuple[int, str, str, BaseEx
         exe = Path(sys.executable).parent / "tillage"
         cmd = [str(exe), *argv]
         if case.user:
-            cmd = ["setpriv", f"--reuid={case.user}", f"--regid={case.user}", "--init-groups", *cmd]
+            group = pwd.getpwnam(case.user).pw_gid  # "nobody" has no group of its name on Debian
+            read_all = "+dac_read_search"
+            setpriv = ["setpriv", f"--reuid={case.user}", f"--regid={group}", "--init-groups"]
+            setpriv += [f"--inh-caps={read_all}", f"--ambient-caps={read_all}"]
+            probe = subprocess.run([*setpriv, sys.executable, "-c", ""], capture_output=True)
+            if probe.returncode != 0:
+                pytest.skip(f"cannot run as {case.user}: {probe.stderr.decode()[:200]}")
+            cmd = [*setpriv, *cmd]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp, timeout=120)
         return proc.returncode, proc.stdout, proc.stderr, None
     from typer.testing import CliRunner
@@ -138,8 +153,30 @@ def run_cli(case: Case, project: Path, tmp: Path) -> tuple[int, str, str, BaseEx
     return result.exit_code, result.stdout, result.stderr, exc
 
 
+@contextmanager
+def _reachable(project: Path, tmp: Path) -> Iterator[tuple[Path, Path]]:
+    """``tmp`` (holding ``project``) copied where any user can reach it (pytest's own
+    temporary folders are private to their owner), removed afterwards."""
+    public = Path(tempfile.mkdtemp(prefix="tillage-as-user-"))
+    try:
+        public.chmod(0o755)
+        shutil.copytree(tmp, public / "t", symlinks=True)
+        (public / "t").chmod(0o755)
+        yield public / "t" / project.relative_to(tmp), public / "t"
+    finally:
+        shutil.rmtree(public, ignore_errors=True)
+
+
 def check(case: Case, project: Path, tmp: Path) -> None:
     """Damage a copy, run the command, and assert the harness's promises."""
+    if case.user:
+        with _reachable(project, tmp) as (public_project, public_tmp):
+            _check(case, public_project, public_tmp)
+    else:
+        _check(case, project, tmp)
+
+
+def _check(case: Case, project: Path, tmp: Path) -> None:
     if case.damage is not None:
         case.damage(project)
     before = fingerprint(project) if case.unchanged else None

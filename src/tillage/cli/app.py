@@ -260,6 +260,39 @@ def gc(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     out.emit(report.to_dict(), output.gc_view(report))
 
 
+@app.command(rich_help_panel="Repository")
+def verify(
+    ctx: typer.Context,
+    deep: Annotated[
+        bool,
+        typer.Option("--deep", help="Hash every file (slower; catches changes that kept times)."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every committed dataset version, its files and the catalog; exit 1 on damage."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    with out.working("verifying…"):
+        report = repo.verify(deep=deep)
+    out.emit(report.to_dict(), output.verify_view(report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command(rich_help_panel="Repository")
+def upgrade(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Upgrade the repository's catalog to this tillage's schema (back up .tillage first)."""
+    out = _out(ctx, as_json)
+    before, after = Repo.upgrade(ctx.ensure_object(State).repo)
+    doc = {"from": before, "to": after, "changed": before != after}
+    text = (
+        f"upgraded the catalog from schema {before} to {after}"
+        if before != after
+        else f"the catalog is already at schema {after}"
+    )
+    out.emit(doc, text)
+
+
 # -- writing ---------------------------------------------------------------------------
 
 

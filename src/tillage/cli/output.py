@@ -32,6 +32,7 @@ from tillage import (
     MergeResult,
     Status,
     TillageError,
+    VerifyReport,
 )
 
 MAX_CONFLICT_ROWS = 50
@@ -362,6 +363,28 @@ def gc_view(report: GcReport) -> RenderableType:
         f"{report.datasets_removed} dataset(s); storage {human_bytes(report.bytes_before)} → "
         f"{human_bytes(report.bytes_after)} (freed {human_bytes(freed)})"
     )
+
+
+def verify_view(report: VerifyReport) -> RenderableType:
+    """What `verify` checked, then each problem on its own line."""
+    how = "hashed every file" if report.deep else f"hashed {report.hashed} changed file(s)"
+    summary = (
+        f"checked {report.commits} commit(s), {report.versions} dataset version(s), "
+        f"{report.files} file(s); {how}"
+    )
+    if report.unrecorded:
+        summary += f"; {report.unrecorded} file(s) predate checksums (size checked only)"
+    if report.ok:
+        return Text(f"{summary}\nok: no problems found")
+    lines = [Text(summary), Text(f"{len(report.problems)} problem(s):", style="bold red")]
+    lines += [Text(f"  {p.describe()}", style="red") for p in report.problems]
+    lines.append(
+        Text(
+            "Restore the damaged files from a backup, or reset branches to commits "
+            "before them; `tillage verify --deep` also compares every file's bytes."
+        )
+    )
+    return Group(*lines)
 
 
 def mapping_view(doc: Mapping[str, Any]) -> Table:

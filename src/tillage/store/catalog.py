@@ -5,6 +5,13 @@ configuration. The catalog schema is created and upgraded by Alembic
 (`store/migrations/`), never by ``create_all``, so every release can migrate
 the catalogs that earlier releases wrote.
 
+Only ``init`` creates a catalog and only ``init`` or ``upgrade`` migrate one:
+opening a repository whose SQLite file is gone or empty is an error, never a
+silent fresh start that would orphan its data. A catalog this process may not
+write (permissions, read-only media) is opened read-only, so reads still work.
+SQLite failures that are about the environment (a full disk, a read-only or
+damaged file) become the tillage errors that say so, wherever they happen.
+
 Branch heads move by compare-and-swap (``UPDATE ... WHERE commit_id = old``) in
 the same transaction that inserts the commit: a commit lands whole or not at
 all, and a writer that lost a race learns it instead of overwriting.
@@ -13,11 +20,14 @@ all, and a writer that lost a race learns it instead of overwriting.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import (
     JSON,
@@ -39,7 +49,17 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
-from tillage.errors import CatalogError, ConcurrentUpdateError, RefExistsError
+from tillage.errors import (
+    CatalogDamagedError,
+    CatalogError,
+    CatalogMissingError,
+    ConcurrentUpdateError,
+    DiskFullError,
+    ReadOnlyRepositoryError,
+    RefExistsError,
+    StorageError,
+    TillageError,
+)
 
 
 class Base(DeclarativeBase):
@@ -105,18 +125,42 @@ def utcnow() -> str:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
 
 
-class Catalog:
-    """Narrow data access over the catalog database; one instance per repository."""
+def _sqlite_create_pragmas(dbapi_conn: Any, record: Any) -> None:
+    # WAL is a property of the file, set once by `init`: setting it on open would
+    # rewrite a file that may not be a catalog at all (or may not be writable).
+    dbapi_conn.cursor().execute("PRAGMA journal_mode=WAL").close()
+    _sqlite_pragmas(dbapi_conn, record)
 
-    def __init__(self, url: str) -> None:
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+class Catalog:
+    """Narrow data access over the catalog database; one instance per repository.
+
+    Attributes:
+        path: the SQLite file, for the default catalog (None for a URL's server).
+        read_only: opened for reading only: this process may not write the file.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        path: Path | None = None,
+        read_only: bool = False,
+        create: bool = False,
+    ) -> None:
         self.url = url
+        self.path = path
+        self.read_only = read_only
         try:
             self.engine: Engine = create_engine(url, future=True)
         except Exception as e:  # bad URL or missing driver
@@ -125,11 +169,54 @@ class Catalog:
                 ".tillage/config.yaml (for PostgreSQL: pip install 'tillage[postgres]')."
             ) from e
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            pragmas = _sqlite_create_pragmas if create else _sqlite_pragmas
+            event.listen(self.engine, "connect", pragmas)
+            event.listen(self.engine, "handle_error", self._sqlite_error)
 
     @classmethod
-    def sqlite(cls, path: Path) -> Catalog:
-        return cls(f"sqlite:///{path}")
+    def sqlite(cls, path: Path, *, create: bool = False) -> Catalog:
+        """The SQLite catalog at ``path``; only ``create`` (``init``) may make the file.
+
+        Raises:
+            CatalogMissingError: without ``create``, if the file is missing or empty.
+        """
+        if create:
+            return cls(f"sqlite:///{path}", path=path, create=True)
+        if not path.is_file():
+            raise CatalogMissingError(str(path), "is missing")
+        if path.stat().st_size == 0:
+            raise CatalogMissingError(str(path), "is empty")
+        uri = f"file:{quote(str(path))}"
+        if _writable(path):
+            return cls(f"sqlite:///{uri}?mode=rw&uri=true", path=path)
+        # SQLite reads a WAL database through its -shm file, which a reader that may
+        # not write the folder cannot create. With no -wal file there is nothing
+        # beyond the main file to read, and `immutable` reads it without one.
+        wal = path.with_name(path.name + "-wal")
+        options = "mode=ro" if wal.exists() and wal.stat().st_size else "mode=ro&immutable=1"
+        return cls(f"sqlite:///{uri}?{options}&uri=true", path=path, read_only=True)
+
+    def _sqlite_error(self, context: Any) -> TillageError | None:
+        """The tillage error for a SQLite failure that the environment caused, if it is one."""
+        message = str(context.original_exception)
+        where = str(self.path or self.url)
+        if "database or disk is full" in message:
+            return DiskFullError(where)
+        if "readonly database" in message:
+            return ReadOnlyRepositoryError(where, "the catalog is not writable")
+        if "file is not a database" in message or "malformed" in message:
+            return CatalogDamagedError(where, message)
+        if self.path is not None and "unable to open database file" in message:
+            if not self.path.exists():
+                return CatalogMissingError(where, "is missing")
+            return StorageError(where, "cannot open the catalog", "Check its permissions.")
+        if self.path is not None and "disk I/O error" in message:
+            if shutil.disk_usage(self.path.parent).free < 1 << 20:
+                return DiskFullError(where)
+            return StorageError(
+                where, f"the catalog could not be read or written ({message})", "Check the disk."
+            )
+        return None
 
     # -- schema -------------------------------------------------------------
 
@@ -140,22 +227,65 @@ class Catalog:
         with self.engine.begin() as conn:
             upgrade(conn)
 
-    def check_schema(self) -> None:
-        """Fail clearly if the catalog was written by a newer tillage, else upgrade it."""
-        from tillage.store.migrate import current_revision, head_revision, is_known
+    def revision(self) -> str | None:
+        """The catalog's schema revision (None: no tillage tables at all)."""
+        from tillage.store.migrate import current_revision
 
         try:
             with self.engine.connect() as conn:
-                rev = current_revision(conn)
+                return current_revision(conn)
         except OperationalError as e:
             raise CatalogError(f"cannot read the catalog at {self.url!r}: {e}") from e
-        if rev is not None and not is_known(rev):
+
+    def check_schema(self) -> None:
+        """Fail clearly unless the catalog's schema is the one this tillage writes.
+
+        Opening never creates or migrates a catalog: an empty one means the
+        repository lost its catalog, and an older one is upgraded only on request.
+
+        Raises:
+            CatalogMissingError: the catalog holds no tillage tables.
+            CatalogError: it was written by a newer tillage, or needs `tillage upgrade`.
+        """
+        from tillage.store.migrate import head_revision, is_known
+
+        rev = self.revision()
+        where = str(self.path or self.url)
+        if rev is None:
+            raise CatalogMissingError(where, "is empty (it holds no commits, branches or tags)")
+        if not is_known(rev):
             raise CatalogError(
-                f"the catalog at {self.url!r} has schema revision {rev}, newer than this "
+                f"the catalog at {where!r} has schema revision {rev}, newer than this "
+                "tillage knows; upgrade tillage (pip install -U tillage)."
+            )
+        if rev != head_revision():
+            raise CatalogError(
+                f"the catalog at {where!r} has schema revision {rev}, written by an older "
+                f"tillage (this one writes {head_revision()}); run `tillage upgrade` to "
+                "upgrade it in place (back up .tillage/ first)."
+            )
+
+    def upgrade(self) -> tuple[str, str | None]:
+        """Upgrade an existing catalog to the newest schema; return (from, to) revisions.
+
+        Raises:
+            CatalogMissingError: the catalog holds no tillage tables (``init`` makes one).
+            CatalogError: it was written by a newer tillage.
+        """
+        from tillage.store.migrate import head_revision, is_known
+
+        rev = self.revision()
+        where = str(self.path or self.url)
+        if rev is None:
+            raise CatalogMissingError(where, "is empty (it holds no commits, branches or tags)")
+        if not is_known(rev):
+            raise CatalogError(
+                f"the catalog at {where!r} has schema revision {rev}, newer than this "
                 "tillage knows; upgrade tillage (pip install -U tillage)."
             )
         if rev != head_revision():
             self.migrate()
+        return rev, head_revision()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

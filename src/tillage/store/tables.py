@@ -6,12 +6,17 @@ write. Every write produces a new, immutable Lance version; which version is
 *visible* is decided by the catalog's commits, never by Lance's "latest". A
 write that crashed before its commit landed leaves an unpinned version behind,
 which the next write discards by restoring the pinned one first.
+
+`Tables.open` is the one way to open a pinned version for reading; it runs the
+repository's integrity check (`store.integrity`) on the version's files first,
+and turns Lance's failures to open a damaged version into `CorruptDataError`.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +27,7 @@ import pyarrow.compute as pc
 from lance.schema import LanceSchema
 
 from tillage.core.commit import DatasetPin
+from tillage.errors import CorruptDataError
 
 LANCE_MAIN = "main"
 # Lance file format 2.1: per-column compression below keeps 60 small daily
@@ -48,6 +54,24 @@ class WriteResult:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+
+
+@dataclass(frozen=True)
+class VersionFile:
+    """A file a Lance version reads: its path under the dataset's folder (absolute if
+    it is elsewhere), and the size Lance's manifest records for it (None: none)."""
+
+    path: str
+    size: int | None
+
+
+def version_label(pin: DatasetPin) -> str:
+    """How messages name a pinned version: ``BRANCH@VERSION``."""
+    return f"{pin.lance_branch}@{pin.version}"
+
+
+# Checks a pinned version's files: (dataset, pin, files, deep); raises CorruptDataError.
+Guard = Callable[[str, DatasetPin, list[VersionFile], bool], None]
 
 
 def _encoding_metadata(table: pa.Table) -> pa.Schema:
@@ -108,6 +132,15 @@ def strip_metadata(schema: pa.Schema) -> pa.Schema:
     return pa.schema([f.remove_metadata() for f in schema])
 
 
+_LANCE_FILE = re.compile(r"/?[^\s,:]+\.(?:lance|arrow|bin|manifest)\b")
+
+
+def lance_message(e: BaseException) -> str:
+    """Lance's error message without its source locations, on one line."""
+    text = re.sub(r",\s*/\S+\.rs:\d+:\d+", "", str(e))
+    return " ".join(text.split())[:300] or type(e).__name__
+
+
 def new_lance_branch_name(repo_branch: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_-]", "-", repo_branch)[:60]
     return f"{safe}-{uuid.uuid4().hex[:8]}"
@@ -116,8 +149,12 @@ def new_lance_branch_name(repo_branch: str) -> str:
 class Tables:
     """The Lance datasets under ``root`` (the repository's ``tables/`` folder)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, guard: Guard | None = None) -> None:
         self.root = root
+        self.guard = guard
+        self._checked: set[tuple[str, str, int]] = set()
+        # While a write is staged: the Lance files it may rewrite in place, as they were.
+        self.saved: dict[Path, bytes] | None = None
 
     def uri(self, dataset: str) -> str:
         return str(self.root / f"{dataset}.lance")
@@ -126,14 +163,112 @@ class Tables:
         return (self.root / f"{dataset}.lance" / "_versions").is_dir()
 
     def _open_branch(self, dataset: str, lance_branch: str, version: int | None) -> Any:
-        ds = lance.dataset(self.uri(dataset))
         if lance_branch == LANCE_MAIN:
-            return ds if version is None else ds.checkout_version(version)
-        return ds.checkout_version((lance_branch, version))
+            # Straight to the version: a damaged later manifest must not block it.
+            return lance.dataset(self.uri(dataset), version=version)
+        return lance.dataset(self.uri(dataset)).checkout_version((lance_branch, version))
 
-    def open(self, dataset: str, pin: DatasetPin) -> Any:
-        """Open the pinned version (read-only use)."""
-        return self._open_branch(dataset, pin.lance_branch, pin.version)
+    def _open_pinned(self, dataset: str, pin: DatasetPin) -> Any:
+        """A pinned version for reading, opened from its own branch's folder: a damaged
+        manifest of another branch (Lance main's latest, say) does not block it."""
+        if pin.lance_branch == LANCE_MAIN:
+            return self._open_branch(dataset, LANCE_MAIN, pin.version)
+        folder = self.root / f"{dataset}.lance" / self.branch_root(pin.lance_branch)
+        return lance.dataset(str(folder), version=pin.version)
+
+    def open(self, dataset: str, pin: DatasetPin, *, check: bool = True) -> Any:
+        """Open the pinned version (read-only use), checked by the guard once per process.
+
+        Raises:
+            CorruptDataError: the version's manifest or a file it reads is missing,
+                cannot be opened, or differs from what was written.
+        """
+        try:
+            handle = self._open_pinned(dataset, pin)
+        except (OSError, ValueError, RuntimeError) as e:
+            manifest = self.manifest_path(dataset, pin)
+            exists = (self.root / f"{dataset}.lance" / manifest).is_file()
+            raise CorruptDataError(
+                dataset,
+                version_label(pin),
+                f"tables/{dataset}.lance/{manifest}",
+                f"cannot be opened ({lance_message(e)})" if exists else "is missing",
+            ) from None
+        key = (dataset, pin.lance_branch, pin.version)
+        if check and self.guard is not None and key not in self._checked:
+            self.guard(dataset, pin, self.version_files(dataset, pin, handle), False)
+            self._checked.add(key)
+        return handle
+
+    def read_error(
+        self, dataset: str, pin: DatasetPin, exc: BaseException
+    ) -> CorruptDataError | None:
+        """The `CorruptDataError` for Lance failing to read a version's files, if it is one.
+
+        Lance fails in many ways on a damaged file, so every file of the version is
+        hashed and compared with its checksum (only now, after a failure); failing
+        that, Lance's I/O errors are damage, the file named where Lance names it.
+        """
+        if self.guard is not None:
+            handle = self._open_pinned(dataset, pin)
+            try:
+                self.guard(dataset, pin, self.version_files(dataset, pin, handle), True)
+            except CorruptDataError as e:
+                return e
+        message = str(exc)
+        if "LanceError(IO)" not in message:
+            return None
+        found = _LANCE_FILE.search(message)
+        folder = self.root / f"{dataset}.lance"
+        file = f"tables/{dataset}.lance (one of the version's files)"
+        if found is not None:  # Lance sometimes drops the leading "/"
+            path = Path("/" + found.group(0).lstrip("/"))
+            inside = path.is_relative_to(folder)
+            file = f"tables/{dataset}.lance/{path.relative_to(folder)}" if inside else str(path)
+        return CorruptDataError(
+            dataset, version_label(pin), file, f"cannot be read ({lance_message(exc)})"
+        )
+
+    def branch_root(self, lance_branch: str) -> str:
+        """Where a Lance branch keeps its own files, relative to the dataset's folder."""
+        return "" if lance_branch == LANCE_MAIN else f"tree/{lance_branch}/"
+
+    def manifest_path(self, dataset: str, pin: DatasetPin) -> str:
+        """The manifest file of a version, relative to the dataset's folder."""
+        versions = self.branch_root(pin.lance_branch) + "_versions/"
+        v2 = f"{versions}{(1 << 64) - 1 - pin.version}.manifest"  # Lance's V2 naming
+        v1 = f"{versions}{pin.version}.manifest"
+        return v1 if (self.root / f"{dataset}.lance" / v1).is_file() else v2
+
+    def version_files(self, dataset: str, pin: DatasetPin, handle: Any) -> list[VersionFile]:
+        """Every file the version reads: its manifest, data files and deletion files.
+
+        Read from the open version's manifest (no I/O beyond it): files of a Lance
+        branch live under ``tree/BRANCH/``, files it shares with the branch it
+        was forked from under that branch's base path.
+        """
+        folder = self.root / f"{dataset}.lance"
+        own = self.branch_root(pin.lance_branch)
+        bases: dict[int, str] = {}
+        for base_id, base in handle.base_paths().items():
+            # Lance records base paths as absolute paths: in a repository copied or
+            # moved elsewhere they still name the old place, which is what Lance reads.
+            where = Path(str(base.path))
+            rel = where.relative_to(folder).as_posix() if where.is_relative_to(folder) else None
+            prefix = str(where) + "/" if rel is None else "" if rel == "." else rel + "/"
+            bases[base_id] = prefix + ("data/" if base.is_dataset_root else "")
+        files = [VersionFile(self.manifest_path(dataset, pin), None)]
+        for fragment in handle.get_fragments():
+            meta = fragment.metadata
+            for f in meta.files:
+                under = bases[f.base_id] if f.base_id is not None else own + "data/"
+                files.append(VersionFile(under + f.path, f.file_size_bytes or None))
+            deletion = meta.deletion_file
+            if deletion is not None:
+                prefix = own if deletion.base_id is None else bases[deletion.base_id]
+                prefix = prefix.removesuffix("data/")
+                files.append(VersionFile(prefix + deletion.path(fragment.fragment_id), None))
+        return files
 
     def latest(self, dataset: str, lance_branch: str) -> Any:
         return self._open_branch(dataset, lance_branch, None)
@@ -165,15 +300,25 @@ class Tables:
         Otherwise a new Lance branch is forked from ``base`` (copy-on-write, O(1)).
         """
         if owned == base.lance_branch:
+            self._save_hint(dataset, owned)
             head = self.latest(dataset, owned)
             if head.version != base.version:
-                self.open(dataset, base).restore()
+                self._open_branch(dataset, base.lance_branch, base.version).restore()
                 head = self.latest(dataset, owned)
             return Target(head, owned)
         name = new_lance_branch_name(repo_branch)
         ds = lance.dataset(self.uri(dataset))
         ref: Any = (None if base.lance_branch == LANCE_MAIN else base.lance_branch, base.version)
         return Target(ds.create_branch(name, ref), name)
+
+    def _save_hint(self, dataset: str, lance_branch: str) -> None:
+        """Keep the branch's latest-version hint, which Lance rewrites, to undo a failed write."""
+        if self.saved is None:
+            return
+        hint = self.root / f"{dataset}.lance" / self.branch_root(lance_branch) / "_versions"
+        hint = hint / "latest_version_hint.json"
+        if hint not in self.saved and hint.is_file():
+            self.saved[hint] = hint.read_bytes()
 
     def refresh(self, dataset: str, target: Target) -> Target:
         """The same target at its branch's current head (after a schema change)."""
@@ -223,7 +368,7 @@ class Tables:
         return WriteResult(target.branch, res.version, res.num_rows, deleted=before - res.num_rows)
 
     def restore(self, dataset: str, pin: DatasetPin) -> None:
-        self.open(dataset, pin).restore()
+        self._open_branch(dataset, pin.lance_branch, pin.version).restore()
 
     # -- maintenance --------------------------------------------------------
 

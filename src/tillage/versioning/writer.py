@@ -5,11 +5,17 @@ those are invisible until the catalog transaction inserts the commit, its pins
 and the moved branch head together. A process killed before that transaction
 leaves only unpinned Lance versions, which the next write on the branch
 discards and `gc` deletes.
+
+Before that transaction, the files the new versions added are hashed; their
+checksums land in the same transaction (`store.integrity`), so a later read or
+``verify`` can tell a damaged file from the one the commit wrote.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +27,10 @@ from sqlalchemy import Connection
 
 from tillage._version import __version__
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
+from tillage.errors import ReadOnlyRepositoryError
 from tillage.store.catalog import Catalog
+from tillage.store.fs import discard_new_files, environment_error
+from tillage.store.integrity import FileEntry, FileLedger
 from tillage.store.lock import write_lock
 from tillage.store.tables import Tables, Target, WriteResult
 
@@ -102,14 +111,53 @@ class Writer:
         self.tables = tables
         self.lock_path = lock_path
         self.principal = principal
+        self.ledger = FileLedger(catalog.engine, tables)
+        self._staged = False
+        self._started = 0  # when the current write lock was taken (ns)
+
+    def check_writable(self) -> None:
+        """Fail before any write if this process may not change the repository.
+
+        Raises:
+            ReadOnlyRepositoryError: naming what is not writable.
+        """
+        if self.catalog.read_only:
+            raise ReadOnlyRepositoryError(str(self.catalog.path), "the catalog is not writable")
+        for folder in (self.lock_path.parent, self.tables.root):
+            if folder.exists() and not os.access(folder, os.W_OK):
+                raise ReadOnlyRepositoryError(str(folder), "the folder is not writable")
 
     @contextmanager
     def locked(self) -> Iterator[None]:
+        """Hold the write lock; if the block fails, undo the files a transaction staged.
+
+        OS failures (a full disk, a read-only file) become tillage errors here.
+        """
+        self.check_writable()
         with write_lock(self.lock_path):
-            yield
+            started = self._started = time.time_ns()
+            self._staged = False
+            self.tables.saved = {}
+            try:
+                yield
+            except BaseException as e:
+                if self._staged:
+                    try:
+                        keep = self.ledger.all_files()
+                        discard_new_files(self.tables.root, started, keep, self.tables.saved)
+                    except Exception:  # best effort: unpinned files are harmless, gc takes them
+                        pass
+                mapped = environment_error(e, self.tables.root)
+                if mapped is not None:
+                    raise mapped from e
+                raise
+            finally:
+                self._staged = False
+                self.tables.saved = None
 
     def begin(self, branch: str) -> Transaction:
         """Start a transaction at the branch's current head (call under `locked`)."""
+        self._staged = True
         ref = self.catalog.get_ref(branch)
         head_id = ref[1] if ref else None
         head = self.catalog.get_commit(head_id) if head_id else None
@@ -146,14 +194,24 @@ class Writer:
             code=code if code is not None else code_version(),
             changes=tx.changes,
         )
+        before = tx.head.pins if tx.head else {}
+        checksums: dict[str, list[FileEntry]] = {
+            # A second of margin: file systems may stamp times from a coarser clock.
+            name: self.ledger.new_entries(name, pin, self._started - 10**9)
+            for name, pin in tx.pins.items()
+            if before.get(name) != pin
+        }
         with self.catalog.transaction() as conn:
             for name, key in tx.new_datasets.items():
                 Catalog.add_dataset(conn, name, key)
             Catalog.insert_commit(conn, commit)
+            for name, entries in checksums.items():
+                FileLedger.insert(conn, name, entries)
             for dataset, lance_branch in tx.owners.items():
                 if dataset in tx.pins:
                     Catalog.set_lance_branch(conn, dataset, tx.branch, lance_branch)
             Catalog.move_branch(conn, tx.branch, tx.head.id if tx.head else None, commit.id)
             if also is not None:
                 also(conn, commit)
+        self._staged = False  # landed: its files are the commit's now
         return commit

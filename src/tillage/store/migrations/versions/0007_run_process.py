@@ -4,14 +4,14 @@ A run killed with ``kill -9`` keeps the status ``running``; with these columns
 a reader can tell that its process is gone and report it as crashed.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
