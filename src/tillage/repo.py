@@ -32,7 +32,7 @@ from tillage.errors import (
     RepositoryExistsError,
     TillageError,
 )
-from tillage.formats import to_table, write_file
+from tillage.formats import is_csv, to_table, write_file
 from tillage.labels.annotation import Annotation
 from tillage.labels.issues import find_label_issues, out_of_sample_probabilities
 from tillage.labels.sets import LabelSets
@@ -325,9 +325,16 @@ class Repo:
             raise InputError(f"cannot apply the filter {where!r} to {dataset!r}: {e}") from e
         return table.cast(pa.schema([f.remove_metadata() for f in table.schema]))
 
-    def head(self, dataset: str, ref: str | None = None, n: int = 10) -> pa.Table:
-        """The first ``n`` rows of ``dataset`` at ``ref``."""
-        return self.read(dataset, ref, limit=n)
+    def head(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        n: int = 10,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """The first ``n`` rows of ``dataset`` at ``ref`` (only ``columns``, if given)."""
+        return self.read(dataset, ref, columns=columns, limit=n)
 
     def log(
         self, ref: str | None = None, *, dataset: str | None = None, limit: int | None = None
@@ -444,6 +451,8 @@ class Repo:
         evolve: bool = False,
         code: CodeVersion | None = None,
         check: bool = True,
+        encoding: str | None = None,
+        coerce: bool = False,
     ) -> Commit:
         """Write ``data`` into ``dataset`` and make exactly one commit.
 
@@ -464,6 +473,10 @@ class Repo:
             evolve: allow new columns (added to the dataset, null for existing rows).
             code: the caller's code version (default: git in the current folder).
             check: profile and check the batch (False: write it as it is).
+            encoding: the text encoding of CSV files (default UTF-8), e.g. "latin-1".
+            coerce: CSV cells that do not convert exactly to the dataset's column types
+                are converted anyway ("007" to 7, 1.5 to 1) or, if they cannot be, stored
+                as null; without it they are an error naming the column, row and value.
 
         Raises:
             InputError: bad data (its subclasses say what exactly); nothing is written.
@@ -476,7 +489,8 @@ class Repo:
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}.")
         key_cols = [key] if isinstance(key, str) else list(key) if key else None
-        raw = to_table(data)
+        types = self._csv_types(dataset, branch) if is_csv(data) else None
+        raw = to_table(data, encoding=encoding, types=types, coerce=coerce)
         batches.check_columns(dataset, raw)
         table = batches.normalize(raw)
         if table.num_rows == 0:
@@ -537,6 +551,14 @@ class Repo:
             for problem in self.monitor.notify(checked[0], commit):
                 warnings.warn(problem, stacklevel=2)
         return commit
+
+    def _csv_types(self, dataset: str, branch: str | None) -> dict[str, pa.DataType] | None:
+        """The dataset's column types on ``branch``, to parse CSV cells as (None if new)."""
+        head = self._commit_or_none(self._branch(branch))
+        pin = head.pins.get(dataset) if head else None
+        if pin is None:
+            return None
+        return {f.name: f.type for f in self.tables.schema(dataset, pin)}
 
     def _ingest_reference(self, dataset: str, head: Commit | None) -> tuple[Any, str] | None:
         """What ingest compares a batch with (the ``quality.reference`` setting)."""
