@@ -190,13 +190,14 @@ def read_csv(
                 raise
             column, value, type_ = bad
             if not coerce or column in coerced:
+                why = " as it has no zone offset (add Z or +HH:MM)" if "zone" in str(e) else ""
                 raise CsvValueError(
                     str(p),
                     column,
                     _row_of(p, encoding, column, value),
                     value,
                     type_,
-                    f"does not convert to {type_}",
+                    f"does not convert to {type_}{why}",
                 ) from None
             coerced.append(column)
             typed[column] = pa.string()
