@@ -138,7 +138,7 @@ _CONVERT = {
     "strings_can_be_null": True,
     "quoted_strings_can_be_null": False,
 }
-_LEADING_ZERO = r"^\s*[+-]?0[0-9]"
+_LEADING_ZERO = pa.array([f"{sign}0{d}" for sign in ("", "+", "-") for d in range(10)])
 _MANY_DIGITS = 16  # float64 holds 15 significant digits exactly; check values with more
 _CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to ([^:]+): (.*)", re.S)
 _BAD_VALUE = re.compile(r"'(.*)'")
@@ -325,7 +325,7 @@ def _keep_values(
     for name in numeric:
         cells = text.column(name)
         typ = table.schema.field(name).type
-        lossy = pc.match_substring_regex(cells, _LEADING_ZERO)
+        lossy = _leading_zeros(cells)
         problem = f"would lose its leading zeros as {typ}"
         row = _first_true(lossy)
         if row is None and pa.types.is_floating(typ):
@@ -340,6 +340,13 @@ def _keep_values(
     return table
 
 
+def _leading_zeros(cells: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Whether each cell starts with a zero and another digit (``007``, ``-01``)."""
+    two = pc.is_in(pc.utf8_slice_codeunits(cells, 0, 2), value_set=_LEADING_ZERO)
+    three = pc.is_in(pc.utf8_slice_codeunits(cells, 0, 3), value_set=_LEADING_ZERO)
+    return pc.or_(two, three)
+
+
 def _first_true(mask: pa.ChunkedArray) -> int | None:
     hits = pc.indices_nonzero(pc.fill_null(mask, False))
     return int(hits[0].as_py()) if len(hits) else None
@@ -347,7 +354,7 @@ def _first_true(mask: pa.ChunkedArray) -> int | None:
 
 def _first_lost_digits(cells: pa.ChunkedArray) -> int | None:
     """The first cell whose decimal value a float64 does not hold exactly enough to print."""
-    many = pc.greater_equal(pc.count_substring_regex(cells, r"[0-9]"), _MANY_DIGITS)
+    many = pc.greater_equal(pc.utf8_length(cells), _MANY_DIGITS)
     for i in pc.indices_nonzero(pc.fill_null(many, False)).to_pylist():
         text = str(cells[i].as_py()).strip()
         try:
