@@ -233,3 +233,28 @@ def test_export_replaces_a_file_whole(repo: Repo, tmp_path: Path) -> None:
     assert repo.export("b", out) == 2
     assert pq.read_table(out).num_rows == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet", "proj"]
+
+
+def test_cli_encoding_and_coerce(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from tillage.cli.app import app
+
+    monkeypatch.delenv("TILLAGE_REPO", raising=False)
+    root = tmp_path / "proj"
+    tillage.init(root).close()
+    f = csv(tmp_path / "a.csv", "id,city,n\n1,Montr\xe9al,5\n", "latin-1")
+    g = csv(tmp_path / "b.csv", "id,city,n\n2,Paris,007\n")
+
+    def run(*args: str | Path) -> int:
+        return CliRunner().invoke(app, ["--repo", str(root), *map(str, args)]).exit_code
+
+    assert run("ingest", "c", f, "--key", "id") == 1
+    assert run("ingest", "c", f, "--key", "id", "--encoding", "latin-1") == 0
+    assert run("ingest", "c", g) == 1
+    assert run("ingest", "c", g, "--coerce") == 0
+    with tillage.open(root) as repo:
+        assert repo.read("c").sort_by("id").to_pylist() == [
+            {"id": 1, "city": "Montréal", "n": 5},
+            {"id": 2, "city": "Paris", "n": 7},
+        ]
