@@ -258,3 +258,13 @@ def test_cli_encoding_and_coerce(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             {"id": 1, "city": "Montréal", "n": 5},
             {"id": 2, "city": "Paris", "n": 7},
         ]
+
+
+def test_check_parses_a_csv_file_as_ingest_would(typed: Repo, tmp_path: Path) -> None:
+    typed.infer_schema("t")
+    f = csv(tmp_path / "b.csv", "id,n,f,s,t\n2,5,1.5,9,2013-01-03T00:00:00Z\n")
+    findings = typed.check("t", file=f)
+    assert not [x for x in findings if x.column == "s"], [x.message for x in findings]
+    g = csv(tmp_path / "c.csv", "id,n,f,s,t\n2,007,1.5,a,2013-01-03T00:00:00Z\n")
+    with pytest.raises(CsvValueError, match="leading zeros"):
+        typed.check("t", file=g)

@@ -489,7 +489,7 @@ class Repo:
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}.")
         key_cols = [key] if isinstance(key, str) else list(key) if key else None
-        types = self._csv_types(dataset, branch) if is_csv(data) else None
+        types = self._csv_types(dataset, self._branch(branch)) if is_csv(data) else None
         raw = to_table(data, encoding=encoding, types=types, coerce=coerce)
         batches.check_columns(dataset, raw)
         table = batches.normalize(raw)
@@ -552,9 +552,9 @@ class Repo:
                 warnings.warn(problem, stacklevel=2)
         return commit
 
-    def _csv_types(self, dataset: str, branch: str | None) -> dict[str, pa.DataType] | None:
-        """The dataset's column types on ``branch``, to parse CSV cells as (None if new)."""
-        head = self._commit_or_none(self._branch(branch))
+    def _csv_types(self, dataset: str, ref: str | None) -> dict[str, pa.DataType] | None:
+        """The dataset's column types at ``ref``, to parse CSV cells as (None if it has none)."""
+        head = self._commit_or_none(ref)
         pin = head.pins.get(dataset) if head else None
         if pin is None:
             return None
@@ -981,7 +981,8 @@ class Repo:
     def _data(self, dataset: str, ref: str | None, file: str | os.PathLike[str] | None) -> pa.Table:
         if file is None:
             return self.read(dataset, ref)
-        table = batches.normalize(to_table(file))
+        types = self._csv_types(dataset, ref) if is_csv(file) else None
+        table = batches.normalize(to_table(file, types=types))
         if table.num_rows == 0:
             raise InputError(f"{file} has no rows; there is nothing to check or compare.")
         return table
