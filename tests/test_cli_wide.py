@@ -101,3 +101,9 @@ def test_labels_show(proj: tuple[Path, str], width: int) -> None:
         shown = repo.labels("late").to_pylist()
     text = run(width, "--repo", root, "labels", "show", "late")
     assert_readable(text, width, shown)
+
+
+def test_head_of_no_rows_still_lists_the_columns(proj: tuple[Path, str]) -> None:
+    root, _ = proj
+    text = run(80, "--repo", root, "head", "flights", "-n", "0")
+    assert "time_hour" in text and "dep_delay" in text and "no rows" in text

@@ -281,6 +281,13 @@ class Records:
 
     def records(self, width: int) -> Group:
         parts: list[RenderableType] = []
+        if not self.rows:
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(style="bold", overflow="fold")
+            grid.add_column(style="dim", overflow="fold")
+            for j, name in enumerate(self.names):
+                grid.add_row(Text(name), Text(self.types[j] if self.types is not None else ""))
+            parts += [grid, Text("(no rows)", style="dim")]
         for i, row in enumerate(self.rows, 1):
             rule = f"-[ record {i} ]"
             parts.append(Text(rule + "-" * max(0, min(width, 40) - len(rule)), style="dim"))
