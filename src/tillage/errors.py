@@ -15,6 +15,9 @@ map without parsing messages.
     ├── InputError                   bad input data
     │   ├── UnreadableFileError      missing, empty, truncated or mislabeled file
     │   ├── InvalidFilterError       a row filter (``--where``) that is not one condition
+    │   ├── EncodingError            a text file's bytes are not in its encoding
+    │   ├── CsvValueError            a CSV cell that does not convert to its type exactly
+    │   ├── ExportError              an export could not be written (no file is left)
     │   ├── SchemaMismatchError      batch schema conflicts with the dataset
     │   ├── KeyViolationError        duplicate or null primary keys
     │   ├── SchemaFileError          a schema file that does not parse or fit
@@ -165,6 +168,59 @@ class InvalidFilterError(InputError):
             "column names with spaces or other characters in backticks (`my col`), "
             "timestamps as TIMESTAMP '2013-01-01 05:00:00'."
         )
+
+
+class EncodingError(InputError):
+    """A text file with bytes its encoding cannot decode; says where, and the fix."""
+
+    code = "bad_encoding"
+
+    def __init__(
+        self, path: str, encoding: str, offset: int, line: int, column: str | None
+    ) -> None:
+        self.path = path
+        self.encoding = encoding
+        self.offset = offset
+        self.line = line
+        self.column = column
+        where = f"column {column!r}, " if column is not None else ""
+        super().__init__(
+            f"cannot read {path!r} as {encoding}: {where}line {line}, byte offset {offset} "
+            f"is not valid {encoding}. Give the file's encoding with --encoding "
+            "(encoding= in Python), e.g. --encoding latin-1, or convert the file to UTF-8."
+        )
+
+
+class CsvValueError(InputError):
+    """A CSV cell that does not convert to its column's type without changing its value."""
+
+    code = "csv_value"
+
+    def __init__(
+        self, path: str, column: str, row: int, value: str, type_: str, problem: str
+    ) -> None:
+        self.path = path
+        self.column = column
+        self.row = row
+        self.value = value
+        self.type = type_
+        self.problem = problem
+        super().__init__(
+            f"{path!r}, column {column!r}, row {row}: the value {value!r} {problem}. "
+            "Fix the value, or pass --coerce (coerce=True in Python) to convert "
+            "such values anyway (with loss) and store the ones that do not convert as null."
+        )
+
+
+class ExportError(InputError):
+    """An export that could not be written; the destination is left as it was."""
+
+    code = "export_failed"
+
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"cannot write {path!r}: {problem}; nothing was written there. {fix}")
 
 
 class SchemaMismatchError(InputError):

@@ -39,7 +39,7 @@ from tillage.errors import (
     RepositoryExistsError,
     TillageError,
 )
-from tillage.formats import to_table, write_file
+from tillage.formats import is_csv, to_table, write_file
 from tillage.labels.annotation import Annotation
 from tillage.labels.sets import LabelSets
 from tillage.quality.monitor import BatchCheck, Monitor, alert_dict, model_dict
@@ -418,9 +418,16 @@ class Repo:
             raise InvalidFilterError(where, lance_problem(e)) from e
         return table.cast(pa.schema([f.remove_metadata() for f in table.schema]))
 
-    def head(self, dataset: str, ref: str | None = None, n: int = 10) -> pa.Table:
-        """The first ``n`` rows of ``dataset`` at ``ref``."""
-        return self.read(dataset, ref, limit=n)
+    def head(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        n: int = 10,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """The first ``n`` rows of ``dataset`` at ``ref`` (only ``columns``, if given)."""
+        return self.read(dataset, ref, columns=columns, limit=n)
 
     def log(
         self, ref: str | None = None, *, dataset: str | None = None, limit: int | None = None
@@ -538,6 +545,8 @@ class Repo:
         evolve: bool = False,
         code: CodeVersion | None = None,
         check: bool = True,
+        encoding: str | None = None,
+        coerce: bool = False,
     ) -> Commit:
         """Write ``data`` into ``dataset`` and make exactly one commit.
 
@@ -558,6 +567,10 @@ class Repo:
             evolve: allow new columns (added to the dataset, null for existing rows).
             code: the caller's code version (default: git in the current folder).
             check: profile and check the batch (False: write it as it is).
+            encoding: the text encoding of CSV files (default UTF-8), e.g. "latin-1".
+            coerce: CSV cells that do not convert exactly to the dataset's column types
+                are converted anyway ("007" to 7, 1.5 to 1) or, if they cannot be, stored
+                as null; without it they are an error naming the column, row and value.
 
         Raises:
             InputError: bad data (its subclasses say what exactly); nothing is written.
@@ -570,7 +583,8 @@ class Repo:
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}.")
         key_cols = batches.key_columns(dataset, key)
-        raw = to_table(data)
+        types = self._csv_types(dataset, self._branch(branch)) if is_csv(data) else None
+        raw = to_table(data, encoding=encoding, types=types, coerce=coerce)
         batches.check_columns(dataset, raw)
         table = batches.normalize(raw)
         if table.num_rows == 0:
@@ -631,6 +645,14 @@ class Repo:
             for problem in self.monitor.notify(checked[0], commit):
                 warnings.warn(problem, stacklevel=2)
         return commit
+
+    def _csv_types(self, dataset: str, ref: str | None) -> dict[str, pa.DataType] | None:
+        """The dataset's column types at ``ref``, to parse CSV cells as (None if it has none)."""
+        head = self._commit_or_none(ref)
+        pin = head.pins.get(dataset) if head else None
+        if pin is None:
+            return None
+        return {f.name: f.type for f in self.tables.schema(dataset, pin)}
 
     def _ingest_reference(self, dataset: str, head: Commit | None) -> tuple[Any, str] | None:
         """What ingest compares a batch with (the ``quality.reference`` setting)."""
@@ -1053,7 +1075,8 @@ class Repo:
     def _data(self, dataset: str, ref: str | None, file: str | os.PathLike[str] | None) -> pa.Table:
         if file is None:
             return self.read(dataset, ref)
-        table = batches.normalize(to_table(file))
+        types = self._csv_types(dataset, ref) if is_csv(file) else None
+        table = batches.normalize(to_table(file, types=types))
         if table.num_rows == 0:
             raise InputError(f"{file} has no rows; there is nothing to check or compare.")
         return table

@@ -341,9 +341,30 @@ def ingest(
             "--evolve", help="Allow new columns (added to the dataset, null in existing rows)."
         ),
     ] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            metavar="CODEC",
+            help="Text encoding of CSV files, e.g. latin-1 or cp1252 (default: utf-8).",
+        ),
+    ] = None,
+    coerce: Annotated[
+        bool,
+        typer.Option(
+            "--coerce",
+            help="Convert CSV cells that do not fit the dataset's column types exactly "
+            "anyway (007 to 7, 1.5 to 1); cells that do not convert become null.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write files into a dataset as exactly one commit (all or nothing)."""
+    """Write files into a dataset as exactly one commit (all or nothing).
+
+    CSV cells keep their values: empty cells are null, ISO times are timestamps,
+    and into an existing dataset cells are parsed with its column types; a cell
+    that would change (007 into an integer) is an error unless --coerce.
+    """
     out = _out(ctx, as_json)
     repo = _open(ctx)
     target = branch or repo.current_branch
@@ -357,6 +378,8 @@ def ingest(
             message=message,
             branch=branch,
             evolve=evolve,
+            encoding=encoding,
+            coerce=coerce,
         )
     checks = repo.checks(commit.id)
     lines: list[Any] = [output.commit_line(commit, target)]
@@ -522,11 +545,20 @@ def head(
     n: Annotated[
         int, typer.Option("-n", "--rows", metavar="N", min=0, help="Number of rows.")
     ] = 10,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns", "-c", metavar="COL[,COL]", help="Columns to show (default: all)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show the schema and first rows of a dataset."""
+    """Show the schema and first rows of a dataset.
+
+    A table wider than the terminal is shown one record at a time, a column per line.
+    """
     out = _out(ctx, as_json)
-    table = _open(ctx).head(dataset, ref, n=n)
+    table = _open(ctx).head(dataset, ref, n=n, columns=_columns(columns))
     types = [str(f.type) for f in table.schema]
     rows = table.to_pylist()
     doc = {

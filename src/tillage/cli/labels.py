@@ -17,7 +17,7 @@ from rich.text import Text
 
 import tillage
 from tillage.cli.app import JsonOpt, RefOpt, _open, _out, app
-from tillage.cli.output import commit_line
+from tillage.cli.output import Records, commit_line
 from tillage.formats import read_file
 
 lf_app = typer.Typer(
@@ -46,15 +46,10 @@ SpecOpt = Annotated[
 ]
 
 
-def _table_view(table: pa.Table, limit: int = 50) -> Table:
-    view = Table(show_edge=False)
-    for name in table.column_names:
-        view.add_column(name, overflow="fold")
-    for row in table.slice(0, limit).to_pylist():
-        view.add_row(*[Text("" if v is None else str(v)) for v in row.values()])
-    if table.num_rows > limit:
-        view.caption = f"... {table.num_rows - limit:,} more (all of them with --json)"
-    return view
+def _table_view(table: pa.Table, limit: int = 50) -> Records:
+    more = table.num_rows - limit
+    caption = f"... {more:,} more (all of them with --json)" if more > 0 else None
+    return Records(table.column_names, table.slice(0, limit).to_pylist(), caption=caption)
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any]]:

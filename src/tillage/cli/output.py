@@ -20,7 +20,8 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -248,29 +249,84 @@ def titled(title: str, body: RenderableType) -> Group:
     return Group(Text(title, style="bold"), body)
 
 
-def rows_table(rows: Sequence[Mapping[str, Any]]) -> Table:
+class Records:
+    """Rows as a table where it fits the width, else one record at a time.
+
+    A table wider than the terminal is unreadable once Rich squeezes its columns,
+    so, like psql's expanded display (``\\x auto``), each row is then printed as a
+    block of ``column  type  value`` lines under a ``-[ record N ]-`` rule.
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        rows: Sequence[Mapping[str, Any]],
+        types: Sequence[str] | None = None,
+        caption: str | None = None,
+    ) -> None:
+        self.names = list(names)
+        self.rows = rows
+        self.types = list(types) if types is not None else None
+        self.caption = caption
+
+    def table(self) -> Table:
+        table = Table(show_edge=False, caption=self.caption)
+        for i, name in enumerate(self.names):
+            head = Text(name, style="bold")
+            if self.types is not None:
+                head = Text.assemble(head, "\n", (self.types[i], "dim"))
+            table.add_column(head)
+        for row in self.rows:
+            table.add_row(*(cell(row.get(n)) for n in self.names))
+        return table
+
+    def records(self, width: int) -> Group:
+        parts: list[RenderableType] = []
+        if not self.rows:
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(style="bold", overflow="fold")
+            grid.add_column(style="dim", overflow="fold")
+            for j, name in enumerate(self.names):
+                grid.add_row(Text(name), Text(self.types[j] if self.types is not None else ""))
+            parts += [grid, Text("(no rows)", style="dim")]
+        for i, row in enumerate(self.rows, 1):
+            rule = f"-[ record {i} ]"
+            parts.append(Text(rule + "-" * max(0, min(width, 40) - len(rule)), style="dim"))
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(style="bold", overflow="fold")
+            if self.types is not None:
+                grid.add_column(style="dim", overflow="fold")
+            grid.add_column(overflow="fold")
+            for j, name in enumerate(self.names):
+                typ = [Text(self.types[j])] if self.types is not None else []
+                grid.add_row(Text(name), *typ, cell(row.get(name)))
+            parts.append(grid)
+        if self.caption:
+            parts.append(Text(self.caption, style="dim"))
+        return Group(*parts)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table = self.table()
+        unbounded = options.update_width(1_000_000)
+        if Measurement.get(console, unbounded, table).maximum <= options.max_width:
+            yield table
+        else:
+            yield self.records(options.max_width)
+
+
+def rows_table(rows: Sequence[Mapping[str, Any]]) -> Records:
     """Rows (dicts) as a table, columns in the order they first appear."""
     columns: list[str] = []
     for row in rows:
         columns.extend(c for c in row if c not in columns)
-    table = Table(show_edge=False)
-    for c in columns:
-        table.add_column(Text(c))
-    for row in rows:
-        table.add_row(*(cell(row.get(c)) for c in columns))
-    return table
+    return Records(columns, rows)
 
 
 def data_view(
     names: Sequence[str], types: Sequence[str], rows: Sequence[Mapping[str, Any]]
-) -> Table:
+) -> Records:
     """Rows of a dataset under a header of column names and types (`tillage head`)."""
-    table = Table(show_edge=False)
-    for name, typ in zip(names, types, strict=True):
-        table.add_column(Text.assemble((name, "bold"), "\n", (typ, "dim")))
-    for row in rows:
-        table.add_row(*(cell(row.get(n)) for n in names))
-    return table
+    return Records(names, rows, types)
 
 
 def diff_view(diffs: Sequence[DatasetDiff]) -> RenderableType:
