@@ -273,3 +273,29 @@ def test_training_set_read_in_a_run_is_in_its_lineage(repo: Repo, tmp_path: Path
     assert run.result == 2
     read = {r["dataset"]: r["commit"] for r in run.steps[0].reads}
     assert read == {"tweets": repo.resolve("main"), "source": repo.resolve("main")}
+
+
+def test_label_events_from_one_source_after_another_open_no_drift_alerts(tmp_path: Path) -> None:
+    """Each batch of label events comes from one source (an import, then annotators, then
+    a model): comparing a batch with the ones before compares sources, not data."""
+    r = tillage.init(tmp_path / "proj")
+    (r.path / "taxonomies").mkdir()
+    (r.path / "taxonomies" / "source.yaml").write_text(yaml.safe_dump(TAXONOMY))
+    ids = [f"t{i}" for i in range(600)]
+    r.ingest("tweets", pa.table({"id": ids, "text": [f"tweet {i}" for i in ids]}), key="id")
+    r.create_labelset("source", records="tweets", taxonomy="source")
+    classes = ["android", "iphone", "other"]
+    for n, (kind, source) in enumerate([("import", "csv"), ("import", "csv"), ("model", "m1")]):
+        chunk = ids[n * 200 : (n + 1) * 200]
+        labels = [classes[(i + n) % 3] for i in range(len(chunk))]
+        r.label(
+            "source",
+            chunk,
+            labels,
+            kind=kind,
+            source=source,
+            taxonomy_version=1,
+            confidence=0.5 + 0.2 * n,
+        )
+    assert r.alerts(dataset="source") == []
+    r.close()

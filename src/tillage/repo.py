@@ -655,9 +655,14 @@ class Repo:
         return {f.name: f.type for f in self.tables.schema(dataset, pin)}
 
     def _ingest_reference(self, dataset: str, head: Commit | None) -> tuple[Any, str] | None:
-        """What ingest compares a batch with (the ``quality.reference`` setting)."""
+        """What ingest compares a batch with (the ``quality.reference`` setting).
+
+        Label sets have none: each batch of label events comes from one source (an
+        import, an annotator, a model), so a batch against the ones before compares
+        sources, not data, and would only cry wolf.
+        """
         kind, arg = parse_reference(self.monitor.settings.reference)
-        if head is None or kind == "none":
+        if head is None or kind == "none" or self._is_label_set(dataset):
             return None
         if kind == "window":
             assert isinstance(arg, int)
@@ -1212,6 +1217,9 @@ class Repo:
         return {k: float(v) for k, v in importance.items()}
 
     # -- labels ---------------------------------------------------------------
+
+    def _is_label_set(self, dataset: str) -> bool:
+        return LabelStore(self.catalog.engine).label_set(dataset) is not None
 
     @property
     def _labels(self) -> LabelSets:
