@@ -6,20 +6,26 @@ printed as ``error: <message>`` on stderr (or as a JSON error document with
 with 2, as Typer does; with ``--json`` they are a JSON document too.
 """
 
+from __future__ import annotations
+
 import importlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from typer.core import TyperGroup
 
-from tillage import Finding, Repo, TillageError, __version__
+import tillage
+from tillage import Finding, TillageError, __version__
 from tillage.cli import output
 from tillage.cli.output import Output
+
+if TYPE_CHECKING:  # at run time `tillage.Repo`, imported on first use: `--help` stays fast
+    from tillage import Repo
 
 
 @dataclass
@@ -159,7 +165,7 @@ def _out(ctx: typer.Context, as_json: bool) -> Output:
 
 def _open(ctx: typer.Context) -> Repo:
     """Open the repository ``--repo`` names (or TILLAGE_REPO, or the nearest one above)."""
-    repo = Repo.open(ctx.ensure_object(State).repo)
+    repo = tillage.Repo.open(ctx.ensure_object(State).repo)
     ctx.call_on_close(repo.close)
     return repo
 
@@ -229,7 +235,7 @@ def init(
     """Create a repository (a .tillage folder) with an empty main branch."""
     out = _out(ctx, as_json)
     where = path or ctx.ensure_object(State).repo or Path(".")
-    with Repo.init(where, catalog_url=catalog_url) as repo:
+    with tillage.Repo.init(where, catalog_url=catalog_url) as repo:
         doc = {
             "path": str(repo.path),
             "repo_dir": str(repo.repo_dir),
