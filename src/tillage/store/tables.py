@@ -46,8 +46,9 @@ _INDEX_EVERY_ROWS = 1 << 20
 # (measured on 3M generated string keys: ~20 us a lookup, ~40 ns a scanned key);
 # for a batch as large as the table divided by this, a scan is cheaper.
 _LOOKUP_COST_ROWS = 500
-# Above this many keys a Lance filter with an IN list costs more than a join
-# against the table's keys read in chunks of _KEY_CHUNK_ROWS.
+# A filter's IN list is planned as one expression (1M keys took 8 s and 1.7 GB
+# on 3M rows): above this many keys the batch is joined with the table's keys,
+# read in chunks of _KEY_CHUNK_ROWS, instead.
 _MAX_FILTER_KEYS = 1 << 16
 _KEY_CHUNK_ROWS = 1 << 20
 
