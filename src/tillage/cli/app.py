@@ -14,18 +14,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from typer.core import TyperGroup
 
-import tillage
+import tillage  # tillage.Repo loads Lance and more on first use: `--help` stays fast
 from tillage import Finding, TillageError, __version__
 from tillage.cli import output
 from tillage.cli.output import Output
-
-if TYPE_CHECKING:  # at run time `tillage.Repo`, imported on first use: `--help` stays fast
-    from tillage import Repo
 
 
 @dataclass
@@ -163,7 +160,7 @@ def _out(ctx: typer.Context, as_json: bool) -> Output:
     return Output(json_mode=state.json)
 
 
-def _open(ctx: typer.Context) -> Repo:
+def _open(ctx: typer.Context) -> tillage.Repo:
     """Open the repository ``--repo`` names (or TILLAGE_REPO, or the nearest one above)."""
     repo = tillage.Repo.open(ctx.ensure_object(State).repo)
     ctx.call_on_close(repo.close)
