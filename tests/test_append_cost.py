@@ -32,8 +32,10 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def small_index(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Index keys once 100 rows are left out of the index (instead of ~1M)."""
+    """Index keys once 100 rows are left out of the index (instead of ~1M), and look
+    keys up with a filter from 100 rows on (instead of ~131k)."""
     monkeypatch.setattr(tables_mod, "_INDEX_EVERY_ROWS", 100)
+    monkeypatch.setattr(tables_mod, "_MIN_FILTER_ROWS", 100)
 
 
 def batch(ids: list[int], key_type: pa.DataType | None = None) -> pa.Table:

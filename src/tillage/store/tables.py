@@ -50,6 +50,9 @@ _LOOKUP_COST_ROWS = 500
 # on 3M rows): above this many keys the batch is joined with the table's keys,
 # read in chunks of _KEY_CHUNK_ROWS, instead.
 _MAX_FILTER_KEYS = 1 << 16
+# Below this many rows, reading all the keys costs less than planning a filter
+# (1,000 generated int64 keys against 100k rows: 9 ms join, 11 ms filter; 200k: 41, 16).
+_MIN_FILTER_ROWS = 1 << 17
 _KEY_CHUNK_ROWS = 1 << 20
 
 
@@ -284,15 +287,16 @@ class Tables:
 
         A batch up to ``_MAX_FILTER_KEYS`` keys is looked up with a Lance filter,
         through the key index where there is one (see the module docstring); a
-        larger one is joined with the table's keys read in chunks. Either way
-        memory stays bounded by the batch and a chunk, never the whole key column.
+        larger one, or any batch into a small table, is joined with the table's
+        keys read in chunks. Either way memory stays bounded by the batch and a
+        chunk, never the whole key column of a large table.
         """
         keys = batch.select(key)
         if pin.num_rows == 0:
             return keys.slice(0, 0)
         ds = self.open(dataset, pin)
         usable = [k for k in key if _filterable(keys.schema.field(k).type)]
-        if usable and keys.num_rows <= _MAX_FILTER_KEYS:
+        if usable and keys.num_rows <= _MAX_FILTER_KEYS and pin.num_rows >= _MIN_FILTER_ROWS:
             where = pc.field(usable[0]).isin(pc.unique(keys.column(usable[0])))
             for k in usable[1:]:
                 where = where & pc.field(k).isin(pc.unique(keys.column(k)))
