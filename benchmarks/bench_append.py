@@ -21,7 +21,7 @@ before and after a change.
 
 Run by hand (Linux)::
 
-    .venv/bin/python benchmarks/bench_append.py            # 0.3M, 3M, 30M rows (~4 GB of disk)
+    .venv/bin/python benchmarks/bench_append.py            # 0.3M, 3M, 30M rows (~1.2 GB of disk)
     .venv/bin/python benchmarks/bench_append.py --quick    # 0.1M and 0.3M rows, 1 repeat
     .venv/bin/python benchmarks/bench_append.py --sizes 300000,3000000 --repeats 5
 
