@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench bench-quick bench-venvs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,9 +27,41 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -r benchmarks/requirements.txt
-	$(BIN)/python benchmarks/bench_versioning.py
+# Benchmarks: each script runs in .venv and calls its peer tools in their own virtual
+# environment under benchmarks/_work (their pins conflict with tillage's and with each
+# other's: whylogs needs numpy < 2). `make bench-quick` passes --quick to every script.
+BENCH_WORK := benchmarks/_work
+BENCHMARKS := versioning append profile validate drift pipelines label_issues label_model
+PEER_VENVS := dvc drift issues labels pipelines validate
+BENCH_ARGS ?=
+
+define peer_venv
+	rm -rf $(@D)
+	$(PYTHON) -m venv $(@D)
+	$(@D)/bin/python -m pip install --quiet --upgrade pip
+	$(@D)/bin/python -m pip install --quiet -r $<
+	touch $@
+endef
+
+# DVC and whylogs (benchmarks/requirements.txt) share the venv the scripts call dvc-venv.
+$(BENCH_WORK)/dvc-venv/.installed: benchmarks/requirements.txt
+	$(peer_venv)
+
+$(BENCH_WORK)/%-venv/.installed: benchmarks/requirements-%.txt
+	$(peer_venv)
+
+bench-venvs: $(foreach p,$(PEER_VENVS),$(BENCH_WORK)/$(p)-venv/.installed)
+
+bench: $(STAMP) bench-venvs
+	@for b in $(BENCHMARKS); do \
+		echo "== benchmarks/bench_$$b.py $(BENCH_ARGS)" >&2; \
+		$(BIN)/python benchmarks/bench_$$b.py $(BENCH_ARGS) --json $(BENCH_WORK)/$$b.json \
+			> $(BENCH_WORK)/$$b.md || exit 1; \
+		cat $(BENCH_WORK)/$$b.md; \
+	done
+
+bench-quick:
+	$(MAKE) bench BENCH_ARGS=--quick
 
 clean:
 	rm -rf $(VENV) demo-repo .mypy_cache .ruff_cache .pytest_cache

@@ -5,6 +5,9 @@
 >>> repo.ingest("flights", "day1.parquet", key="id")
 """
 
+import importlib
+import typing
+
 from tillage._version import __version__
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
 from tillage.core.diff import DatasetDiff, SchemaChange
@@ -51,26 +54,78 @@ from tillage.errors import (
     TillageError,
     UnreadableFileError,
 )
-from tillage.labels.functions import ABSTAIN, labeling_function, load_functions
-from tillage.pipelines.backfill import BackfillResult, backfill, partitions
-from tillage.pipelines.engine import (
-    Context,
-    Run,
-    Runs,
-    StepView,
-    approval,
-    context,
-    run,
-    wait_for,
-    wait_for_annotations,
-    wait_until,
-)
-from tillage.pipelines.lineage import Graph, lineage
-from tillage.pipelines.schedules import Tick, add_schedule, tick, worker
-from tillage.pipelines.steps import Pipeline, Step, pipeline, step
-from tillage.quality.profile import Profile
-from tillage.quality.schema import Schema
-from tillage.repo import Repo, init, open
+
+# The rest loads on first use (PEP 562): these pull in Lance, pandas, DuckDB,
+# SQLAlchemy and DataSketches, which `tillage --help` and `--version` do not need.
+_LAZY = {
+    "ABSTAIN": "tillage.labels.functions",
+    "BackfillResult": "tillage.pipelines.backfill",
+    "Context": "tillage.pipelines.engine",
+    "Graph": "tillage.pipelines.lineage",
+    "Pipeline": "tillage.pipelines.steps",
+    "Profile": "tillage.quality.profile",
+    "Repo": "tillage.repo",
+    "Run": "tillage.pipelines.engine",
+    "Runs": "tillage.pipelines.engine",
+    "Schema": "tillage.quality.schema",
+    "Step": "tillage.pipelines.steps",
+    "StepView": "tillage.pipelines.engine",
+    "Tick": "tillage.pipelines.schedules",
+    "add_schedule": "tillage.pipelines.schedules",
+    "approval": "tillage.pipelines.engine",
+    "backfill": "tillage.pipelines.backfill",
+    "context": "tillage.pipelines.engine",
+    "init": "tillage.repo",
+    "labeling_function": "tillage.labels.functions",
+    "lineage": "tillage.pipelines.lineage",
+    "load_functions": "tillage.labels.functions",
+    "open": "tillage.repo",
+    "partitions": "tillage.pipelines.backfill",
+    "pipeline": "tillage.pipelines.steps",
+    "run": "tillage.pipelines.engine",
+    "step": "tillage.pipelines.steps",
+    "tick": "tillage.pipelines.schedules",
+    "wait_for": "tillage.pipelines.engine",
+    "wait_for_annotations": "tillage.pipelines.engine",
+    "wait_until": "tillage.pipelines.engine",
+    "worker": "tillage.pipelines.schedules",
+}
+
+if typing.TYPE_CHECKING:
+    from tillage.labels.functions import ABSTAIN, labeling_function, load_functions
+    from tillage.pipelines.backfill import BackfillResult, backfill, partitions
+    from tillage.pipelines.engine import (
+        Context,
+        Run,
+        Runs,
+        StepView,
+        approval,
+        context,
+        run,
+        wait_for,
+        wait_for_annotations,
+        wait_until,
+    )
+    from tillage.pipelines.lineage import Graph, lineage
+    from tillage.pipelines.schedules import Tick, add_schedule, tick, worker
+    from tillage.pipelines.steps import Pipeline, Step, pipeline, step
+    from tillage.quality.profile import Profile
+    from tillage.quality.schema import Schema
+    from tillage.repo import Repo, init, open
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tillage' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "ABSTAIN",

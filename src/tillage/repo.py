@@ -725,14 +725,14 @@ class Repo:
             # Known elsewhere (another branch): start this branch's own history of it.
             some = next(iter(self._any_pins(dataset)))
             target = self.tables.write_target(dataset, some, None, tx.branch)
-            result = self.tables.overwrite(dataset, target, table, deleted=0)
+            result = self.tables.overwrite(dataset, target, table, deleted=0, key=key)
             tx.record(dataset, result, {"op": "create", "key": key})
             return
         if self.tables.exists(dataset):
             # A create that crashed before its commit landed; nothing pins it.
             shutil.rmtree(self.tables.uri(dataset))
         self.tables.root.mkdir(parents=True, exist_ok=True)
-        tx.created(dataset, key, self.tables.create(dataset, table))
+        tx.created(dataset, key, self.tables.create(dataset, table, key))
 
     def _any_pins(self, dataset: str) -> list[DatasetPin]:
         return [c.pins[dataset] for c in self.catalog.all_commits().values() if dataset in c.pins]
@@ -759,12 +759,12 @@ class Repo:
         if mode == "overwrite" and evolve:
             validate(table)
             target = tx.write_target(dataset)
-            result = self.tables.overwrite(dataset, target, table, deleted=pin.num_rows)
+            result = self.tables.overwrite(dataset, target, table, pin.num_rows, key)
             tx.record(dataset, result, {"op": mode})
             return
         conformed, new_fields = batches.conform(dataset, table, schema, evolve=evolve)
         if mode == "append":
-            existing = self.tables.open(dataset, pin).to_table(columns=key)
+            existing = self.tables.existing_keys(dataset, pin, conformed, key)
             batches.check_new_keys(dataset, conformed, existing, key)
         validate(conformed)
         target = tx.write_target(dataset)
@@ -772,11 +772,11 @@ class Repo:
             target.handle.add_columns(new_fields)
             target = self.tables.refresh(dataset, target)
         if mode == "append":
-            result = self.tables.append(dataset, target, conformed)
+            result = self.tables.append(dataset, target, conformed, key)
         elif mode == "upsert":
             result = self.tables.upsert(dataset, target, conformed, key)
         else:
-            result = self.tables.overwrite(dataset, target, conformed, deleted=pin.num_rows)
+            result = self.tables.overwrite(dataset, target, conformed, pin.num_rows, key)
         change: dict[str, Any] = {"op": mode}
         if new_fields:
             change["added_columns"] = [f.name for f in new_fields]

@@ -6,6 +6,8 @@ printed as ``error: <message>`` on stderr (or as a JSON error document with
 with 2, as Typer does; with ``--json`` they are a JSON document too.
 """
 
+from __future__ import annotations
+
 import importlib
 import sys
 from collections.abc import Callable, Sequence
@@ -17,7 +19,8 @@ from typing import Annotated, Any, Literal
 import typer
 from typer.core import TyperGroup
 
-from tillage import Finding, Repo, TillageError, __version__
+import tillage  # tillage.Repo loads Lance and more on first use: `--help` stays fast
+from tillage import Finding, TillageError, __version__
 from tillage.cli import output
 from tillage.cli.output import Output
 
@@ -160,9 +163,9 @@ def _out(ctx: typer.Context, as_json: bool) -> Output:
     return Output(json_mode=state.json)
 
 
-def _open(ctx: typer.Context) -> Repo:
+def _open(ctx: typer.Context) -> tillage.Repo:
     """Open the repository ``--repo`` names (or TILLAGE_REPO, or the nearest one above)."""
-    repo = Repo.open(ctx.ensure_object(State).repo)
+    repo = tillage.Repo.open(ctx.ensure_object(State).repo)
     ctx.call_on_close(repo.close)
     return repo
 
@@ -232,7 +235,7 @@ def init(
     """Create a repository (a .tillage folder) with an empty main branch."""
     out = _out(ctx, as_json)
     where = path or ctx.ensure_object(State).repo or Path(".")
-    with Repo.init(where, catalog_url=catalog_url) as repo:
+    with tillage.Repo.init(where, catalog_url=catalog_url) as repo:
         doc = {
             "path": str(repo.path),
             "repo_dir": str(repo.repo_dir),
@@ -283,7 +286,7 @@ def verify(
 def upgrade(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Upgrade the repository's catalog to this tillage's schema (back up .tillage first)."""
     out = _out(ctx, as_json)
-    before, after = Repo.upgrade(ctx.ensure_object(State).repo)
+    before, after = tillage.Repo.upgrade(ctx.ensure_object(State).repo)
     doc = {"from": before, "to": after, "changed": before != after}
     text = (
         f"upgraded the catalog from schema {before} to {after}"

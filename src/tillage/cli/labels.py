@@ -6,9 +6,8 @@ Registered on the root app by `tillage.cli.app`; they call the public API only.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pyarrow as pa
 import typer
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -18,7 +17,9 @@ from rich.text import Text
 import tillage
 from tillage.cli.app import JsonOpt, RefOpt, _open, _out, app
 from tillage.cli.output import Records, commit_line
-from tillage.formats import read_file
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 lf_app = typer.Typer(
     name="lf", help="Labeling functions: report on them, apply them.", no_args_is_help=True
@@ -94,6 +95,8 @@ def labels_add(
     """Add labels from a file as one commit (records and classes are checked first)."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
+    from tillage.formats import read_file  # pyarrow: only where a file is read
+
     table = read_file(file)
     missing = [c for c in ("record_id", "label") if c not in table.column_names]
     if missing:
