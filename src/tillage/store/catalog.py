@@ -247,21 +247,13 @@ class Catalog:
             CatalogMissingError: the catalog holds no tillage tables.
             CatalogError: it was written by a newer tillage, or needs `tillage upgrade`.
         """
-        from tillage.store.migrate import head_revision, is_known
+        from tillage.store.migrate import head_revision
 
-        rev = self.revision()
-        where = str(self.path or self.url)
-        if rev is None:
-            raise CatalogMissingError(where, "is empty (it holds no commits, branches or tags)")
-        if not is_known(rev):
-            raise CatalogError(
-                f"the catalog at {where!r} has schema revision {rev}, newer than this "
-                "tillage knows; upgrade tillage (pip install -U tillage)."
-            )
+        rev = self._known_revision()
         if rev != head_revision():
             raise CatalogError(
-                f"the catalog at {where!r} has schema revision {rev}, written by an older "
-                f"tillage (this one writes {head_revision()}); run `tillage upgrade` to "
+                f"the catalog at {self._where()!r} has schema revision {rev}, written by an "
+                f"older tillage (this one writes {head_revision()}); run `tillage upgrade` to "
                 "upgrade it in place (back up .tillage/ first)."
             )
 
@@ -272,20 +264,31 @@ class Catalog:
             CatalogMissingError: the catalog holds no tillage tables (``init`` makes one).
             CatalogError: it was written by a newer tillage.
         """
-        from tillage.store.migrate import head_revision, is_known
+        from tillage.store.migrate import head_revision
 
-        rev = self.revision()
-        where = str(self.path or self.url)
-        if rev is None:
-            raise CatalogMissingError(where, "is empty (it holds no commits, branches or tags)")
-        if not is_known(rev):
-            raise CatalogError(
-                f"the catalog at {where!r} has schema revision {rev}, newer than this "
-                "tillage knows; upgrade tillage (pip install -U tillage)."
-            )
+        rev = self._known_revision()
         if rev != head_revision():
             self.migrate()
         return rev, head_revision()
+
+    def _where(self) -> str:
+        return str(self.path or self.url)
+
+    def _known_revision(self) -> str:
+        """The catalog's revision, if this tillage knows it; else a clear error."""
+        from tillage.store.migrate import is_known
+
+        rev = self.revision()
+        if rev is None:
+            raise CatalogMissingError(
+                self._where(), "is empty (it holds no commits, branches or tags)"
+            )
+        if not is_known(rev):
+            raise CatalogError(
+                f"the catalog at {self._where()!r} has schema revision {rev}, newer than this "
+                "tillage knows; upgrade tillage (pip install -U tillage)."
+            )
+        return rev
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
