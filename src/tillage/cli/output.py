@@ -22,6 +22,7 @@ from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -242,6 +243,18 @@ def status_view(status: Status) -> RenderableType:
             human_bytes(d.bytes),
         )
     return Group(head, Text(""), table)
+
+
+def progress_bar(console: Console, *, disable: bool = False) -> Progress:
+    """The progress bar of long work: what it is doing, a bar, done of total, time taken."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=disable,
+    )
 
 
 def titled(title: str, body: RenderableType) -> Group:

@@ -12,12 +12,12 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Group, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 import tillage
 from tillage.cli.app import BranchOpt, JsonOpt, _open, _out, app
+from tillage.cli.output import progress_bar
 
 runs_app = typer.Typer(
     name="runs", help="List, inspect, resume, approve, cancel and delete pipeline runs."
@@ -292,14 +292,7 @@ def backfill(
     repo = _open(ctx)
     values = tillage.partitions(start, end)
     console = out.stderr
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=out.json or not console.is_terminal,
-    ) as progress:
+    with progress_bar(console, disable=out.json or not console.is_terminal) as progress:
         task = progress.add_task(f"backfill {target}", total=len(values))
 
         def step(value: Any, run: tillage.Run | None) -> None:

@@ -41,9 +41,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 import tillage
+from tillage.cli.output import progress_bar
 from tillage.demo import pipeline, tweets
 from tillage.demo.pipeline import DATASET, KEY, MODEL, daily_flights
 
@@ -333,14 +334,7 @@ def _story(repo: tillage.Repo, replay: list[str], console: Console) -> dict[str,
     the story knows (rows ingested, the fix, the merge, the second backfill)."""
     # The last day arrives while the fix is being made (when there is more than one).
     early, late = (replay[:-1], replay[-1:]) if len(replay) > 1 else (replay, [])
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
+    with progress_bar(console) as progress:
         # 1. One pipeline run per day: ingest, check, train, evaluate, maybe retrain.
         runs = _DailyRuns(console, progress, replay)
         runs.backfill(repo, early)

@@ -31,10 +31,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 import tillage
+from tillage.cli.output import progress_bar
 
 BRANCH = "labels"
 DATASET = "tweets"
@@ -244,13 +245,7 @@ def label_tweets(
     repo.create_branch(BRANCH)
     repo.bind(BRANCH)  # this handle writes to the branch; the repository's HEAD stays
     try:
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
+        with progress_bar(console) as bar:
             summary = _chapter(repo, console, sample, annotate, seed, _Steps(bar))
     finally:
         repo.bind(before)
