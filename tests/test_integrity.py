@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -417,3 +418,27 @@ def test_a_full_disk_is_a_clear_error_and_changes_nothing(tmp_path: Path) -> Non
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.count(": ok") == 3
+
+
+def test_a_copied_repository_with_branches_is_not_self_contained(tmp_path: Path) -> None:
+    """Lance names a branch's shared files by absolute path: a copy still reads the
+    original's. `verify` says so, and a read after the original is gone says why."""
+    original = tmp_path / "a"
+    with tillage.init(original) as repo:
+        repo.ingest("t", pa.table({"id": [1, 2, 3], "v": [1, 1, 1]}), key="id")
+        repo.create_branch("dev")
+        repo.ingest("t", pa.table({"id": [4], "v": [9]}), branch="dev")
+        assert repo.verify().ok
+    copy = tmp_path / "b"
+    shutil.copytree(original, copy)
+    with tillage.open(copy) as repo:
+        report = repo.verify()
+        assert not report.ok
+        outside = [p for p in report.problems if "outside this repository" in p.problem]
+        assert outside and all(str(original) in str(p.file) for p in outside)
+        assert all(p.version is not None and p.version.startswith("dev") for p in outside)
+        assert repo.read("t", "dev").num_rows == 4  # still readable while the original is there
+        shutil.rmtree(original)
+        with pytest.raises(tillage.CorruptDataError, match="copied or moved"):
+            repo.read("t", "dev")
+        assert repo.read("t", "main").num_rows == 3  # main's own files are in the copy

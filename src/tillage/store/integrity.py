@@ -68,6 +68,16 @@ class FileCheck:
     unrecorded: int
 
 
+# Lance names the files a branch shares with the branch it was forked from by
+# absolute path, so a copied or moved repository still reads them where they were.
+_OUTSIDE = (
+    "lies outside this repository: Lance names the files a branch shares with its "
+    "parent by absolute path, so this repository was copied or moved from there and "
+    "reads of this version use that file. Keep the original in place (or move this "
+    "repository back); copying a repository with branches is not supported yet"
+)
+
+
 def _problem(dataset: str, version: str, file: str, problem: str) -> IntegrityProblem:
     return IntegrityProblem(problem, dataset=dataset, version=version, file=file)
 
@@ -184,12 +194,15 @@ class FileLedger:
         *,
         deep: bool = False,
         hashed: dict[str, str] | None = None,
+        self_contained: bool = False,
     ) -> FileCheck:
         """Compare a version's files with Lance's manifest and the ledger.
 
         Args:
             deep: hash every recorded file (else only those whose time changed).
             hashed: digests already computed in this run, by path (filled in).
+            self_contained: a file outside the repository is a problem too (`verify`:
+                the repository must hold everything it reads).
         """
         label = version_label(pin)
         known = self.recorded(dataset, (f.path for f in files))
@@ -197,11 +210,15 @@ class FileLedger:
         n_hashed = unrecorded = 0
         for f in files:
             path = self._folder(dataset) / f.path
-            shown = f.path if f.path.startswith("/") else f"tables/{dataset}.lance/{f.path}"
+            outside = f.path.startswith("/")
+            shown = f.path if outside else f"tables/{dataset}.lance/{f.path}"
+            if outside and self_contained:
+                problems.append(_problem(dataset, label, shown, _OUTSIDE))
             try:
                 st = path.stat()
             except FileNotFoundError:
-                problems.append(_problem(dataset, label, shown, "is missing"))
+                missing = "is missing" + (f"; it {_OUTSIDE}" if outside else "")
+                problems.append(_problem(dataset, label, shown, missing))
                 continue
             except OSError as e:
                 problems.append(_problem(dataset, label, shown, f"cannot be read ({e})"))

@@ -105,7 +105,9 @@ def verify(catalog: Catalog, tables: Tables, ledger: FileLedger, *, deep: bool) 
         done = seen.setdefault(name, set())
         fresh = [f for f in version_files if f.path not in done]
         done.update(f.path for f in fresh)
-        found = ledger.check(name, pin, fresh, deep=deep, hashed=digests.setdefault(name, {}))
+        found = ledger.check(
+            name, pin, fresh, deep=deep, hashed=digests.setdefault(name, {}), self_contained=True
+        )
         problems.extend(found.problems)
         files += found.files
         hashed += found.hashed
