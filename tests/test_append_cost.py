@@ -17,6 +17,7 @@ from typing import Any
 import lance
 import pyarrow as pa
 import pytest
+import sqlalchemy
 
 import tillage
 import tillage.store.tables as tables_mod
@@ -187,3 +188,30 @@ def test_appending_1000_rows_does_not_read_the_key_column(tmp_path: Path) -> Non
         peak[name] = _append_in_fresh_process(tmp_path / name, n)["peak_kib"]
     # Reading 3M int64 keys and hashing them takes well over 64 MiB.
     assert peak["big"] - peak["small"] < 64 * 1024, peak
+
+
+def test_key_index_files_are_checksummed_and_checked(tmp_path: Path, small_index: None) -> None:
+    """An index decides which appended keys are refused: its files are checked like data."""
+    from tillage.store.integrity import FileChecksumRow
+
+    repo = tillage.init(tmp_path / "r")
+    repo.ingest("t", batch(list(range(150))), key="id")
+    index_files = sorted((tmp_path / "r" / ".tillage" / "tables" / "t.lance").glob("_indices/*/*"))
+    assert index_files
+    with repo.catalog.engine.connect() as conn:
+        recorded = {r.path for r in conn.execute(sqlalchemy.select(FileChecksumRow.__table__))}
+    assert {f"_indices/{p.parent.name}/{p.name}" for p in index_files} <= recorded
+    assert repo.verify(deep=True).ok
+    victim = index_files[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    report = repo.verify(deep=True)
+    assert not report.ok
+    assert any(victim.name in str(p.file) for p in report.problems)
+    repo.close()
+    with (
+        tillage.open(tmp_path / "r") as again,
+        pytest.raises(tillage.CorruptDataError, match=victim.name),
+    ):
+        again.ingest("t", batch([150]))

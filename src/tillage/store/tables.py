@@ -291,21 +291,23 @@ class Tables:
         return v1 if (self.root / f"{dataset}.lance" / v1).is_file() else v2
 
     def version_files(self, dataset: str, pin: DatasetPin, handle: Any) -> list[VersionFile]:
-        """Every file the version reads: its manifest, data files and deletion files.
+        """Every file the version reads: its manifest, data, deletion and index files.
 
-        Read from the open version's manifest (no I/O beyond it): files of a Lance
+        Read from the open version's manifest (and a folder listing per index): files of a Lance
         branch live under ``tree/BRANCH/``, files it shares with the branch it
         was forked from under that branch's base path.
         """
         folder = self.root / f"{dataset}.lance"
         own = self.branch_root(pin.lance_branch)
         bases: dict[int, str] = {}
+        roots: dict[int, str] = {}
         for base_id, base in handle.base_paths().items():
             # Lance records base paths as absolute paths: in a repository copied or
             # moved elsewhere they still name the old place, which is what Lance reads.
             where = Path(str(base.path))
             rel = where.relative_to(folder).as_posix() if where.is_relative_to(folder) else None
             prefix = str(where) + "/" if rel is None else "" if rel == "." else rel + "/"
+            roots[base_id] = prefix
             bases[base_id] = prefix + ("data/" if base.is_dataset_root else "")
         files = [VersionFile(self.manifest_path(dataset, pin), None)]
         for fragment in handle.get_fragments():
@@ -318,6 +320,14 @@ class Tables:
                 prefix = own if deletion.base_id is None else bases[deletion.base_id]
                 prefix = prefix.removesuffix("data/")
                 files.append(VersionFile(prefix + deletion.path(fragment.fragment_id), None))
+        for index in handle.list_indices():
+            base_id = index.get("base_id")
+            under = f"{own if base_id is None else roots[base_id]}_indices/{index['uuid']}/"
+            try:
+                names = sorted(p.name for p in (folder / under).iterdir() if p.is_file())
+            except FileNotFoundError:  # reported as missing by whoever checks the files
+                names = [""]
+            files += [VersionFile(under + name, None) for name in names]
         return files
 
     def latest(self, dataset: str, lance_branch: str) -> Any:
