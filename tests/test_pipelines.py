@@ -635,6 +635,8 @@ def test_cancel_stops_a_run_executing_in_another_process(
         runs = tillage.Runs(repo)
         [live] = runs.list()
         assert live.status == "running"  # its process is alive: not crashed
+        with pytest.raises(tillage.RunStateError, match=f"process {proc.pid} .* is executing"):
+            runs.resume(live.id)
         assert runs.cancel(live.id).status == "cancelled"
         (tmp_path / "counts.go").touch()
         out, err = proc.communicate(timeout=60)

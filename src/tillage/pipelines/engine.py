@@ -36,6 +36,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
@@ -758,11 +759,33 @@ class Runs:
             raise _cancelled(run.id, "it cannot be resumed", run.target)
         return self._execute(run.id, load_pipeline(run.target), no_cache, executor)
 
+    @contextmanager
+    def _run_lock(self, run_id: str) -> Iterator[None]:
+        """Hold the run's own lock: one process executes a run at a time.
+
+        Raises:
+            RunStateError: another process is executing the run.
+        """
+        with ExitStack() as held:
+            try:
+                held.enter_context(write_lock(self.locks / f"{run_id}.lock", timeout=1.0))
+            except LockTimeoutError:
+                run = self.get(run_id)
+                where = f"process {run.pid} on {run.host}" if run.pid else "another process"
+                raise RunStateError(
+                    run_id,
+                    "running",
+                    f"{where} is executing it",
+                    f"Wait for it to finish or pause (`tillage runs show {run_id}`), or "
+                    f"stop it with `tillage runs cancel {run_id}`.",
+                ) from None
+            yield
+
     def _execute(
         self, run_id: str, pipe: Pipeline[..., Any], no_cache: bool, executor: Executor_
     ) -> Run:
         self.locks.mkdir(exist_ok=True)
-        with write_lock(self.locks / f"{run_id}.lock", timeout=1.0):
+        with self._run_lock(run_id):
             before = self.store.get(run_id)
             assert before is not None
             if before.status == "cancelled":  # cancelled while this process waited for the lock
