@@ -34,9 +34,11 @@ Prints a markdown table to stdout (progress to stderr).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -176,11 +178,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--months", default="6", help="comma-separated months (default 6)")
     parser.add_argument("--seeds", type=int, default=10, help="random splits per month")
+    parser.add_argument("--quick", action="store_true", help="2 splits per month")
+    parser.add_argument("--json", type=Path, help="write the raw numbers to this file")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds = 2
     months = [int(m) for m in args.months.split(",")]
     t0 = time.perf_counter()
     out = run(load_flights(), months, args.seeds)
     took = time.perf_counter() - t0
+    if args.json:
+        args.json.write_text(json.dumps({**out, "seconds": took}, indent=2, default=str))
     n = out["splits"]
     print(
         f"Months {args.months}, {args.seeds} random half-split(s) each ({n} in all), {took:.0f} s"
