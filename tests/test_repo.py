@@ -1393,3 +1393,20 @@ def test_delete_current_branch_is_refused(filled: Repo) -> None:
     with pytest.raises(tillage.TillageError, match="switch first"):
         filled.delete_branch("main")
     assert snapshot(filled) == before
+
+
+def test_text_read_as_whole_numbers_must_say_that_number(filled: Repo) -> None:
+    """ "12" into an int64 key is 12; "012" or "+12" would lose what the file held."""
+    batch = pa.table({"id": ["10", "11"], "v": [1.0, 2.0], "s": ["a", "b"]})
+    filled.ingest("t", batch)
+    assert filled.read("t", where="id >= 10").column("id").to_pylist() == [10, 11]
+    for bad in ("012", "0x0c"):
+        expect_unchanged(
+            filled,
+            tillage.InputError,
+            lambda b=bad: filled.ingest(  # type: ignore[misc]
+                "t", pa.table({"id": ["13", b], "v": [1.0, 2.0], "s": ["a", "b"]})
+            ),
+            "column 'id'",
+            f"{bad!r} (row 1) would be stored as 12",
+        )

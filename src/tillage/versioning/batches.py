@@ -154,9 +154,12 @@ def conform(
             cast_cols.append(col)
             continue
         try:
-            cast_cols.append(col.cast(f.type, safe=True))
+            cast = col.cast(f.type, safe=True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             retyped.append((f.name, str(f.type), str(col.type)))
+            continue
+        _check_text_to_integer(dataset, f.name, col, cast)
+        cast_cols.append(cast)
     if missing or retyped or (added and not evolve):
         raise SchemaMismatchError(dataset, added=added, missing=missing, retyped=retyped)
     new_fields = [batch.schema.field(n) for n in added]
@@ -165,3 +168,24 @@ def conform(
         schema=pa.schema([pa.field(f.name, f.type) for f in want] + new_fields),
     )
     return out, new_fields
+
+
+def _check_text_to_integer(
+    dataset: str, column: str, text: pa.ChunkedArray, cast: pa.ChunkedArray
+) -> None:
+    """Text read as whole numbers must say exactly that number: ``"007"`` or ``"0x7"``
+    would be stored as 7, and the value the file held would be lost."""
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        return
+    if not pa.types.is_integer(cast.type):
+        return
+    same = pc.equal(cast.cast(text.type), text)
+    changed = pc.invert(pc.fill_null(same, True))
+    if not pc.any(changed).as_py():
+        return
+    row = pc.index(changed, True).as_py()
+    raise InputError(
+        f"column {column!r} of the batch for {dataset!r} holds text that changes when "
+        f"read as {cast.type}: {text[row].as_py()!r} (row {row}) would be stored as "
+        f"{cast[row].as_py()}. Write the column as numbers in the file, or fix such values."
+    )
