@@ -44,9 +44,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 import tillage
-from tillage.cli.output import progress_bar
 from tillage.demo import pipeline, tweets
 from tillage.demo.pipeline import DATASET, KEY, MODEL, daily_flights
+from tillage.demo.progress import progress_bar
 
 FIX_BRANCH = "drop-cancelled"
 TAG = "v1"

@@ -35,7 +35,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 import tillage
-from tillage.cli.output import progress_bar
+from tillage.demo.progress import progress_bar
 
 BRANCH = "labels"
 DATASET = "tweets"
