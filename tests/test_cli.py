@@ -559,7 +559,6 @@ def test_script_json_is_one_document(proj: Path) -> None:
 
 
 def test_demo(tmp_path: Path) -> None:
-    pytest.importorskip("tillage.demo.flights")
     doc = cli_json("demo", "--days", "3", "--path", tmp_path / "demo")
     assert doc
     assert cli_json("--repo", tmp_path / "demo", "status")["head"] is not None

@@ -183,14 +183,19 @@ def test_labelling_chapter_scores_every_stage_against_gold(tmp_path: Path) -> No
     with tillage.init(tmp_path / "demo") as repo:
         summary = label_tweets(repo, Console(file=io.StringIO()), sample=600, annotate=24)
         assert summary["labels_tweets"] == 600 and summary["labels_annotations"] == 24 * 3
+        # Two classes: every stage must clearly beat a coin flip, and the label model
+        # must not lose to the majority vote of the functions it combines.
         for name in ("majority", "model", "aggregate", "training", "classifier"):
-            assert 0 <= summary[f"labels_{name}_accuracy"] <= 1, name
-        assert 0 < summary["labels_coverage"] <= 1
+            assert summary[f"labels_{name}_accuracy"] >= 0.65, name
         assert summary["labels_model_accuracy"] >= summary["labels_majority_accuracy"]
+        assert summary["labels_coverage"] >= 0.7  # eight functions, most tweets get a vote
         assert 0 <= summary["labels_issues_wrong"] <= summary["labels_issues"]
         annotators = summary["labels_annotator_accuracy"]
         assert set(annotators) == {"ana", "ben", "cy"}
-        assert all(0 <= a["estimated"] <= 1 and 0 <= a["true"] <= 1 for a in annotators.values())
+        # The simulated annotators are made careful, average and careless, in that order.
+        true = [annotators[a]["true"] for a in ("ana", "ben", "cy")]
+        assert true == sorted(true, reverse=True), annotators
+        assert all(0 <= a["estimated"] <= 1 for a in annotators.values())
 
         # Everything landed on the branch; main and the repository's HEAD are untouched.
         assert repo.current_branch == "main" and DATASET not in repo.datasets("main")
