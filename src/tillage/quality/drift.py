@@ -291,19 +291,6 @@ def names_an_identifier(name: str, dataset: str | None = None) -> bool:
     return False
 
 
-def counted_values(column: ColumnProfile) -> dict[Any, int] | None:
-    """Every value of a column with its exact count, or None when the profile did not
-    count them all exactly (too many distinct values, or not tracked)."""
-    if column.valid == 0:
-        return {}
-    items = column.frequent(_ALL)
-    if items is None or any(i.lower != i.upper for i in items):
-        return None
-    if sum(i.count for i in items) != column.valid:
-        return None
-    return {i.value: i.count for i in items}
-
-
 def unseen_share(column: ColumnProfile) -> float:
     """Good-Turing estimate of the share of rows holding a value the profile never saw.
 
@@ -311,7 +298,7 @@ def unseen_share(column: ColumnProfile) -> float:
     row brings a new value, judged by how often the past rows did. 1.0 when the
     profile did not count every value exactly (it cannot tell).
     """
-    counts = counted_values(column)
+    counts = column.exact_counts()
     if counts is None or column.valid == 0:
         return 1.0
     return sum(1 for c in counts.values() if c == 1) / column.valid
@@ -736,12 +723,12 @@ def _unseen_tests(cur: ColumnProfile, ref: ColumnProfile, s: DriftSettings) -> l
     """
     if cur.kind != ref.kind or cur.kind not in ("string", "int"):
         return []
-    known = counted_values(ref)
-    items = cur.frequent(_ALL)
-    if known is None or not items:
+    known = ref.exact_counts()
+    current = cur.frequent_rows()
+    if known is None or not current:
         return []
     new = sorted(
-        ((i.value, i.lower) for i in items if i.value not in known and i.lower > 0),
+        ((cur.value_of(k), int(lo)) for k, _, lo, _ in current if k not in known and lo > 0),
         key=lambda vc: (-vc[1], _sort_key(vc[0])),
     )
     if not new:

@@ -358,11 +358,9 @@ class ColumnProfile:
         its ``lower`` and ``upper`` bounds. ``min_count`` leaves out rarer values
         (cheaper than converting them all back to the column's type).
         """
-        if self.frequent_sketch is None:
+        rows = self.frequent_rows()
+        if rows is None:
             return None
-        rows = self.frequent_sketch.get_frequent_items(
-            ds.frequent_items_error_type.NO_FALSE_NEGATIVES
-        )
         if min_count > 0:
             rows = [r for r in rows if r[1] >= min_count]
         rows.sort(key=lambda r: (-r[1], r[0]))
@@ -370,6 +368,34 @@ class ColumnProfile:
             FrequentItem(self._from_key(item), int(est), int(lo), int(hi))
             for item, est, lo, hi in rows[:k]
         ]
+
+    def frequent_rows(self) -> list[tuple[str, int, int, int]] | None:
+        """The sketch's rows: (key, estimate, lower bound, upper bound)."""
+        if self.frequent_sketch is None:
+            return None
+        rows: list[tuple[str, int, int, int]] = self.frequent_sketch.get_frequent_items(
+            ds.frequent_items_error_type.NO_FALSE_NEGATIVES
+        )
+        return rows
+
+    def exact_counts(self) -> dict[str, int] | None:
+        """Every value's key (as the sketch keeps it) with its exact count, or None when
+        the profile did not count them all exactly (too many values, or not tracked).
+
+        Keys, not values: comparing two profiles of one kind needs no conversion,
+        which costs more than the comparison on columns with thousands of values.
+        """
+        if self.valid == 0:
+            return {}
+        rows = self.frequent_rows()
+        if rows is None or any(lo != hi for _, _, lo, hi in rows):
+            return None
+        counts = {key: int(est) for key, est, _, _ in rows}
+        return counts if sum(counts.values()) == self.valid else None
+
+    def value_of(self, key: str) -> Any:
+        """The column value an `exact_counts` key stands for."""
+        return self._from_key(key)
 
     def share(self, value: Any) -> Estimate | None:
         """Estimated share of ``value`` among the valid values, with bounds.
