@@ -94,6 +94,10 @@ class FileLedger:
     def __init__(self, engine: Engine, tables: Tables) -> None:
         self.engine = engine
         self.tables = tables
+        # Files a read's check passed in this process, with the (size, mtime) they
+        # had: a version shares most files with the one before, so each new version
+        # costs a stat per file and a lookup only for its new ones.
+        self._passed: dict[tuple[str, str], tuple[int, int]] = {}
 
     def _folder(self, dataset: str) -> Path:
         return self.tables.root / f"{dataset}.lance"
@@ -268,7 +272,22 @@ class FileLedger:
         Raises:
             CorruptDataError: for the first damaged file.
         """
+        if not deep:
+            files = [
+                f for f in files if self._passed.get((dataset, f.path)) != self._stat(f, dataset)
+            ]
         found = self.check(dataset, pin, files, deep=deep)
         if found.problems:
             p = found.problems[0]
             raise CorruptDataError(dataset, str(p.version), str(p.file), p.problem)
+        for f in files:
+            seen = self._stat(f, dataset)
+            if seen is not None:
+                self._passed[(dataset, f.path)] = seen
+
+    def _stat(self, f: VersionFile, dataset: str) -> tuple[int, int] | None:
+        try:
+            st = (self._folder(dataset) / f.path).stat()
+        except OSError:
+            return None
+        return st.st_size, st.st_mtime_ns
