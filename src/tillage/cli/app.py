@@ -21,6 +21,8 @@ from tillage import Finding, __version__
 from tillage.cli import output
 from tillage.cli.common import BranchOpt, JsonOpt, RefOpt, State, _open, _out, _set_json, app
 
+__all__ = ["app", "main"]  # `app` is defined in cli.common; the script and tests use it here
+
 
 class WriteMode(StrEnum):
     """How `ingest` writes a batch."""
