@@ -116,6 +116,7 @@ BAD_IMPORTS = [
         "from tillage.store import tables",
         "tillage.demo.tweets -> tillage.store.tables",
     ),
+    ("demo/pipeline.py", "from tillage.cli import output", "tillage.demo.pipeline -> tillage.cli"),
 ]
 
 

@@ -8,8 +8,6 @@ with 2, as Typer does; with ``--json`` they are a JSON document too.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -637,9 +635,9 @@ def demo(
     """Build a demo repository from real data: daily pipeline runs, monitoring, a fix on a
     branch, a merge, and labelling tweets."""
     out = _out(ctx, as_json)
-    # Imported lazily: the demo pulls in the example data and its dependencies.
-    flights = importlib.import_module("tillage.demo.flights")
-    run_demo: Callable[..., dict[str, Any]] = flights.run_demo
+    # Imported here: the demo pulls in the example data and its dependencies.
+    from tillage.demo.flights import run_demo
+
     console = out.stderr if out.json else out.stdout
     summary = run_demo(path, days=days, force=force, console=console, labels=not no_labels)
     out.emit(summary, output.mapping_view(summary))
