@@ -30,6 +30,7 @@ test: lint typecheck pytest
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -74,4 +75,4 @@ bench-quick:
 	$(MAKE) bench BENCH_ARGS=--quick
 
 clean:
-	rm -rf $(VENV) demo-repo .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) demo-repo .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

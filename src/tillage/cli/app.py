@@ -1,6 +1,6 @@
 """The ``tillage`` command: parse, call `tillage.Repo`, render with `tillage.cli.output`.
 
-Errors are handled in one place, `TillageGroup.invoke`: a `TillageError` is
+Errors are handled in one place, `tillage.cli.common.TillageGroup.invoke`: a `TillageError` is
 printed as ``error: <message>`` on stderr (or as a JSON error document with
 ``--json``) and exits with status 1, never with a traceback. Usage errors exit
 with 2, as Typer does; with ``--json`` they are a JSON document too.
@@ -8,125 +8,18 @@ with 2, as Typer does; with ``--json`` they are a JSON document too.
 
 from __future__ import annotations
 
-import importlib
-import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from typer.core import TyperGroup
 
 import tillage  # tillage.Repo loads Lance and more on first use: `--help` stays fast
-from tillage import Finding, TillageError, __version__
+from tillage import Finding, __version__
 from tillage.cli import output
-from tillage.cli.output import Output
+from tillage.cli.common import BranchOpt, JsonOpt, RefOpt, State, _open, _out, _set_json, app
 
-
-@dataclass
-class State:
-    """Options of the whole command line, shared with every command through ``ctx.obj``."""
-
-    repo: Path | None = None
-    json: bool = False
-
-
-def _click_exception() -> type[Exception]:
-    """Click's ``ClickException`` in whichever click Typer uses (bundled or not)."""
-    for cls in typer.BadParameter.__mro__:
-        if cls.__name__ == "ClickException":
-            return cls
-    return Exception  # pragma: no cover
-
-
-class TillageGroup(TyperGroup):
-    """The root command: turns errors into messages (or JSON documents) and exit codes."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TillageError as err:
-            state = ctx.find_object(State)
-            Output(json_mode=bool(state and state.json)).error(err)
-            raise typer.Exit(1) from None
-
-    def main(
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        windows_expand_args: bool = True,
-        **extra: Any,
-    ) -> Any:
-        argv = list(sys.argv[1:] if args is None else args)
-        if not standalone_mode or "--json" not in argv:
-            return super().main(
-                argv, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
-            )
-        # --json: a usage error must be a JSON document on stdout too.
-        try:
-            rv = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
-        except _click_exception() as err:
-            format_message = getattr(err, "format_message", None)
-            message = str(format_message() if callable(format_message) else err)
-            output.write_json(output.error_doc("usage_error", message))
-            sys.exit(int(getattr(err, "exit_code", 2)))
-        except typer.Abort:
-            output.write_json(output.error_doc("aborted", "aborted"))
-            sys.exit(1)
-        sys.exit(rv if isinstance(rv, int) else 0)
-
-
-app = typer.Typer(
-    name="tillage",
-    cls=TillageGroup,
-    help="Versioned datasets with commits, branches, row-level diff and merge.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-# -- shared options ------------------------------------------------------------------
-
-
-def _set_json(ctx: typer.Context, value: bool) -> bool:
-    """Record ``--json`` as soon as it is parsed, so errors are rendered as JSON too."""
-    if value:
-        ctx.ensure_object(State).json = True
-    return value
-
-
-JsonOpt = Annotated[
-    bool,
-    typer.Option(
-        "--json",
-        help="Print one JSON document on stdout (errors too) instead of text.",
-        callback=_set_json,
-    ),
-]
-RefOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--ref",
-        "-r",
-        metavar="REF",
-        help="Branch, tag or commit id (or a prefix of 4+ hex digits) to read (default: HEAD).",
-    ),
-]
-BranchOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--branch",
-        "-b",
-        metavar="BRANCH",
-        help="Branch to commit on (default: the current branch).",
-    ),
-]
+__all__ = ["app", "main"]  # `app` is defined in cli.common; the script and tests use it here
 
 
 class WriteMode(StrEnum):
@@ -155,19 +48,6 @@ def _columns(text: str | None) -> list[str] | None:
         return None
     cols = [c.strip() for c in text.split(",") if c.strip()]
     return cols or None
-
-
-def _out(ctx: typer.Context, as_json: bool) -> Output:
-    state = ctx.ensure_object(State)
-    state.json = state.json or as_json
-    return Output(json_mode=state.json)
-
-
-def _open(ctx: typer.Context) -> tillage.Repo:
-    """Open the repository ``--repo`` names (or TILLAGE_REPO, or the nearest one above)."""
-    repo = tillage.Repo.open(ctx.ensure_object(State).repo)
-    ctx.call_on_close(repo.close)
-    return repo
 
 
 def _version(value: bool) -> None:
@@ -755,15 +635,16 @@ def demo(
     """Build a demo repository from real data: daily pipeline runs, monitoring, a fix on a
     branch, a merge, and labelling tweets."""
     out = _out(ctx, as_json)
-    # Imported lazily: the demo pulls in the example data and its dependencies.
-    flights = importlib.import_module("tillage.demo.flights")
-    run_demo: Callable[..., dict[str, Any]] = flights.run_demo
+    # Imported here: the demo pulls in the example data and its dependencies.
+    from tillage.demo.flights import run_demo
+
     console = out.stderr if out.json else out.stdout
     summary = run_demo(path, days=days, force=force, console=console, labels=not no_labels)
     out.emit(summary, output.mapping_view(summary))
 
 
-# Register the quality and pipeline commands on `app` (they import the options above).
+# Register the label, quality and pipeline commands on `app`, after the commands above
+# (the order of `tillage --help`).
 from tillage.cli import labels as label_commands  # noqa: E402, F401
 from tillage.cli import monitoring, runs  # noqa: E402, F401
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 import tillage
-from tillage.cli.app import JsonOpt, RefOpt, _open, _out, app
+from tillage.cli.common import JsonOpt, RefOpt, _open, _out, app
 from tillage.cli.output import Records, commit_line
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tillage import Finding
-from tillage.cli.app import JsonOpt, RefOpt, _open, _out, app
+from tillage.cli.common import JsonOpt, RefOpt, _open, _out, app
 
 schema_app = typer.Typer(
     name="schema", help="Infer and keep reviewable schema files.", no_args_is_help=True

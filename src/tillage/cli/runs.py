@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 import tillage
-from tillage.cli.app import BranchOpt, JsonOpt, _open, _out, app
+from tillage.cli.common import BranchOpt, JsonOpt, _open, _out, app
 from tillage.cli.output import progress_bar
 
 runs_app = typer.Typer(

@@ -25,7 +25,6 @@ How a run works:
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import hashlib
 import json
@@ -53,7 +52,7 @@ from tillage.errors import (
     StoredValueError,
 )
 from tillage.pipelines.processes import is_gone, this_process
-from tillage.pipelines.steps import Pipeline, Step, load_pipeline
+from tillage.pipelines.steps import RUNNER, Pipeline, Step, load_pipeline
 from tillage.pipelines.values import Artifacts, fingerprint, ref_fingerprint
 from tillage.repo import Repo
 from tillage.store.catalog import Catalog, utcnow
@@ -68,13 +67,11 @@ MAP_FLUSH_ITEMS = 1000
 MAP_FLUSH_SECONDS = 0.5
 """... and at least this often, so a crash loses at most one small group."""
 
-_RUNTIME: contextvars.ContextVar[_Runtime | None] = contextvars.ContextVar(
-    "tillage_runtime", default=None
-)
-
 
 def current_runtime() -> _Runtime | None:
-    return _RUNTIME.get()
+    """The run whose pipeline body is executing in this context, if any."""
+    rt = RUNNER.get()
+    return rt if isinstance(rt, _Runtime) else None
 
 
 # -- what users see ---------------------------------------------------------------
@@ -804,7 +801,7 @@ class Runs:
             rt = _Runtime(
                 self.repo, self.store, self.artifacts, run, no_cache=no_cache, executor=executor
             )
-            token = _RUNTIME.set(rt)
+            token = RUNNER.set(rt)
             try:
                 result = pipe.fn(**run.params)
             except _Suspend as s:
@@ -821,7 +818,7 @@ class Runs:
             except Exception:
                 return self._end(run, status="failed", error=traceback.format_exc())
             finally:
-                _RUNTIME.reset(token)
+                RUNNER.reset(token)
             ref = self.artifacts.put(result)
             if self.store.status(run.id) == "cancelled":
                 return self._end(run)

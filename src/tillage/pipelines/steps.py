@@ -9,21 +9,49 @@ step, which is how a run resumes after a crash or a pause.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hashlib
 import importlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from tillage.core.modules import load_module
 from tillage.errors import InputError
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class Runner(Protocol):
+    """What executes step calls inside a run: the engine's runtime.
+
+    Steps find it in `RUNNER` and call it; they never import the engine, which
+    imports this module.
+    """
+
+    def call(self, step: Step[Any, Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any: ...
+
+    def map(self, step: Step[Any, Any], items: list[Any], kwargs: dict[str, Any]) -> list[Any]: ...
+
+    def map_batches(
+        self,
+        step: Step[Any, Any],
+        dataset: str,
+        ref: str | None,
+        rows: int,
+        kwargs: dict[str, Any],
+    ) -> list[Any]: ...
+
+
+RUNNER: contextvars.ContextVar[Runner | None] = contextvars.ContextVar(
+    "tillage_runner", default=None
+)
+"""The run executing in this context, if any (set by the engine for a pipeline body)."""
 
 
 def code_hash(fn: Callable[..., Any]) -> str:
@@ -53,9 +81,7 @@ class Step(Generic[P, R]):
         return self._code
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        from tillage.pipelines.engine import current_runtime
-
-        rt = current_runtime()
+        rt = RUNNER.get()
         if rt is None:
             return self.fn(*args, **kwargs)
         result: R = rt.call(self, args, kwargs)
@@ -63,9 +89,7 @@ class Step(Generic[P, R]):
 
     def map(self, items: Iterable[Any], **kwargs: Any) -> list[Any]:
         """Call the step on each item; inside a run every item is checkpointed."""
-        from tillage.pipelines.engine import current_runtime
-
-        rt = current_runtime()
+        rt = RUNNER.get()
         if rt is None:
             return [self.fn(item, **kwargs) for item in items]
         return rt.map(self, list(items), kwargs)
@@ -78,9 +102,7 @@ class Step(Generic[P, R]):
         Inside a run every batch is checkpointed and the cache key is the data
         version; outside a run it reads through ``tillage.open()``.
         """
-        from tillage.pipelines.engine import current_runtime
-
-        rt = current_runtime()
+        rt = RUNNER.get()
         if rt is None:
             from tillage.repo import Repo
 

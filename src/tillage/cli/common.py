@@ -1,0 +1,139 @@
+"""What every ``tillage`` command shares: the Typer ``app``, its error handling, the
+common options and the helpers that open the repository and pick the output mode.
+
+`tillage.cli.app` and the command modules (`labels`, `monitoring`, `runs`) import
+it; it imports none of them, so the commands do not depend on each other.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+import tillage  # tillage.Repo loads Lance and more on first use: `--help` stays fast
+from tillage import TillageError
+from tillage.cli import output
+from tillage.cli.output import Output
+
+
+@dataclass
+class State:
+    """Options of the whole command line, shared with every command through ``ctx.obj``."""
+
+    repo: Path | None = None
+    json: bool = False
+
+
+def _click_exception() -> type[Exception]:
+    """Click's ``ClickException`` in whichever click Typer uses (bundled or not)."""
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == "ClickException":
+            return cls
+    return Exception  # pragma: no cover
+
+
+class TillageGroup(TyperGroup):
+    """The root command: turns errors into messages (or JSON documents) and exit codes."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TillageError as err:
+            state = ctx.find_object(State)
+            Output(json_mode=bool(state and state.json)).error(err)
+            raise typer.Exit(1) from None
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode or "--json" not in argv:
+            return super().main(
+                argv, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
+            )
+        # --json: a usage error must be a JSON document on stdout too.
+        try:
+            rv = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
+        except _click_exception() as err:
+            format_message = getattr(err, "format_message", None)
+            message = str(format_message() if callable(format_message) else err)
+            output.write_json(output.error_doc("usage_error", message))
+            sys.exit(int(getattr(err, "exit_code", 2)))
+        except typer.Abort:
+            output.write_json(output.error_doc("aborted", "aborted"))
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+app = typer.Typer(
+    name="tillage",
+    cls=TillageGroup,
+    help="Versioned datasets with commits, branches, row-level diff and merge.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+# -- shared options ------------------------------------------------------------------
+
+
+def _set_json(ctx: typer.Context, value: bool) -> bool:
+    """Record ``--json`` as soon as it is parsed, so errors are rendered as JSON too."""
+    if value:
+        ctx.ensure_object(State).json = True
+    return value
+
+
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print one JSON document on stdout (errors too) instead of text.",
+        callback=_set_json,
+    ),
+]
+RefOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ref",
+        "-r",
+        metavar="REF",
+        help="Branch, tag or commit id (or a prefix of 4+ hex digits) to read (default: HEAD).",
+    ),
+]
+BranchOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--branch",
+        "-b",
+        metavar="BRANCH",
+        help="Branch to commit on (default: the current branch).",
+    ),
+]
+
+
+def _out(ctx: typer.Context, as_json: bool) -> Output:
+    state = ctx.ensure_object(State)
+    state.json = state.json or as_json
+    return Output(json_mode=state.json)
+
+
+def _open(ctx: typer.Context) -> tillage.Repo:
+    """Open the repository ``--repo`` names (or TILLAGE_REPO, or the nearest one above)."""
+    repo = tillage.Repo.open(ctx.ensure_object(State).repo)
+    ctx.call_on_close(repo.close)
+    return repo
