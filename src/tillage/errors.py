@@ -74,6 +74,12 @@ class TillageError(Exception):
         return _status(HTTP_STATUS, type(self))
 
 
+def _known(names: Sequence[str]) -> tuple[list[str], str]:
+    """``names`` sorted, and as shown in a message (``none yet`` when empty)."""
+    known = sorted(names)
+    return known, ", ".join(known) if known else "none yet"
+
+
 class NoSuchNameError(TillageError):
     """A name or id that names nothing; the subclasses say what kind of thing."""
 
@@ -105,8 +111,7 @@ class NoSuchDatasetError(NoSuchNameError):
     def __init__(self, name: str, ref: str, known: Sequence[str]) -> None:
         self.name = name
         self.ref = ref
-        self.known = sorted(known)
-        have = ", ".join(self.known) if self.known else "none yet"
+        self.known, have = _known(known)
         super().__init__(
             f"dataset {name!r} does not exist at {ref!r} (datasets there: {have}). "
             "Check the name, or create it with `tillage ingest NAME FILE --key COL`."
@@ -123,12 +128,6 @@ class NoSuchRefError(NoSuchNameError):
             f"no {kind} named {ref!r}{hint}. "
             "List them with `tillage branch --list` or `tillage log`."
         )
-
-
-def _known(names: Sequence[str]) -> tuple[list[str], str]:
-    """``names`` sorted, and as shown in a message (``none yet`` when empty)."""
-    known = sorted(names)
-    return known, ", ".join(known) if known else "none yet"
 
 
 class NoSuchModelError(NoSuchNameError):
