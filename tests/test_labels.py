@@ -102,7 +102,7 @@ def test_label_events_current_labels_and_training_set(repo: Repo) -> None:
         repo.label("source", ["t99"], ["android"], source="x")
     with pytest.raises(tillage.InputError, match="'ipad' are not classes"):
         repo.label("source", ["t0"], ["ipad"], source="x")
-    with pytest.raises(tillage.InputError, match="no label set 'nope'"):
+    with pytest.raises(tillage.NoSuchLabelSetError, match="no label set 'nope'"):
         repo.labels("nope")
     with pytest.raises(tillage.InputError, match="not 'other'"):
         repo.training_set("other", "source")

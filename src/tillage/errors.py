@@ -1,14 +1,23 @@
 """Every error tillage raises on purpose.
 
 Each error says what was wrong and what to do next, carries its facts as
-attributes, and has a stable ``code`` that shells (CLI exit codes, HTTP status)
-map without parsing messages.
+attributes, and has a stable ``code`` that shells map without parsing messages:
+`EXIT_STATUS` and `HTTP_STATUS` below are the one table from code to CLI exit
+status and HTTP status (``err.exit_status``, ``err.http_status``).
 
     TillageError
     ├── NotARepositoryError          no repository at or above a path
     ├── RepositoryExistsError        ``init`` on an existing repository
-    ├── NoSuchDatasetError           unknown dataset (at a ref)
-    ├── NoSuchRefError               unknown branch, tag or commit id
+    ├── NoSuchNameError              a name or id that names nothing (catch them all)
+    │   ├── NoSuchDatasetError       unknown dataset (at a ref)
+    │   ├── NoSuchRefError           unknown branch, tag or commit id
+    │   ├── NoSuchModelError         no model recorded under a name
+    │   ├── NoSuchLabelSetError      unknown label set
+    │   ├── NoSuchTaxonomyError      no taxonomy file for a name
+    │   ├── NoSuchTaskError          no annotation task spec for a name
+    │   ├── NoSuchScheduleError      unknown schedule number
+    │   ├── NoSuchAlertError         unknown alert id
+    │   └── NoSuchRunError           unknown pipeline run id
     ├── InvalidRefError              a ref that cannot name anything (empty)
     ├── RefExistsError               branch or tag name already taken
     ├── InvalidNameError             a name that is not allowed
@@ -33,8 +42,6 @@ map without parsing messages.
     ├── StorageError                 the file system refused a read or write
     │   ├── DiskFullError            no space left for a write
     │   └── ReadOnlyRepositoryError  a write on a repository it may not change
-    ├── NoSuchAlertError             unknown alert id
-    ├── NoSuchRunError               unknown pipeline run id
     ├── RunStateError                a run cannot do that now (resume a cancelled run, ...)
     ├── StoredValueError             a stored step result changed since it was stored
     ├── NondeterminismError          a resumed pipeline body took another path
@@ -56,6 +63,28 @@ class TillageError(Exception):
         """The error's facts, for ``--json`` output and HTTP bodies."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
+    @property
+    def exit_status(self) -> int:
+        """The CLI's exit status for this error, from `EXIT_STATUS`."""
+        return _status(EXIT_STATUS, type(self))
+
+    @property
+    def http_status(self) -> int:
+        """The HTTP status a server answers this error with, from `HTTP_STATUS`."""
+        return _status(HTTP_STATUS, type(self))
+
+
+def _known(names: Sequence[str]) -> tuple[list[str], str]:
+    """``names`` sorted, and as shown in a message (``none yet`` when empty)."""
+    known = sorted(names)
+    return known, ", ".join(known) if known else "none yet"
+
+
+class NoSuchNameError(TillageError):
+    """A name or id that names nothing; the subclasses say what kind of thing."""
+
+    code = "no_such_name"
+
 
 class NotARepositoryError(TillageError):
     code = "not_a_repository"
@@ -76,21 +105,20 @@ class RepositoryExistsError(TillageError):
         super().__init__(f"a tillage repository already exists at {path!r}; {fix}.")
 
 
-class NoSuchDatasetError(TillageError):
+class NoSuchDatasetError(NoSuchNameError):
     code = "no_such_dataset"
 
     def __init__(self, name: str, ref: str, known: Sequence[str]) -> None:
         self.name = name
         self.ref = ref
-        self.known = sorted(known)
-        have = ", ".join(self.known) if self.known else "none yet"
+        self.known, have = _known(known)
         super().__init__(
             f"dataset {name!r} does not exist at {ref!r} (datasets there: {have}). "
             "Check the name, or create it with `tillage ingest NAME FILE --key COL`."
         )
 
 
-class NoSuchRefError(TillageError):
+class NoSuchRefError(NoSuchNameError):
     code = "no_such_ref"
 
     def __init__(self, ref: str, kind: str = "branch, tag or commit", hint: str = "") -> None:
@@ -99,6 +127,69 @@ class NoSuchRefError(TillageError):
         super().__init__(
             f"no {kind} named {ref!r}{hint}. "
             "List them with `tillage branch --list` or `tillage log`."
+        )
+
+
+class NoSuchModelError(NoSuchNameError):
+    code = "no_such_model"
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known, have = _known(known)
+        super().__init__(
+            f"no model named {name!r} is recorded (models: {have}). Check the name, or "
+            "record the model with repo.record_model(name, dataset)."
+        )
+
+
+class NoSuchLabelSetError(NoSuchNameError):
+    code = "no_such_labelset"
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known, have = _known(known)
+        super().__init__(
+            f"no label set {name!r} (label sets: {have}). Check the name, or create it with "
+            "`tillage labels create NAME --records DATASET --taxonomy TAXONOMY`."
+        )
+
+
+class NoSuchTaxonomyError(NoSuchNameError):
+    """No taxonomy file where a name (or path) says one is."""
+
+    code = "no_such_taxonomy"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"no taxonomy file {path!r}. Check the name, or write that file "
+            "(see tillage.labels.taxonomy for its format)."
+        )
+
+
+class NoSuchTaskError(NoSuchNameError):
+    """No annotation task spec where a task name (or path) says one is."""
+
+    code = "no_such_task"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"no annotation task spec {path!r}. Check the task name, or write that file "
+            "(see tillage.labels.annotation for its format)."
+        )
+
+
+class NoSuchScheduleError(NoSuchNameError):
+    code = "no_such_schedule"
+
+    def __init__(self, schedule_id: int, known: Sequence[int]) -> None:
+        self.schedule_id = schedule_id
+        self.known = sorted(known)
+        have = ", ".join(map(str, self.known)) if self.known else "none yet"
+        super().__init__(
+            f"no schedule {schedule_id} (schedules: {have}); "
+            "list them with `tillage schedule list`."
         )
 
 
@@ -452,7 +543,7 @@ class AlertNotAcceptableError(InputError):
         super().__init__(f"alert #{alert_id} cannot be accepted: {reason}. {fix}")
 
 
-class NoSuchAlertError(TillageError):
+class NoSuchAlertError(NoSuchNameError):
     code = "no_such_alert"
 
     def __init__(self, alert_id: int) -> None:
@@ -484,7 +575,7 @@ class SinkError(TillageError):
         super().__init__(f"{sink} sink could not deliver to {target}{tries}: {problem}. {fix}")
 
 
-class NoSuchRunError(TillageError):
+class NoSuchRunError(NoSuchNameError):
     code = "no_such_run"
 
     def __init__(self, run_id: str) -> None:
@@ -542,3 +633,108 @@ class NondeterminismError(TillageError):
             "from step results and parameters only (no clocks, random numbers or outside "
             "reads outside steps), then start a new run."
         )
+
+
+# The one table from error code to CLI exit status and to HTTP status. Every
+# class above has a row (a test checks); a class without one (an error raised by
+# a plugin, say) takes its nearest base's. Exit statuses 2 (usage), 3 (`check`
+# found a blocking rule) and 4 (a run failed) mean outcomes other than errors,
+# so errors keep 1 until a status of their own is worth a release note.
+EXIT_STATUS: dict[str, int] = {
+    "tillage_error": 1,
+    "not_a_repository": 1,
+    "repository_exists": 1,
+    "no_such_name": 1,
+    "no_such_dataset": 1,
+    "no_such_ref": 1,
+    "no_such_model": 1,
+    "no_such_labelset": 1,
+    "no_such_taxonomy": 1,
+    "no_such_task": 1,
+    "no_such_schedule": 1,
+    "no_such_alert": 1,
+    "no_such_run": 1,
+    "invalid_ref": 1,
+    "ref_exists": 1,
+    "invalid_name": 1,
+    "bad_input": 1,
+    "unreadable_file": 1,
+    "invalid_filter": 1,
+    "bad_encoding": 1,
+    "csv_value": 1,
+    "export_failed": 1,
+    "schema_mismatch": 1,
+    "key_violation": 1,
+    "schema_file": 1,
+    "alert_not_acceptable": 1,
+    "quality_block": 1,
+    "concurrent_update": 1,
+    "lock_timeout": 1,
+    "merge_conflict": 1,
+    "catalog_error": 1,
+    "catalog_missing": 1,
+    "catalog_damaged": 1,
+    "corrupt_data": 1,
+    "storage_error": 1,
+    "disk_full": 1,
+    "read_only": 1,
+    "run_state": 1,
+    "stored_value_changed": 1,
+    "nondeterministic_run": 1,
+    "sink_failed": 1,
+    "usage_error": 2,
+}
+
+HTTP_STATUS: dict[str, int] = {
+    "tillage_error": 500,
+    "not_a_repository": 404,
+    "repository_exists": 409,
+    "no_such_name": 404,
+    "no_such_dataset": 404,
+    "no_such_ref": 404,
+    "no_such_model": 404,
+    "no_such_labelset": 404,
+    "no_such_taxonomy": 404,
+    "no_such_task": 404,
+    "no_such_schedule": 404,
+    "no_such_alert": 404,
+    "no_such_run": 404,
+    "invalid_ref": 400,
+    "ref_exists": 409,
+    "invalid_name": 400,
+    "bad_input": 422,
+    "unreadable_file": 422,
+    "invalid_filter": 400,
+    "bad_encoding": 422,
+    "csv_value": 422,
+    "export_failed": 422,
+    "schema_mismatch": 422,
+    "key_violation": 422,
+    "schema_file": 422,
+    "alert_not_acceptable": 409,
+    "quality_block": 422,
+    "concurrent_update": 409,
+    "lock_timeout": 423,
+    "merge_conflict": 409,
+    "catalog_error": 500,
+    "catalog_missing": 500,
+    "catalog_damaged": 500,
+    "corrupt_data": 500,
+    "storage_error": 500,
+    "disk_full": 507,
+    "read_only": 503,
+    "run_state": 409,
+    "stored_value_changed": 409,
+    "nondeterministic_run": 409,
+    "sink_failed": 502,
+    "usage_error": 400,
+}
+
+
+def _status(table: dict[str, int], cls: type[TillageError]) -> int:
+    """``cls``'s row in ``table``, or its nearest base's."""
+    for base in cls.__mro__:
+        code = getattr(base, "code", None)
+        if isinstance(code, str) and code in table:
+            return table[code]
+    return table["tillage_error"]  # pragma: no cover - TillageError has a row

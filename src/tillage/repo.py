@@ -34,6 +34,7 @@ from tillage.errors import (
     InvalidFilterError,
     MergeConflictError,
     NoSuchDatasetError,
+    NoSuchModelError,
     NoSuchRefError,
     QualityCheckError,
     RepositoryExistsError,
@@ -1065,12 +1066,12 @@ class Repo:
                 )
         else:
             assert against is not None
+            reference = self._reference(dataset, against)  # an unknown one caches nothing
             current = (
                 profile_table(self._data(dataset, None, file))
                 if file is not None
                 else self.profile(dataset, head.id)
             )
-            reference = self._reference(dataset, against)
         schema = self.monitor.schema(dataset)
         found = self.monitor.drift(
             dataset, current, reference[0], reference[1], schema, self.key(dataset)
@@ -1111,9 +1112,7 @@ class Repo:
         if kind == "model":
             models = self.monitor.store.models(name=str(arg))
             if not models:
-                raise InputError(
-                    f"no model named {arg!r} is recorded; record one with repo.record_model()."
-                )
+                raise NoSuchModelError(str(arg), self._model_names())
             m = models[0]
             name = f"model {m.name} (data {m.commit_id[:12]})"
             return self.profile(dataset, m.commit_id), name
@@ -1192,7 +1191,7 @@ class Repo:
         """Set the feature importances of the latest model recorded as ``name``."""
         models = self.monitor.store.models(name=name)
         if not models:
-            raise InputError(f"no model named {name!r}; record it first with repo.record_model().")
+            raise NoSuchModelError(name, self._model_names())
         m = models[0]
         checked = self._check_importance(m.dataset, m.commit_id, importance)
         return model_dict(self.monitor.store.set_importance(m.id, checked))
@@ -1200,6 +1199,10 @@ class Repo:
     def models(self, name: str | None = None) -> list[dict[str, Any]]:
         """Recorded models, newest first."""
         return [model_dict(m) for m in self.monitor.store.models(name=name)]
+
+    def _model_names(self) -> list[str]:
+        """The names models are recorded under, for `NoSuchModelError`."""
+        return sorted({m.name for m in self.monitor.store.models()})
 
     def _check_importance(
         self, dataset: str, commit_id: str, importance: dict[str, float]

@@ -2,8 +2,9 @@
 
 Errors are handled in one place, `tillage.cli.common.TillageGroup.invoke`: a `TillageError` is
 printed as ``error: <message>`` on stderr (or as a JSON error document with
-``--json``) and exits with status 1, never with a traceback. Usage errors exit
-with 2, as Typer does; with ``--json`` they are a JSON document too.
+``--json``) and exits with the status `tillage.errors.EXIT_STATUS` gives its
+code (1 for every error today), never with a traceback. Usage errors exit with
+2, as Typer does; with ``--json`` they are a JSON document too.
 """
 
 from __future__ import annotations

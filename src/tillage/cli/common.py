@@ -47,7 +47,7 @@ class TillageGroup(TyperGroup):
         except TillageError as err:
             state = ctx.find_object(State)
             Output(json_mode=bool(state and state.json)).error(err)
-            raise typer.Exit(1) from None
+            raise typer.Exit(err.exit_status) from None
 
     def main(
         self,

@@ -404,10 +404,9 @@ def schedule_remove(
 ) -> None:
     """Remove a schedule (its runs stay)."""
     out = _out(ctx, as_json)
-    if not tillage.Runs(_open(ctx)).store.remove_schedule(schedule_id):
-        raise tillage.InputError(
-            f"no schedule {schedule_id}; list them with `tillage schedule list`."
-        )
+    store = tillage.Runs(_open(ctx)).store
+    if not store.remove_schedule(schedule_id):
+        raise tillage.NoSuchScheduleError(schedule_id, [s.id for s in store.schedules()])
     out.emit({"removed": schedule_id}, f"removed schedule {schedule_id}")
 
 

@@ -41,7 +41,7 @@ import yaml
 
 from tillage.core.commit import Commit
 from tillage.core.names import check_name
-from tillage.errors import InputError
+from tillage.errors import InputError, NoSuchTaskError
 from tillage.labels.sets import LabelSets, key_text
 
 
@@ -79,9 +79,7 @@ class TaskSpec:
         try:
             raw = yaml.safe_load(path.read_text())
         except FileNotFoundError:
-            raise InputError(
-                f"no task spec {str(path)!r}; write one (see tillage.labels.annotation)."
-            ) from None
+            raise NoSuchTaskError(str(path)) from None
         except yaml.YAMLError as e:
             raise InputError(f"task spec {str(path)!r} is not valid YAML: {e}") from None
         if (

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from tillage.core.commit import Commit
 from tillage.core.names import check_name
-from tillage.errors import InputError, NoSuchDatasetError
+from tillage.errors import InputError, NoSuchDatasetError, NoSuchLabelSetError
 from tillage.labels.taxonomy import Taxonomy
 from tillage.store.labels import LabelSetRecord, LabelStore
 
@@ -159,11 +159,7 @@ class LabelSets:
     def get(self, name: str) -> LabelSetRecord:
         found = self.store.label_set(name)
         if found is None:
-            known = ", ".join(s.name for s in self.store.label_sets()) or "none yet"
-            raise InputError(
-                f"no label set {name!r} (label sets: {known}); create one with "
-                "repo.create_labelset(name, records=DATASET, taxonomy=NAME)."
-            )
+            raise NoSuchLabelSetError(name, [s.name for s in self.store.label_sets()])
         return found
 
     def create(self, name: str, records: str, taxonomy: str) -> LabelSetRecord:

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from tillage.errors import InputError
+from tillage.errors import InputError, NoSuchTaxonomyError
 
 Target = str | tuple[str, ...] | None
 """Where an old class goes: one new class, a split into several, or nowhere."""
@@ -129,9 +129,7 @@ class Taxonomy:
         try:
             raw = yaml.safe_load(p.read_text())
         except FileNotFoundError:
-            raise InputError(
-                f"no taxonomy file {str(p)!r}; write one (see tillage.labels.taxonomy)."
-            ) from None
+            raise NoSuchTaxonomyError(str(p)) from None
         except yaml.YAMLError as e:
             raise InputError(f"taxonomy file {str(p)!r} is not valid YAML: {e}") from None
         return Taxonomy.from_dict(raw, source=str(p))
