@@ -442,3 +442,20 @@ def test_a_copied_repository_with_branches_is_not_self_contained(tmp_path: Path)
         with pytest.raises(tillage.CorruptDataError, match="copied or moved"):
             repo.read("t", "dev")
         assert repo.read("t", "main").num_rows == 3  # main's own files are in the copy
+
+
+def test_a_file_damaged_after_it_was_checked_is_caught_in_a_later_version(
+    tmp_path: Path,
+) -> None:
+    """A process checks each file once; a file that changed since is checked again."""
+    r = tillage.init(tmp_path / "proj")
+    r.ingest("flights", flights_table(range(40)), key="id", message="day 1")
+    assert r.read("flights").num_rows == 40  # checks day 1's data file
+    [first] = data_files(r)
+    data = bytearray(first.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    first.write_bytes(bytes(data))
+    with pytest.raises(tillage.CorruptDataError, match=first.name):
+        r.ingest("flights", flights_table(range(40, 60)), message="day 2")
+        r.read("flights")
+    r.close()

@@ -273,9 +273,7 @@ class FileLedger:
             CorruptDataError: for the first damaged file.
         """
         if not deep:
-            files = [
-                f for f in files if self._passed.get((dataset, f.path)) != self._stat(f, dataset)
-            ]
+            files = [f for f in files if not self._still_passes(dataset, f)]
         found = self.check(dataset, pin, files, deep=deep)
         if found.problems:
             p = found.problems[0]
@@ -284,6 +282,11 @@ class FileLedger:
             seen = self._stat(f, dataset)
             if seen is not None:
                 self._passed[(dataset, f.path)] = seen
+
+    def _still_passes(self, dataset: str, f: VersionFile) -> bool:
+        """Whether ``f`` passed a check in this process and has not changed since."""
+        passed = self._passed.get((dataset, f.path))
+        return passed is not None and passed == self._stat(f, dataset)
 
     def _stat(self, f: VersionFile, dataset: str) -> tuple[int, int] | None:
         try:
