@@ -71,19 +71,15 @@ def test_demo_monitors_every_day_after_the_first_week(tmp_path: Path) -> None:
     with tillage.open(path) as repo:
         # A model is recorded every day from the 8th (a full week to learn from).
         models = repo.models("delay-model")
-        assert [m["metrics"]["day"] for m in models] == [
-            f"2013-01-{d:02d}" for d in range(16, 7, -1)
-        ]
+        assert [m.metrics["day"] for m in models] == [f"2013-01-{d:02d}" for d in range(16, 7, -1)]
         assert set(models[0]["importance"]) == set(pipeline.FEATURES)
         # Days 8.. were checked against the schema file: each commit records its hash.
         checked = [c for c in repo.log("main") if "schema" in c.changes.get("flights", {})]
         assert len(checked) >= 8
         # The week of 10-16 January has the cancellations of the 13th and 16th:
         # the missing-value rule on dep_time fired and stays one alert.
-        dep_time = [
-            a for a in repo.alerts() if a["column"] == "dep_time" and a["kind"] == "missing"
-        ]
-        assert len(dep_time) == 1 and dep_time[0]["count"] >= 2
+        dep_time = [a for a in repo.alerts() if a.column == "dep_time" and a.kind == "missing"]
+        assert len(dep_time) == 1 and dep_time[0].count >= 2
 
 
 def test_demo_runs_one_pipeline_run_per_day(tmp_path: Path) -> None:
@@ -114,9 +110,9 @@ def test_demo_runs_one_pipeline_run_per_day(tmp_path: Path) -> None:
         # Each model is recorded against the data it was trained on, with its metrics.
         last = max(done, key=lambda r: r.params["day"])
         card = last.result["model"]
-        [model] = [m for m in repo.models("delay-model") if m["metrics"]["day"] == days[-1]]
-        assert model["commit_id"] == last.result["commit"]
-        assert model["metrics"]["accuracy"] == card["accuracy"] == summary["last_accuracy"]
+        [model] = [m for m in repo.models("delay-model") if m.metrics["day"] == days[-1]]
+        assert model.commit_id == last.result["commit"]
+        assert model.metrics["accuracy"] == card["accuracy"] == summary["last_accuracy"]
         assert card["challenger"]["trained_on"] == [days[0], days[-2]]
         assert card["accuracy"] >= card["daily_accuracy"]
         assert [s.name for s in last.steps] == [
@@ -233,7 +229,7 @@ def test_the_closing_summary_is_the_repository_at_the_end(
         alerts = repo.alerts()
         assert summary["open_alerts"] == len(alerts) > 2
         assert summary["alerts_opened"] == len(repo.alerts(show_all=True))
-        by_dataset = Counter(a["dataset"] for a in alerts)
+        by_dataset = Counter(a.dataset for a in alerts)
         assert summary["open_alerts_by_dataset"] == dict(by_dataset)
         branches = sorted(b for b in repo.branches() if not b.startswith("runs/"))
         assert summary["branches"] == branches == ["drop-cancelled", "labels", "main"]

@@ -122,7 +122,7 @@ def test_annotation_overlap_spec_versions_and_bad_input(repo: Repo) -> None:
     ann.submit("tweets", "ann", "t1", "other", spec_version=1)
     assert ann.next("tweets", "bob", n=5, spec_version=1) == ["t0", "t1", "t2", "t3"]
     ann.submit("tweets", "bob", "t0", "iphone", spec_version=1)
-    assert ann.progress("tweets", 1)["done"] == 1
+    assert ann.progress("tweets", 1).done == 1
     with pytest.raises(tillage.InputError, match="has its 2 annotation"):
         ann.submit("tweets", "cat", "t0", "android", spec_version=1)
     with pytest.raises(tillage.InputError, match="already"):
@@ -139,7 +139,7 @@ def test_annotation_overlap_spec_versions_and_bad_input(repo: Repo) -> None:
     assert "t0" not in ann.next("tweets", "cat", n=5)
     assert ann.next("tweets", "ann", n=5) == ["t2", "t3"]
     ann.submit("tweets", "cat", "t1", "bot")
-    assert ann.progress("tweets")["done"] == 1  # t0 only: t1 has one v2 annotation
+    assert ann.progress("tweets").done == 1  # t0 only: t1 has one v2 annotation
     events = repo.read("source").to_pylist()
     assert {(e["source"], e["spec_version"], e["taxonomy_version"]) for e in events} >= {
         ("ann", 1, 1),
@@ -157,11 +157,11 @@ def test_taxonomy_change_carries_labels_and_lists_what_to_redo(repo: Repo) -> No
         taxonomy_version=1,
     )
     report = repo.migrate_labels("source")
-    assert report["version"] == 2 and report["carried"] == 2
-    assert report["relabel"] == [
-        {"record_id": "t2", "why": "'other' was split into web, bot in version 2"}
-    ]
-    assert report["rerun_labeling_functions"] == ["has_link"]
+    assert report.version == 2 and report.carried == 2
+    assert report.relabel == (
+        tillage.Relabel(record_id="t2", why="'other' was split into web, bot in version 2"),
+    )
+    assert report.rerun_labeling_functions == ("has_link",)
     current = {r["record_id"]: r for r in repo.labels("source").to_pylist()}
     assert current["t1"]["label"] == "apple" and current["t1"]["taxonomy_version"] == 2
     assert current["t0"]["source"] == "has_link"
@@ -206,11 +206,11 @@ def test_label_issues_name_flipped_records(tmp_path: Path) -> None:
     given[flipped] = np.where(truth[flipped] == "android", "iphone", "android")
     repo.label("src", ids, list(given), source="import", taxonomy_version=1)
     found = repo.label_issues("src")
-    named = {i["record_id"] for i in found["issues"]}
+    named = {i.record_id for i in found.issues}
     hits = named & {ids[i] for i in flipped}
     assert len(hits) >= 16 and len(named) <= 30
-    top = found["issues"][0]
-    assert top["suggested"] != top["given"] and top["record_id"] in ids
+    top = found.issues[0]
+    assert top.suggested != top.given and top.record_id in ids
     repo.close()
 
 
@@ -229,10 +229,9 @@ def test_labeling_functions_and_annotator_aggregation_write_aggregates(repo: Rep
 
     repo.label("source", ["t0", "t4"], ["android", "apple"], source="gold")
     done = repo.label_with_functions("source", [short, broken], gold="source")
-    assert [e["record"] for e in done["errors"]] == ["t3"]
-    assert "cannot read this one" in done["errors"][0]["error"]
-    by_lf = {s["name"]: s for s in done["report"]["lfs"]}
-    assert by_lf["short"]["coverage"] == pytest.approx(0.5)
+    assert [e.record for e in done.errors] == ["t3"]
+    assert "cannot read this one" in done.errors[0].error
+    assert done.report["short"].coverage == pytest.approx(0.5)
     events = repo.read("source").to_pylist()
     assert {e["source"] for e in events if e["kind"] == "lf"} == {"short", "broken"}
     current = {r["record_id"]: r for r in repo.labels("source").to_pylist()}
@@ -248,8 +247,8 @@ def test_labeling_functions_and_annotator_aggregation_write_aggregates(repo: Rep
     ]:
         ann.submit("tweets", who, record, label, spec_version=1)
     quality = repo.aggregate_annotations("source")
-    assert {r["record"] for r in quality["records"]} == {"t0", "t1"}
-    assert {a["annotator"] for a in quality["annotators"]} >= {"ann", "bob"}
+    assert set(quality.result.records) == {"t0", "t1"}
+    assert {a.annotator for a in quality.annotators} >= {"ann", "bob"}
     current = {r["record_id"]: r for r in repo.labels("source").to_pylist()}
     assert current["t1"]["source"] == "dawid-skene" and current["t1"]["label"] == "android"
     with pytest.raises(tillage.InputError, match="no annotations"):

@@ -82,16 +82,16 @@ def test_infer_schema_writes_a_reviewable_file_and_ingest_checks_it(repo: Repo) 
     c = repo.ingest("flights", batch(range(900, 1200), origin="ZZZ"))
     assert c.changes["flights"]["schema"]["sha256"] == schema.content_hash
     [check] = repo.checks(c.id)
-    kinds = {(f["column"], f["kind"]) for f in check["findings"]}
+    kinds = {(f.column, f.kind) for f in check.findings}
     assert ("origin", "domain") in kinds
     alerts = repo.alerts()
-    [domain] = [a for a in alerts if a["column"] == "origin" and a["kind"] == "domain"]
-    assert domain["count"] == 1 and "ZZZ" in domain["message"]
+    [domain] = [a for a in alerts if a.column == "origin" and a.kind == "domain"]
+    assert domain.count == 1 and "ZZZ" in domain.message
 
     # The same problem the next day updates the alert instead of opening another.
     c2 = repo.ingest("flights", batch(range(1200, 1500), origin="ZZZ"))
-    again = [a for a in repo.alerts() if a["column"] == "origin" and a["kind"] == "domain"]
-    assert len(again) == 1 and again[0]["count"] == 2 and again[0]["last_commit"] == c2.id
+    again = [a for a in repo.alerts() if a.column == "origin" and a.kind == "domain"]
+    assert len(again) == 1 and again[0].count == 2 and again[0].last_commit == c2.id
 
 
 def test_blocking_rule_quarantines_the_batch_and_leaves_the_branch(repo: Repo) -> None:
@@ -168,8 +168,8 @@ def test_same_data_gives_no_drift_and_window_compares_batches(repo: Repo) -> Non
     assert repo.drift("flights", window=3) == []
     c = repo.ingest("flights", batch(range(1800, 2100), delay=500.0))
     [check] = repo.checks(c.id)
-    assert any(f["column"] == "dep_delay" for f in check["findings"])
-    assert check["reference"].startswith("the 6 previous batch")
+    assert any(f.column == "dep_delay" for f in check.findings)
+    assert check.reference.startswith("the 6 previous batch")
     found = repo.drift("flights", window=3)
     assert [(f.column, f.kind) for f in found] == [("dep_delay", "quantiles")]
 
@@ -198,25 +198,25 @@ def test_accept_widens_the_schema_and_mute_and_resolve(repo: Repo) -> None:
     _, path = repo.infer_schema("flights")
     before = path.read_text()
     repo.ingest("flights", batch(range(900, 1200), origin="ZZZ"))
-    [alert] = [a for a in repo.alerts() if a["kind"] == "domain"]
-    done = repo.accept_alert(alert["id"])
-    assert done["alert"]["status"] == "accepted"
-    assert done["remaining"] == []
+    [alert] = [a for a in repo.alerts() if a.kind == "domain"]
+    done = repo.accept_alert(alert.id)
+    assert done.alert.status == "accepted"
+    assert done.remaining == ()
     assert path.read_text() != before and "ZZZ" in path.read_text()
     assert repo.check("flights") == []
-    assert alert["id"] not in [a["id"] for a in repo.alerts()]
+    assert alert.id not in [a.id for a in repo.alerts()]
 
     repo.ingest("flights", batch(range(1200, 1500), delay=1e5))
-    [rng] = [a for a in repo.alerts() if a["kind"] == "range"]
-    muted = repo.mute_alert(rng["id"], "7d")
-    assert muted["status"] == "muted" and muted["muted_until"]
-    assert rng["id"] not in [a["id"] for a in repo.alerts()]
-    assert rng["id"] in [a["id"] for a in repo.alerts(show_all=True)]
-    assert repo.resolve_alert(rng["id"])["status"] == "resolved"
+    [rng] = [a for a in repo.alerts() if a.kind == "range"]
+    muted = repo.mute_alert(rng.id, "7d")
+    assert muted.status == "muted" and muted.muted_until
+    assert rng.id not in [a.id for a in repo.alerts()]
+    assert rng.id in [a.id for a in repo.alerts(show_all=True)]
+    assert repo.resolve_alert(rng.id).status == "resolved"
     with pytest.raises(tillage.NoSuchAlertError):
         repo.resolve_alert(999)
     with pytest.raises(tillage.InputError, match="duration"):
-        repo.mute_alert(rng["id"], "soon")
+        repo.mute_alert(rng.id, "soon")
 
 
 class _Hook(BaseHTTPRequestHandler):

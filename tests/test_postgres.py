@@ -140,8 +140,8 @@ def test_monitoring_on_postgres(tmp_path: Path, pg_url: str) -> None:
     repo.record_model("m", "t", feature_importance={"v": 1.0})
     c = repo.ingest("t", pa.table({"id": list(range(600, 800)), "v": ["z"] * 200}))
     [check] = repo.checks(c.id)
-    assert any(f["kind"] == "domain" for f in check["findings"])
-    [alert] = [a for a in repo.alerts() if a["kind"] == "domain"]
-    assert alert["finding"]["importance"]["rank"] == 1
-    assert repo.accept_alert(alert["id"])["remaining"] == []
+    assert any(f.kind == "domain" for f in check.findings)
+    [alert] = [a for a in repo.alerts() if a.kind == "domain"]
+    assert alert.finding.importance.rank == 1
+    assert repo.accept_alert(alert.id).remaining == ()
     repo.close()

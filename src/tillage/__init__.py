@@ -65,17 +65,32 @@ from tillage.errors import (
 # SQLAlchemy and DataSketches, which `tillage --help` and `--version` do not need.
 _LAZY = {
     "ABSTAIN": "tillage.labels.functions",
+    "AcceptedAlert": "tillage.quality.results",
+    "AggregatedAnnotations": "tillage.labels.results",
+    "Alert": "tillage.quality.results",
+    "AnnotationItem": "tillage.labels.results",
+    "AnnotationProgress": "tillage.labels.results",
+    "AppliedFunctions": "tillage.labels.results",
     "BackfillResult": "tillage.pipelines.backfill",
+    "CheckRecord": "tillage.quality.results",
     "Context": "tillage.pipelines.engine",
+    "GoldAccuracy": "tillage.labels.results",
     "Graph": "tillage.pipelines.lineage",
+    "LabelIssue": "tillage.labels.issues",
+    "LabelIssues": "tillage.labels.issues",
+    "LabelSet": "tillage.labels.results",
+    "MigrationReport": "tillage.labels.results",
+    "Model": "tillage.quality.results",
     "Pipeline": "tillage.pipelines.steps",
     "Profile": "tillage.quality.profile",
+    "Relabel": "tillage.labels.results",
     "Repo": "tillage.repo",
     "Run": "tillage.pipelines.engine",
     "Runs": "tillage.pipelines.engine",
     "Schema": "tillage.quality.schema",
     "Step": "tillage.pipelines.steps",
     "StepView": "tillage.pipelines.engine",
+    "Tally": "tillage.labels.results",
     "Tick": "tillage.pipelines.schedules",
     "add_schedule": "tillage.pipelines.schedules",
     "approval": "tillage.pipelines.engine",
@@ -99,6 +114,18 @@ _LAZY = {
 
 if typing.TYPE_CHECKING:
     from tillage.labels.functions import ABSTAIN, labeling_function, load_functions
+    from tillage.labels.issues import LabelIssue, LabelIssues
+    from tillage.labels.results import (
+        AggregatedAnnotations,
+        AnnotationItem,
+        AnnotationProgress,
+        AppliedFunctions,
+        GoldAccuracy,
+        LabelSet,
+        MigrationReport,
+        Relabel,
+        Tally,
+    )
     from tillage.pipelines.backfill import BackfillResult, backfill, partitions
     from tillage.pipelines.engine import (
         Context,
@@ -116,6 +143,7 @@ if typing.TYPE_CHECKING:
     from tillage.pipelines.schedules import Tick, add_schedule, tick, worker
     from tillage.pipelines.steps import Pipeline, Step, pipeline, step
     from tillage.quality.profile import Profile
+    from tillage.quality.results import AcceptedAlert, Alert, CheckRecord, Model
     from tillage.quality.schema import Schema
     from tillage.repo import Repo, init, open
 
@@ -135,11 +163,18 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ABSTAIN",
+    "AcceptedAlert",
+    "AggregatedAnnotations",
+    "Alert",
     "AlertNotAcceptableError",
+    "AnnotationItem",
+    "AnnotationProgress",
+    "AppliedFunctions",
     "BackfillResult",
     "CatalogDamagedError",
     "CatalogError",
     "CatalogMissingError",
+    "CheckRecord",
     "CodeVersion",
     "Commit",
     "ConcurrentUpdateError",
@@ -151,6 +186,7 @@ __all__ = [
     "DiskFullError",
     "Finding",
     "GcReport",
+    "GoldAccuracy",
     "Graph",
     "Importance",
     "InputError",
@@ -159,9 +195,14 @@ __all__ = [
     "InvalidNameError",
     "InvalidRefError",
     "KeyViolationError",
+    "LabelIssue",
+    "LabelIssues",
+    "LabelSet",
     "LockTimeoutError",
     "MergeConflictError",
     "MergeResult",
+    "MigrationReport",
+    "Model",
     "NoSuchAlertError",
     "NoSuchDatasetError",
     "NoSuchLabelSetError",
@@ -179,6 +220,7 @@ __all__ = [
     "QualityCheckError",
     "ReadOnlyRepositoryError",
     "RefExistsError",
+    "Relabel",
     "Repo",
     "RepositoryExistsError",
     "Run",
@@ -194,6 +236,7 @@ __all__ = [
     "StepView",
     "StorageError",
     "StoredValueError",
+    "Tally",
     "Tick",
     "TillageError",
     "UnreadableFileError",

@@ -42,9 +42,17 @@ from tillage.errors import (
 )
 from tillage.formats import is_csv, to_table, write_file
 from tillage.labels.annotation import Annotation
+from tillage.labels.issues import LabelIssues
+from tillage.labels.results import (
+    AggregatedAnnotations,
+    AppliedFunctions,
+    LabelSet,
+    MigrationReport,
+)
 from tillage.labels.sets import LabelSets
-from tillage.quality.monitor import BatchCheck, Monitor, alert_dict, model_dict
+from tillage.quality.monitor import BatchCheck, Monitor
 from tillage.quality.profile import Profile, profile_table
+from tillage.quality.results import AcceptedAlert, Alert, CheckRecord, Model
 from tillage.quality.schema import Schema
 from tillage.quality.schema import infer as infer_schema
 from tillage.quality.settings import QualitySettings, parse_reference
@@ -1119,20 +1127,20 @@ class Repo:
         commit = self.commit(spec)
         return self.profile(dataset, commit.id), f"{spec} ({commit.short_id})"
 
-    def checks(self, ref: str | None = None) -> list[dict[str, Any]]:
+    def checks(self, ref: str | None = None) -> list[CheckRecord]:
         """What ingest checked and found when it made the commit ``ref`` names."""
-        return self.monitor.store.checks(self.commit(ref).id)
+        return [CheckRecord.from_dict(c) for c in self.monitor.store.checks(self.commit(ref).id)]
 
     def alerts(
         self, *, show_all: bool = False, dataset: str | None = None, commit: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Alert]:
         """Open alerts (``show_all``: also muted, resolved and accepted ones)."""
         statuses = None if show_all else ["open"]
         cid = self.commit(commit).id if commit is not None else None
         found = self.monitor.store.alerts(statuses=statuses, dataset=dataset, commit_id=cid)
-        return [alert_dict(a) for a in found]
+        return [Alert.from_record(a) for a in found]
 
-    def accept_alert(self, alert_id: int) -> dict[str, Any]:
+    def accept_alert(self, alert_id: int) -> AcceptedAlert:
         """Accept what an alert found: widen the schema file, then re-check the data.
 
         Returns the alert, the schema file changed (if any) and the findings of
@@ -1149,19 +1157,17 @@ class Repo:
                 for f in self.monitor.check(alert.dataset, table, spec)
                 if f.column == alert.column
             ]
-        return {
-            "alert": alert_dict(alert),
-            "schema_file": str(path) if path else None,
-            "remaining": [f.to_dict() for f in remaining],
-        }
+        return AcceptedAlert(
+            alert=alert, schema_file=str(path) if path else None, remaining=tuple(remaining)
+        )
 
-    def mute_alert(self, alert_id: int, duration: str | None = None) -> dict[str, Any]:
+    def mute_alert(self, alert_id: int, duration: str | None = None) -> Alert:
         """Mute an alert (for a duration like ``7d``, or until unmuted by resolving it)."""
-        return alert_dict(self.monitor.mute(alert_id, duration))
+        return self.monitor.mute(alert_id, duration)
 
-    def resolve_alert(self, alert_id: int) -> dict[str, Any]:
+    def resolve_alert(self, alert_id: int) -> Alert:
         """Close an alert; the same problem later opens a new one."""
-        return alert_dict(self.monitor.resolve(alert_id))
+        return self.monitor.resolve(alert_id)
 
     def record_model(
         self,
@@ -1171,7 +1177,7 @@ class Repo:
         ref: str | None = None,
         feature_importance: dict[str, float] | None = None,
         metrics: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Model:
         """Record a model trained on ``dataset`` at ``ref``, with its feature importances.
 
         Findings on the dataset then carry each column's importance rank, and
@@ -1185,20 +1191,20 @@ class Repo:
         rec = self.monitor.store.add_model(
             name, dataset, commit.id, importance, metrics or {}, self.config.who()
         )
-        return model_dict(rec)
+        return Model.from_record(rec)
 
-    def set_feature_importance(self, name: str, importance: dict[str, float]) -> dict[str, Any]:
+    def set_feature_importance(self, name: str, importance: dict[str, float]) -> Model:
         """Set the feature importances of the latest model recorded as ``name``."""
         models = self.monitor.store.models(name=name)
         if not models:
             raise NoSuchModelError(name, self._model_names())
         m = models[0]
         checked = self._check_importance(m.dataset, m.commit_id, importance)
-        return model_dict(self.monitor.store.set_importance(m.id, checked))
+        return Model.from_record(self.monitor.store.set_importance(m.id, checked))
 
-    def models(self, name: str | None = None) -> list[dict[str, Any]]:
+    def models(self, name: str | None = None) -> list[Model]:
         """Recorded models, newest first."""
-        return [model_dict(m) for m in self.monitor.store.models(name=name)]
+        return [Model.from_record(m) for m in self.monitor.store.models(name=name)]
 
     def _model_names(self) -> list[str]:
         """The names models are recorded under, for `NoSuchModelError`."""
@@ -1228,10 +1234,10 @@ class Repo:
     def _labels(self) -> LabelSets:
         return LabelSets(self, LabelStore(self.catalog.engine), self.path)
 
-    def create_labelset(self, name: str, *, records: str, taxonomy: str) -> dict[str, Any]:
+    def create_labelset(self, name: str, *, records: str, taxonomy: str) -> LabelSet:
         """Register a label set over dataset ``records`` with taxonomy ``taxonomies/NAME.yaml``."""
         check_name(name, "label set")
-        return dict(vars(self._labels.create(name, records, taxonomy)))
+        return self._labels.create(name, records, taxonomy)
 
     def label(
         self,
@@ -1269,7 +1275,7 @@ class Repo:
         """The current label of each labelled record (latest aggregate, else latest event)."""
         return self._labels.current(labelset, ref)
 
-    def migrate_labels(self, labelset: str, to_version: int | None = None) -> dict[str, Any]:
+    def migrate_labels(self, labelset: str, to_version: int | None = None) -> MigrationReport:
         """Carry labels to a newer taxonomy version; lists what must be labelled again."""
         return self._labels.migrate(labelset, to_version)
 
@@ -1286,7 +1292,7 @@ class Repo:
         model: bool = True,
         gold: str | None = None,
         write: bool = True,
-    ) -> dict[str, Any]:
+    ) -> AppliedFunctions:
         """Apply labeling functions to the records and store their votes (and the label
         model's labels) in one commit; returns the commit, the votes and labels per
         class, the label model's accuracy on ``gold``, the per-function report and
@@ -1297,7 +1303,7 @@ class Repo:
 
     def aggregate_annotations(
         self, labelset: str, *, spec_version: int | None = None
-    ) -> dict[str, Any]:
+    ) -> AggregatedAnnotations:
         """Combine annotators' labels per record (Dawid-Skene); returns annotator quality."""
         return self._labels.aggregate_annotations(labelset, spec_version=spec_version)
 
@@ -1309,7 +1315,7 @@ class Repo:
         model: Any = None,
         folds: int = 5,
         seed: int = 0,
-    ) -> dict[str, Any]:
+    ) -> LabelIssues:
         """Likely label errors in a label set, by confident learning, most certain first.
 
         Out-of-sample probabilities come from ``folds``-fold cross-validation of

@@ -25,8 +25,8 @@ def _drift_alert(project: Path) -> None:
                 }
             ),
         )
-        [alert] = [a for a in repo.alerts() if a["column"] == "dep_delay"]
-        assert alert["id"] == 1 and alert["finding"]["check"] == "drift"
+        [alert] = [a for a in repo.alerts() if a.column == "dep_delay"]
+        assert alert.id == 1 and alert.finding.check == "drift"
 
 
 CASES = [

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 import tillage  # tillage.Repo loads Lance and more on first use: `--help` stays fast
-from tillage import Finding, __version__
+from tillage import __version__
 from tillage.cli import output
 from tillage.cli.common import BranchOpt, JsonOpt, RefOpt, State, _open, _out, _set_json, app
 
@@ -268,10 +268,10 @@ def ingest(
     checks = repo.checks(commit.id)
     lines: list[Any] = [output.commit_line(commit, target)]
     for c in checks:
-        for f in c["findings"]:
-            if not f["suppressed"]:
-                lines.append(monitoring.finding_text(Finding.from_dict(f)))
-    out.emit({"branch": target, **commit.to_dict(), "checks": checks}, *lines)
+        lines += [monitoring.finding_text(f) for f in c.findings if not f.suppressed]
+    out.emit(
+        {"branch": target, **commit.to_dict(), "checks": [c.to_dict() for c in checks]}, *lines
+    )
 
 
 @app.command(rich_help_panel="Branches and tags")

@@ -21,6 +21,8 @@ from tillage.cli.output import Records, commit_line
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from tillage import AnnotationItem, AppliedFunctions, Tally
+
 lf_app = typer.Typer(
     name="lf", help="Labeling functions: report on them, apply them.", no_args_is_help=True
 )
@@ -72,8 +74,8 @@ def labels_create(
 ) -> None:
     """Create a label set over a dataset's records, with a taxonomy file."""
     out = _out(ctx, as_json)
-    doc = _open(ctx).create_labelset(name, records=records, taxonomy=taxonomy)
-    out.emit(doc, f"label set {name} over {records}, taxonomy {taxonomy}")
+    created = _open(ctx).create_labelset(name, records=records, taxonomy=taxonomy)
+    out.emit(created.to_dict(), f"label set {name} over {records}, taxonomy {taxonomy}")
 
 
 @labels_app.command("add")
@@ -159,14 +161,14 @@ def annotate_next(
         "task": task,
         "spec_version": spec.version,
         "records": picked,
-        "items": shown,
+        "items": [item.to_dict() for item in shown],
         "instructions": spec.instructions,
     }
     out.emit(doc, _annotation_view(task, annotator, spec.instructions, shown))
 
 
 def _annotation_view(
-    task: str, annotator: str, instructions: str, shown: list[dict[str, Any]]
+    task: str, annotator: str, instructions: str, shown: list[AnnotationItem]
 ) -> Group:
     """Each record handed out: its id and the fields the task shows, under the instructions."""
     if not shown:
@@ -178,9 +180,9 @@ def _annotation_view(
         fields = Table.grid(padding=(0, 2))
         fields.add_column(style="dim")
         fields.add_column(overflow="fold")
-        for name, value in item["fields"].items():
+        for name, value in item.fields.items():
             fields.add_row(name, Text("" if value is None else str(value)))
-        parts.append(Panel(fields, title=f"record {item['record_id']}", title_align="left"))
+        parts.append(Panel(fields, title=f"record {item.record_id}", title_align="left"))
     parts.append(Text(f"answer with: tillage annotate submit {task} RECORD LABEL -a {annotator}"))
     return Group(*parts)
 
@@ -208,8 +210,8 @@ def annotate_progress(
 ) -> None:
     """How many queued records have all their annotations."""
     out = _out(ctx, as_json)
-    doc = _open(ctx).annotation.progress(task, spec_version)
-    out.emit(doc, doc["message"])
+    progress = _open(ctx).annotation.progress(task, spec_version)
+    out.emit(progress.to_dict(), progress.message)
 
 
 @labels_app.command("issues")
@@ -224,18 +226,18 @@ def labels_issues(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working(f"cross-validating a model on {name}…"):
-        doc = repo.label_issues(name, ref)
-    view = Table(show_edge=False, title=f"{len(doc['issues'])} likely label error(s) in {name}")
+        found = repo.label_issues(name, ref)
+    view = Table(show_edge=False, title=f"{len(found.issues)} likely label error(s) in {name}")
     for col in ("record", "given", "suggested", "score"):
         view.add_column(col)
-    for issue in doc["issues"][:top]:
+    for issue in found.issues[:top]:
         view.add_row(
-            Text(str(issue["record_id"])),
-            Text(str(issue["given"])),
-            Text(str(issue["suggested"])),
-            f"{issue['score']:.3f}",
+            Text(str(issue.record_id)),
+            Text(str(issue.given)),
+            Text(str(issue.suggested)),
+            f"{issue.score:.3f}",
         )
-    out.emit(doc, view)
+    out.emit(found.to_dict(), view)
 
 
 LfFileArg = Annotated[
@@ -247,25 +249,25 @@ GoldOpt = Annotated[
 ]
 
 
-def _lf_view(doc: dict[str, Any]) -> Table:
-    view = Table(show_edge=False, title=f"{len(doc['report']['lfs'])} labeling function(s)")
+def _lf_view(applied: AppliedFunctions) -> Table:
+    view = Table(show_edge=False, title=f"{len(applied.report.lfs)} labeling function(s)")
     for col in ("function", "coverage", "overlap", "conflict", "accuracy", "errors"):
         view.add_column(col)
-    for lf in doc["report"]["lfs"]:
-        acc = "-" if lf["accuracy"] is None else f"{lf['accuracy']:.1%}"
+    for lf in applied.report.lfs:
+        acc = "-" if lf.accuracy is None else f"{lf.accuracy:.1%}"
         view.add_row(
-            Text(lf["name"]),
-            f"{lf['coverage']:.1%}",
-            f"{lf['overlap']:.1%}",
-            f"{lf['conflict']:.1%}",
+            Text(lf.name),
+            f"{lf.coverage:.1%}",
+            f"{lf.overlap:.1%}",
+            f"{lf.conflict:.1%}",
             acc,
-            str(lf["errors"]),
+            str(lf.errors),
         )
-    if doc["errors"]:
-        first = doc["errors"][0]
+    if applied.errors:
+        first = applied.errors[0]
         view.caption = (
-            f"{len(doc['errors'])} error(s), e.g. {first['lf']} on record "
-            f"{first['record']}: {first['error']}"
+            f"{len(applied.errors)} error(s), e.g. {first.lf} on record "
+            f"{first.record}: {first.error}"
         )
     return view
 
@@ -282,10 +284,10 @@ def lf_report(
     """Coverage, overlap, conflict and accuracy of labeling functions (writes nothing)."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
-    doc = repo.label_with_functions(
+    applied = repo.label_with_functions(
         labelset, tillage.load_functions(str(file)), ref=ref, gold=gold, write=False
     )
-    out.emit(doc, _lf_view(doc))
+    out.emit(applied.to_dict(), _lf_view(applied))
 
 
 @lf_app.command("apply")
@@ -303,40 +305,41 @@ def lf_apply(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working("labeling…"):
-        doc = repo.label_with_functions(
+        applied = repo.label_with_functions(
             labelset, tillage.load_functions(str(file)), gold=gold, model=not no_model
         )
-    out.emit(doc, _lf_view(doc), Text(_applied_line(doc, repo.current_branch)))
+    line = _applied_line(applied, repo.current_branch)
+    out.emit(applied.to_dict(), _lf_view(applied), Text(line))
 
 
-def _applied_line(doc: dict[str, Any], branch: str | None) -> str:
+def _applied_line(applied: AppliedFunctions, branch: str | None) -> str:
     """What `lf apply` committed: the commit, votes and labels per class, gold accuracy."""
 
-    def tally(t: dict[str, Any], noun: str) -> str:
-        per = ", ".join(f"{c} {n:,}" for c, n in t["per_class"].items())
-        return f"{t['total']:,} {noun} ({per})" if t["total"] else f"0 {noun}"
+    def tally(t: Tally, noun: str) -> str:
+        per = ", ".join(f"{c} {n:,}" for c, n in t.per_class.items())
+        return f"{t.total:,} {noun} ({per})" if t.total else f"0 {noun}"
 
-    if doc["commit"] is None:
-        line = f"nothing committed to {doc['labelset']}: no votes and no labels"
+    if applied.commit is None:
+        line = f"nothing committed to {applied.labelset}: no votes and no labels"
     else:
         where = f" on {branch}" if branch else ""
         model = (
-            f"{tally(doc['labels'], 'label(s)')} from the label model"
-            if doc["model"] is not None
+            f"{tally(applied.labels, 'label(s)')} from the label model"
+            if applied.model is not None
             else "no label model (--no-model)"
         )
         line = (
-            f"committed {doc['commit'][:12]}{where} to {doc['labelset']}: "
-            f"{tally(doc['votes'], 'vote(s)')}, {model}"
+            f"committed {applied.commit[:12]}{where} to {applied.labelset}: "
+            f"{tally(applied.votes, 'vote(s)')}, {model}"
         )
-    gold = doc["gold"]
+    gold = applied.gold
     if gold is not None:
-        if gold["model_accuracy"] is None:
-            line += f"; no label model labels to score against {gold['labelset']}"
+        if gold.model_accuracy is None:
+            line += f"; no label model labels to score against {gold.labelset}"
         else:
             line += (
-                f"; the label model is {gold['model_accuracy']:.1%} right on the "
-                f"{gold['records']:,} record(s) labelled in {gold['labelset']}"
+                f"; the label model is {gold.model_accuracy:.1%} right on the "
+                f"{gold.records:,} record(s) labelled in {gold.labelset}"
             )
     return line
 
@@ -347,10 +350,10 @@ def labels_aggregate(
 ) -> None:
     """Combine annotators' labels per record (Dawid-Skene) and report annotator quality."""
     out = _out(ctx, as_json)
-    doc = _open(ctx).aggregate_annotations(name, spec_version=spec_version)
-    view = Table(show_edge=False, title=f"{len(doc['records'])} record(s) aggregated")
+    done = _open(ctx).aggregate_annotations(name, spec_version=spec_version)
+    view = Table(show_edge=False, title=f"{len(done.result.records)} record(s) aggregated")
     for col in ("annotator", "estimated accuracy", "annotations"):
         view.add_column(col)
-    for a in doc["annotators"]:
-        view.add_row(Text(str(a["annotator"])), f"{a['accuracy']:.1%}", str(a["count"]))
-    out.emit(doc, view)
+    for a in done.annotators:
+        view.add_row(Text(str(a.annotator)), f"{a.accuracy:.1%}", str(a.count))
+    out.emit(done.to_dict(), view)

@@ -7,7 +7,7 @@ call the `Repo` API and render what it returns.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Group, RenderableType
@@ -16,6 +16,9 @@ from rich.text import Text
 
 from tillage import Finding
 from tillage.cli.common import JsonOpt, RefOpt, _open, _out, app
+
+if TYPE_CHECKING:
+    from tillage import Alert
 
 schema_app = typer.Typer(
     name="schema", help="Infer and keep reviewable schema files.", no_args_is_help=True
@@ -104,22 +107,21 @@ def profile_view(doc: dict[str, Any]) -> RenderableType:
     return table
 
 
-def alerts_view(alerts: list[dict[str, Any]]) -> RenderableType:
+def alerts_view(alerts: list[Alert]) -> RenderableType:
     if not alerts:
         return Text("no open alerts", style="green")
     table = Table(show_edge=False)
     for col in ("id", "status", "severity", "subject", "seen", "last", "message"):
         table.add_column(col, overflow="fold")
     for a in alerts:
-        subject = f"{a['dataset']}.{a['column']}" if a["column"] else a["dataset"]
         table.add_row(
-            Text(str(a["id"])),
-            Text(a["status"]),
-            Text(a["severity"], style=_STYLE.get(a["severity"], "")),
-            Text(subject),
-            Text(f"{a['count']}×"),
-            Text(a["last_seen"][:16].replace("T", " ")),
-            Text(str(a["message"])),
+            Text(str(a.id)),
+            Text(a.status),
+            Text(a.severity, style=_STYLE.get(a.severity, "")),
+            Text(f"{a.dataset}.{a.column}" if a.column else a.dataset),
+            Text(f"{a.count}×"),
+            Text(a.last_seen[:16].replace("T", " ")),
+            Text(a.message),
         )
     table.caption = "accept: tillage alerts accept ID · mute: tillage alerts mute ID --for 7d"
     return table
@@ -249,7 +251,7 @@ def alerts(
         return
     out = _out(ctx, as_json)
     found = _open(ctx).alerts(show_all=show_all, dataset=dataset)
-    out.emit({"alerts": found}, alerts_view(found))
+    out.emit({"alerts": [a.to_dict() for a in found]}, alerts_view(found))
 
 
 AlertId = Annotated[int, typer.Argument(metavar="ID", help="Alert number (see `tillage alerts`).")]
@@ -263,15 +265,13 @@ def alerts_accept(ctx: typer.Context, alert_id: AlertId, as_json: JsonOpt = Fals
     covers is refused: resolve or mute it, or change the drift reference.
     """
     out = _out(ctx, as_json)
-    doc = _open(ctx).accept_alert(alert_id)
+    done = _open(ctx).accept_alert(alert_id)
     lines: list[RenderableType] = [Text(f"alert {alert_id} accepted")]
-    if doc["schema_file"]:
-        lines.append(Text(f"widened {doc['schema_file']}: review the change and commit it"))
-    if doc["remaining"]:
-        lines.append(
-            Text(f"still {len(doc['remaining'])} finding(s) on that column after re-check")
-        )
-    out.emit(doc, Group(*lines))
+    if done.schema_file:
+        lines.append(Text(f"widened {done.schema_file}: review the change and commit it"))
+    if done.remaining:
+        lines.append(Text(f"still {len(done.remaining)} finding(s) on that column after re-check"))
+    out.emit(done.to_dict(), Group(*lines))
 
 
 @alerts_app.command("mute")
@@ -288,14 +288,14 @@ def alerts_mute(
 ) -> None:
     """Silence an alert: it keeps counting, but sinks are not told until the mute ends."""
     out = _out(ctx, as_json)
-    doc = _open(ctx).mute_alert(alert_id, duration)
-    until = f" until {doc['muted_until'][:16]}" if doc["muted_until"] else ""
-    out.emit(doc, f"alert {alert_id} muted{until}")
+    muted = _open(ctx).mute_alert(alert_id, duration)
+    until = f" until {muted.muted_until[:16]}" if muted.muted_until else ""
+    out.emit(muted.to_dict(), f"alert {alert_id} muted{until}")
 
 
 @alerts_app.command("resolve")
 def alerts_resolve(ctx: typer.Context, alert_id: AlertId, as_json: JsonOpt = False) -> None:
     """Close an alert; if the problem comes back, a new alert opens."""
     out = _out(ctx, as_json)
-    doc = _open(ctx).resolve_alert(alert_id)
-    out.emit(doc, f"alert {alert_id} resolved")
+    resolved = _open(ctx).resolve_alert(alert_id)
+    out.emit(resolved.to_dict(), f"alert {alert_id} resolved")

@@ -192,9 +192,9 @@ def _daily_runs(repo: tillage.Repo) -> list[tillage.Run]:
 
 def _print_alerts(repo: tillage.Repo, runs: list[tillage.Run], console: Console) -> None:
     """The open alerts, most frequent first, with the days they were first and last seen."""
-    alerts = sorted(repo.alerts(), key=lambda a: -a["count"])
+    alerts = sorted(repo.alerts(), key=lambda a: -a.count)
     day_of = {r.result["commit"]: r.params["day"] for r in runs if r.status == "done"}
-    by_dataset = Counter(a["dataset"] for a in alerts)
+    by_dataset = Counter(a.dataset for a in alerts)
     where = ", ".join(f"{n} on {d}" for d, n in sorted(by_dataset.items()))
     console.print(
         f"\n[bold]open alerts[/] ({len(alerts)}{': ' + where if where else ''}), "
@@ -202,11 +202,11 @@ def _print_alerts(repo: tillage.Repo, runs: list[tillage.Run], console: Console)
     )
     for a in alerts[:ALERTS_SHOWN]:
         first, last = (
-            day_of.get(a[k]) or f"commit {str(a[k])[:12]}" for k in ("first_commit", "last_commit")
+            day_of.get(c) or f"commit {str(c)[:12]}" for c in (a.first_commit, a.last_commit)
         )
         seen = f"{first} .. {last}" if first != last else first
         console.print(
-            f"  #{a['id']} {a['dataset']}, seen {a['count']}× ({seen}): {a['message']}",
+            f"  #{a.id} {a.dataset}, seen {a.count}× ({seen}): {a.message}",
             markup=False,
             highlight=False,
         )
@@ -263,7 +263,7 @@ def summarize(repo: tillage.Repo) -> dict[str, Any]:
         "storage_vs_parquet": round(status.storage_bytes / parquet.tell(), 2),
         "alerts_opened": len(repo.alerts(show_all=True)),
         "open_alerts": len(alerts),
-        "open_alerts_by_dataset": dict(sorted(Counter(a["dataset"] for a in alerts).items())),
+        "open_alerts_by_dataset": dict(sorted(Counter(a.dataset for a in alerts).items())),
         "findings_raised": sum(r["checks"]["raised"] for r in landed),
         "findings_suppressed": sum(r["checks"]["suppressed"] for r in landed),
         "batches_blocked": len(done) - len(landed),

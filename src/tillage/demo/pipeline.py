@@ -222,24 +222,22 @@ def ingest(day: str) -> Landed:
 def check(commit: str) -> Checked:
     """What the ingest of ``commit`` found: new alerts, and known ones that got bad again."""
     repo = tillage.context().repo
-    opened = {a["id"] for a in repo.alerts(commit=commit, show_all=True) if a["count"] == 1}
+    opened = {a.id for a in repo.alerts(commit=commit, show_all=True) if a.count == 1}
     out = Checked(raised=0, suppressed=0, opened=[], again=[])
     for result in repo.checks(commit):
-        for f in result["findings"]:
-            if f["suppressed"]:
+        for f in result.findings:
+            if f.suppressed:
                 out["suppressed"] += 1
                 continue
             out["raised"] += 1
-            if f["alert_id"] in opened:
-                ref = "" if f["reference"] in f["message"] else f"vs {f['reference']}"
-                imp = str(tillage.Importance(**f["importance"])) if f["importance"] else ""
+            if f.alert_id in opened:
+                ref = "" if f.reference in f.message else f"vs {f.reference}"
+                imp = str(f.importance) if f.importance else ""
                 context = "; ".join(x for x in (ref, imp) if x)
-                out["opened"].append(
-                    Opened(alert=f["alert_id"], message=f["message"], context=context)
-                )
-            elif f["check"] == "schema" and f["effect"] >= 0.05:
+                out["opened"].append(Opened(alert=f.alert_id, message=f.message, context=context))
+            elif f.check == "schema" and f.effect >= 0.05:
                 # A known alert seen again: worth a line only when it hits 5% of the day.
-                out["again"].append(f"#{f['alert_id']} {f['column']} ({f['effect']:.0%} of rows)")
+                out["again"].append(f"#{f.alert_id} {f.column} ({f.effect:.0%} of rows)")
     return out
 
 
@@ -313,7 +311,7 @@ def _permutation_importance(
 def previous_accuracy(day: str) -> float | None:
     """The daily model's accuracy of the latest day before ``day`` that has a model."""
     for m in tillage.context().repo.models(MODEL):  # newest first
-        seen = m["metrics"]
+        seen = m.metrics
         if "daily_accuracy" in seen and str(seen.get("day", "")) < day:
             return float(seen["daily_accuracy"])
     return None
@@ -325,7 +323,7 @@ def record(commit: str, card: Card, importance: dict[str, float]) -> int:
     model = tillage.context().repo.record_model(
         MODEL, DATASET, ref=commit, feature_importance=importance, metrics=dict(card)
     )
-    return int(model["id"])
+    return model.id
 
 
 # -- the pipeline -----------------------------------------------------------------

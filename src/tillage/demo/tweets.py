@@ -330,14 +330,11 @@ def _chapter(
     coverage = len(votes) / len(gold)
     model_labels = _current(repo)
     majority_acc, model_acc = _majority(votes, gold), _accuracy(model_labels, gold)
-    lf_acc = {
-        s["name"]: _accuracy(_votes_of(lf, s["name"]), gold) for s in applied["report"]["lfs"]
-    }
+    lf_acc = {s.name: _accuracy(_votes_of(lf, s.name), gold) for s in applied.report.lfs}
     print_(
         f"[bold]labeling functions[/] ({len(FUNCTIONS)}): {coverage:.1%} of tweets get a vote; "
         + ", ".join(
-            f"{s['name']} {s['coverage']:.0%} ({lf_acc[s['name']]:.0%} right)"
-            for s in applied["report"]["lfs"]
+            f"{s.name} {s.coverage:.0%} ({lf_acc[s.name]:.0%} right)" for s in applied.report.lfs
         )
     )
     print_(
@@ -349,19 +346,19 @@ def _chapter(
     # 4. Dawid-Skene combines the annotations (its labels win over the label model's).
     progress = repo.annotation.progress(TASK)
     quality = repo.aggregate_annotations(LABELSET)
-    aggregated = {r["record"]: r["label"] for r in quality["records"]}
+    aggregated = dict(zip(quality.result.records, quality.result.labels, strict=True))
     aggregate_acc = _accuracy(aggregated, truth)
     annotators = {
-        a["annotator"]: {
-            "estimated": a["accuracy"],
-            "true": _accuracy(given[a["annotator"]], truth),
-            "count": a["count"],
+        a.annotator: {
+            "estimated": a.accuracy,
+            "true": _accuracy(given[a.annotator], truth),
+            "count": a.count,
         }
-        for a in quality["annotators"]
+        for a in quality.annotators
     }
     print_(
-        f"[bold]annotation[/] {TASK}: {progress['done']}/{progress['queued']} tweets done, "
-        f"{progress['annotations']} annotations ({half} under spec v1, "
+        f"[bold]annotation[/] {TASK}: {progress.done}/{progress.queued} tweets done, "
+        f"{progress.annotations} annotations ({half} under spec v1, "
         f"{len(picked) - half} under v2); Dawid-Skene {aggregate_acc:.1%} right"
     )
     for name, a in annotators.items():
@@ -376,10 +373,10 @@ def _chapter(
     current = _current(repo)
     training_acc = _accuracy(current, gold)
     issues = repo.label_issues(LABELSET, model=classifier(), seed=seed)
-    flagged = [i["record_id"] for i in issues["issues"]]
+    flagged = [i.record_id for i in issues.issues if i.record_id is not None]
     wrong = sum(current[r] != gold[r] for r in flagged)
     print_(
-        f"[bold]label issues[/]: {len(flagged)} of {issues['records']:,} labels flagged, "
+        f"[bold]label issues[/]: {len(flagged)} of {issues.records:,} labels flagged, "
         f"{wrong} of them really wrong ({wrong / max(len(flagged), 1):.0%}); "
         f"{sum(current[r] != gold[r] for r in current):,} labels are wrong in all"
     )
@@ -423,7 +420,7 @@ def _chapter(
         "labels_majority_accuracy": round(majority_acc, 4),
         "labels_model_accuracy": round(model_acc, 4),
         "labels_annotated": len(picked),
-        "labels_annotations": progress["annotations"],
+        "labels_annotations": progress.annotations,
         "labels_annotator_accuracy": {
             n: {"estimated": round(a["estimated"], 4), "true": round(a["true"], 4)}
             for n, a in annotators.items()

@@ -42,6 +42,7 @@ import yaml
 from tillage.core.commit import Commit
 from tillage.core.names import check_name
 from tillage.errors import InputError, NoSuchTaskError
+from tillage.labels.results import AnnotationItem, AnnotationProgress
 from tillage.labels.sets import LabelSets, key_text
 
 
@@ -208,8 +209,8 @@ class Annotation:
 
     def show(
         self, task: str, record_ids: Sequence[str], spec_version: int | None = None
-    ) -> list[dict[str, Any]]:
-        """What an annotator sees of each record: ``{"record_id": ..., "fields": {column: value}}``.
+    ) -> list[AnnotationItem]:
+        """What an annotator sees of each record: its id and ``fields``, column -> value.
 
         The columns are the spec version's fields (see the module doc), in that
         order; the records in the order of ``record_ids`` (ids as `next` returns them).
@@ -221,7 +222,7 @@ class Annotation:
         wanted = table.filter(pc.is_in(ids, value_set=pa.array(list(record_ids), pa.string())))
         by_id = dict(zip(key_text(wanted.column(key)).to_pylist(), wanted.to_pylist(), strict=True))
         return [
-            {"record_id": r, "fields": {c: by_id[r][c] for c in shown}}
+            AnnotationItem(record_id=r, fields={c: by_id[r][c] for c in shown})
             for r in record_ids
             if r in by_id
         ]
@@ -262,18 +263,17 @@ class Annotation:
             message=f"{annotator} annotated {record} for {task} v{version.version}",
         )
 
-    def progress(self, task: str, spec_version: int | None = None) -> dict[str, Any]:
+    def progress(self, task: str, spec_version: int | None = None) -> AnnotationProgress:
         """How far a task is: records queued, fully annotated, annotations made."""
         spec = self.spec(task)
         version = spec.version(spec_version)
         counts = self._counted(spec, version, self._annotations(spec))
         queued = self.labels.store.queue(task)
         done = sum(1 for r in queued if counts[r] >= version.overlap)
-        return {
-            "task": task,
-            "spec_version": version.version,
-            "queued": len(queued),
-            "done": done,
-            "annotations": sum(counts[r] for r in queued),
-            "message": f"task {task} has {done}/{len(queued)} records fully annotated",
-        }
+        return AnnotationProgress(
+            task=task,
+            spec_version=version.version,
+            queued=len(queued),
+            done=done,
+            annotations=sum(counts[r] for r in queued),
+        )

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -300,7 +300,7 @@ def _seed(estimator: Any, seed: int) -> None:
 # -- results ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LabelIssue:
     """One record whose given label is likely wrong.
 
@@ -314,6 +314,7 @@ class LabelIssue:
             ``suggested_probability - given_probability`` first, then lower index).
         given_probability: the model's probability of the given label (self-confidence).
         suggested_probability: the model's probability of the suggested label.
+        record_id: the record's id in a label set (None for labels passed in as such).
     """
 
     index: int
@@ -322,10 +323,11 @@ class LabelIssue:
     score: float
     given_probability: float
     suggested_probability: float
+    record_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (numpy scalars as Python values, probabilities to 6 places)."""
-        return {
+        doc = {
             "index": self.index,
             "given": _plain(self.given),
             "suggested": _plain(self.suggested),
@@ -333,9 +335,10 @@ class LabelIssue:
             "given_probability": round(self.given_probability, 6),
             "suggested_probability": round(self.suggested_probability, 6),
         }
+        return doc if self.record_id is None else {**doc, "record_id": self.record_id}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class LabelIssues:
     """What confident learning found in one labelled set of records.
 
@@ -349,6 +352,9 @@ class LabelIssues:
             ``label_counts``, off-diagonal cells are the estimated errors.
         noise_matrix: estimated ``P(given = i | true = j)`` at ``[i, j]``; each
             column sums to 1, the diagonal is how often a class keeps its label.
+        labelset: the label set the labels came from (None for labels passed in as such).
+
+    Equality is identity: the arrays have no single truth value to compare by.
     """
 
     classes: tuple[Any, ...]
@@ -358,6 +364,7 @@ class LabelIssues:
     thresholds: np.ndarray
     confident_joint: np.ndarray
     noise_matrix: np.ndarray
+    labelset: str | None = None
 
     def __len__(self) -> int:
         return len(self.issues)
@@ -373,10 +380,17 @@ class LabelIssues:
         cj = self.confident_joint
         return int(cj.sum() - np.trace(cj))
 
+    def of_records(self, labelset: str, record_ids: Sequence[str]) -> LabelIssues:
+        """These issues as found in ``labelset``: each names its record, ``record_ids[index]``."""
+        issues = tuple(replace(i, record_id=record_ids[i.index]) for i in self.issues)
+        return replace(self, issues=issues, labelset=labelset)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: plain lists, ints, floats and strings only."""
         classes = [_plain(c) for c in self.classes]
+        named = {} if self.labelset is None else {"labelset": self.labelset}
         return {
+            **named,
             "classes": classes,
             "records": self.records,
             "issues": [i.to_dict() for i in self.issues],

@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,8 +23,20 @@ import pyarrow.compute as pc
 from tillage.core.commit import Commit
 from tillage.core.names import check_name
 from tillage.errors import InputError, NoSuchDatasetError, NoSuchLabelSetError
+from tillage.labels.results import (
+    AggregatedAnnotations,
+    AppliedFunctions,
+    GoldAccuracy,
+    LabelSet,
+    MigrationReport,
+    Relabel,
+    Tally,
+)
 from tillage.labels.taxonomy import Taxonomy
-from tillage.store.labels import LabelSetRecord, LabelStore
+from tillage.store.labels import LabelStore
+
+if TYPE_CHECKING:
+    from tillage.labels.issues import LabelIssues
 
 KINDS: tuple[str, ...] = ("lf", "annotator", "model", "aggregate", "import")
 EVENT_KEY = "event_id"
@@ -156,13 +168,13 @@ class LabelSets:
         """The taxonomy file ``taxonomies/NAME.yaml`` of the project (``name`` is checked)."""
         return Taxonomy.load(self.project / "taxonomies" / f"{check_name(name, 'taxonomy')}.yaml")
 
-    def get(self, name: str) -> LabelSetRecord:
+    def get(self, name: str) -> LabelSet:
         found = self.store.label_set(name)
         if found is None:
             raise NoSuchLabelSetError(name, [s.name for s in self.store.label_sets()])
-        return found
+        return LabelSet.from_record(found)
 
-    def create(self, name: str, records: str, taxonomy: str) -> LabelSetRecord:
+    def create(self, name: str, records: str, taxonomy: str) -> LabelSet:
         if self.store.label_set(name) is not None:
             raise InputError(f"label set {name!r} exists already.")
         self.record_key(records)  # NoSuchDatasetError names it; one key column
@@ -224,7 +236,7 @@ class LabelSets:
         return key[0]
 
     def check_records(
-        self, spec: LabelSetRecord, record_ids: Sequence[Any], ref: str | None
+        self, spec: LabelSet, record_ids: Sequence[Any], ref: str | None
     ) -> list[str]:
         """``record_ids`` as stored record ids (`key_text`); each must name a record."""
         key = self.record_key(spec.records)
@@ -289,7 +301,7 @@ class LabelSets:
 
     def issues(
         self, name: str, ref: str | None = None, *, model: Any = None, folds: int = 5, seed: int = 0
-    ) -> dict[str, Any]:
+    ) -> LabelIssues:
         """Likely label errors in label set ``name`` at ``ref`` (see `tillage.Repo.label_issues`).
 
         The features are the records' columns but the key; each issue's ``record_id``
@@ -316,13 +328,9 @@ class LabelSets:
             features, labels, classes=classes, model=model, folds=folds, seed=seed
         )
         found = find_label_issues(labels, probs, classes=classes)
-        ids = key_text(data.column(key)).to_pylist()
-        doc = found.to_dict()
-        for issue in doc["issues"]:
-            issue["record_id"] = ids[issue["index"]]
-        return {"labelset": name, **doc}
+        return found.of_records(name, key_text(data.column(key)).to_pylist())
 
-    def migrate(self, name: str, to_version: int | None = None) -> dict[str, Any]:
+    def migrate(self, name: str, to_version: int | None = None) -> MigrationReport:
         """Carry every event of an older taxonomy version to ``to_version`` (default latest).
 
         Carried labels are written as new events (same kind and source, the new
@@ -362,15 +370,15 @@ class LabelSets:
                 key=EVENT_KEY,
                 message=f"carry {len(carried_rows)} label(s) to taxonomy {tax.name} v{target}",
             ).id
-        return {
-            "labelset": name,
-            "taxonomy": tax.name,
-            "version": target,
-            "carried": len(carried_rows),
-            "commit": commit,
-            "relabel": [{"record_id": k, "why": v} for k, v in sorted(relabel.items())],
-            "rerun_labeling_functions": sorted(rerun),
-        }
+        return MigrationReport(
+            labelset=name,
+            taxonomy=tax.name,
+            version=target,
+            carried=len(carried_rows),
+            commit=commit,
+            relabel=tuple(Relabel(record_id=k, why=v) for k, v in sorted(relabel.items())),
+            rerun_labeling_functions=tuple(sorted(rerun)),
+        )
 
     def apply_functions(
         self,
@@ -381,7 +389,7 @@ class LabelSets:
         model: bool = True,
         gold: str | None = None,
         write: bool = True,
-    ) -> dict[str, Any]:
+    ) -> AppliedFunctions:
         """Run labeling functions over the records, store their votes and the label model's.
 
         ``write=False`` only reports (coverage, overlap, conflict, accuracy, errors).
@@ -465,20 +473,20 @@ class LabelSets:
                 + (" and the label model" if fitted is not None else ""),
             ).id
         vote_classes = [classes[v] for v in votes.matrix[votes.matrix >= 0].tolist()]
-        return {
-            "labelset": name,
-            "commit": commit,
-            "votes": _tally(vote_count, vote_classes, classes),
-            "labels": _tally(len(labelled), labelled, classes),
-            "gold": _gold_accuracy(gold, gold_labels, labelled),
-            "report": summary.to_dict(),
-            "errors": [e.to_dict() for e in votes.errors],
-            "model": fitted.to_dict() if fitted is not None else None,
-        }
+        return AppliedFunctions(
+            labelset=name,
+            commit=commit,
+            votes=_tally(vote_count, vote_classes, classes),
+            labels=_tally(len(labelled), labelled, classes),
+            gold=_gold_accuracy(gold, gold_labels, labelled),
+            report=summary,
+            errors=tuple(votes.errors),
+            model=fitted,
+        )
 
     def aggregate_annotations(
         self, name: str, *, spec_version: int | None = None
-    ) -> dict[str, Any]:
+    ) -> AggregatedAnnotations:
         """Combine annotators' labels (Dawid-Skene): one ``aggregate`` event per record.
 
         Returns the annotator-quality report (estimated accuracy and confusion
@@ -515,25 +523,25 @@ class LabelSets:
         commit = self.repo.ingest(
             name, table, key=EVENT_KEY, message=f"aggregate {len(carried)} annotation(s)"
         )
-        return {"labelset": name, "commit": commit.id, **result.to_dict()}
+        return AggregatedAnnotations(labelset=name, commit=commit.id, result=result)
 
 
-def _tally(total: int, labels: Sequence[str], classes: Sequence[str]) -> dict[str, Any]:
+def _tally(total: int, labels: Sequence[str], classes: Sequence[str]) -> Tally:
     """A total and the count per class (every class, in taxonomy order)."""
     counts = Counter(labels)
-    return {"total": total, "per_class": {c: counts.get(c, 0) for c in classes}}
+    return Tally(total=total, per_class={c: counts.get(c, 0) for c in classes})
 
 
 def _gold_accuracy(
     gold: str | None, gold_labels: Sequence[Any] | None, labelled: Sequence[str]
-) -> dict[str, Any] | None:
+) -> GoldAccuracy | None:
     """The label model's accuracy on the records ``gold`` labels (None without gold)."""
     if gold is None or gold_labels is None:
         return None
     known = [i for i, g in enumerate(gold_labels) if g is not None]
     right = sum(labelled[i] == gold_labels[i] for i in known) if labelled else 0
-    return {
-        "labelset": gold,
-        "records": len(known),
-        "model_accuracy": right / len(known) if labelled and known else None,
-    }
+    return GoldAccuracy(
+        labelset=gold,
+        records=len(known),
+        model_accuracy=right / len(known) if labelled and known else None,
+    )

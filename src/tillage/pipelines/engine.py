@@ -224,7 +224,7 @@ def wait_for_annotations(task: str, records: int, spec_version: int | None = Non
     target.bind(rt.run.branch)
 
     def check() -> tuple[bool, str]:
-        done = target.annotation.progress(task, spec_version)["done"]
+        done = target.annotation.progress(task, spec_version).done
         return done >= records, f"task {task} has {done}/{records} labelled records"
 
     rt.wait(

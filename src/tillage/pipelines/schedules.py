@@ -69,7 +69,7 @@ def add_schedule(
         seen = _latest_commit(repo, spec, branch)
     else:
         alerts = repo.alerts(show_all=True)
-        seen = str(max((a["id"] for a in alerts), default=0))
+        seen = str(max((a.id for a in alerts), default=0))
     return store.add_schedule(target, kind, spec, dict(params or {}), branch, seen)
 
 
@@ -96,9 +96,9 @@ def _due(repo: Repo, s: ScheduleRecord, now: datetime) -> str | None:
         latest = _latest_commit(repo, s.spec, s.branch)
         return latest if latest and latest != s.last_seen else None
     newer = [
-        a["id"]
+        a.id
         for a in repo.alerts(show_all=True)
-        if a["kind"] == s.spec and a["id"] > int(s.last_seen or 0)
+        if a.kind == s.spec and a.id > int(s.last_seen or 0)
     ]
     return str(max(newer)) if newer else None
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import Connection, Engine
@@ -25,10 +24,11 @@ from tillage.errors import AlertNotAcceptableError, InputError, NoSuchAlertError
 from tillage.quality import drift as drift_mod
 from tillage.quality import schema as schema_mod
 from tillage.quality.profile import Profile, profile_table
+from tillage.quality.results import Alert
 from tillage.quality.settings import QualitySettings
 from tillage.quality.sinks import Sink, deliver, sinks_from_config
 from tillage.quality.triage import importances, triage
-from tillage.store.monitoring import AlertRecord, ModelRecord, MonitoringStore
+from tillage.store.monitoring import AlertRecord, MonitoringStore
 from tillage.store.tables import Tables
 
 _PROFILE_BATCH_ROWS = 1 << 20
@@ -346,7 +346,7 @@ class Monitor:
             finding = next((f for f in checked.findings if f.alert_id == alert.id), None)
             event = {
                 "event": "alert.opened" if new else "alert.updated",
-                "alert": alert_dict(alert),
+                "alert": Alert.from_record(alert).to_dict(),
                 "finding": finding.to_dict() if finding else alert.finding,
                 "repo": str(self.project),
                 "commit": commit.id,
@@ -354,22 +354,22 @@ class Monitor:
             errors.extend(deliver(self.sinks, event))
         return errors
 
-    def alert(self, alert_id: int) -> AlertRecord:
+    def alert(self, alert_id: int) -> Alert:
         found = self.store.alert(alert_id)
         if found is None:
             raise NoSuchAlertError(alert_id)
-        return found
+        return Alert.from_record(found)
 
-    def mute(self, alert_id: int, duration: str | None) -> AlertRecord:
+    def mute(self, alert_id: int, duration: str | None) -> Alert:
         self.alert(alert_id)
         until = (datetime.now(UTC) + parse_duration(duration)).isoformat() if duration else None
-        return self.store.set_alert_status(alert_id, "muted", muted_until=until)
+        return Alert.from_record(self.store.set_alert_status(alert_id, "muted", muted_until=until))
 
-    def resolve(self, alert_id: int) -> AlertRecord:
+    def resolve(self, alert_id: int) -> Alert:
         self.alert(alert_id)
-        return self.store.set_alert_status(alert_id, "resolved")
+        return Alert.from_record(self.store.set_alert_status(alert_id, "resolved"))
 
-    def accept(self, alert_id: int) -> tuple[AlertRecord, Path | None]:
+    def accept(self, alert_id: int) -> tuple[Alert, Path | None]:
         """Widen the schema so the alert's finding holds; returns the alert and the file.
 
         The file is edited in place (`schema.edit_file`): the user's comments and
@@ -379,7 +379,7 @@ class Monitor:
         `AlertNotAcceptableError` names what does (resolve, mute, the reference).
         """
         alert = self.alert(alert_id)
-        finding = Finding.from_dict(alert.finding)
+        finding = alert.finding
         path: Path | None = None
         schema = self.schema(alert.dataset)
         widenable = finding.check == "schema" or finding.kind in {"new_values", "missing_ratio"}
@@ -409,7 +409,7 @@ class Monitor:
                 "which no longer exists; resolve the alert instead (`tillage alerts resolve "
                 f"{alert_id}`)."
             )
-        return self.store.set_alert_status(alert_id, "accepted"), path
+        return Alert.from_record(self.store.set_alert_status(alert_id, "accepted")), path
 
 
 class _SlidingWindow:
@@ -474,17 +474,6 @@ def _drift_skipped(
         return schema_mod.drift_skipped(schema)
     roles = schema_mod.inferred_roles(reference, key, dataset)
     return {name for name, role in roles.items() if role != "feature"}
-
-
-def alert_dict(a: AlertRecord) -> dict[str, Any]:
-    d = dict(vars(a))
-    d["message"] = a.finding.get("message")
-    d["actions"] = [f"tillage alerts accept {a.id}", f"tillage alerts mute {a.id} --for 7d"]
-    return d
-
-
-def model_dict(m: ModelRecord) -> dict[str, Any]:
-    return dict(vars(m))
 
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
