@@ -72,7 +72,7 @@ def test_demo_monitors_every_day_after_the_first_week(tmp_path: Path) -> None:
         # A model is recorded every day from the 8th (a full week to learn from).
         models = repo.models("delay-model")
         assert [m.metrics["day"] for m in models] == [f"2013-01-{d:02d}" for d in range(16, 7, -1)]
-        assert set(models[0]["importance"]) == set(pipeline.FEATURES)
+        assert set(models[0].importance) == set(pipeline.FEATURES)
         # Days 8.. were checked against the schema file: each commit records its hash.
         checked = [c for c in repo.log("main") if "schema" in c.changes.get("flights", {})]
         assert len(checked) >= 8

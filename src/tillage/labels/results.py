@@ -35,7 +35,12 @@ class LabelSet:
 
     @staticmethod
     def from_record(record: LabelSetRecord) -> LabelSet:
-        return LabelSet(**vars(record))
+        return LabelSet(
+            name=record.name,
+            records=record.records,
+            taxonomy=record.taxonomy,
+            created_at=record.created_at,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

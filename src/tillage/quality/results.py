@@ -69,8 +69,23 @@ class Alert:
 
     @staticmethod
     def from_record(record: AlertRecord) -> Alert:
-        fields = dict(vars(record))
-        return Alert(**{**fields, "finding": Finding.from_dict(record.finding)})
+        return Alert(
+            id=record.id,
+            dataset=record.dataset,
+            column=record.column,
+            check=record.check,
+            kind=record.kind,
+            branch=record.branch,
+            status=record.status,
+            severity=record.severity,
+            count=record.count,
+            first_seen=record.first_seen,
+            last_seen=record.last_seen,
+            first_commit=record.first_commit,
+            last_commit=record.last_commit,
+            muted_until=record.muted_until,
+            finding=Finding.from_dict(record.finding),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the fields, then ``message`` and ``actions``."""
@@ -143,7 +158,16 @@ class Model:
 
     @staticmethod
     def from_record(record: ModelRecord) -> Model:
-        return Model(**vars(record))
+        return Model(
+            id=record.id,
+            name=record.name,
+            dataset=record.dataset,
+            commit_id=record.commit_id,
+            importance=dict(record.importance),
+            metrics=dict(record.metrics),
+            created_at=record.created_at,
+            principal=record.principal,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
