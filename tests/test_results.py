@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,7 @@ def test_alerts_are_frozen_values_and_their_json_is_the_clis(
     # Read twice, the same alert is equal and hashes alike; another alert is not equal.
     again = next(a for a in repo.alerts() if a.id == domain.id)
     assert again == domain and hash(again) == hash(domain) and len({again, domain}) == 1
+    assert pickle.loads(pickle.dumps(domain)) == domain  # a pipeline step may return it
     assert all(a != domain for a in alerts if a.id != domain.id)
 
     listed = cli_json("-C", root, "alerts")["alerts"]
@@ -301,6 +303,8 @@ def test_annotation_progress_items_and_aggregates_are_typed(
     assert progress.message == "task t has 1/2 records fully annotated"
     frozen(progress, "done")
     assert progress == ann.progress("t") and hash(progress) == hash(ann.progress("t"))
+    # A pipeline step may return it: step results are pickled.
+    assert pickle.loads(pickle.dumps(progress)) == progress
     doc = cli_json("-C", root, "annotate", "progress", "t")
     assert doc == progress.to_dict()
     assert list(doc) == ["task", "spec_version", "queued", "done", "annotations", "message"]
