@@ -293,6 +293,13 @@ def test_annotation_progress_items_and_aggregates_are_typed(
     frozen(item, "fields")
     handed = cli_json("-C", root, "annotate", "next", "t", "--annotator", "ann", "-n", "2")
     assert handed["items"] == [i.to_dict() for i in ann.show("t", ["r0", "r1"])]
+    # Another annotator is handed the same two records (overlap 2), with the same content.
+    task = ann.hand_out("t", "bob", n=2)
+    assert isinstance(task, tillage.AnnotationTask) and task.records == ("r0", "r1")
+    assert task.items[1] == item and hash(task.items[1]) == hash(item)
+    assert task.to_dict() == handed
+    assert list(handed) == ["task", "spec_version", "records", "items", "instructions"]
+    frozen(task, "records")
     for who in ("ann", "bob"):
         ann.submit("t", who, "r0", "android")
     ann.submit("t", "ann", "r1", "apple")

@@ -21,7 +21,7 @@ from tillage.cli.output import Records, commit_line
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from tillage import AnnotationItem, AppliedFunctions, Tally
+    from tillage import AnnotationTask, AppliedFunctions, Tally
 
 lf_app = typer.Typer(
     name="lf", help="Labeling functions: report on them, apply them.", no_args_is_help=True
@@ -153,29 +153,18 @@ def annotate_next(
 ) -> None:
     """Hand out records that still need this annotator's answer, with what the task shows."""
     out = _out(ctx, as_json)
-    repo = _open(ctx)
-    picked = repo.annotation.next(task, annotator, n, spec_version)
-    spec = repo.annotation.spec(task).version(spec_version)
-    shown = repo.annotation.show(task, picked, spec.version)
-    doc = {
-        "task": task,
-        "spec_version": spec.version,
-        "records": picked,
-        "items": [item.to_dict() for item in shown],
-        "instructions": spec.instructions,
-    }
-    out.emit(doc, _annotation_view(task, annotator, spec.instructions, shown))
+    handed = _open(ctx).annotation.hand_out(task, annotator, n, spec_version)
+    out.emit(handed.to_dict(), _annotation_view(handed, annotator))
 
 
-def _annotation_view(
-    task: str, annotator: str, instructions: str, shown: list[AnnotationItem]
-) -> Group:
+def _annotation_view(handed: AnnotationTask, annotator: str) -> Group:
     """Each record handed out: its id and the fields the task shows, under the instructions."""
+    task, shown = handed.task, handed.items
     if not shown:
         return Group(Text(f"no records left for {annotator} in {task}"))
     parts: list[RenderableType] = [Text(f"{len(shown)} record(s) for {annotator} in {task}")]
-    if instructions:
-        parts.append(Text(instructions, style="italic"))
+    if handed.instructions:
+        parts.append(Text(handed.instructions, style="italic"))
     for item in shown:
         fields = Table.grid(padding=(0, 2))
         fields.add_column(style="dim")

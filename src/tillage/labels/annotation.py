@@ -42,7 +42,7 @@ import yaml
 from tillage.core.commit import Commit
 from tillage.core.names import check_name
 from tillage.errors import InputError, NoSuchTaskError
-from tillage.labels.results import AnnotationItem, AnnotationProgress
+from tillage.labels.results import AnnotationItem, AnnotationProgress, AnnotationTask
 from tillage.labels.sets import LabelSets, key_text
 
 
@@ -192,6 +192,20 @@ class Annotation:
             picked.append(record)
         self.labels.store.assign(task, annotator, version.version, picked)
         return picked
+
+    def hand_out(
+        self, task: str, annotator: str, n: int = 1, spec_version: int | None = None
+    ) -> AnnotationTask:
+        """`next`, with what ``annotator`` sees of each record (`show`) and the instructions."""
+        version = self.spec(task).version(spec_version)
+        picked = self.next(task, annotator, n, version.version)
+        return AnnotationTask(
+            task=task,
+            spec_version=version.version,
+            records=tuple(picked),
+            items=tuple(self.show(task, picked, version.version)),
+            instructions=version.instructions,
+        )
 
     def _shown(self, spec: TaskSpec, version: SpecVersion) -> tuple[str, str, list[str]]:
         """The dataset, its key and the columns ``version`` shows (each one checked)."""

@@ -232,3 +232,31 @@ class AnnotationItem:
 
     def to_dict(self) -> dict[str, Any]:
         return {"record_id": self.record_id, "fields": dict(self.fields)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnnotationTask:
+    """Records handed to one annotator, with what the task shows of each.
+
+    Attributes:
+        task: the task.
+        spec_version: the spec version they are annotated under.
+        records: the record ids handed out (now assigned to the annotator).
+        items: what the annotator sees of each, in the same order.
+        instructions: the spec version's instructions.
+    """
+
+    task: str
+    spec_version: int
+    records: tuple[str, ...]
+    items: tuple[AnnotationItem, ...]
+    instructions: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "spec_version": self.spec_version,
+            "records": list(self.records),
+            "items": [i.to_dict() for i in self.items],
+            "instructions": self.instructions,
+        }
