@@ -29,6 +29,7 @@ import functools
 import hashlib
 import json
 import multiprocessing
+import random
 import sys
 import time
 import traceback
@@ -83,13 +84,15 @@ class StepView:
 
     seq: int
     name: str
-    status: str  # done | cached | failed | waiting
+    status: str  # done | cached | failed | waiting | retrying | running
     seconds: float
     reads: list[dict[str, Any]]
     writes: list[dict[str, Any]]
     error: str | None = None
     output: dict[str, Any] | None = None
     """How the result is stored; `value` names it for `tillage.lineage`."""
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    """Each time the step's function ran in this run (see `StepRecord.attempts`)."""
 
     @property
     def value(self) -> str | None:
@@ -343,7 +346,9 @@ class _Runtime:
             raise _Cancelled()
         self.seq += 1
         prior = self.recorded.get(self.seq)
-        if prior is not None and (prior.name != name or prior.cache_key != key):
+        # Changed code is not another path: a finished step replays, an unfinished one
+        # runs the new code. Another step, or other inputs, is.
+        if prior is not None and (prior.name != name or prior.inputs != inputs):
             before = f"{prior.name}({', '.join(str(i) for i in prior.inputs)})"
             now = f"{name}({', '.join(inputs)})"
             raise NondeterminismError(self.run.id, self.seq, before, now)
@@ -369,7 +374,11 @@ class _Runtime:
         """Undo the writes of a step that was killed (or failed) before it finished."""
         if not prior.output or "restore" not in prior.output:
             return
-        head, branch = prior.output["restore"], self.run.run_branch
+        self._move_back(prior.output["restore"])
+
+    def _move_back(self, head: str) -> None:
+        """Move the run's branch back to ``head``, dropping what a step wrote after it."""
+        branch = self.run.run_branch
         now = self.base.resolve(branch)
         if now != head:  # the run's own branch: nobody else writes there
             with self.base.catalog.transaction() as conn:
@@ -391,7 +400,7 @@ class _Runtime:
             else:
                 self._remember(value, ref_fingerprint(prior.output))
                 return value
-        if prior is not None and prior.status in ("running", "failed"):
+        if prior is not None and prior.status in ("running", "retrying", "failed"):
             self._rewind(prior)  # a step killed or failed after writing: start it clean
         cacheable = step.cache and not self.no_cache and not _unhashable(inputs)
         hit = self.store.cached(key) if cacheable else None
@@ -400,21 +409,101 @@ class _Runtime:
             value = self._load(hit.output, f"step {step.name} (#{hit.seq})", hit.run_id)
             self._remember(value, ref_fingerprint(hit.output))
             return value
-        self.frame = _Frame(step.name, seq, key, inputs)
-        started, t0 = utcnow(), time.perf_counter()
-        try:
-            value = step.fn(*args, **kwargs)
-            ref = self.artifacts.put(value)
-        except Exception:
-            self._fail(seq, step.name, key, inputs, started, t0)
-        frame, self.frame = self.frame, None
-        seconds = time.perf_counter() - t0
-        self._store(seq, step.name, key, "done", ref, inputs, frame.reads, frame.writes, seconds)
-        self._remember(value, ref_fingerprint(ref))
-        return value
+        return self._attempts(step, args, kwargs, seq, key, inputs, prior)
+
+    def _attempts(
+        self,
+        step: Step[Any, Any],
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        seq: int,
+        key: str,
+        inputs: list[str],
+        prior: StepRecord | None,
+    ) -> Any:
+        """Call the step until it succeeds or its retry policy gives up; store each attempt.
+
+        A failed attempt that will be retried is stored (status ``retrying``)
+        before the wait, so a run killed meanwhile resumes the count: retries
+        left are those the policy allows after the attempts that failed since
+        the last one that was not retried. A step that failed for good and is
+        resumed gets its retries afresh; its attempt numbers go on.
+        """
+        attempts = list(prior.attempts) if prior is not None else []
+        used = _retries_used(attempts)
+        policy = step.retry
+        restore = prior.output if prior is not None and prior.status == "retrying" else None
+        while True:
+            self.frame = _Frame(step.name, seq, key, inputs, restore=restore)
+            self.frame.guarded = restore is not None
+            started, t0 = utcnow(), time.perf_counter()
+            try:
+                value = step.fn(*args, **kwargs)
+                ref = self.artifacts.put(value)
+            except Exception as e:
+                seconds = time.perf_counter() - t0
+                retry = used + 1
+                wait = (
+                    policy.wait(retry, random.random())
+                    if retry <= policy.retries and policy.retries_on(e)
+                    else None
+                )
+                attempts.append(_attempt(len(attempts) + 1, started, seconds, e, wait))
+                if wait is None:
+                    self._fail(seq, step.name, key, inputs, started, t0, attempts)
+                frame, self.frame = self.frame, None
+                restore = frame.restore
+                err = traceback.format_exc()
+                self._store(
+                    seq,
+                    step.name,
+                    key,
+                    "retrying",
+                    restore,
+                    inputs,
+                    frame.reads,
+                    frame.writes,
+                    seconds,
+                    started,
+                    err,
+                    attempts,
+                )
+                if restore is not None:
+                    self._move_back(restore["restore"])  # the next attempt starts clean
+                time.sleep(wait)
+                if self.store.status(self.run.id) == "cancelled":
+                    raise _Cancelled() from None
+                used = retry
+                continue
+            frame, self.frame = self.frame, None
+            seconds = time.perf_counter() - t0
+            attempts.append(_attempt(len(attempts) + 1, started, seconds, None, None))
+            self._store(
+                seq,
+                step.name,
+                key,
+                "done",
+                ref,
+                inputs,
+                frame.reads,
+                frame.writes,
+                seconds,
+                started,
+                None,
+                attempts,
+            )
+            self._remember(value, ref_fingerprint(ref))
+            return value
 
     def _fail(
-        self, seq: int, name: str, key: str, inputs: list[str], started: str, t0: float
+        self,
+        seq: int,
+        name: str,
+        key: str,
+        inputs: list[str],
+        started: str,
+        t0: float,
+        attempts: list[dict[str, Any]] | None = None,
     ) -> NoReturn:
         """Store the running step as failed, with its traceback, and unwind the body.
 
@@ -437,6 +526,7 @@ class _Runtime:
             seconds,
             started,
             err,
+            attempts,
         )
         raise _StepFailed(err) from None
 
@@ -453,10 +543,23 @@ class _Runtime:
         seconds: float,
         started: str | None = None,
         error: str | None = None,
+        attempts: list[dict[str, Any]] | None = None,
     ) -> None:
         start = started or utcnow()
         record = StepRecord(
-            self.run.id, seq, name, key, status, ref, inputs, reads, writes, start, seconds, error
+            self.run.id,
+            seq,
+            name,
+            key,
+            status,
+            ref,
+            inputs,
+            reads,
+            writes,
+            start,
+            seconds,
+            error,
+            attempts or [],
         )
         self.store.put_step(record)
         self.recorded[seq] = record
@@ -599,6 +702,33 @@ class _Runtime:
             return
         self._store(seq, name, key, "waiting", None, [], [], [], 0.0)
         raise _Suspend({**info, "step": seq, "message": message})
+
+
+def _attempt(
+    n: int, started: str, seconds: float, error: BaseException | None, retry_in: float | None
+) -> dict[str, Any]:
+    """One attempt of a step, as `StepRecord.attempts` keeps it."""
+    said = None
+    if error is not None:
+        lines = str(error).strip().splitlines()
+        said = f"{type(error).__name__}: {lines[-1]}" if lines else type(error).__name__
+    return {
+        "attempt": n,
+        "started_at": started,
+        "seconds": round(seconds, 6),
+        "error": said,
+        "retry_in": None if retry_in is None else round(retry_in, 3),
+    }
+
+
+def _retries_used(attempts: list[dict[str, Any]]) -> int:
+    """Retries already spent: the failed attempts since the last one that was not retried."""
+    used = 0
+    for a in reversed(attempts):
+        if a.get("retry_in") is None:
+            break
+        used += 1
+    return used
 
 
 def _digest(parts: list[str]) -> str:
@@ -917,7 +1047,9 @@ class Runs:
         """
         r = self.get(run_id)
         steps = [
-            StepView(s.seq, s.name, s.status, s.seconds, s.reads, s.writes, s.error, s.output)
+            StepView(
+                s.seq, s.name, s.status, s.seconds, s.reads, s.writes, s.error, s.output, s.attempts
+            )
             for s in self.store.steps(r.id)
         ]
         result = (
