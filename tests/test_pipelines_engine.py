@@ -137,6 +137,22 @@ def patient(n: int) -> int:
 @tillage.pipeline
 def cleaning(n: int) -> list[int]:
     return [cleaned(n), pinned(n)]
+
+
+@tillage.step
+def chunk(i: int) -> list[int]:
+    return [i]
+
+
+@tillage.pipeline
+def many(n: int) -> int:
+    from tillage.pipelines.engine import current_runtime
+
+    most = 0
+    for i in range(n):
+        chunk(i)
+        most = max(most, len(current_runtime().known))
+    return most
 """
 
 HELPERS = """
@@ -424,3 +440,84 @@ def test_the_code_hash_follows_project_code_only() -> None:
     # Closures are followed; a changed helper changes the hash of what calls it.
     assert code_hash(helper) != code_hash(other_helper)
     assert code_hash(step_fn) != code_hash(same_but_other_helper)
+
+
+# -- bounded state ------------------------------------------------------------------
+
+
+def test_a_long_pipeline_body_keeps_only_the_latest_results_alive(
+    repo: Repo, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tillage.pipelines import engine
+
+    monkeypatch.setattr(engine, "KNOWN_VALUES", 4)
+    done = run(repo, project, "many", n=30)
+    assert done.status == "done", done.error
+    assert done.result == 4
+    assert [s.status for s in done.steps] == ["done"] * 30
+
+
+@pytest.mark.slow
+def test_the_worker_keeps_bounded_state_over_many_ticks(
+    repo: Repo, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    import pyarrow as pa
+
+    from tillage.pipelines import schedules
+
+    monkeypatch.setattr(schedules, "KEEP_RUN_IDS", 3)
+    repo.ingest("data", pa.table({"id": [0]}), key="id")
+    tillage.add_schedule(repo, f"{project / 'flow.py'}:flaky", on_commit="data", params={"n": 1})
+    seen: list[int] = []
+
+    def new_commit(t: tillage.Tick) -> None:  # so that the next tick starts a run
+        seen.append(len(t.started))
+        repo.ingest("data", pa.table({"id": [len(seen)]}), key="id")
+
+    report = tillage.worker(repo, interval=0.001, max_ticks=12, on_tick=new_commit)
+    assert seen == [0] + [1] * 11
+    assert (report.ticks, report.started_total, report.errors_total) == (12, 11, 0)
+    latest = [r.id for r in tillage.Runs(repo).list()][:3][::-1]
+    assert list(report.started) == latest  # the latest three ids, oldest first
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, tillage.Run)]  # no run kept
+
+
+def test_a_cron_schedule_down_for_a_year_fires_once_without_walking_the_gap(
+    repo: Repo, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from croniter import croniter
+
+    from tillage.pipelines import schedules
+
+    steps: list[str] = []
+
+    class Counted(croniter):  # type: ignore[misc]
+        def get_next(self, *args: Any, **kwargs: Any) -> Any:
+            steps.append("next")
+            return super().get_next(*args, **kwargs)
+
+        def get_prev(self, *args: Any, **kwargs: Any) -> Any:
+            steps.append("prev")
+            return super().get_prev(*args, **kwargs)
+
+    monkeypatch.setattr(schedules, "croniter", Counted)
+    s = tillage.add_schedule(
+        repo, f"{project / 'flow.py'}:flaky", cron="* * * * *", params={"n": 1}
+    )
+    now = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
+    store = tillage.Runs(repo).store
+    assert store.claim_schedule(s.id, s.last_seen, (now - timedelta(days=365)).isoformat())
+    fired = tillage.tick(repo, now=now, resume_waiting=False).started
+    assert len(fired) == 1
+    assert store.schedules(s.id)[0].last_seen == "2026-06-01T12:00:00+00:00"
+    assert len(steps) <= 4  # not one step per missed minute
+    # Exactly on a cron time, that time fires; a second tick then finds nothing due.
+    on_time = datetime(2026, 6, 1, 12, 1, tzinfo=UTC)
+    assert len(tillage.tick(repo, now=on_time, resume_waiting=False).started) == 1
+    assert store.schedules(s.id)[0].last_seen == on_time.isoformat()
+    assert tillage.tick(repo, now=on_time, resume_waiting=False).started == []

@@ -451,12 +451,11 @@ def worker(
         for e in t.errors:
             out.note(f"error: {e}")
 
-    ticks = tillage.worker(repo, interval=interval, max_seconds=max_seconds, on_tick=report)
-    started = [r.id for t in ticks for r in t.started]
-    resumed = [r.id for t in ticks for r in t.resumed]
-    doc = {"ticks": len(ticks), "started": started, "resumed": resumed}
+    done = tillage.worker(repo, interval=interval, max_seconds=max_seconds, on_tick=report)
+    # The id lists hold the latest runs only (a worker's memory stays bounded).
+    doc = {"ticks": done.ticks, "started": list(done.started), "resumed": list(done.resumed)}
     out.emit(
         doc,
-        f"worker stopped after {len(ticks)} check(s): {len(started)} run(s) started, "
-        f"{len(resumed)} resumed",
+        f"worker stopped after {done.ticks} check(s): {done.started_total} run(s) started, "
+        f"{done.resumed_total} resumed",
     )

@@ -34,6 +34,7 @@ import sys
 import time
 import traceback
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -67,6 +68,10 @@ MAP_FLUSH_ITEMS = 1000
 """Map results are stored at least every this many items ..."""
 MAP_FLUSH_SECONDS = 0.5
 """... and at least this often, so a crash loses at most one small group."""
+KNOWN_VALUES = 256
+"""A run remembers the fingerprints of this many of the latest step results (a body
+that passes an older one to a step hashes it again), so that a body making many
+step calls does not keep every result alive."""
 
 
 def current_runtime() -> _Runtime | None:
@@ -309,9 +314,9 @@ class _Runtime:
         self.recorded = {s.seq: s for s in store.steps(run.id)}
         self.seq = 0
         self.frame: _Frame | None = None
-        # Objects that steps returned in this execution -> their fingerprints (kept
-        # alive here so that ``id`` stays unique).
-        self.known: dict[int, tuple[Any, str]] = {}
+        # The latest objects steps returned -> their fingerprints (kept alive while
+        # here, so that ``id`` stays unique); older ones are fingerprinted again.
+        self.known: OrderedDict[int, tuple[Any, str]] = OrderedDict()
         tracked = _TrackedRepo.__new__(_TrackedRepo)
         tracked.__dict__.update(repo.__dict__)
         tracked._runtime = self
@@ -323,12 +328,16 @@ class _Runtime:
     def _fingerprint(self, value: Any) -> str:
         hit = self.known.get(id(value))
         if hit is not None and hit[0] is value:
+            self.known.move_to_end(id(value))
             return hit[1]
         return fingerprint(value)
 
     def _remember(self, value: Any, fp: str) -> None:
         if value is not None and not isinstance(value, bool | int | float | str):
             self.known[id(value)] = (value, fp)
+            self.known.move_to_end(id(value))
+            while len(self.known) > KNOWN_VALUES:
+                self.known.popitem(last=False)
 
     def _inputs(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[str]:
         fps = [self._fingerprint(a) for a in args]
