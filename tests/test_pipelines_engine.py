@@ -292,26 +292,35 @@ def test_what_a_failed_attempt_wrote_is_undone_before_the_retry(
     assert done.steps[0].writes == [{"dataset": "data", "commit": done.result}]
 
 
-@pytest.mark.slow
-def test_a_run_killed_while_it_waits_to_retry_resumes_the_count(
-    repo: Repo, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fail_next(tmp_path, "slow", 3)
+def retrying_in_another_process(repo: Repo, project: Path) -> subprocess.Popen[bytes]:
+    """Start ``patient`` in a child process, which waits 60 s before its step's retry;
+    return once its first attempt failed and is stored."""
     script = textwrap.dedent(f"""
         import tillage
         with tillage.open({str(repo.path)!r}) as repo:
-            tillage.run(repo, {str(project / "flow.py") + ":patient"!r}, {{"n": 3}})
+            print(tillage.run(repo, {str(project / "flow.py") + ":patient"!r}, {{"n": 3}}).status)
     """)
     env = {**os.environ, "TILLAGE_TEST_DELAY": "60"}
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE)
+    runs = tillage.Runs(repo)
+    deadline = time.monotonic() + 60
+    while not [r for r in runs.list() for s in runs.show(r.id).steps if s.status == "retrying"]:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("the run did not come to wait for a retry")
+        time.sleep(0.1)
+    return proc
+
+
+@pytest.mark.slow
+def test_a_run_killed_while_it_waits_to_retry_resumes_the_count(
+    repo: Repo, project: Path, tmp_path: Path
+) -> None:
+    fail_next(tmp_path, "slow", 3)
+    proc = retrying_in_another_process(repo, project)
     try:
-        runs = tillage.Runs(repo)
-        deadline = time.monotonic() + 60
-        while not [r for r in runs.list() for s in runs.show(r.id).steps if s.attempts]:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.1)
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        proc.communicate(timeout=30)
     finally:
         proc.kill()
     (killed,) = tillage.Runs(repo).list()
@@ -327,6 +336,24 @@ def test_a_run_killed_while_it_waits_to_retry_resumes_the_count(
     assert attempts[0]["retry_in"] > 40 and attempts[1]["retry_in"] == 0.0
     assert attempts[2]["retry_in"] is None
     assert counts(tmp_path) == ["slow"] * 3
+
+
+@pytest.mark.slow
+def test_cancelling_a_run_that_waits_to_retry_stops_it_without_the_retry(
+    repo: Repo, project: Path, tmp_path: Path
+) -> None:
+    fail_next(tmp_path, "slow", 1)
+    proc = retrying_in_another_process(repo, project)
+    try:
+        (waiting,) = tillage.Runs(repo).list()
+        assert tillage.Runs(repo).cancel(waiting.id).status == "cancelled"
+        out, _ = proc.communicate(timeout=30)  # well before the 48-60 s wait is over
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert out.decode().strip() == "cancelled"
+    assert counts(tmp_path) == ["slow"]  # the retry never ran
+    assert waiting.run_branch not in repo.branches()
 
 
 def test_backoff_grows_by_its_factor_up_to_the_cap_less_jitter() -> None:

@@ -68,6 +68,8 @@ MAP_FLUSH_ITEMS = 1000
 """Map results are stored at least every this many items ..."""
 MAP_FLUSH_SECONDS = 0.5
 """... and at least this often, so a crash loses at most one small group."""
+CANCEL_POLL_SECONDS = 1.0
+"""A step waiting to be retried checks this often whether its run was cancelled."""
 KNOWN_VALUES = 256
 """A run remembers the fingerprints of this many of the latest step results (a body
 that passes an older one to a step hashes it again), so that a body making many
@@ -479,9 +481,7 @@ class _Runtime:
                 )
                 if restore is not None:
                     self._move_back(restore["restore"])  # the next attempt starts clean
-                time.sleep(wait)
-                if self.store.status(self.run.id) == "cancelled":
-                    raise _Cancelled() from None
+                self._sleep(wait)
                 used = retry
                 continue
             frame, self.frame = self.frame, None
@@ -503,6 +503,17 @@ class _Runtime:
             )
             self._remember(value, ref_fingerprint(ref))
             return value
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` before a retry; a run cancelled meanwhile stops at once."""
+        end = time.monotonic() + seconds
+        while True:
+            if self.store.status(self.run.id) == "cancelled":
+                raise _Cancelled()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, CANCEL_POLL_SECONDS))
 
     def _fail(
         self,
