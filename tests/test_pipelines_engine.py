@@ -139,6 +139,19 @@ def cleaning(n: int) -> list[int]:
     return [cleaned(n), pinned(n)]
 
 
+@tillage.step(retries=2, retry_delay=0, retry_on=OSError)
+def item(x: int) -> int:
+    count(f"item{x}")
+    if x == 2 and failures_left("item"):
+        raise OSError(f"item {x} hung up")
+    return x * x
+
+
+@tillage.pipeline
+def items(n: int) -> int:
+    return sum(item.map(list(range(n))))
+
+
 @tillage.step
 def chunk(i: int) -> list[int]:
     return [i]
@@ -354,6 +367,19 @@ def test_cancelling_a_run_that_waits_to_retry_stops_it_without_the_retry(
     assert out.decode().strip() == "cancelled"
     assert counts(tmp_path) == ["slow"]  # the retry never ran
     assert waiting.run_branch not in repo.branches()
+
+
+def test_map_items_are_retried_one_by_one(repo: Repo, project: Path, tmp_path: Path) -> None:
+    fail_next(tmp_path, "item", 2)
+    done = run(repo, project, "items", n=4)
+    assert done.status == "done", done.error
+    assert done.result == 14
+    assert sorted(counts(tmp_path)) == ["item0", "item1", "item2", "item2", "item2", "item3"]
+
+    fail_next(tmp_path, "item", 3)  # one more failure than retries
+    failed = run(repo, project, "items", n=5)
+    assert failed.status == "failed"
+    assert "OSError: item 2 hung up" in (failed.error or "")
 
 
 def test_backoff_grows_by_its_factor_up_to_the_cap_less_jitter() -> None:

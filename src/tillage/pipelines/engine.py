@@ -54,7 +54,7 @@ from tillage.errors import (
     StoredValueError,
 )
 from tillage.pipelines.processes import is_gone, this_process
-from tillage.pipelines.steps import RUNNER, Pipeline, Step, load_pipeline
+from tillage.pipelines.steps import RUNNER, Pipeline, RetryPolicy, Step, load_pipeline
 from tillage.pipelines.values import Artifacts, fingerprint, ref_fingerprint
 from tillage.repo import Repo
 from tillage.store.catalog import Catalog, utcnow
@@ -685,7 +685,7 @@ class _Runtime:
             last = time.monotonic()
 
         results: Iterator[tuple[int, Any]]
-        fn = _OnBatch(repo_dir, step.fn) if repo_dir else step.fn
+        fn = _retrying(_OnBatch(repo_dir, step.fn) if repo_dir else step.fn, step.retry)
         if self.executor == "process" and len(todo) > 1:
             results = _in_processes(step, items, todo, kwargs, repo_dir)
         elif self.executor == "ray" and todo:
@@ -773,6 +773,33 @@ class _OnBatch:
         return self.fn(table, **kwargs)
 
 
+class _RetryingItem:
+    """Calls a map step on one item, retrying it under the step's policy (picklable).
+
+    Items are retried where they run (this process, a pool process, a Ray
+    task); their attempts are not recorded one by one.
+    """
+
+    def __init__(self, fn: Callable[..., Any], policy: RetryPolicy) -> None:
+        self.fn = fn
+        self.policy = policy
+
+    def __call__(self, item: Any, **kwargs: Any) -> Any:
+        retry = 0
+        while True:
+            try:
+                return self.fn(item, **kwargs)
+            except Exception as e:
+                retry += 1
+                if retry > self.policy.retries or not self.policy.retries_on(e):
+                    raise
+                time.sleep(self.policy.wait(retry, random.random()))
+
+
+def _retrying(fn: Callable[..., Any], policy: RetryPolicy) -> Callable[..., Any]:
+    return _RetryingItem(fn, policy) if policy.retries else fn
+
+
 @functools.cache
 def _repo_at(path: str) -> Repo:
     return Repo.open(path)
@@ -782,8 +809,9 @@ def _call_by_name(
     where: str, name: str, item: Any, kwargs: dict[str, Any], repo_path: str | None
 ) -> Any:
     """In a pool process: import the step by module (or file) and name, call it on one item."""
-    fn = _step_named(where, name).fn
-    return (_OnBatch(repo_path, fn) if repo_path else fn)(item, **kwargs)
+    step = _step_named(where, name)
+    fn = _OnBatch(repo_path, step.fn) if repo_path else step.fn
+    return _retrying(fn, step.retry)(item, **kwargs)
 
 
 @functools.cache
