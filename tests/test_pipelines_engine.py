@@ -574,3 +574,25 @@ def test_a_cron_schedule_down_for_a_year_fires_once_without_walking_the_gap(
     assert len(tillage.tick(repo, now=on_time, resume_waiting=False).started) == 1
     assert store.schedules(s.id)[0].last_seen == on_time.isoformat()
     assert tillage.tick(repo, now=on_time, resume_waiting=False).started == []
+
+
+def test_a_catalog_from_before_step_attempts_upgrades_and_keeps_its_steps(
+    repo: Repo, project: Path, tmp_path: Path
+) -> None:
+    from alembic import command
+
+    from tillage.store.migrate import _config, head_revision
+
+    fail_next(tmp_path, "fetch", 1)
+    done = run(repo, project, "flaky")
+    with repo.catalog.engine.begin() as conn:
+        command.downgrade(_config(conn), "0007")
+    path = repo.path
+    repo.close()
+    with pytest.raises(tillage.CatalogError, match="tillage upgrade"):
+        tillage.open(path)
+    assert tillage.Repo.upgrade(path) == ("0007", head_revision())
+    with tillage.open(path) as again:
+        steps = tillage.Runs(again).show(done.id).steps
+        assert [(s.name, s.status, s.attempts) for s in steps] == [("fetch", "done", [])]
+        assert [s.status for s in run(again, project, "flaky").steps] == ["cached"]
