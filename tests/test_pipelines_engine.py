@@ -89,6 +89,23 @@ def append(n: int) -> str:
     return commit.id
 
 
+@tillage.step(retries=3, retry_delay=0, cache=False)
+def append_or_die(n: int) -> str:
+    count("append_or_die")
+    if failures_left("early"):
+        raise OSError("refused before writing")
+    table = pa.table({"id": [n], "v": [float(n)]})
+    commit = tillage.context().repo.ingest("data", table, key="id")
+    if failures_left("die"):
+        os.kill(os.getpid(), 9)
+    return commit.id
+
+
+@tillage.pipeline
+def mortal(n: int) -> str:
+    return append_or_die(n)
+
+
 @tillage.step(retries=2, retry_delay=float(os.environ.get("TILLAGE_TEST_DELAY", "0")))
 def slow_to_retry(n: int) -> int:
     count("slow")
@@ -349,6 +366,36 @@ def test_a_run_killed_while_it_waits_to_retry_resumes_the_count(
     assert attempts[0]["retry_in"] > 40 and attempts[1]["retry_in"] == 0.0
     assert attempts[2]["retry_in"] is None
     assert counts(tmp_path) == ["slow"] * 3
+
+
+@pytest.mark.slow
+def test_a_run_killed_in_an_attempt_that_wrote_keeps_the_attempts_before_it(
+    repo: Repo, project: Path, tmp_path: Path
+) -> None:
+    fail_next(tmp_path, "early", 1)
+    fail_next(tmp_path, "die", 1)
+    script = textwrap.dedent(f"""
+        import tillage
+        with tillage.open({str(repo.path)!r}) as repo:
+            tillage.run(repo, {str(project / "flow.py") + ":mortal"!r}, {{"n": 5}})
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    (killed,) = tillage.Runs(repo).list()
+    step = tillage.Runs(repo).show(killed.id).steps[0]
+    assert step.status == "running"
+    assert [a["error"] for a in step.attempts] == ["OSError: refused before writing"]
+
+    forget_modules()
+    done = tillage.Runs(repo).resume(killed.id)
+    assert done.status == "done", done.error
+    # The killed attempt is not counted; the one before it is, and numbers go on.
+    assert [(a["attempt"], a["error"]) for a in done.steps[0].attempts] == [
+        (1, "OSError: refused before writing"),
+        (2, None),
+    ]
+    assert repo.read("data").column("id").to_pylist() == [5]  # written once
+    assert counts(tmp_path) == ["append_or_die"] * 3
 
 
 @pytest.mark.slow

@@ -267,6 +267,8 @@ class _Frame:
     writes: list[dict[str, Any]] = field(default_factory=list)
     guarded: bool = False
     restore: dict[str, Any] | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    """The step's earlier attempts, kept when `guard` stores the step as running."""
 
 
 class _TrackedRepo(Repo):
@@ -377,7 +379,16 @@ class _Runtime:
         killed half way is re-run from there (its writes land once, not twice)."""
         frame.restore = {"restore": self.base.resolve(self.run.run_branch)}
         self._store(
-            frame.seq, frame.name, frame.key, "running", frame.restore, frame.inputs, [], [], 0.0
+            frame.seq,
+            frame.name,
+            frame.key,
+            "running",
+            frame.restore,
+            frame.inputs,
+            [],
+            [],
+            0.0,
+            attempts=frame.attempts,
         )
         frame.guarded = True
 
@@ -447,6 +458,7 @@ class _Runtime:
         while True:
             self.frame = _Frame(step.name, seq, key, inputs, restore=restore)
             self.frame.guarded = restore is not None
+            self.frame.attempts = list(attempts)
             started, t0 = utcnow(), time.perf_counter()
             try:
                 value = step.fn(*args, **kwargs)
