@@ -132,6 +132,13 @@ def flaky(n: int) -> int:
 
 
 @tillage.pipeline
+def gated(n: int) -> int:
+    value = fetch(n)
+    tillage.approval("ship")
+    return value
+
+
+@tillage.pipeline
 def strict(n: int) -> int:
     return parse(n)
 
@@ -583,6 +590,22 @@ def test_the_worker_keeps_bounded_state_over_many_ticks(
     assert list(report.started) == latest  # the latest three ids, oldest first
     gc.collect()
     assert not [o for o in gc.get_objects() if isinstance(o, tillage.Run)]  # no run kept
+
+
+def test_the_worker_resumes_a_run_waiting_for_approval_only_once_approved(
+    repo: Repo, project: Path
+) -> None:
+    waiting = run(repo, project, "gated")
+    assert waiting.status == "waiting"
+    runs = tillage.Runs(repo)
+    before = runs.get(waiting.id)
+    for _ in range(3):  # not replayed on every tick while nobody approved
+        assert tillage.tick(repo).resumed == []
+    assert runs.get(waiting.id) == before
+
+    runs.approve(waiting.id, "ship")
+    assert [r.id for r in tillage.tick(repo).resumed] == [waiting.id]
+    assert runs.get(waiting.id).status == "done"
 
 
 def test_a_cron_schedule_down_for_a_year_fires_once_without_walking_the_gap(

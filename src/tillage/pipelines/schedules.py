@@ -3,7 +3,9 @@
 A schedule remembers the last thing it acted on (a time, a commit id, an alert
 id). The worker checks every schedule each tick, claims a due one with a
 compare-and-swap on that marker (so two workers never start the same run) and
-starts the run; it also resumes waiting runs, whose conditions may now hold.
+starts the run; it also resumes waiting runs whose wait may be over (an
+approval or a time is checked in the catalog, without replaying the run's
+body; other conditions are checked by resuming).
 Missed cron times fire once, not once per missed time.
 
 The worker runs for months: it keeps no state that grows with the time it
@@ -119,6 +121,17 @@ def _made_by(runs: Runs, run_id: str, commit_id: str) -> bool:
     return record is not None and record.merged_commit == commit_id
 
 
+def _may_go_on(runs: Runs, run: Run, now: datetime) -> bool:
+    """Whether a waiting run's wait may be over: approvals and times are checked here,
+    without replaying the run's body; other conditions only a resume can check."""
+    on = run.waiting_on or {}
+    if on.get("kind") == "approval":
+        return runs.store.approval(run.id, str(on.get("name"))) is not None
+    if on.get("kind") == "time" and on.get("until"):
+        return now >= datetime.fromisoformat(str(on["until"]))
+    return True
+
+
 @dataclass
 class Tick:
     """What one pass of the worker did."""
@@ -147,6 +160,8 @@ def tick(repo: Repo, *, now: datetime | None = None, resume_waiting: bool = True
             done.errors.append(f"schedule {s.id} ({s.target}): {type(e).__name__}: {e}")
     if resume_waiting:
         for waiting in runs.list(status="waiting"):
+            if not _may_go_on(runs, waiting, _now()):  # the engine waits by the real clock
+                continue
             try:
                 run = runs.resume(waiting.id)
             except Exception as e:
