@@ -12,8 +12,14 @@ How a run works:
   fails the run, naming both. A new call runs the step (or reuses a result
   with the same cache key from any run: same code, same inputs) and stores it
   in its own transaction before the body goes on.
+- The cache key holds the step's code (`tillage.pipelines.codehash`, or its
+  ``code_version``); changed code alone is not another path: a finished step
+  replays, an unfinished one runs the new code.
+- A step with ``retries`` is called again after an error its `RetryPolicy`
+  retries, after a backoff; each attempt is stored with the step, a failed
+  one (status ``retrying``) before the wait, after what it wrote is undone.
 - `Step.map` stores item results in small groups; a resumed run computes only
-  the items that have none.
+  the items that have none. Items are retried one by one where they run.
 - `approval`, `wait_until` and `wait_for` suspend the run (the process may
   exit) until `resume` finds their condition true.
 - A run records the process executing it; a ``running`` run whose process is
