@@ -87,7 +87,7 @@ def _source(obj: Any) -> bytes:
     """``obj``'s source text, or its bytecode when the source cannot be read."""
     try:
         return inspect.getsource(obj).encode()
-    except (OSError, TypeError):
+    except Exception:  # no file, a class inspect cannot find, a C function
         code = getattr(obj, "__code__", None)
         return code.co_code if code is not None else repr(obj).encode()
 
