@@ -542,6 +542,10 @@ def test_the_code_hash_follows_project_code_only() -> None:
     def same_but_other_helper(x: int) -> str:
         return stdlib_json.dumps(other_helper(x))
 
+    from tillage.pipelines.codehash import _sources
+
+    walked = sorted(name.rsplit(".", 1)[-1] for name, _ in _sources(step_fn))
+    assert walked == ["helper", "step_fn"]  # json.dumps is the library's, not the project's
     before = code_hash(step_fn)
     assert code_hash(step_fn) == before
     # Closures are followed; a changed helper changes the hash of what calls it.
