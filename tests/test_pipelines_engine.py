@@ -451,6 +451,7 @@ def test_backoff_grows_by_its_factor_up_to_the_cap_less_jitter() -> None:
         ({"retries": 2, "backoff": 0.5}, "backoff= must be a number of 1 or more"),
         ({"retries": 2, "retry_delay": -1}, "retry_delay= must be a number of 0 or more"),
         ({"retries": 2, "retry_on": "OSError"}, "retry_on= takes exception classes"),
+        ({"retries": 2, "retry_on": KeyboardInterrupt}, "(Exception and its subclasses)"),
         ({"retry_on": (OSError,)}, "needs retries= too"),
         ({"code_version": ""}, "code_version= must be a non-empty string"),
     ],

@@ -78,7 +78,7 @@ class RetryPolicy:
     delay: float = 1.0
     backoff: float = 2.0
     max_delay: float = 60.0
-    retry_on: tuple[type[BaseException], ...] = (Exception,)
+    retry_on: tuple[type[Exception], ...] = (Exception,)
 
     def retries_on(self, error: BaseException) -> bool:
         """Whether ``error`` is worth another attempt under this policy."""
@@ -97,7 +97,7 @@ def _retry_policy(
     retry_delay: float,
     backoff: float,
     max_retry_delay: float,
-    retry_on: type[BaseException] | tuple[type[BaseException], ...] | None,
+    retry_on: type[Exception] | tuple[type[Exception], ...] | None,
 ) -> RetryPolicy:
     """A `RetryPolicy` from ``@tillage.step``'s arguments, or `InputError` naming the bad one."""
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -110,10 +110,10 @@ def _retry_policy(
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= least:
             raise InputError(f"{name}= must be a number of {least:g} or more, not {value!r}.")
     types = retry_on if isinstance(retry_on, tuple) else (retry_on,) if retry_on else ()
-    if not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
+    if not all(isinstance(t, type) and issubclass(t, Exception) for t in types):
         raise InputError(
-            f"retry_on= takes exception classes, e.g. retry_on=(OSError, TimeoutError), "
-            f"not {retry_on!r}."
+            "retry_on= takes exception classes (Exception and its subclasses), e.g. "
+            f"retry_on=(OSError, TimeoutError), not {retry_on!r}."
         )
     if types and retries == 0:
         raise InputError(
@@ -235,7 +235,7 @@ def step(
     retry_delay: float = 1.0,
     backoff: float = 2.0,
     max_retry_delay: float = 60.0,
-    retry_on: type[BaseException] | tuple[type[BaseException], ...] | None = None,
+    retry_on: type[Exception] | tuple[type[Exception], ...] | None = None,
 ) -> Callable[[Callable[P, R]], Step[P, R]]: ...
 def step(
     fn: Callable[P, R] | None = None,
@@ -248,7 +248,7 @@ def step(
     retry_delay: float = 1.0,
     backoff: float = 2.0,
     max_retry_delay: float = 60.0,
-    retry_on: type[BaseException] | tuple[type[BaseException], ...] | None = None,
+    retry_on: type[Exception] | tuple[type[Exception], ...] | None = None,
 ) -> Step[P, R] | Callable[[Callable[P, R]], Step[P, R]]:
     """Make a function a step: ``@tillage.step`` or ``@tillage.step(retries=3, ...)``.
 
