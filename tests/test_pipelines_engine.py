@@ -158,6 +158,18 @@ def patient(n: int) -> int:
     return slow_to_retry(n)
 
 
+@tillage.step
+@helpers.shifted
+def lifted(n: int, scale: int = 1) -> int:
+    count("lifted")
+    return n * scale
+
+
+@tillage.pipeline
+def lifting(n: int) -> int:
+    return lifted(n)
+
+
 @tillage.pipeline
 def cleaning(n: int) -> list[int]:
     return [cleaned(n), pinned(n)]
@@ -193,6 +205,17 @@ def many(n: int) -> int:
 """
 
 HELPERS = """
+import functools
+
+
+def shifted(fn):
+    @functools.wraps(fn)
+    def wrapper(n: int) -> int:
+        return fn(n) + 100
+
+    return wrapper
+
+
 def clean(n: int) -> int:
     return _twice(n)
 
@@ -513,6 +536,18 @@ def test_editing_a_helper_the_step_calls_reruns_it_and_other_edits_do_not(
     assert [s.status for s in bumped.steps] == ["cached", "done"]
     assert bumped.result == [3, 4]
     assert counts(tmp_path) == ["cleaned", "pinned", "cleaned", "pinned"]
+
+
+def test_editing_a_decorator_of_a_step_reruns_it(repo: Repo, project: Path, tmp_path: Path) -> None:
+    assert run(repo, project, "lifting").result == 101
+    forget_modules()
+    assert [s.status for s in run(repo, project, "lifting").steps] == ["cached"]
+    edit(project / "helpers.py", "fn(n) + 100", "fn(n) + 200")  # the wrapper, not the step
+    again = run(repo, project, "lifting")
+    assert [s.status for s in again.steps] == ["done"] and again.result == 201
+    edit(project / "flow.py", "scale: int = 1", "scale: int = 2")  # the step under it
+    assert run(repo, project, "lifting").result == 202
+    assert counts(tmp_path) == ["lifted"] * 3
 
 
 def test_a_failed_step_fixed_in_its_code_runs_the_new_code_on_resume(

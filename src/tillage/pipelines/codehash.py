@@ -4,8 +4,9 @@ A step's result may be reused by a later run only if the code that computed
 it is the same. The code is the step function's source and, transitively, the
 source of every function and class it reaches that is defined in the user's
 project: names its code objects load from the module globals (``helper(x)``,
-``helpers.clean(x)`` through an imported module), its closure cells, and the
-same again for what those reach. "In the project" means defined in a file
+``helpers.clean(x)`` through an imported module), its closure cells, default
+arguments and the function a decorator wrapped, and the same again for what
+those reach. "In the project" means defined in a file
 that is not part of the Python installation (standard library,
 site-packages) nor of tillage itself, so editing a helper in another module
 of the project invalidates the cache, while upgrading a library does not
@@ -66,8 +67,11 @@ def _sources(fn: Any) -> Iterator[tuple[str, bytes]]:
 
 
 def _unwrap(obj: Any) -> Any:
-    """The function behind a step or pipeline (``__wrapped__``), a partial or a method."""
+    """The function behind a step or pipeline (``__wrapped__``), a partial, a method or
+    a library's wrapper (``functools.lru_cache``)."""
     for _ in range(100):  # wrappers of wrappers, never a cycle
+        if isinstance(obj, types.FunctionType):
+            return obj  # a project's own wrapper is code too: `_reached` follows __wrapped__
         inner: Any = None
         if isinstance(obj, functools.partial):
             inner = obj.func
@@ -86,7 +90,10 @@ def _unwrap(obj: Any) -> Any:
 def _source(obj: Any) -> bytes:
     """``obj``'s source text, or its bytecode when the source cannot be read."""
     try:
-        return inspect.getsource(obj).encode()
+        # A function's own code: `inspect.getsource` of the function would follow
+        # ``__wrapped__`` and give a decorator's wrapper the source of what it wraps.
+        target = obj.__code__ if isinstance(obj, types.FunctionType) else obj
+        return inspect.getsource(target).encode()
     except Exception:  # no file, a class inspect cannot find, a C function
         code = getattr(obj, "__code__", None)
         return code.co_code if code is not None else repr(obj).encode()
@@ -102,6 +109,11 @@ def _reached(obj: Any) -> Iterator[Any]:
     namespace = getattr(obj, "__globals__", None)
     if not isinstance(code, types.CodeType) or not isinstance(namespace, dict):
         return
+    yield from (getattr(obj, "__defaults__", None) or ())
+    yield from (getattr(obj, "__kwdefaults__", None) or {}).values()
+    wrapped = getattr(obj, "__wrapped__", None)
+    if wrapped is not None:
+        yield wrapped
     for cell in getattr(obj, "__closure__", None) or ():
         try:
             yield cell.cell_contents
