@@ -93,6 +93,7 @@ _LAZY = {
     "StepView": "tillage.pipelines.engine",
     "Tally": "tillage.labels.results",
     "Tick": "tillage.pipelines.schedules",
+    "WorkerReport": "tillage.pipelines.schedules",
     "add_schedule": "tillage.pipelines.schedules",
     "approval": "tillage.pipelines.engine",
     "backfill": "tillage.pipelines.backfill",
@@ -142,7 +143,7 @@ if typing.TYPE_CHECKING:
         wait_until,
     )
     from tillage.pipelines.lineage import Graph, lineage
-    from tillage.pipelines.schedules import Tick, add_schedule, tick, worker
+    from tillage.pipelines.schedules import Tick, WorkerReport, add_schedule, tick, worker
     from tillage.pipelines.steps import Pipeline, Step, pipeline, step
     from tillage.quality.profile import Profile
     from tillage.quality.results import AcceptedAlert, Alert, CheckRecord, Model
@@ -244,6 +245,7 @@ __all__ = [
     "TillageError",
     "UnreadableFileError",
     "VerifyReport",
+    "WorkerReport",
     "__version__",
     "add_schedule",
     "approval",

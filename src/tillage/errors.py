@@ -58,6 +58,9 @@ class TillageError(Exception):
     """Base of all tillage errors; ``code`` is stable across releases."""
 
     code = "tillage_error"
+    transient = False
+    """Whether the same call may succeed if made again unchanged (another writer was in
+    the way); step retries retry only these, since the rest need other input first."""
 
     def attrs(self) -> dict[str, Any]:
         """The error's facts, for ``--json`` output and HTTP bodies."""
@@ -367,6 +370,7 @@ class KeyViolationError(InputError):
 
 class ConcurrentUpdateError(TillageError):
     code = "concurrent_update"
+    transient = True
 
     def __init__(self, branch: str, expected: str | None, found: str | None) -> None:
         self.branch = branch
@@ -381,6 +385,7 @@ class ConcurrentUpdateError(TillageError):
 
 class LockTimeoutError(TillageError):
     code = "lock_timeout"
+    transient = True
 
 
 class MergeConflictError(TillageError):

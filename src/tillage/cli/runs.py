@@ -89,6 +89,7 @@ _STYLE = {
     "crashed": "bold red",
     "waiting": "yellow",
     "cancelled": "dim",
+    "retrying": "yellow",
 }
 
 
@@ -101,19 +102,33 @@ def run_view(run: tillage.Run) -> RenderableType:
     lines: list[RenderableType] = [head]
     if run.steps:
         table = Table(show_edge=False)
-        for col in ("#", "step", "status", "seconds", "data read / written"):
+        retried = any(len(s.attempts) > 1 for s in run.steps)
+        cols = ("#", "step", "status", "seconds", *(("attempts",) if retried else ()))
+        for col in (*cols, "data read / written"):
             table.add_column(col)
         for s in run.steps:
             data = [f"read {r['dataset']}@{str(r['commit'])[:12]}" for r in s.reads]
             data += [f"wrote {w['dataset']}@{w['commit'][:12]}" for w in s.writes]
+            tries = (str(len(s.attempts) or ""),) if retried else ()
             table.add_row(
                 str(s.seq),
                 Text(s.name),
                 Text(s.status, style=_STYLE.get(s.status, "")),
                 f"{s.seconds:.3f}",
+                *tries,
                 Text(", ".join(data)),
             )
         lines.append(table)
+        lines += [
+            Text(
+                f"#{s.seq} {s.name} attempt {a['attempt']}: {a['error']}"
+                + (f" (retried after {a['retry_in']:g}s)" if a.get("retry_in") is not None else ""),
+                style="yellow",
+            )
+            for s in run.steps
+            for a in s.attempts
+            if a.get("error")
+        ]
     if run.status == "waiting" and run.waiting_on:
         lines.append(Text(f"waiting: {run.waiting_on.get('message')}", style="yellow"))
         lines.append(Text(f"then: tillage runs resume {run.id}", style="cyan"))
@@ -436,12 +451,11 @@ def worker(
         for e in t.errors:
             out.note(f"error: {e}")
 
-    ticks = tillage.worker(repo, interval=interval, max_seconds=max_seconds, on_tick=report)
-    started = [r.id for t in ticks for r in t.started]
-    resumed = [r.id for t in ticks for r in t.resumed]
-    doc = {"ticks": len(ticks), "started": started, "resumed": resumed}
+    done = tillage.worker(repo, interval=interval, max_seconds=max_seconds, on_tick=report)
+    # The id lists hold the latest runs only (a worker's memory stays bounded).
+    doc = {"ticks": done.ticks, "started": list(done.started), "resumed": list(done.resumed)}
     out.emit(
         doc,
-        f"worker stopped after {len(ticks)} check(s): {len(started)} run(s) started, "
-        f"{len(resumed)} resumed",
+        f"worker stopped after {done.ticks} check(s): {done.started_total} run(s) started, "
+        f"{done.resumed_total} resumed",
     )

@@ -12,8 +12,14 @@ How a run works:
   fails the run, naming both. A new call runs the step (or reuses a result
   with the same cache key from any run: same code, same inputs) and stores it
   in its own transaction before the body goes on.
+- The cache key holds the step's code (`tillage.pipelines.codehash`, or its
+  ``code_version``); changed code alone is not another path: a finished step
+  replays, an unfinished one runs the new code.
+- A step with ``retries`` is called again after an error its `RetryPolicy`
+  retries, after a backoff; each attempt is stored with the step, a failed
+  one (status ``retrying``) before the wait, after what it wrote is undone.
 - `Step.map` stores item results in small groups; a resumed run computes only
-  the items that have none.
+  the items that have none. Items are retried one by one where they run.
 - `approval`, `wait_until` and `wait_for` suspend the run (the process may
   exit) until `resume` finds their condition true.
 - A run records the process executing it; a ``running`` run whose process is
@@ -29,10 +35,12 @@ import functools
 import hashlib
 import json
 import multiprocessing
+import random
 import sys
 import time
 import traceback
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -52,7 +60,7 @@ from tillage.errors import (
     StoredValueError,
 )
 from tillage.pipelines.processes import is_gone, this_process
-from tillage.pipelines.steps import RUNNER, Pipeline, Step, load_pipeline
+from tillage.pipelines.steps import RUNNER, Pipeline, RetryPolicy, Step, load_pipeline
 from tillage.pipelines.values import Artifacts, fingerprint, ref_fingerprint
 from tillage.repo import Repo
 from tillage.store.catalog import Catalog, utcnow
@@ -66,6 +74,12 @@ MAP_FLUSH_ITEMS = 1000
 """Map results are stored at least every this many items ..."""
 MAP_FLUSH_SECONDS = 0.5
 """... and at least this often, so a crash loses at most one small group."""
+CANCEL_POLL_SECONDS = 1.0
+"""A step waiting to be retried checks this often whether its run was cancelled."""
+KNOWN_VALUES = 256
+"""A run remembers the fingerprints of this many of the latest step results (a body
+that passes an older one to a step hashes it again), so that a body making many
+step calls does not keep every result alive."""
 
 
 def current_runtime() -> _Runtime | None:
@@ -83,13 +97,15 @@ class StepView:
 
     seq: int
     name: str
-    status: str  # done | cached | failed | waiting
+    status: str  # done | cached | failed | waiting | retrying | running
     seconds: float
     reads: list[dict[str, Any]]
     writes: list[dict[str, Any]]
     error: str | None = None
     output: dict[str, Any] | None = None
     """How the result is stored; `value` names it for `tillage.lineage`."""
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    """Each time the step's function ran in this run (see `StepRecord.attempts`)."""
 
     @property
     def value(self) -> str | None:
@@ -257,6 +273,8 @@ class _Frame:
     writes: list[dict[str, Any]] = field(default_factory=list)
     guarded: bool = False
     restore: dict[str, Any] | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    """The step's earlier attempts, kept when `guard` stores the step as running."""
 
 
 class _TrackedRepo(Repo):
@@ -306,9 +324,9 @@ class _Runtime:
         self.recorded = {s.seq: s for s in store.steps(run.id)}
         self.seq = 0
         self.frame: _Frame | None = None
-        # Objects that steps returned in this execution -> their fingerprints (kept
-        # alive here so that ``id`` stays unique).
-        self.known: dict[int, tuple[Any, str]] = {}
+        # The latest objects steps returned -> their fingerprints (kept alive while
+        # here, so that ``id`` stays unique); older ones are fingerprinted again.
+        self.known: OrderedDict[int, tuple[Any, str]] = OrderedDict()
         tracked = _TrackedRepo.__new__(_TrackedRepo)
         tracked.__dict__.update(repo.__dict__)
         tracked._runtime = self
@@ -320,12 +338,16 @@ class _Runtime:
     def _fingerprint(self, value: Any) -> str:
         hit = self.known.get(id(value))
         if hit is not None and hit[0] is value:
+            self.known.move_to_end(id(value))
             return hit[1]
         return fingerprint(value)
 
     def _remember(self, value: Any, fp: str) -> None:
         if value is not None and not isinstance(value, bool | int | float | str):
             self.known[id(value)] = (value, fp)
+            self.known.move_to_end(id(value))
+            while len(self.known) > KNOWN_VALUES:
+                self.known.popitem(last=False)
 
     def _inputs(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[str]:
         fps = [self._fingerprint(a) for a in args]
@@ -343,7 +365,9 @@ class _Runtime:
             raise _Cancelled()
         self.seq += 1
         prior = self.recorded.get(self.seq)
-        if prior is not None and (prior.name != name or prior.cache_key != key):
+        # Changed code is not another path: a finished step replays, an unfinished one
+        # runs the new code. Another step, or other inputs, is.
+        if prior is not None and (prior.name != name or prior.inputs != inputs):
             before = f"{prior.name}({', '.join(str(i) for i in prior.inputs)})"
             now = f"{name}({', '.join(inputs)})"
             raise NondeterminismError(self.run.id, self.seq, before, now)
@@ -361,7 +385,16 @@ class _Runtime:
         killed half way is re-run from there (its writes land once, not twice)."""
         frame.restore = {"restore": self.base.resolve(self.run.run_branch)}
         self._store(
-            frame.seq, frame.name, frame.key, "running", frame.restore, frame.inputs, [], [], 0.0
+            frame.seq,
+            frame.name,
+            frame.key,
+            "running",
+            frame.restore,
+            frame.inputs,
+            [],
+            [],
+            0.0,
+            attempts=frame.attempts,
         )
         frame.guarded = True
 
@@ -369,7 +402,11 @@ class _Runtime:
         """Undo the writes of a step that was killed (or failed) before it finished."""
         if not prior.output or "restore" not in prior.output:
             return
-        head, branch = prior.output["restore"], self.run.run_branch
+        self._move_back(prior.output["restore"])
+
+    def _move_back(self, head: str) -> None:
+        """Move the run's branch back to ``head``, dropping what a step wrote after it."""
+        branch = self.run.run_branch
         now = self.base.resolve(branch)
         if now != head:  # the run's own branch: nobody else writes there
             with self.base.catalog.transaction() as conn:
@@ -391,7 +428,7 @@ class _Runtime:
             else:
                 self._remember(value, ref_fingerprint(prior.output))
                 return value
-        if prior is not None and prior.status in ("running", "failed"):
+        if prior is not None and prior.status in ("running", "retrying", "failed"):
             self._rewind(prior)  # a step killed or failed after writing: start it clean
         cacheable = step.cache and not self.no_cache and not _unhashable(inputs)
         hit = self.store.cached(key) if cacheable else None
@@ -400,21 +437,111 @@ class _Runtime:
             value = self._load(hit.output, f"step {step.name} (#{hit.seq})", hit.run_id)
             self._remember(value, ref_fingerprint(hit.output))
             return value
-        self.frame = _Frame(step.name, seq, key, inputs)
-        started, t0 = utcnow(), time.perf_counter()
-        try:
-            value = step.fn(*args, **kwargs)
-            ref = self.artifacts.put(value)
-        except Exception:
-            self._fail(seq, step.name, key, inputs, started, t0)
-        frame, self.frame = self.frame, None
-        seconds = time.perf_counter() - t0
-        self._store(seq, step.name, key, "done", ref, inputs, frame.reads, frame.writes, seconds)
-        self._remember(value, ref_fingerprint(ref))
-        return value
+        return self._attempts(step, args, kwargs, seq, key, inputs, prior)
+
+    def _attempts(
+        self,
+        step: Step[Any, Any],
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        seq: int,
+        key: str,
+        inputs: list[str],
+        prior: StepRecord | None,
+    ) -> Any:
+        """Call the step until it succeeds or its retry policy gives up; store each attempt.
+
+        A failed attempt that will be retried is stored (status ``retrying``)
+        before the wait, so a run killed meanwhile resumes the count: retries
+        left are those the policy allows after the attempts that failed since
+        the last one that was not retried. A step that failed for good and is
+        resumed gets its retries afresh; its attempt numbers go on.
+        """
+        attempts = list(prior.attempts) if prior is not None else []
+        used = _retries_used(attempts)
+        policy = step.retry
+        restore = prior.output if prior is not None and prior.status == "retrying" else None
+        while True:
+            self.frame = _Frame(step.name, seq, key, inputs, restore=restore)
+            self.frame.guarded = restore is not None
+            self.frame.attempts = list(attempts)
+            started, t0 = utcnow(), time.perf_counter()
+            try:
+                value = step.fn(*args, **kwargs)
+                ref = self.artifacts.put(value)
+            except Exception as e:
+                seconds = time.perf_counter() - t0
+                retry = used + 1
+                wait = (
+                    policy.wait(retry, random.random())
+                    if retry <= policy.retries and policy.retries_on(e)
+                    else None
+                )
+                attempts.append(_attempt(len(attempts) + 1, started, seconds, e, wait))
+                if wait is None:
+                    self._fail(seq, step.name, key, inputs, started, t0, attempts)
+                frame, self.frame = self.frame, None
+                restore = frame.restore
+                err = traceback.format_exc()
+                self._store(
+                    seq,
+                    step.name,
+                    key,
+                    "retrying",
+                    restore,
+                    inputs,
+                    frame.reads,
+                    frame.writes,
+                    seconds,
+                    started,
+                    err,
+                    attempts,
+                )
+                if restore is not None:
+                    self._move_back(restore["restore"])  # the next attempt starts clean
+                self._sleep(wait)
+                used = retry
+                continue
+            frame, self.frame = self.frame, None
+            seconds = time.perf_counter() - t0
+            attempts.append(_attempt(len(attempts) + 1, started, seconds, None, None))
+            self._store(
+                seq,
+                step.name,
+                key,
+                "done",
+                ref,
+                inputs,
+                frame.reads,
+                frame.writes,
+                seconds,
+                started,
+                None,
+                attempts,
+            )
+            self._remember(value, ref_fingerprint(ref))
+            return value
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` before a retry; a run cancelled meanwhile stops at once."""
+        end = time.monotonic() + seconds
+        while True:
+            if self.store.status(self.run.id) == "cancelled":
+                raise _Cancelled()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, CANCEL_POLL_SECONDS))
 
     def _fail(
-        self, seq: int, name: str, key: str, inputs: list[str], started: str, t0: float
+        self,
+        seq: int,
+        name: str,
+        key: str,
+        inputs: list[str],
+        started: str,
+        t0: float,
+        attempts: list[dict[str, Any]] | None = None,
     ) -> NoReturn:
         """Store the running step as failed, with its traceback, and unwind the body.
 
@@ -437,6 +564,7 @@ class _Runtime:
             seconds,
             started,
             err,
+            attempts,
         )
         raise _StepFailed(err) from None
 
@@ -453,10 +581,23 @@ class _Runtime:
         seconds: float,
         started: str | None = None,
         error: str | None = None,
+        attempts: list[dict[str, Any]] | None = None,
     ) -> None:
         start = started or utcnow()
         record = StepRecord(
-            self.run.id, seq, name, key, status, ref, inputs, reads, writes, start, seconds, error
+            self.run.id,
+            seq,
+            name,
+            key,
+            status,
+            ref,
+            inputs,
+            reads,
+            writes,
+            start,
+            seconds,
+            error,
+            attempts or [],
         )
         self.store.put_step(record)
         self.recorded[seq] = record
@@ -562,7 +703,7 @@ class _Runtime:
             last = time.monotonic()
 
         results: Iterator[tuple[int, Any]]
-        fn = _OnBatch(repo_dir, step.fn) if repo_dir else step.fn
+        fn = _retrying(_OnBatch(repo_dir, step.fn) if repo_dir else step.fn, step.retry)
         if self.executor == "process" and len(todo) > 1:
             results = _in_processes(step, items, todo, kwargs, repo_dir)
         elif self.executor == "ray" and todo:
@@ -601,6 +742,33 @@ class _Runtime:
         raise _Suspend({**info, "step": seq, "message": message})
 
 
+def _attempt(
+    n: int, started: str, seconds: float, error: BaseException | None, retry_in: float | None
+) -> dict[str, Any]:
+    """One attempt of a step, as `StepRecord.attempts` keeps it."""
+    said = None
+    if error is not None:
+        lines = str(error).strip().splitlines()
+        said = f"{type(error).__name__}: {lines[-1]}" if lines else type(error).__name__
+    return {
+        "attempt": n,
+        "started_at": started,
+        "seconds": round(seconds, 6),
+        "error": said,
+        "retry_in": None if retry_in is None else round(retry_in, 3),
+    }
+
+
+def _retries_used(attempts: list[dict[str, Any]]) -> int:
+    """Retries already spent: the failed attempts since the last one that was not retried."""
+    used = 0
+    for a in reversed(attempts):
+        if a.get("retry_in") is None:
+            break
+        used += 1
+    return used
+
+
 def _digest(parts: list[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -623,6 +791,33 @@ class _OnBatch:
         return self.fn(table, **kwargs)
 
 
+class _RetryingItem:
+    """Calls a map step on one item, retrying it under the step's policy (picklable).
+
+    Items are retried where they run (this process, a pool process, a Ray
+    task); their attempts are not recorded one by one.
+    """
+
+    def __init__(self, fn: Callable[..., Any], policy: RetryPolicy) -> None:
+        self.fn = fn
+        self.policy = policy
+
+    def __call__(self, item: Any, **kwargs: Any) -> Any:
+        retry = 0
+        while True:
+            try:
+                return self.fn(item, **kwargs)
+            except Exception as e:
+                retry += 1
+                if retry > self.policy.retries or not self.policy.retries_on(e):
+                    raise
+                time.sleep(self.policy.wait(retry, random.random()))
+
+
+def _retrying(fn: Callable[..., Any], policy: RetryPolicy) -> Callable[..., Any]:
+    return _RetryingItem(fn, policy) if policy.retries else fn
+
+
 @functools.cache
 def _repo_at(path: str) -> Repo:
     return Repo.open(path)
@@ -632,8 +827,9 @@ def _call_by_name(
     where: str, name: str, item: Any, kwargs: dict[str, Any], repo_path: str | None
 ) -> Any:
     """In a pool process: import the step by module (or file) and name, call it on one item."""
-    fn = _step_named(where, name).fn
-    return (_OnBatch(repo_path, fn) if repo_path else fn)(item, **kwargs)
+    step = _step_named(where, name)
+    fn = _OnBatch(repo_path, step.fn) if repo_path else step.fn
+    return _retrying(fn, step.retry)(item, **kwargs)
 
 
 @functools.cache
@@ -917,7 +1113,9 @@ class Runs:
         """
         r = self.get(run_id)
         steps = [
-            StepView(s.seq, s.name, s.status, s.seconds, s.reads, s.writes, s.error, s.output)
+            StepView(
+                s.seq, s.name, s.status, s.seconds, s.reads, s.writes, s.error, s.output, s.attempts
+            )
             for s in self.store.steps(r.id)
         ]
         result = (

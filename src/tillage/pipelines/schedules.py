@@ -3,13 +3,23 @@
 A schedule remembers the last thing it acted on (a time, a commit id, an alert
 id). The worker checks every schedule each tick, claims a due one with a
 compare-and-swap on that marker (so two workers never start the same run) and
-starts the run; it also resumes waiting runs, whose conditions may now hold.
+starts the run; it also resumes waiting runs whose wait may be over (an
+approval or a time is checked in the catalog, without replaying the run's
+body; other conditions are checked by resuming).
 Missed cron times fire once, not once per missed time.
+
+The worker runs for months: it keeps no state that grows with the time it
+has run or the runs it started. Each tick reads the schedules and waiting
+runs afresh from the catalog; what the worker reports is totals and the ids
+of the latest `KEEP_RUN_IDS` runs; the runs themselves go to ``on_tick`` and
+are not kept. A cron schedule's next time is found from the clock, not by
+stepping through every time missed since it last fired.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +34,9 @@ from tillage.repo import Repo
 from tillage.store.runs import ScheduleRecord
 
 KINDS = ("cron", "commit", "alert")
+KEEP_RUN_IDS = 1000
+"""A worker reports the ids of at most this many of the latest runs it started (and
+resumed); its totals count them all."""
 
 
 def add_schedule(
@@ -86,12 +99,12 @@ def _due(repo: Repo, s: ScheduleRecord, now: datetime) -> str | None:
     """The new marker if ``s`` should fire now, else None."""
     if s.kind == "cron":
         last = datetime.fromisoformat(s.last_seen) if s.last_seen else now
-        it = croniter(s.spec, last)
-        fire: datetime | None = None
-        nxt = it.get_next(datetime)
-        while nxt <= now:  # missed times fire once: remember the latest
-            fire, nxt = nxt, it.get_next(datetime)
-        return fire.isoformat() if fire else None
+        # The latest time at or before now; missed times before it fire with it, once.
+        fire: datetime = croniter(s.spec, now).get_prev(datetime)
+        at_now: datetime = croniter(s.spec, fire).get_next(datetime)
+        if at_now <= now:  # get_prev is strictly before now; now may be a time itself
+            fire = at_now
+        return fire.isoformat() if fire > last else None
     if s.kind == "commit":
         latest = _latest_commit(repo, s.spec, s.branch)
         return latest if latest and latest != s.last_seen else None
@@ -106,6 +119,17 @@ def _due(repo: Repo, s: ScheduleRecord, now: datetime) -> str | None:
 def _made_by(runs: Runs, run_id: str, commit_id: str) -> bool:
     record = runs.store.get(run_id)
     return record is not None and record.merged_commit == commit_id
+
+
+def _may_go_on(runs: Runs, run: Run, now: datetime) -> bool:
+    """Whether a waiting run's wait may be over: approvals and times are checked here,
+    without replaying the run's body; other conditions only a resume can check."""
+    on = run.waiting_on or {}
+    if on.get("kind") == "approval":
+        return runs.store.approval(run.id, str(on.get("name"))) is not None
+    if on.get("kind") == "time" and on.get("until"):
+        return now >= datetime.fromisoformat(str(on["until"]))
+    return True
 
 
 @dataclass
@@ -136,6 +160,8 @@ def tick(repo: Repo, *, now: datetime | None = None, resume_waiting: bool = True
             done.errors.append(f"schedule {s.id} ({s.target}): {type(e).__name__}: {e}")
     if resume_waiting:
         for waiting in runs.list(status="waiting"):
+            if not _may_go_on(runs, waiting, _now()):  # the engine waits by the real clock
+                continue
             try:
                 run = runs.resume(waiting.id)
             except Exception as e:
@@ -146,24 +172,63 @@ def tick(repo: Repo, *, now: datetime | None = None, resume_waiting: bool = True
     return done
 
 
+@dataclass
+class WorkerReport:
+    """What a worker did, in memory that does not grow with how long it ran.
+
+    Attributes:
+        ticks: how many times it checked the schedules and waiting runs.
+        started, resumed: ids of the latest runs it started and resumed
+            (at most `KEEP_RUN_IDS` each, oldest first).
+        started_total, resumed_total, errors_total: all of them, counted.
+    """
+
+    ticks: int = 0
+    started: deque[str] = field(default_factory=lambda: deque(maxlen=KEEP_RUN_IDS))
+    resumed: deque[str] = field(default_factory=lambda: deque(maxlen=KEEP_RUN_IDS))
+    started_total: int = 0
+    resumed_total: int = 0
+    errors_total: int = 0
+
+    def add(self, t: Tick) -> None:
+        """Count what tick ``t`` did (keeping its run ids, not its runs)."""
+        self.ticks += 1
+        self.started.extend(r.id for r in t.started)
+        self.resumed.extend(r.id for r in t.resumed)
+        self.started_total += len(t.started)
+        self.resumed_total += len(t.resumed)
+        self.errors_total += len(t.errors)
+
+
 def worker(
     repo: Repo,
     *,
     interval: float = 30.0,
     max_seconds: float | None = None,
+    max_ticks: int | None = None,
     resume_waiting: bool = True,
     on_tick: Callable[[Tick], None] | None = None,
-) -> list[Tick]:
-    """Run `tick` every ``interval`` seconds until ``max_seconds`` have passed (or forever)."""
+) -> WorkerReport:
+    """Run `tick` every ``interval`` seconds until ``max_seconds`` have passed or
+    ``max_ticks`` ticks were made (or forever); ``on_tick`` sees each tick's runs.
+
+    Raises:
+        InputError: ``interval`` is not above 0, or ``max_ticks`` is below 1.
+    """
     if interval <= 0:
         raise InputError(f"--interval must be more than 0 seconds, not {interval}.")
+    if max_ticks is not None and max_ticks < 1:
+        raise InputError(f"max_ticks must be 1 or more, not {max_ticks}.")
     started = time.monotonic()
-    ticks: list[Tick] = []
+    report = WorkerReport()
     while True:
         t = tick(repo, resume_waiting=resume_waiting)
-        ticks.append(t)
+        report.add(t)
         if on_tick:
             on_tick(t)
+        del t  # the tick's runs (results included) are not kept
+        if max_ticks is not None and report.ticks >= max_ticks:
+            return report
         if max_seconds is not None and time.monotonic() - started + interval > max_seconds:
-            return ticks
+            return report
         time.sleep(interval)

@@ -9,7 +9,7 @@ their content hash; the ``artifacts`` table lists them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +23,7 @@ from sqlalchemy import (
     delete,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -72,6 +73,7 @@ class StepRow(Base):
     started_at: Mapped[str] = mapped_column(String(40))
     seconds: Mapped[float] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[list[Any]] = mapped_column(JSON, server_default=text("'[]'"))
 
 
 class MapItemRow(Base):
@@ -172,6 +174,11 @@ class StepRecord:
     started_at: str
     seconds: float
     error: str | None
+    attempts: list[Any] = field(default_factory=list)
+    """Each execution of the step's function in this run, oldest first: ``attempt``
+    (1, 2, ...), ``started_at``, ``seconds``, ``error`` (its last line; None if it
+    succeeded) and ``retry_in`` (seconds waited before the next attempt; None if
+    there was none). Empty for a step replayed or taken from the cache."""
 
 
 class RunStore:
@@ -272,7 +279,7 @@ class RunStore:
     def put_step(self, step: StepRecord) -> None:
         """Record a step (replacing a waiting or failed record of the same call)."""
         values = dict(vars(step))
-        for k in ("output", "inputs", "reads", "writes"):
+        for k in ("output", "inputs", "reads", "writes", "attempts"):
             values[k] = json_ready(values[k])
         with self.engine.begin() as conn:
             conn.execute(
