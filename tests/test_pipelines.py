@@ -658,7 +658,7 @@ def test_a_catalog_from_before_run_processes_upgrades_and_keeps_its_runs(
     from sqlalchemy import inspect, text
 
     from tillage.store.catalog import Base
-    from tillage.store.migrate import _config
+    from tillage.store.migrate import _config, head_revision
 
     done = tillage.run(repo, target(flow, "daily"), {"day": 1})
     monkeypatch.setenv("TILLAGE_TEST_APPROVAL", "1")
@@ -674,7 +674,7 @@ def test_a_catalog_from_before_run_processes_upgrades_and_keeps_its_runs(
 
     with pytest.raises(tillage.CatalogError, match="tillage upgrade"):
         tillage.open(path)
-    assert tillage.Repo.upgrade(path) == ("0005", "0007")
+    assert tillage.Repo.upgrade(path) == ("0005", head_revision())
     with tillage.open(path) as again:
         with again.catalog.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)

@@ -44,6 +44,7 @@ from tillage.formats import is_csv, to_table, write_file
 from tillage.labels.annotation import Annotation
 from tillage.labels.sets import LabelSets
 from tillage.quality.monitor import BatchCheck, Monitor, alert_dict, model_dict
+from tillage.quality.outbox import COMMAND_BUDGET, DeliveryReport
 from tillage.quality.profile import Profile, profile_table
 from tillage.quality.schema import Schema
 from tillage.quality.schema import infer as infer_schema
@@ -52,6 +53,7 @@ from tillage.store.catalog import Catalog
 from tillage.store.filters import lance_filter, lance_problem
 from tillage.store.fs import environment_error
 from tillage.store.labels import LabelStore
+from tillage.store.monitoring import OutboxRecord
 from tillage.store.tables import Tables, children_first
 from tillage.versioning import batches
 from tillage.versioning.diff import dataset_diff
@@ -643,7 +645,7 @@ class Repo:
             quarantine = self._quarantine(dataset, table, key_cols, mode, branch, evolve, code)
             raise QualityCheckError(dataset, blocked.result.blocking, quarantine) from None
         if checked:
-            for problem in self.monitor.notify(checked[0], commit):
+            for problem in self.monitor.deliver(budget=COMMAND_BUDGET).errors:
                 warnings.warn(problem, stacklevel=2)
         return commit
 
@@ -1131,6 +1133,17 @@ class Repo:
         cid = self.commit(commit).id if commit is not None else None
         found = self.monitor.store.alerts(statuses=statuses, dataset=dataset, commit_id=cid)
         return [alert_dict(a) for a in found]
+
+    def deliver_alerts(self, *, retry_dead: bool = False) -> DeliveryReport:
+        """Send the alert events the outbox holds to the sinks now, waits after failures or not.
+
+        ``retry_dead``: also those given up after too many failed tries.
+        """
+        return self.monitor.deliver(due_only=False, retry_dead=retry_dead)
+
+    def alert_deliveries(self, *, show_all: bool = False) -> list[OutboxRecord]:
+        """Alert events not delivered yet, and those given up (``show_all``: every one kept)."""
+        return self.monitor.deliveries(None if show_all else ["pending", "sending", "dead"])
 
     def accept_alert(self, alert_id: int) -> dict[str, Any]:
         """Accept what an alert found: widen the schema file, then re-check the data.
