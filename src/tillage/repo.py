@@ -1134,12 +1134,13 @@ class Repo:
         found = self.monitor.store.alerts(statuses=statuses, dataset=dataset, commit_id=cid)
         return [alert_dict(a) for a in found]
 
-    def deliver_alerts(self, *, retry_dead: bool = False) -> DeliveryReport:
-        """Send the alert events the outbox holds to the sinks now, waits after failures or not.
+    def deliver_alerts(self, *, retry_dead: bool = False, due_only: bool = False) -> DeliveryReport:
+        """Send the alert events the outbox holds to the sinks now.
 
-        ``retry_dead``: also those given up after too many failed tries.
+        ``retry_dead``: also those given up after too many tries; ``due_only``: only
+        those whose wait after a failed try is over (what the worker sends).
         """
-        return self.monitor.deliver(due_only=False, retry_dead=retry_dead)
+        return self.monitor.deliver(due_only=due_only, retry_dead=retry_dead)
 
     def alert_deliveries(self, *, show_all: bool = False) -> list[OutboxRecord]:
         """Alert events not delivered yet, and those given up (``show_all``: every one kept)."""

@@ -424,7 +424,7 @@ def worker(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start scheduled pipelines when due and resume waiting runs, every --interval seconds."""
+    """Start due pipelines, resume waiting runs and deliver queued alerts, every --interval s."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
 
@@ -433,15 +433,18 @@ def worker(
             out.note(f"started run {r.id} ({r.pipeline}): {r.status}")
         for r in t.resumed:
             out.note(f"resumed run {r.id} ({r.pipeline}): {r.status}")
+        if t.delivered:
+            out.note(f"delivered {t.delivered} alert event(s)")
         for e in t.errors:
             out.note(f"error: {e}")
 
     ticks = tillage.worker(repo, interval=interval, max_seconds=max_seconds, on_tick=report)
     started = [r.id for t in ticks for r in t.started]
     resumed = [r.id for t in ticks for r in t.resumed]
-    doc = {"ticks": len(ticks), "started": started, "resumed": resumed}
+    delivered = sum(t.delivered for t in ticks)
+    doc = {"ticks": len(ticks), "started": started, "resumed": resumed, "delivered": delivered}
     out.emit(
         doc,
         f"worker stopped after {len(ticks)} check(s): {len(started)} run(s) started, "
-        f"{len(resumed)} resumed",
+        f"{len(resumed)} resumed, {delivered} alert event(s) delivered",
     )

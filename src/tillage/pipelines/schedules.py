@@ -3,8 +3,9 @@
 A schedule remembers the last thing it acted on (a time, a commit id, an alert
 id). The worker checks every schedule each tick, claims a due one with a
 compare-and-swap on that marker (so two workers never start the same run) and
-starts the run; it also resumes waiting runs, whose conditions may now hold.
-Missed cron times fire once, not once per missed time.
+starts the run; it also resumes waiting runs, whose conditions may now hold,
+and delivers the alert events waiting in the outbox. Missed cron times fire
+once, not once per missed time.
 """
 
 from __future__ import annotations
@@ -114,11 +115,12 @@ class Tick:
 
     started: list[Run] = field(default_factory=list)
     resumed: list[Run] = field(default_factory=list)
+    delivered: int = 0
     errors: list[str] = field(default_factory=list)
 
 
 def tick(repo: Repo, *, now: datetime | None = None, resume_waiting: bool = True) -> Tick:
-    """Start what is due and resume waiting runs, once."""
+    """Start what is due, resume waiting runs and deliver due alert events, once."""
     runs = Runs(repo)
     done = Tick()
     when = now or _now()
@@ -143,6 +145,12 @@ def tick(repo: Repo, *, now: datetime | None = None, resume_waiting: bool = True
                 continue
             if run.status != "waiting":
                 done.resumed.append(run)
+    try:
+        delivery = repo.deliver_alerts(due_only=True)
+        done.delivered = delivery.delivered
+        done.errors.extend(delivery.errors)
+    except Exception as e:  # the schedules must keep running while the catalog recovers
+        done.errors.append(f"alert delivery: {type(e).__name__}: {e}")
     return done
 
 

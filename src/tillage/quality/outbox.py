@@ -166,7 +166,8 @@ def drain(
                 )
             (sink if left is None else _within(sink, left)).send(row.event)
         except Exception as err:
-            failed.add(row.sink)
+            if sink is not None:  # (no sink, no cost: give up every such row at once)
+                failed.add(row.sink)
             later = datetime.now(UTC)
             subject = f"alert #{row.alert_id}" if row.alert_id is not None else "an event"
             if sink is None or attempts >= MAX_ATTEMPTS:
