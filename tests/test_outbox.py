@@ -413,3 +413,44 @@ def test_a_commit_that_rolled_back_delivers_nothing(tmp_path: Path, hook: Hook) 
         assert repo.alert_deliveries(show_all=True) == []
         assert repo.deliver_alerts().delivered == 0
     assert hook.received == []
+
+
+def test_a_claim_is_exclusive_until_its_drainer_is_presumed_dead(
+    tmp_path: Path, hook: Hook
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import create_engine
+
+    from tillage.quality.outbox import LEASE
+    from tillage.store.monitoring import MonitoringStore
+
+    path = project(tmp_path, hook.url)
+    hook.answers.extend([503] * 50)
+    with tillage.open(path) as repo:
+        assert bad_day(repo)
+        rows = repo.alert_deliveries()
+    assert len(rows) >= 2
+    engine = create_engine(f"sqlite:///{path / '.tillage' / 'catalog.db'}")
+    store = MonitoringStore(engine)
+    now = datetime.now(UTC)
+
+    def stamp(t: datetime) -> str:
+        return t.isoformat(timespec="microseconds")
+
+    fresh, stale = rows[0].id, rows[1].id
+    cutoff = stamp(now - LEASE)
+    assert store.claim(fresh, "a", stamp(now), cutoff, due_only=False)
+    assert not store.claim(fresh, "b", stamp(now), cutoff, due_only=False)
+    # A drainer that claimed a row long ago and never finished: it died mid-send.
+    old = now - LEASE - timedelta(minutes=1)
+    assert store.claim(stale, "ghost", stamp(old), stamp(old - LEASE), due_only=False)
+    engine.dispose()
+
+    hook.answers.clear()
+    with tillage.open(path) as repo:
+        repo.deliver_alerts()
+        status = {r.id: r.status for r in repo.alert_deliveries(show_all=True)}
+    assert status[fresh] == "sending"  # still drainer a's
+    assert status[stale] == "delivered"  # taken over from the dead one
+    assert rows[0].event["delivery"] not in hook.deliveries[1:]

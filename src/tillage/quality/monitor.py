@@ -357,13 +357,26 @@ class Monitor:
     ) -> outbox.DeliveryReport:
         """Send what the outbox holds to the sinks (see `tillage.quality.outbox.drain`).
 
-        ``retry_dead`` first puts rows that were given up back in the queue.
+        ``retry_dead`` first puts rows that were given up back in the queue. With
+        a ``budget`` (right after a commit) a failure of the catalog itself is
+        reported, not raised: the commit has landed and its events stay queued.
         """
-        if retry_dead:
-            self.store.revive_dead(_now())
-        if not self.sinks and not self.store.outbox_counts()["pending"]:
-            return outbox.DeliveryReport()
-        return outbox.drain(self.store, self.sinks, budget=budget, due_only=due_only)
+        try:
+            if retry_dead:
+                self.store.revive_dead(_now())
+            if not self.sinks and not self.store.outbox_counts()["pending"]:
+                return outbox.DeliveryReport()
+            return outbox.drain(self.store, self.sinks, budget=budget, due_only=due_only)
+        except Exception as err:
+            if budget is None:
+                raise
+            return outbox.DeliveryReport(
+                errors=(
+                    f"the commit landed, but its alert events could not be delivered now "
+                    f"({type(err).__name__}: {err}); they stay queued for `tillage alerts "
+                    "deliver` or the worker.",
+                )
+            )
 
     def deliveries(self, statuses: Sequence[str] | None = None) -> list[OutboxRecord]:
         """Outbox rows (with these statuses), oldest first."""
