@@ -514,14 +514,12 @@ def _describe_transport(reason: object) -> str:
 
 def _response_snippet(response: BaseHTTPResponse) -> str:
     """The start of an error response's body (servers often say what was wrong there)."""
+    from urllib3.exceptions import HTTPError
+
     try:
         raw = response.read(300)
-    except (OSError, HTTPException, ValueError):
+    except (OSError, HTTPException, HTTPError, ValueError):
         return ""
-    except Exception as err:  # urllib3's own read errors
-        if "urllib3" in type(err).__module__:
-            return ""
-        raise
     text = _one_line(raw.decode("utf-8", "replace"))[:200]
     return f" ({text})" if text else ""
 
