@@ -529,8 +529,8 @@ def test_every_command_has_help() -> None:
         if not subs or getattr(command, "invoke_without_command", False):
             leaves.append(([name], command))
     assert (
-        len(leaves) == 50
-    )  # + schema, alerts x4, runs x6, schedule x3, labels x5, annotate x4, lf x2
+        len(leaves) == 51
+    )  # + schema, alerts x5, runs x6, schedule x3, labels x5, annotate x4, lf x2
     for path, command in leaves:
         assert command.help, path
         res = cli(*path, "--help")

@@ -8,6 +8,7 @@ unix socket; `.ci/run` installs them where they are missing.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -145,3 +146,49 @@ def test_monitoring_on_postgres(tmp_path: Path, pg_url: str) -> None:
     assert alert.finding.importance.rank == 1
     assert repo.accept_alert(alert.id).remaining == ()
     repo.close()
+
+
+def test_alert_outbox_on_postgres(tmp_path: Path, pg_url: str) -> None:
+    """Outbox rows land with the commit, and two drainers claim each row once, on a server."""
+    import threading
+    import warnings
+
+    import yaml
+
+    repo = tillage.init(tmp_path / "proj", catalog_url=pg_url)
+    config = repo.repo_dir / "config.yaml"
+    cfg = yaml.safe_load(config.read_text())
+    cfg["quality"] = {"sinks": [{"type": "jsonl", "path": "out/alerts.jsonl"}]}
+    config.write_text(yaml.safe_dump(cfg))
+    repo.close()
+    blocker = tmp_path / "proj" / "out"
+    blocker.write_text("a file where the sink's folder should be")
+    with tillage.open(tmp_path / "proj") as repo:
+        for d in range(3):
+            ids = list(range(d * 200, (d + 1) * 200))
+            repo.ingest("t", pa.table({"id": ids, "v": ["a", "b"] * 100}), key="id")
+        repo.infer_schema("t")
+        for d in range(3, 7):
+            ids = list(range(d * 200, (d + 1) * 200))
+            with warnings.catch_warnings(record=True):
+                warnings.simplefilter("always")
+                repo.ingest("t", pa.table({"id": ids, "v": [f"z{d}"] * 200}))
+        queued = repo.alert_deliveries()
+    assert len(queued) >= 4 and {r.status for r in queued} == {"pending"}
+    blocker.unlink()
+
+    barrier = threading.Barrier(2)
+
+    def drain() -> None:
+        with tillage.open(tmp_path / "proj") as mine:
+            barrier.wait()
+            mine.deliver_alerts()
+
+    threads = [threading.Thread(target=drain) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    lines = (tmp_path / "proj" / "out" / "alerts.jsonl").read_text().splitlines()
+    sent = sorted(json.loads(line)["delivery"] for line in lines)
+    assert sent == sorted(r.event["delivery"] for r in queued)

@@ -51,6 +51,7 @@ from tillage.labels.results import (
 )
 from tillage.labels.sets import LabelSets
 from tillage.quality.monitor import BatchCheck, Monitor
+from tillage.quality.outbox import COMMAND_BUDGET, DeliveryReport
 from tillage.quality.profile import Profile, profile_table
 from tillage.quality.results import AcceptedAlert, Alert, CheckRecord, Model
 from tillage.quality.schema import Schema
@@ -60,6 +61,7 @@ from tillage.store.catalog import Catalog
 from tillage.store.filters import lance_filter, lance_problem
 from tillage.store.fs import environment_error
 from tillage.store.labels import LabelStore
+from tillage.store.monitoring import OutboxRecord
 from tillage.store.tables import Tables, children_first
 from tillage.versioning import batches
 from tillage.versioning.diff import dataset_diff
@@ -651,7 +653,7 @@ class Repo:
             quarantine = self._quarantine(dataset, table, key_cols, mode, branch, evolve, code)
             raise QualityCheckError(dataset, blocked.result.blocking, quarantine) from None
         if checked:
-            for problem in self.monitor.notify(checked[0], commit):
+            for problem in self.monitor.deliver(budget=COMMAND_BUDGET).errors:
                 warnings.warn(problem, stacklevel=2)
         return commit
 
@@ -1139,6 +1141,18 @@ class Repo:
         cid = self.commit(commit).id if commit is not None else None
         found = self.monitor.store.alerts(statuses=statuses, dataset=dataset, commit_id=cid)
         return [Alert.from_record(a) for a in found]
+
+    def deliver_alerts(self, *, retry_dead: bool = False, due_only: bool = False) -> DeliveryReport:
+        """Send the alert events the outbox holds to the sinks now.
+
+        ``retry_dead``: also those given up after too many tries; ``due_only``: only
+        those whose wait after a failed try is over (what the worker sends).
+        """
+        return self.monitor.deliver(due_only=due_only, retry_dead=retry_dead)
+
+    def alert_deliveries(self, *, show_all: bool = False) -> list[OutboxRecord]:
+        """Alert events not delivered yet, and those given up (``show_all``: every one kept)."""
+        return self.monitor.deliveries(None if show_all else ["pending", "sending", "dead"])
 
     def accept_alert(self, alert_id: int) -> AcceptedAlert:
         """Accept what an alert found: widen the schema file, then re-check the data.

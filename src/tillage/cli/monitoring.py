@@ -1,5 +1,7 @@
 """Monitoring commands: ``profile``, ``schema infer``, ``check``, ``drift``, ``alerts``.
 
+``alerts deliver`` sends the alert events queued in the outbox to the sinks.
+
 Registered on the root app by `tillage.cli.app`; like every command they only
 call the `Repo` API and render what it returns.
 """
@@ -107,7 +109,32 @@ def profile_view(doc: dict[str, Any]) -> RenderableType:
     return table
 
 
-def alerts_view(alerts: list[Alert]) -> RenderableType:
+def undelivered_view(rows: list[dict[str, Any]]) -> RenderableType | None:
+    """One line on alert events the sinks have not had, and what to do about them."""
+    if not rows:
+        return None
+    dead = [r for r in rows if r["status"] == "dead"]
+    waiting = len(rows) - len(dead)
+    parts = []
+    if waiting:
+        parts.append(f"{waiting} alert event(s) waiting for delivery")
+    if dead:
+        last = dead[-1]
+        parts.append(
+            f"{len(dead)} given up after repeated failures (last: #{last['alert_id']} to "
+            f"{last['sink_name']}: {last['last_error']})"
+        )
+    fix = "tillage alerts deliver --retry-dead" if dead else "tillage alerts deliver"
+    return Text("; ".join(parts) + f"\n    → {fix}", style="yellow")
+
+
+def alerts_view(alerts: list[Alert], undelivered: list[dict[str, Any]]) -> RenderableType:
+    note = undelivered_view(undelivered)
+    table = _alerts_table(alerts)
+    return table if note is None else Group(table, note)
+
+
+def _alerts_table(alerts: list[Alert]) -> RenderableType:
     if not alerts:
         return Text("no open alerts", style="green")
     table = Table(show_edge=False)
@@ -250,8 +277,13 @@ def alerts(
     if ctx.invoked_subcommand is not None:
         return
     out = _out(ctx, as_json)
-    found = _open(ctx).alerts(show_all=show_all, dataset=dataset)
-    out.emit({"alerts": [a.to_dict() for a in found]}, alerts_view(found))
+    repo = _open(ctx)
+    found = repo.alerts(show_all=show_all, dataset=dataset)
+    undelivered = [r.to_dict() for r in repo.alert_deliveries()]
+    out.emit(
+        {"alerts": [a.to_dict() for a in found], "undelivered": undelivered},
+        alerts_view(found, undelivered),
+    )
 
 
 AlertId = Annotated[int, typer.Argument(metavar="ID", help="Alert number (see `tillage alerts`).")]
@@ -299,3 +331,32 @@ def alerts_resolve(ctx: typer.Context, alert_id: AlertId, as_json: JsonOpt = Fal
     out = _out(ctx, as_json)
     resolved = _open(ctx).resolve_alert(alert_id)
     out.emit(resolved.to_dict(), f"alert {alert_id} resolved")
+
+
+@alerts_app.command("deliver")
+def alerts_deliver(
+    ctx: typer.Context,
+    retry_dead: Annotated[
+        bool,
+        typer.Option("--retry-dead", help="Also retry events given up after too many tries."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send queued alert events to the sinks now (ingest and the worker also do it)."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    with out.working("delivering alert events…"):
+        report = repo.deliver_alerts(retry_dead=retry_dead)
+    undelivered = [r.to_dict() for r in repo.alert_deliveries()]
+    doc = {**report.to_dict(), "undelivered": undelivered}
+    lines: list[RenderableType] = [
+        Text(
+            f"delivered {report.delivered} alert event(s); {report.retrying} failed and stay "
+            f"queued, {report.dead} given up, {report.waiting} left for later"
+        )
+    ]
+    lines += [Text(f"  {e}", style="yellow") for e in report.errors]
+    note = undelivered_view(undelivered)
+    if note is not None:
+        lines.append(note)
+    out.emit(doc, Group(*lines))

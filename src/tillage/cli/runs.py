@@ -439,7 +439,7 @@ def worker(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start scheduled pipelines when due and resume waiting runs, every --interval seconds."""
+    """Start due pipelines, resume waiting runs and deliver queued alerts, every --interval s."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
 
@@ -448,14 +448,21 @@ def worker(
             out.note(f"started run {r.id} ({r.pipeline}): {r.status}")
         for r in t.resumed:
             out.note(f"resumed run {r.id} ({r.pipeline}): {r.status}")
+        if t.delivered:
+            out.note(f"delivered {t.delivered} alert event(s)")
         for e in t.errors:
             out.note(f"error: {e}")
 
     done = tillage.worker(repo, interval=interval, max_seconds=max_seconds, on_tick=report)
     # The id lists hold the latest runs only (a worker's memory stays bounded).
-    doc = {"ticks": done.ticks, "started": list(done.started), "resumed": list(done.resumed)}
+    doc = {
+        "ticks": done.ticks,
+        "started": list(done.started),
+        "resumed": list(done.resumed),
+        "delivered": done.delivered,
+    }
     out.emit(
         doc,
         f"worker stopped after {done.ticks} check(s): {done.started_total} run(s) started, "
-        f"{done.resumed_total} resumed",
+        f"{done.resumed_total} resumed, {done.delivered} alert event(s) delivered",
     )

@@ -5,7 +5,8 @@ id). The worker checks every schedule each tick, claims a due one with a
 compare-and-swap on that marker (so two workers never start the same run) and
 starts the run; it also resumes waiting runs whose wait may be over (an
 approval or a time is checked in the catalog, without replaying the run's
-body; other conditions are checked by resuming).
+body; other conditions are checked by resuming), and delivers the alert
+events waiting in the outbox.
 Missed cron times fire once, not once per missed time.
 
 The worker runs for months: it keeps no state that grows with the time it
@@ -138,11 +139,12 @@ class Tick:
 
     started: list[Run] = field(default_factory=list)
     resumed: list[Run] = field(default_factory=list)
+    delivered: int = 0
     errors: list[str] = field(default_factory=list)
 
 
 def tick(repo: Repo, *, now: datetime | None = None, resume_waiting: bool = True) -> Tick:
-    """Start what is due and resume waiting runs, once."""
+    """Start what is due, resume waiting runs and deliver due alert events, once."""
     runs = Runs(repo)
     done = Tick()
     when = now or _now()
@@ -169,6 +171,12 @@ def tick(repo: Repo, *, now: datetime | None = None, resume_waiting: bool = True
                 continue
             if run.status != "waiting":
                 done.resumed.append(run)
+    try:
+        delivery = repo.deliver_alerts(due_only=True)
+        done.delivered = delivery.delivered
+        done.errors.extend(delivery.errors)
+    except Exception as e:  # the schedules must keep running while the catalog recovers
+        done.errors.append(f"alert delivery: {type(e).__name__}: {e}")
     return done
 
 
@@ -181,6 +189,7 @@ class WorkerReport:
         started, resumed: ids of the latest runs it started and resumed
             (at most `KEEP_RUN_IDS` each, oldest first).
         started_total, resumed_total, errors_total: all of them, counted.
+        delivered: alert events it delivered from the outbox.
     """
 
     ticks: int = 0
@@ -189,6 +198,7 @@ class WorkerReport:
     started_total: int = 0
     resumed_total: int = 0
     errors_total: int = 0
+    delivered: int = 0
 
     def add(self, t: Tick) -> None:
         """Count what tick ``t`` did (keeping its run ids, not its runs)."""
@@ -198,6 +208,7 @@ class WorkerReport:
         self.started_total += len(t.started)
         self.resumed_total += len(t.resumed)
         self.errors_total += len(t.errors)
+        self.delivered += t.delivered
 
 
 def worker(

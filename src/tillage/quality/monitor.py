@@ -5,13 +5,15 @@ pins, commit ids); the monitor keeps profiles and alerts in the catalog and
 reads schema files from the project. Ingest uses it in two steps around the
 data write: `Monitor.check_batch` before anything is written (a ``block``
 finding stops the commit), `Monitor.record` inside the commit's catalog
-transaction (profiles, findings and alerts land with the commit or not at all).
+transaction (profiles, findings, alerts and the alerts' outbox rows land with
+the commit or not at all). Sinks get the alerts after the commit, from the
+outbox (`Monitor.deliver`, see `tillage.quality.outbox`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,13 +24,14 @@ from tillage.core.commit import Commit, DatasetPin
 from tillage.core.findings import Finding, Importance
 from tillage.errors import AlertNotAcceptableError, InputError, NoSuchAlertError, SchemaFileError
 from tillage.quality import drift as drift_mod
+from tillage.quality import outbox
 from tillage.quality import schema as schema_mod
 from tillage.quality.profile import Profile, profile_table
 from tillage.quality.results import Alert
 from tillage.quality.settings import QualitySettings
-from tillage.quality.sinks import Sink, deliver, sinks_from_config
+from tillage.quality.sinks import Sink, sinks_from_config
 from tillage.quality.triage import importances, triage
-from tillage.store.monitoring import AlertRecord, MonitoringStore
+from tillage.store.monitoring import MonitoringStore, OutboxRecord
 from tillage.store.tables import Tables
 
 _PROFILE_BATCH_ROWS = 1 << 20
@@ -45,7 +48,6 @@ class BatchCheck:
     schema_file: str | None = None
     schema_sha256: str | None = None
     reference: str | None = None
-    opened: list[tuple[AlertRecord, bool]] = field(default_factory=list)
 
     @property
     def blocking(self) -> list[Finding]:
@@ -273,6 +275,7 @@ class Monitor:
     ) -> BatchCheck:
         """Profile a batch about to be written, check it against the schema and reference."""
         prof = profile_table(batch)
+        _ = self.sinks  # a bad sink entry stops the ingest before anything is written
         schema = self.schema(dataset, columns=batch.column_names)
         findings: list[Finding] = []
         result = BatchCheck(dataset, prof, findings)
@@ -297,7 +300,11 @@ class Monitor:
         parent: DatasetPin | None,
         created: bool,
     ) -> None:
-        """Store a committed batch's profile, findings and alerts with its commit."""
+        """Store a committed batch's profile, findings and alerts with its commit.
+
+        Each open alert's event is queued in the outbox for every sink, in the
+        same transaction: the sinks hear of exactly the alerts that landed.
+        """
         ds = checked.dataset
         data = checked.profile.to_bytes()
         MonitoringStore.put_batch_profile(conn, commit.id, ds, checked.profile.rows, data)
@@ -316,8 +323,16 @@ class Monitor:
                 numbered.append(f)
                 continue
             alert, new = MonitoringStore.upsert_alert(conn, branch, f.to_dict(), commit.id, now)
-            checked.opened.append((alert, new))
             numbered.append(f.with_(alert_id=alert.id))
+            if alert.status == "open" and self.sinks:
+                event = {
+                    "event": "alert.opened" if new else "alert.updated",
+                    "alert": Alert.from_record(alert).to_dict(),
+                    "finding": numbered[-1].to_dict(),
+                    "repo": str(self.project),
+                    "commit": commit.id,
+                }
+                outbox.queue(conn, self.sinks, event, alert_id=alert.id, commit_id=commit.id)
         checked.findings = numbered
         MonitoringStore.put_check(
             conn,
@@ -337,22 +352,35 @@ class Monitor:
             self._sinks = sinks_from_config(list(self.settings.sinks), base_dir=self.project)
         return self._sinks
 
-    def notify(self, checked: BatchCheck, commit: Commit) -> list[str]:
-        """Send opened and updated (not muted) alerts to the sinks; returns delivery errors."""
-        errors: list[str] = []
-        for alert, new in checked.opened:
-            if alert.status != "open" or not self.sinks:
-                continue
-            finding = next((f for f in checked.findings if f.alert_id == alert.id), None)
-            event = {
-                "event": "alert.opened" if new else "alert.updated",
-                "alert": Alert.from_record(alert).to_dict(),
-                "finding": finding.to_dict() if finding else alert.finding,
-                "repo": str(self.project),
-                "commit": commit.id,
-            }
-            errors.extend(deliver(self.sinks, event))
-        return errors
+    def deliver(
+        self, *, budget: float | None = None, due_only: bool = True, retry_dead: bool = False
+    ) -> outbox.DeliveryReport:
+        """Send what the outbox holds to the sinks (see `tillage.quality.outbox.drain`).
+
+        ``retry_dead`` first puts rows that were given up back in the queue. With
+        a ``budget`` (right after a commit) a failure of the catalog itself is
+        reported, not raised: the commit has landed and its events stay queued.
+        """
+        try:
+            if retry_dead:
+                self.store.revive_dead(_now())
+            if not self.sinks and not self.store.outbox_counts()["pending"]:
+                return outbox.DeliveryReport()
+            return outbox.drain(self.store, self.sinks, budget=budget, due_only=due_only)
+        except Exception as err:
+            if budget is None:
+                raise
+            return outbox.DeliveryReport(
+                errors=(
+                    f"the commit landed, but its alert events could not be delivered now "
+                    f"({type(err).__name__}: {err}); they stay queued for `tillage alerts "
+                    "deliver` or the worker.",
+                )
+            )
+
+    def deliveries(self, statuses: Sequence[str] | None = None) -> list[OutboxRecord]:
+        """Outbox rows (with these statuses), oldest first."""
+        return self.store.outbox(statuses)
 
     def alert(self, alert_id: int) -> Alert:
         found = self.store.alert(alert_id)

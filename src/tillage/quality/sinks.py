@@ -10,36 +10,47 @@ Sinks do not interpret it beyond what the console shows. Three kinds exist:
 - `ConsoleSink`: one readable line per event (severity, subject, message, first action);
 - `JsonLinesSink`: one JSON line per event appended to a file, safe with concurrent
   writers (each line is one ``os.write`` on an ``O_APPEND`` descriptor);
-- `WebhookSink`: an HTTP POST of the JSON body, retried with exponential backoff on
-  connection errors, timeouts, 429 and 5xx, raising `SinkError` when it gives up.
+- `WebhookSink`: an HTTP POST of the JSON body, retried by urllib3's ``Retry`` with
+  exponential backoff on connection errors, timeouts, 429 and 5xx, raising
+  `SinkError` when it gives up.
 
 `sinks_from_config` builds them from config entries and `deliver` sends one event
-to every sink, collecting failures as messages instead of raising: the alert itself
-lives in the catalog, so a sink that is down never loses it.
+to every sink, collecting failures as messages instead of raising. Alerts reach
+sinks through the catalog's outbox (`tillage.quality.outbox`), which calls
+``send`` after the commit and retries later what failed: a sink that is down
+never loses an alert and never holds up a commit.
 """
 
 from __future__ import annotations
 
-import email.utils
+import copy
+import functools
+import hashlib
 import json
 import math
 import os
-import random
 import socket
 import ssl
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
-from http.client import HTTPException, HTTPMessage
+from datetime import datetime
+from http.client import HTTPException
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, Protocol, Self, cast, runtime_checkable
 
 from tillage.errors import InputError, SinkError
+
+if TYPE_CHECKING:
+    from urllib3 import BaseHTTPResponse, PoolManager
+    from urllib3.util.retry import Retry
+
+    class _RetryLike(Retry):
+        sleeper: Callable[[float], None]
+        failed: list[int] | None
+
 
 __all__ = [
     "ConsoleSink",
@@ -49,11 +60,11 @@ __all__ = [
     "WebhookSink",
     "deliver",
     "encode_event",
+    "sink_key",
     "sinks_from_config",
 ]
 
 USER_AGENT = "tillage-alerts"
-RETRY_STATUSES_WITH_RETRY_AFTER = frozenset({429, 503})
 
 
 @runtime_checkable
@@ -64,6 +75,16 @@ class Sink(Protocol):
     def name(self) -> str: ...
 
     def send(self, event: Mapping[str, Any]) -> None: ...
+
+
+def sink_key(sink: Sink) -> str:
+    """A short stable id for where ``sink`` delivers, kept on outbox rows.
+
+    It hashes the destination (the full URL, secrets included, or the file), not
+    the options: a rotated token in ``headers`` or a new timeout keeps the queue.
+    """
+    where = getattr(sink, "destination", None) or sink.name
+    return hashlib.sha256(str(where).encode("utf-8")).hexdigest()[:32]
 
 
 # --------------------------------------------------------------------------- encoding
@@ -108,6 +129,7 @@ class ConsoleSink:
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream
+        self.destination = "console stdout" if stream is sys.stdout else "console stderr"
 
     @staticmethod
     def format(event: Mapping[str, Any]) -> str:
@@ -163,6 +185,7 @@ class JsonLinesSink:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.name = f"jsonl {self.path}"
+        self.destination = f"jsonl {self.path.absolute()}"
 
     def send(self, event: Mapping[str, Any]) -> None:
         data = encode_event(event) + b"\n"
@@ -204,41 +227,6 @@ def redact_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Redirects are errors: urllib would turn the POST into a GET and drop the body."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        return None
-
-
 def _check_number(what: str, value: Any, *, minimum: float, integer: bool = False) -> None:
     kinds: tuple[type, ...] = (int,) if integer else (int, float)
     ok = isinstance(value, kinds) and not isinstance(value, bool)
@@ -247,27 +235,77 @@ def _check_number(what: str, value: Any, *, minimum: float, integer: bool = Fals
         raise InputError(f"webhook {what} must be {kind} >= {minimum:g}, got {value!r}.")
 
 
+RETRY_STATUSES = frozenset({429, *range(500, 600)})
+"""Answers a webhook tries again: rate limiting and server errors."""
+
+
+def _retry(sleeper: Callable[[float], None], failed: list[int], **options: Any) -> Retry:
+    """A `_retry_type` instance with these options, waiting by ``sleeper``."""
+    retry = _retry_type()(**options)
+    retry.sleeper, retry.failed = sleeper, failed
+    return retry
+
+
+@functools.cache
+def _retry_type() -> type[_RetryLike]:
+    """urllib3's ``Retry`` with an injectable sleep and a count of failed tries.
+
+    urllib3 decides what is retried and how long to wait (its backoff, or the
+    server's ``Retry-After`` up to a cap); this only routes the wait through the
+    sink's ``sleep`` (tests record it) and counts the tries for the error.
+    Defined on first use: urllib3 takes a while to import and most commands
+    never send a webhook.
+    """
+    from urllib3.util.retry import Retry
+
+    class _Retry(Retry):
+        sleeper: Callable[[float], None] = staticmethod(time.sleep)
+        failed: list[int] | None = None
+
+        def new(self, **kw: Any) -> Self:
+            fresh = super().new(**kw)
+            fresh.sleeper, fresh.failed = self.sleeper, self.failed
+            return fresh
+
+        def increment(self, *args: Any, **kwargs: Any) -> Self:
+            if self.failed is not None:
+                self.failed.append(1)
+            return super().increment(*args, **kwargs)
+
+        def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+            wait = None
+            if response is not None and self.respect_retry_after_header:
+                wait = self.get_retry_after(response)
+            self.sleeper(self.get_backoff_time() if wait is None else wait)
+
+    return cast("type[_RetryLike]", _Retry)
+
+
 class WebhookSink:
-    """POSTs each event as JSON to ``url``, retrying transient failures.
+    """POSTs each event as JSON to ``url``, retrying transient failures (urllib3 ``Retry``).
 
     Args:
         url: an ``http://`` or ``https://`` URL.
-        timeout: seconds to wait for each socket operation of one try.
+        timeout: seconds to wait to connect, and for each read, in one try.
         retries: how many tries in all (at least 1) before raising `SinkError`.
-        backoff: the wait before the second try; it doubles after each try (plus up
-            to 10 % jitter), capped at ``max_backoff``.
+        backoff: urllib3's backoff factor: the second try follows at once, then
+            the waits are 2, 4, 8... times ``backoff`` (plus up to 10 % jitter),
+            capped at ``max_backoff``.
         headers: extra request headers (e.g. ``Authorization``); they override the
             defaults, ``Content-Type: application/json`` included.
         max_retry_after: the cap on a server's ``Retry-After`` (on 429 and 503).
         sleep: how to wait between tries (tests inject a recorder).
 
-    With the defaults one event takes at most about 24 s against a server that
-    never answers (4 tries of 5 s plus 0.5 + 1 + 2 s of backoff), or up to 90 s
-    more where it keeps asking for the longest ``Retry-After``.
+    With the defaults one event takes at most about 23 s against a server that
+    never answers (4 tries of 5 s plus 0 + 1 + 2 s of backoff), or up to 90 s
+    more where it keeps asking for the longest ``Retry-After``. Delivery from
+    the outbox right after a command uses `within`: one try, cut to the time left.
 
     Retried: connection errors, timeouts, 429 and 5xx. Not retried: other 4xx,
-    redirects (configure the final URL) and certificate errors. Every try of one
-    event carries the same ``X-Tillage-Delivery`` id so receivers can drop repeats.
+    redirects (configure the final URL) and TLS errors. Every try of one event
+    carries the same ``X-Tillage-Delivery`` id (the event's ``delivery`` id when it
+    has one, as outbox events do) so receivers can drop repeats. The proxy
+    variables (``https_proxy``, ``no_proxy``...) are honoured.
     """
 
     def __init__(
@@ -320,100 +358,167 @@ class WebhookSink:
                 del self.headers[existing]
             self.headers[key] = value
         self.name = f"webhook {redact_url(url)}"
+        self.destination = f"webhook {url}"
         self._sleep = sleep
-        self._opener = urllib.request.build_opener(_NoRedirect())
+        self._total: float | None = None
 
     def __repr__(self) -> str:
         return f"WebhookSink({redact_url(self.url)!r}, retries={self.retries})"
 
-    def _delay(self, attempt: int) -> float:
-        """The backoff wait after try number ``attempt`` (1-based), jitter included."""
-        base = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
-        return base + random.uniform(0, base * 0.1)
+    def within(self, seconds: float) -> WebhookSink:
+        """This sink limited to one try that ends within ``seconds`` (connect and read)."""
+        quick = copy.copy(self)
+        quick.retries = 1
+        quick._total = max(0.001, seconds)
+        quick.timeout = min(self.timeout, quick._total)
+        return quick
+
+    def _manager(self) -> PoolManager:
+        """A connection pool for one event (closed after it: sinks have no lifecycle)."""
+        import urllib.request
+
+        import urllib3
+
+        parts = urllib.parse.urlsplit(self.url)
+        proxy = urllib.request.getproxies().get(parts.scheme.lower())
+        if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+            return urllib3.ProxyManager(proxy)
+        return urllib3.PoolManager()
 
     def send(self, event: Mapping[str, Any]) -> None:
+        from urllib3 import Timeout
+        from urllib3.exceptions import HTTPError, MaxRetryError
+
         body = encode_event(event)
-        headers = {**self.headers, "X-Tillage-Delivery": uuid.uuid4().hex}
+        delivery = event.get("delivery")
+        if not isinstance(delivery, str) or not delivery:
+            delivery = uuid.uuid4().hex
+        headers = {**self.headers, "X-Tillage-Delivery": delivery}
         target = redact_url(self.url)
-        problem = ""
-        fix = ""
-        status: int | None = None
-        for attempt in range(1, self.retries + 1):
-            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-            retry_after: float | None = None
+        failed: list[int] = []
+        retry = _retry(
+            self._sleep,
+            failed,
+            total=self.retries - 1,
+            other=0,  # TLS errors: retrying would not change the certificate
+            redirect=False,
+            allowed_methods=None,  # POST too: receivers drop repeats by delivery id
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=self.backoff,
+            backoff_max=self.max_backoff,
+            backoff_jitter=self.backoff * 0.1,
+            retry_after_max=math.ceil(self.max_retry_after),
+            raise_on_status=False,
+            raise_on_redirect=False,
+        )
+        with self._manager() as pool:
             try:
-                with self._opener.open(request, timeout=self.timeout):
+                response = pool.request(
+                    "POST",
+                    self.url,
+                    body=body,
+                    headers=headers,
+                    retries=retry,
+                    redirect=False,
+                    timeout=Timeout(connect=self.timeout, read=self.timeout, total=self._total),
+                    preload_content=False,
+                )
+            except MaxRetryError as err:
+                reason = err.reason if err.reason is not None else err
+                raise SinkError(
+                    "webhook",
+                    target,
+                    _describe_transport(reason),
+                    self._fix_for_transport(reason),
+                    attempts=max(1, len(failed)),
+                ) from None
+            except (HTTPError, OSError) as err:
+                raise SinkError(
+                    "webhook",
+                    target,
+                    _describe_transport(err),
+                    self._fix_for_transport(err),
+                    attempts=len(failed) + 1,
+                ) from None
+            try:
+                status = response.status
+                if status < 300:
                     return
-            except urllib.error.HTTPError as err:
-                with err:
-                    status = err.code
-                    detail = _response_snippet(err)
-                    problem = f"HTTP {err.code} {err.reason}{detail}"
-                    retryable = status == 429 or 500 <= status <= 599
-                    if status in RETRY_STATUSES_WITH_RETRY_AFTER:
-                        retry_after = _parse_retry_after(err.headers.get("Retry-After"))
-                    if not retryable:
-                        raise SinkError(
-                            "webhook",
-                            target,
-                            problem,
-                            _fix_for_status(status, err.headers.get("Location")),
-                            attempts=attempt,
-                            status=status,
-                        ) from None
-                    fix = _fix_for_status(status, None)
-            except urllib.error.URLError as err:
-                status = None
-                reason = err.reason
-                problem = _describe_transport(reason)
-                if isinstance(reason, ssl.SSLCertVerificationError):
-                    raise SinkError(
-                        "webhook",
-                        target,
-                        problem,
-                        "Check the server's TLS certificate (or use the URL it is issued for).",
-                        attempts=attempt,
-                    ) from err
-                fix = self._fix_for_transport(reason)
-            except (OSError, HTTPException) as err:
-                status = None
-                problem = _describe_transport(err)
-                fix = self._fix_for_transport(err)
-            if attempt < self.retries:
-                wait = self._delay(attempt)
-                if retry_after is not None:
-                    wait = min(retry_after, self.max_retry_after)
-                self._sleep(wait)
-        raise SinkError("webhook", target, problem, fix, attempts=self.retries, status=status)
+                problem = f"HTTP {status} {response.reason or ''}".rstrip()
+                problem += _response_snippet(response)
+                location = response.headers.get("Location")
+            finally:
+                response.close()
+        retried = status in RETRY_STATUSES
+        raise SinkError(
+            "webhook",
+            target,
+            problem,
+            _fix_for_status(status, location),
+            attempts=len(failed) if retried else len(failed) + 1,
+            status=status,
+        )
 
     def _fix_for_transport(self, reason: object) -> str:
         parts = urllib.parse.urlsplit(self.url)
         where = parts.netloc.rpartition("@")[2]
-        if isinstance(reason, TimeoutError | socket.timeout):
+        if _is_timeout(reason):
             return (
                 f"The server at {where} did not answer within {self.timeout:g} s; "
                 "check that it is healthy, or raise the sink's `timeout`."
             )
-        if isinstance(reason, socket.gaierror):
+        if _is_tls(reason):
+            return "Check the server's TLS certificate (or use the URL it is issued for)."
+        if isinstance(_cause(reason), socket.gaierror) or "NameResolution" in type(reason).__name__:
             return f"Check the host name {parts.hostname!r} and this machine's DNS."
         return f"Check that the server at {where} is running and reachable from this machine."
 
 
+def _cause(err: object) -> object:
+    """The socket-level error under urllib3's wrappers."""
+    seen = 0
+    while isinstance(err, BaseException) and seen < 5:
+        inner = err.__cause__ or err.__context__
+        if inner is None and err.args and isinstance(err.args[-1], BaseException):
+            inner = err.args[-1]
+        if inner is None:
+            return err
+        err, seen = inner, seen + 1
+    return err
+
+
+def _is_timeout(reason: object) -> bool:
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    return isinstance(reason, TimeoutError | socket.timeout | Urllib3Timeout) and not isinstance(
+        _cause(reason), ConnectionRefusedError
+    )
+
+
+def _is_tls(reason: object) -> bool:
+    from urllib3.exceptions import SSLError
+
+    return isinstance(reason, SSLError | ssl.SSLError)
+
+
 def _describe_transport(reason: object) -> str:
-    if isinstance(reason, TimeoutError | socket.timeout):
-        return "timed out"
-    if isinstance(reason, ConnectionRefusedError):
+    root = _cause(reason)
+    if isinstance(root, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(reason, OSError) and reason.strerror:
-        return f"{type(reason).__name__}: {reason.strerror}"
-    return f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
+    if _is_timeout(reason):
+        return "timed out"
+    if isinstance(root, OSError) and root.strerror:
+        return f"{type(root).__name__}: {root.strerror}"
+    return f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
 
 
-def _response_snippet(err: urllib.error.HTTPError) -> str:
+def _response_snippet(response: BaseHTTPResponse) -> str:
     """The start of an error response's body (servers often say what was wrong there)."""
+    from urllib3.exceptions import HTTPError
+
     try:
-        raw = err.read(300)
-    except (OSError, HTTPException):
+        raw = response.read(300)
+    except (OSError, HTTPException, HTTPError, ValueError):
         return ""
     text = _one_line(raw.decode("utf-8", "replace"))[:200]
     return f" ({text})" if text else ""

@@ -1,10 +1,16 @@
-"""Catalog tables for monitoring: profiles, ingest checks, alerts and recorded models.
+"""Catalog tables for monitoring: profiles, ingest checks, alerts, their outbox, models.
 
 Profiles are opaque bytes here (the quality layer encodes them). A batch
 profile belongs to the commit that wrote the batch; a version profile belongs
 to a (dataset, Lance branch, Lance version), so every commit pinning that
 version shares it. Writes that must land with a commit take the commit's
 connection; the rest open their own transaction.
+
+The outbox holds one row per (alert event, sink), inserted with the commit
+that raised the alert. Drainers claim a row with a conditional UPDATE (only
+one of them can move it out of ``pending``), deliver it, then mark it
+``delivered``, back to ``pending`` with a later ``next_try_at``, or ``dead``.
+A claim older than the lease is taken to belong to a drainer that died.
 """
 
 from __future__ import annotations
@@ -20,11 +26,15 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
+    and_,
     delete,
     insert,
+    or_,
     select,
     update,
 )
+from sqlalchemy import func as sql_func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tillage.store.catalog import Base, json_ready, utcnow
@@ -76,6 +86,27 @@ class AlertRow(Base):
     finding: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class OutboxRow(Base):
+    __tablename__ = "alert_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    commit_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sink: Mapped[str] = mapped_column(String(64))
+    sink_name: Mapped[str] = mapped_column(String(500))
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[str] = mapped_column(String(40))
+    next_try_at: Mapped[str] = mapped_column(String(40))
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    delivered_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+OUTBOX_STATUSES = ("pending", "sending", "delivered", "dead")
+
+
 class ModelRow(Base):
     __tablename__ = "models"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -110,6 +141,30 @@ class AlertRecord:
 
 
 @dataclass(frozen=True)
+class OutboxRecord:
+    """One alert event waiting for (or done with) one sink."""
+
+    id: int
+    alert_id: int | None
+    commit_id: str | None
+    sink: str
+    sink_name: str
+    event: dict[str, Any]
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: str
+    next_try_at: str
+    delivered_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row for ``--json`` (without the event body, which can be large)."""
+        d = dict(vars(self))
+        del d["event"]
+        return d
+
+
+@dataclass(frozen=True)
 class ModelRecord:
     """A model recorded against the data version it was trained on."""
 
@@ -140,6 +195,23 @@ def _alert(r: Any) -> AlertRecord:
         last_commit=r.last_commit,
         muted_until=r.muted_until,
         finding=dict(r.finding),
+    )
+
+
+def _outbox(r: Any) -> OutboxRecord:
+    return OutboxRecord(
+        id=r.id,
+        alert_id=r.alert_id,
+        commit_id=r.commit_id,
+        sink=r.sink,
+        sink_name=r.sink_name,
+        event=dict(r.event),
+        status=r.status,
+        attempts=r.attempts,
+        last_error=r.last_error,
+        created_at=r.created_at,
+        next_try_at=r.next_try_at,
+        delivered_at=r.delivered_at,
     )
 
 
@@ -390,6 +462,143 @@ class MonitoringStore:
             )
             row = conn.execute(select(AlertRow.__table__).where(AlertRow.id == alert_id)).one()
         return _alert(row)
+
+    # -- outbox -------------------------------------------------------------
+
+    @staticmethod
+    def put_outbox(
+        conn: Connection,
+        *,
+        alert_id: int | None,
+        commit_id: str | None,
+        sink: str,
+        sink_name: str,
+        event: dict[str, Any],
+        now: str,
+    ) -> None:
+        """Queue ``event`` for ``sink``, in the caller's (the commit's) transaction."""
+        conn.execute(
+            insert(OutboxRow).values(
+                alert_id=alert_id,
+                commit_id=commit_id,
+                sink=sink,
+                sink_name=sink_name[:500],
+                event=json_ready(event),
+                status="pending",
+                attempts=0,
+                created_at=now,
+                next_try_at=now,
+            )
+        )
+
+    @staticmethod
+    def _claimable(now: str, stale_before: str, *, due_only: bool) -> Any:
+        pending = OutboxRow.status == "pending"
+        if due_only:
+            pending = and_(pending, OutboxRow.next_try_at <= now)
+        abandoned = and_(OutboxRow.status == "sending", OutboxRow.claimed_at < stale_before)
+        return or_(pending, abandoned)
+
+    def claimable(
+        self, now: str, stale_before: str, *, due_only: bool, limit: int = 500
+    ) -> list[OutboxRecord]:
+        """Rows a drainer may try to claim now, oldest first."""
+        q = (
+            select(OutboxRow.__table__)
+            .where(self._claimable(now, stale_before, due_only=due_only))
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_outbox(r) for r in conn.execute(q)]
+
+    def claim(
+        self, row_id: int, drainer: str, now: str, stale_before: str, *, due_only: bool
+    ) -> bool:
+        """Take row ``row_id`` for ``drainer`` and count the attempt; False: someone else has it.
+
+        One conditional UPDATE: of drainers racing for the same row, exactly one
+        sees it still claimable and changes it.
+        """
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == row_id,
+                    self._claimable(now, stale_before, due_only=due_only),
+                )
+                .values(
+                    status="sending",
+                    claimed_by=drainer,
+                    claimed_at=now,
+                    attempts=OutboxRow.attempts + 1,
+                )
+            )
+        return done.rowcount == 1
+
+    def finish(
+        self,
+        row_id: int,
+        drainer: str,
+        status: str,
+        *,
+        now: str,
+        error: str | None = None,
+        next_try_at: str | None = None,
+    ) -> None:
+        """Record how a claimed row's delivery ended (only while ``drainer`` still holds it)."""
+        values: dict[str, Any] = {"status": status, "claimed_by": None, "claimed_at": None}
+        if status == "delivered":
+            values["delivered_at"] = now
+        if error is not None:
+            values["last_error"] = error[:4000]
+        if next_try_at is not None:
+            values["next_try_at"] = next_try_at
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == row_id,
+                    OutboxRow.claimed_by == drainer,
+                    OutboxRow.status == "sending",
+                )
+                .values(**values)
+            )
+
+    def outbox(self, statuses: Sequence[str] | None = None) -> list[OutboxRecord]:
+        """Outbox rows (with these statuses), oldest first."""
+        q = select(OutboxRow.__table__).order_by(OutboxRow.id)
+        if statuses:
+            q = q.where(OutboxRow.status.in_(list(statuses)))
+        with self.engine.connect() as conn:
+            return [_outbox(r) for r in conn.execute(q)]
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Status -> number of outbox rows, every status present."""
+        q = select(OutboxRow.status, sql_func.count()).group_by(OutboxRow.status)
+        with self.engine.connect() as conn:
+            found = {r[0]: int(r[1]) for r in conn.execute(q)}
+        return {s: found.get(s, 0) for s in OUTBOX_STATUSES}
+
+    def revive_dead(self, now: str) -> int:
+        """Put dead rows back in the queue with a fresh count of attempts; returns how many."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(OutboxRow)
+                .where(OutboxRow.status == "dead")
+                .values(status="pending", attempts=0, next_try_at=now)
+            )
+        return int(done.rowcount)
+
+    def prune_delivered(self, before: str) -> int:
+        """Forget rows delivered before ``before``; returns how many."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                delete(OutboxRow).where(
+                    OutboxRow.status == "delivered", OutboxRow.delivered_at < before
+                )
+            )
+        return int(done.rowcount)
 
     # -- models -------------------------------------------------------------
 
