@@ -88,6 +88,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tillage.core.kinds import (
+    ID_UNIQUE_RATIO,
+    ISO_PROBE,
+    ColumnKind,
+    ValueFacts,
+    column_kind,
+    is_time_text,
+)
 from tillage.errors import InputError
 
 #: KLL accuracy/size trade-off (DataSketches' default): ~1.3% rank error, a few KiB.
@@ -501,6 +509,51 @@ class ColumnProfile:
                 else {"min": self.min_length, "mean": self.lengths.mean, "max": self.max_length}
             ),
         }
+
+    # -- what kind of column it is --
+
+    def value_facts(self) -> ValueFacts:
+        """What the sketches say of the values, for `column_kind` (distinct: HyperLogLog's
+        estimate; the top share and ISO-time probe from the frequent items, if tracked)."""
+        distinct = self.distinct()
+        top = self.frequent(1)
+        probe: list[Any] = []
+        if self.kind == "string" and self.valid:
+            probe = [self.raw_min, self.raw_max, *(i.value for i in self.frequent(ISO_PROBE) or [])]
+        return ValueFacts(
+            valid=self.valid,
+            distinct=None if distinct is None else distinct.value,
+            top_share=top[0].count / self.valid if top and self.valid else None,
+            low=self.raw_min,
+            high=self.raw_max,
+            time_text=is_time_text(probe),
+        )
+
+    def column_kind(
+        self,
+        dataset: str | None = None,
+        *,
+        identifier_ratio: float = ID_UNIQUE_RATIO,
+        max_categories: int = 0,
+        times: bool = True,
+    ) -> ColumnKind:
+        """The column's kind (`tillage.core.kinds.column_kind`) from this profile."""
+        return column_kind(
+            self.name,
+            self._family_type(),
+            self.value_facts(),
+            dataset=dataset,
+            identifier_ratio=identifier_ratio,
+            max_categories=max_categories,
+            times=times,
+        )
+
+    def _family_type(self) -> pa.DataType:
+        """An Arrow type of the column's kind (``mixed``, ``other``: null, no kind)."""
+        if self.kind in TEMPORAL_KINDS:
+            return self._arrow_type()
+        simple = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+        return simple.get(self.kind, pa.string() if self.kind == "string" else pa.null())
 
     # -- conversions between stored numbers, keys and the column's type --
 
