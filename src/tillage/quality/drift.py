@@ -113,9 +113,9 @@ class DriftSettings:
             counts, 40% -> 42% does not; symmetric for columns mostly missing).
         max_categories: numeric columns with at most this many distinct values
             on both sides are compared as categories (ratings, codes, months).
-        identifier_ratio: int, string and timestamp columns whose distinct
-            count reaches this share of their values are identifiers and never
-            compared (see `looks_like_identifier`).
+        identifier_ratio: int, string and timestamp columns of at least
+            ``ID_MIN_VALUES`` values whose distinct count reaches this share of
+            them are identifiers and never compared (see `looks_like_identifier`).
         min_range_shift: for a numeric column given an expected range in
             ``compare(ranges=...)``, some quantile (p05..p95) must also move by
             this share of the range's width: a tight distribution moving by a

@@ -379,12 +379,18 @@ class ColumnProfile:
 
     def frequent_rows(self) -> list[tuple[str, int, int, int]] | None:
         """The sketch's rows: (key, estimate, lower bound, upper bound)."""
+        rows = self._frequent_rows
+        return None if rows is None else list(rows)
+
+    @functools.cached_property
+    def _frequent_rows(self) -> tuple[tuple[str, int, int, int], ...] | None:
+        """Read once: the sketch never changes inside a profile, and reading it costs."""
         if self.frequent_sketch is None:
             return None
         rows: list[tuple[str, int, int, int]] = self.frequent_sketch.get_frequent_items(
             ds.frequent_items_error_type.NO_FALSE_NEGATIVES
         )
-        return rows
+        return tuple(rows)
 
     def exact_counts(self) -> dict[str, int] | None:
         """Every value's key (as the sketch keeps it) with its exact count, or None when
@@ -516,17 +522,20 @@ class ColumnProfile:
         """What the sketches say of the values, for `column_kind` (distinct: HyperLogLog's
         estimate; the top share and ISO-time probe from the frequent items, if tracked)."""
         distinct = self.distinct()
-        top = self.frequent(1)
-        probe: list[Any] = []
-        if self.kind == "string" and self.valid:
-            probe = [self.raw_min, self.raw_max, *(i.value for i in self.frequent(ISO_PROBE) or [])]
+        rows = self.frequent_rows()
+        top = max((est for _, est, _, _ in rows), default=0) if rows else None
+        ends = [self.raw_min, self.raw_max]
+        time_text = self.kind == "string" and self.valid > 0 and is_time_text(ends)
+        if time_text:  # the ends are times: so must the frequent values be
+            probe = [*ends, *(i.value for i in self.frequent(ISO_PROBE) or [])]
+            time_text = is_time_text(probe)
         return ValueFacts(
             valid=self.valid,
             distinct=None if distinct is None else distinct.value,
-            top_share=top[0].count / self.valid if top and self.valid else None,
+            top_share=top / self.valid if top is not None and self.valid else None,
             low=self.raw_min,
             high=self.raw_max,
-            time_text=is_time_text(probe),
+            time_text=time_text,
         )
 
     def column_kind(
