@@ -58,6 +58,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from tillage.core.findings import Finding
+from tillage.core.jsonable import jsonable
 from tillage.core.kinds import ID_UNIQUE_RATIO, MAX_NUMERIC_CATEGORIES, ColumnKind
 from tillage.errors import InputError
 from tillage.quality.profile import (
@@ -65,7 +66,6 @@ from tillage.quality.profile import (
     ColumnProfile,
     FrequentItem,
     Profile,
-    json_value,
 )
 
 #: Ranks at which each side's KLL sketch is queried for the KS test's points (0.5% apart).
@@ -607,8 +607,8 @@ def _ks_finding(ctx: _Context, col: _Column, t: _Test) -> Finding:
         "p_raw": t.p,
         "tests": ctx.tests,
         "unit": cur.unit,
-        "from": {k: json_value(v) for k, v in before.items()},
-        "to": {k: json_value(v) for k, v in after.items()},
+        "from": {k: jsonable(v) for k, v in before.items()},
+        "to": {k: jsonable(v) for k, v in after.items()},
     }
     if t.data["range_width"] is not None:
         details["range_width"] = t.data["range_width"]
@@ -686,7 +686,7 @@ def _unseen_finding(ctx: _Context, col: _Column, t: _Test) -> Finding:
         p_value=ctx.corrected(t.p),
         rows=d["rows"],
         details={
-            "values": [{"value": json_value(v), "count": c} for v, c in values[:DETAIL_LIMIT]],
+            "values": [{"value": jsonable(v), "count": c} for v, c in values[:DETAIL_LIMIT]],
             "truncated": len(values) > DETAIL_LIMIT,
             "distinct": len(values),
             "share": d["rows"] / d["n"],
@@ -760,8 +760,8 @@ def _category_findings(ctx: _Context, col: _Column, tests: list[_Test]) -> list[
             f"({_pct(s0)}) in {ctx.reference}"
         )
         details = {
-            "from": json_value(top0),
-            "to": json_value(top1),
+            "from": jsonable(top0),
+            "to": jsonable(top1),
             "from_share": s0,
             "to_share": s1,
             "from_share_now": _share_of(cur, top0),
@@ -808,7 +808,7 @@ def _category_finding(
     p_raw = min(t.p for t in tests)
     values = [
         {
-            "value": json_value(t.data["value"]),
+            "value": jsonable(t.data["value"]),
             "from": t.data["from"],
             "to": t.data["to"],
             "count": t.data["count"],

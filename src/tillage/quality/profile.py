@@ -88,6 +88,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tillage.core.jsonable import jsonable
 from tillage.core.kinds import (
     ID_UNIQUE_RATIO,
     ISO_PROBE,
@@ -485,14 +486,12 @@ class ColumnProfile:
             "null_ratio": self.null_ratio,
             "nan": self.nan,
             "inf": self.inf,
-            "min": json_value(self.min),
-            "max": json_value(self.max),
-            "mean": json_value(self.mean),
-            "stddev": json_value(self.stddev),
+            "min": jsonable(self.min),
+            "max": jsonable(self.max),
+            "mean": jsonable(self.mean),
+            "stddev": jsonable(self.stddev),
             "quantiles": (
-                None
-                if qs is None
-                else {k: json_value(v) for k, v in zip(QUANTILES, qs, strict=True)}
+                None if qs is None else {k: jsonable(v) for k, v in zip(QUANTILES, qs, strict=True)}
             ),
             "quantile_rank_error": self.rank_error,
             "distinct": None if distinct is None else distinct.to_dict(),
@@ -501,7 +500,7 @@ class ColumnProfile:
                 if frequent is None
                 else [
                     {
-                        "value": json_value(f.value),
+                        "value": jsonable(f.value),
                         "count": f.count,
                         "lower": f.lower,
                         "upper": f.upper,
@@ -1095,12 +1094,3 @@ def _with_unit(t: pa.DataType, unit: str) -> pa.DataType:
     if pa.types.is_time(t):
         return pa.time64(unit)
     return pa.duration(unit)
-
-
-def json_value(v: Any) -> Any:
-    """Dates and times as ISO strings, durations in seconds; other values as they are."""
-    if isinstance(v, dt.timedelta):
-        return v.total_seconds()
-    if isinstance(v, dt.date | dt.time):
-        return v.isoformat()
-    return v

@@ -118,6 +118,7 @@ import pyarrow.compute as pc
 import yaml
 
 from tillage.core.findings import Finding, Severity
+from tillage.core.jsonable import jsonable
 from tillage.core.kinds import (
     DATE_PARTS,
     FEW_VALUES,
@@ -842,14 +843,8 @@ def _floatish(value: Any, type_text: str) -> Any:
 
 
 def _jsonable(v: Any) -> Any:
-    """Dates and times as ISO strings, durations in seconds; other values as they are."""
-    if isinstance(v, dt.timedelta):
-        return v.total_seconds()
-    if isinstance(v, dt.datetime):
-        return v.isoformat(sep=" ")
-    if isinstance(v, dt.date | dt.time):
-        return v.isoformat()
-    return v
+    """A value as JSON data, timestamps with a space as schema files write them."""
+    return jsonable(v, time_sep=" ")
 
 
 def _sorted(values: Sequence[Any]) -> list[Any]:

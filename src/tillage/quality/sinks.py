@@ -39,6 +39,7 @@ from http.client import HTTPException, HTTPMessage
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
+from tillage.core.jsonable import jsonable
 from tillage.errors import InputError, SinkError
 
 __all__ = [
@@ -69,25 +70,10 @@ class Sink(Protocol):
 # --------------------------------------------------------------------------- encoding
 
 
-def _jsonable(value: Any) -> Any:
-    """``value`` as strict JSON data: NaN/inf become null, unknown objects their text."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
 def encode_event(event: Mapping[str, Any]) -> bytes:
     """The event as compact, strict (RFC 8259) UTF-8 JSON, without a trailing newline."""
     return json.dumps(
-        _jsonable(event), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        jsonable(event), ensure_ascii=False, allow_nan=False, separators=(",", ":")
     ).encode("utf-8")
 
 
