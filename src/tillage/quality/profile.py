@@ -46,9 +46,10 @@ than `FREQUENT_CAPACITY` values whose first `CARDINALITY_PROBE` values are
 more than `UNIQUE_RATIO` distinct does not track them (`ColumnProfile.frequent`
 returns None), which also spares it counting every distinct value exactly.
 Merging with a side that does not track them gives a column that does not
-either, so a merged sketch always covers all its rows. Later checks should
-treat a column as categorical when its distinct estimate is small, not merely
-because it has frequent items.
+either, so a merged sketch always covers all its rows. Whether a column is
+categorical, an identifier, a time or a measurement is not decided here, nor by
+whether it has frequent items: `ColumnProfile.column_kind` asks
+`tillage.core.kinds.column_kind` with the facts the sketches give.
 
 **Merging columns whose type changed** between batches:
 
