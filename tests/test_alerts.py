@@ -171,7 +171,7 @@ def test_flight_numbers_are_identifiers_and_measurements_stay_features(
 
 
 def test_identifier_names() -> None:
-    from tillage.quality.drift import names_an_identifier
+    from tillage.core.kinds import names_an_identifier
 
     for name in ("flight_id", "userId", "order no", "tailnum", "zip_code", "ID"):
         assert names_an_identifier(name), name

@@ -527,6 +527,8 @@ def _write(table: pa.Table, path: Path, fmt: str) -> None:
     else:
         import json
 
+        from tillage.core.jsonable import jsonable
+
         with open(path, "w", encoding="utf-8") as f:
             for row in table.to_pylist():
-                f.write(json.dumps(row, default=str) + "\n")
+                f.write(json.dumps(jsonable(row, time_sep=" "), allow_nan=False) + "\n")

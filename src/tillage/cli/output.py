@@ -8,16 +8,12 @@ text (never interpreted as Rich markup).
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import datetime as dt
 import json
 import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from decimal import Decimal
-from pathlib import PurePath
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -36,6 +32,7 @@ from tillage import (
     TillageError,
     VerifyReport,
 )
+from tillage.core.jsonable import jsonable
 
 MAX_CONFLICT_ROWS = 50
 """Conflicts shown as a table in text mode; ``--json`` always has all of them."""
@@ -45,31 +42,6 @@ MAX_CELL = 60
 
 
 # -- plain values --------------------------------------------------------------
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON types: NaN/inf become null, dates ISO strings, bytes base64."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, Decimal | PurePath):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value))
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return jsonable(value.tolist())
-    return str(value)
 
 
 def human_bytes(n: int) -> str:

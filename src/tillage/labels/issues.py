@@ -41,15 +41,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tillage.core.kinds import ColumnKind, column_kind, value_facts
 from tillage.errors import InputError
 
 #: How far a row of probabilities may sum from 1 (float32 softmax outputs pass).
 SUM_TOLERANCE = 1e-3
-#: Strings with at most this many distinct values (or this share of rows) are one-hot encoded.
-CATEGORY_MAX = 50
-CATEGORY_SHARE = 0.05
-#: Strings averaging at least this many words are text (TF-IDF).
-TEXT_MIN_WORDS = 3.0
 
 #: Labels, one per record: a sequence, a 1-D ndarray, or an Arrow array.
 Labels: TypeAlias = Sequence[Any] | np.ndarray
@@ -202,41 +198,30 @@ def default_model(
 
 
 def column_kinds(table: pa.Table) -> dict[str, str]:
-    """How `default_model` uses each column: ``number``, ``category``, ``text`` or ``ignored``."""
+    """How `default_model` uses each column: ``number``, ``category``, ``text`` or ``ignored``.
+
+    From the column's kind (`tillage.core.kinds.column_kind`, exact on these values):
+    numbers, bools and times stored as such are numbers; categorical strings are
+    categories, free text is text; identifiers, times as text and columns without
+    values or of other types are ignored.
+    """
     out: dict[str, str] = {}
     for name in table.column_names:
         col = table.column(name)
-        t = col.type
-        if pa.types.is_dictionary(t):
-            t = t.value_type
-            col = col.cast(t)
-        if (
-            pa.types.is_integer(t)
-            or pa.types.is_floating(t)
-            or pa.types.is_decimal(t)
-            or pa.types.is_boolean(t)
-            or pa.types.is_temporal(t)
+        kind = column_kind(name, col.type, value_facts(col))
+        t = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+        textual = pa.types.is_string(t) or pa.types.is_large_string(t)
+        if kind in (ColumnKind.IDENTIFIER, ColumnKind.OTHER) or (
+            textual and kind is ColumnKind.TIME
         ):
-            out[name] = "number"
-        elif pa.types.is_string(t) or pa.types.is_large_string(t):
-            out[name] = _string_kind(col)
-        else:
             out[name] = "ignored"
+        elif kind is ColumnKind.TEXT:
+            out[name] = "text"
+        elif textual:
+            out[name] = "category"
+        else:
+            out[name] = "number"
     return out
-
-
-def _string_kind(col: pa.ChunkedArray) -> str:
-    present = pc.drop_null(col)
-    n = len(present)
-    if n == 0:
-        return "ignored"
-    distinct = len(pc.unique(present))
-    if distinct <= CATEGORY_MAX or distinct <= CATEGORY_SHARE * n:
-        return "category"
-    words = pc.mean(pc.list_value_length(pc.utf8_split_whitespace(present))).as_py()
-    if words >= TEXT_MIN_WORDS:
-        return "text"
-    return "ignored" if distinct > 0.5 * n else "category"
 
 
 def _as_frame(table: pa.Table, kinds: dict[str, str]) -> Any:

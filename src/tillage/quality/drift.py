@@ -40,10 +40,12 @@ their size, and 30 rows against 30 rows need a large shift.
 
 No findings for columns on one side only, of kinds ``mixed``/``other``/``null``,
 of different kinds on the two sides (int and float excepted), named in
-``skip``, or holding ISO dates or times as text (`looks_like_time_text`): schema
-checks report those. Identifier-like columns (`looks_like_identifier`, on either
-side) get the missing-values test alone: their values only ever say that the
-ids changed, but ids going missing (cancelled flights lose their aircraft) is news.
+``skip``, or holding ISO dates or times as text (kind ``time`` in
+`tillage.core.kinds`): schema checks report those. Identifier-like columns
+(`looks_like_identifier`, on either side, which needs ``ID_MIN_VALUES`` values:
+a handful of distinct rows is chance) get the missing-values test alone: their
+values only ever say that the ids changed, but ids going missing (cancelled
+flights lose their aircraft) is news.
 """
 
 from __future__ import annotations
@@ -51,34 +53,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from tillage.core.findings import Finding
+from tillage.core.jsonable import jsonable
+from tillage.core.kinds import ID_UNIQUE_RATIO, MAX_NUMERIC_CATEGORIES, ColumnKind
 from tillage.errors import InputError
 from tillage.quality.profile import (
     NUMERIC_KINDS,
     ColumnProfile,
     FrequentItem,
     Profile,
-    json_value,
 )
 
 #: Ranks at which each side's KLL sketch is queried for the KS test's points (0.5% apart).
 KS_GRID = tuple(i / 200 for i in range(201))
 #: Quantiles reported in ``quantiles`` findings' details (the message shows p05, p50, p95).
 REPORTED_QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
-#: Kinds whose near-unique columns are identifiers; floats and durations are measurements.
-IDENTIFIER_KINDS = frozenset({"int", "string", "timestamp"})
-#: Identifiers by their spread: at least this many distinct values ...
-ID_MIN_DISTINCT = 100
-#: ... none of them on more than this share of the rows (a schedule's busiest minute holds
-#: 2%, the commonest flight distance 3%, the busiest flight number 0.4% of a month) ...
-ID_MAX_TOP_SHARE = 0.01
-#: ... and a name that says so: its last word is one of these.
-ID_NAME_WORDS = frozenset({"id", "ids", "uuid", "guid", "key", "no", "nr", "num", "number", "code"})
 #: A handful of rows: values never seen in the reference on at most this many rows are no
 #: finding, and schema rules broken by this few rows of a large batch are info (schema.py).
 FEW_ROWS = 5
@@ -120,9 +113,9 @@ class DriftSettings:
             counts, 40% -> 42% does not; symmetric for columns mostly missing).
         max_categories: numeric columns with at most this many distinct values
             on both sides are compared as categories (ratings, codes, months).
-        identifier_ratio: int, string and timestamp columns whose distinct
-            count reaches this share of their values are identifiers and never
-            compared (see `looks_like_identifier`).
+        identifier_ratio: int, string and timestamp columns of at least
+            ``ID_MIN_VALUES`` values whose distinct count reaches this share of
+            them are identifiers and never compared (see `looks_like_identifier`).
         min_range_shift: for a numeric column given an expected range in
             ``compare(ranges=...)``, some quantile (p05..p95) must also move by
             this share of the range's width: a tight distribution moving by a
@@ -139,8 +132,8 @@ class DriftSettings:
     min_ks: float = 0.05
     min_missing_shift: float = 0.02
     min_missing_odds_ratio: float = 1.5
-    max_categories: int = 20
-    identifier_ratio: float = 0.95
+    max_categories: int = MAX_NUMERIC_CATEGORIES
+    identifier_ratio: float = ID_UNIQUE_RATIO
     min_range_shift: float = 0.01
     min_new_share: float = 0.005
     max_listed: int = 5
@@ -214,81 +207,14 @@ def _number(name: str, value: Any, example: str) -> float:
 
 
 def looks_like_identifier(
-    column: ColumnProfile, ratio: float = 0.95, dataset: str | None = None
+    column: ColumnProfile, ratio: float = ID_UNIQUE_RATIO, dataset: str | None = None
 ) -> bool:
-    """Whether a column looks like an identifier, whose values name things rather than
-    measure them (comparing them only ever says that the ids changed).
-
-    Two ways: **near-unique** ints, strings or timestamps (distinct, a HyperLogLog
-    estimate, at least ``ratio`` of the non-missing values); or **many values,
-    none common, and named like an identifier**: an int or string column with at
-    least `ID_MIN_DISTINCT` distinct values, none holding more than
-    `ID_MAX_TOP_SHARE` of the rows, whose name says so (`names_an_identifier`).
-    Flight and tail numbers are the second kind: thousands of values, each a few
-    dozen rows. The data alone cannot tell them from a schedule time such as
-    ``sched_arr_time`` (as many values, as flat), so the name breaks the tie; a
-    column with a common value (``distance``, ``hour``) is a measurement whatever
-    its name. Floats, durations, dates and times are measurements even when every
-    value differs, so they are never identifier-like; nor is an empty column.
-    """
-    if column.kind not in IDENTIFIER_KINDS or column.valid == 0:
-        return False
-    distinct = column.distinct()
-    if distinct is None:
-        return False
-    if distinct.value >= ratio * column.valid:
-        return True
-    if column.kind not in ("int", "string") or distinct.value < ID_MIN_DISTINCT:
-        return False
-    top = column.frequent(1)
-    if top and top[0].count > ID_MAX_TOP_SHARE * column.valid:
-        return False
-    return names_an_identifier(column.name, dataset)
-
-
-_ISO_TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
-)
-#: Frequent values of a string column checked for being ISO dates or times, at most.
-ISO_PROBE = 100
-
-
-def looks_like_time_text(col: ColumnProfile) -> bool:
-    """Whether a string column holds ISO 8601 dates or timestamps (``2013-01-01``,
-    ``2013-01-01T05:00:00Z``): its smallest and largest value and its most frequent
-    ones all are. Such a column is a time stored as text: it moves with the calendar,
-    so it is never compared, and a schema gives it role ``time`` and no domain."""
-    if col.kind != "string" or col.valid == 0:
-        return False
-    probe = [col.raw_min, col.raw_max, *(i.value for i in col.frequent(ISO_PROBE) or [])]
-    for value in probe:
-        m = _ISO_TIME.fullmatch(value) if isinstance(value, str) else None
-        if m is None:
-            return False
-        try:
-            dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            return False
-    return True
-
-
-def names_an_identifier(name: str, dataset: str | None = None) -> bool:
-    """Whether a column's name says it holds identifiers: its last word is one of
-    `ID_NAME_WORDS` (``flight_id``, ``order no``, ``userId``), it ends in ``num``
-    (``tailnum``), or it names the thing a row of ``dataset`` is (``flight`` in
-    ``flights``). ``paid`` or ``bid`` are words of their own, not ids."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    words = [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
-    if not words:
-        return False
-    last = words[-1]
-    if last in ID_NAME_WORDS or last.endswith("num"):
-        return True
-    if dataset:
-        entity = dataset.lower()
-        return last in (entity, entity.removesuffix("s"), entity.removesuffix("es"))
-    return False
+    """Whether drift takes a column for an identifier, whose values name things rather
+    than measure them (comparing them only ever says that the ids changed): near-unique
+    ints, strings or timestamps, or many flat values under an id's name (the rule is
+    `tillage.core.kinds.column_kind`'s, with ``ratio`` as the near-unique share)."""
+    kind = column.column_kind(dataset, identifier_ratio=ratio, times=False)
+    return kind is ColumnKind.IDENTIFIER
 
 
 def unseen_share(column: ColumnProfile) -> float:
@@ -454,10 +380,13 @@ def compare(
         ref = reference.columns.get(name)
         if ref is None or name in skipped or not _comparable(cur, ref):
             continue
+        kinds = {_kind(c, settings, dataset) for c in (cur, ref)}
+        if ColumnKind.TIME in kinds:  # times as text: schema checks report them
+            continue
         tests = _missing_tests(cur, ref, settings)
-        if cur.valid and ref.valid and not _identifier(cur, ref, settings, dataset):
+        if cur.valid and ref.valid and ColumnKind.IDENTIFIER not in kinds:
             tests += _unseen_tests(cur, ref, settings)
-            if _categorical(cur, ref, settings):
+            if _categorical(cur, ref, kinds):
                 tests += _category_tests(cur, ref, settings)
             elif cur.kind in NUMERIC_KINDS:
                 tests += _ks_tests(cur, ref, settings, widths.get(name))
@@ -514,28 +443,22 @@ def _comparable(cur: ColumnProfile, ref: ColumnProfile) -> bool:
     same = (cur.kind, cur.unit) == (ref.kind, ref.unit)
     if not same and {cur.kind, ref.kind} != {"int", "float"}:
         return False
-    if cur.count == 0 or ref.count == 0:
+    return cur.count > 0 and ref.count > 0
+
+
+def _kind(col: ColumnProfile, s: DriftSettings, dataset: str) -> ColumnKind:
+    """How drift sees a column: times it was not told to skip as the numbers they are."""
+    return col.column_kind(
+        dataset, identifier_ratio=s.identifier_ratio, max_categories=s.max_categories, times=False
+    )
+
+
+def _categorical(cur: ColumnProfile, ref: ColumnProfile, kinds: set[ColumnKind]) -> bool:
+    """Whether to compare as categories: categorical on both sides, of one type family,
+    both tracking frequent items."""
+    if kinds != {ColumnKind.CATEGORICAL} or cur.kind != ref.kind:
         return False
-    return not (looks_like_time_text(cur) or looks_like_time_text(ref))
-
-
-def _identifier(cur: ColumnProfile, ref: ColumnProfile, s: DriftSettings, dataset: str) -> bool:
-    ratio = s.identifier_ratio
-    return looks_like_identifier(cur, ratio, dataset) or looks_like_identifier(ref, ratio, dataset)
-
-
-def _categorical(cur: ColumnProfile, ref: ColumnProfile, settings: DriftSettings) -> bool:
-    """Whether to compare as categories: same kind, both tracking frequent items, and
-    strings, bools or numbers with few distinct values on both sides."""
-    if cur.kind != ref.kind or cur.frequent_sketch is None or ref.frequent_sketch is None:
-        return False
-    if cur.kind in ("string", "bool"):
-        return True
-    for col in (cur, ref):
-        distinct = col.distinct()
-        if distinct is None or distinct.value > settings.max_categories + 0.5:
-            return False
-    return True
+    return cur.frequent_sketch is not None and ref.frequent_sketch is not None
 
 
 def _widths(
@@ -684,8 +607,8 @@ def _ks_finding(ctx: _Context, col: _Column, t: _Test) -> Finding:
         "p_raw": t.p,
         "tests": ctx.tests,
         "unit": cur.unit,
-        "from": {k: json_value(v) for k, v in before.items()},
-        "to": {k: json_value(v) for k, v in after.items()},
+        "from": {k: jsonable(v) for k, v in before.items()},
+        "to": {k: jsonable(v) for k, v in after.items()},
     }
     if t.data["range_width"] is not None:
         details["range_width"] = t.data["range_width"]
@@ -763,7 +686,7 @@ def _unseen_finding(ctx: _Context, col: _Column, t: _Test) -> Finding:
         p_value=ctx.corrected(t.p),
         rows=d["rows"],
         details={
-            "values": [{"value": json_value(v), "count": c} for v, c in values[:DETAIL_LIMIT]],
+            "values": [{"value": jsonable(v), "count": c} for v, c in values[:DETAIL_LIMIT]],
             "truncated": len(values) > DETAIL_LIMIT,
             "distinct": len(values),
             "share": d["rows"] / d["n"],
@@ -837,8 +760,8 @@ def _category_findings(ctx: _Context, col: _Column, tests: list[_Test]) -> list[
             f"({_pct(s0)}) in {ctx.reference}"
         )
         details = {
-            "from": json_value(top0),
-            "to": json_value(top1),
+            "from": jsonable(top0),
+            "to": jsonable(top1),
             "from_share": s0,
             "to_share": s1,
             "from_share_now": _share_of(cur, top0),
@@ -885,7 +808,7 @@ def _category_finding(
     p_raw = min(t.p for t in tests)
     values = [
         {
-            "value": json_value(t.data["value"]),
+            "value": jsonable(t.data["value"]),
             "from": t.data["from"],
             "to": t.data["to"],
             "count": t.data["count"],

@@ -46,9 +46,10 @@ than `FREQUENT_CAPACITY` values whose first `CARDINALITY_PROBE` values are
 more than `UNIQUE_RATIO` distinct does not track them (`ColumnProfile.frequent`
 returns None), which also spares it counting every distinct value exactly.
 Merging with a side that does not track them gives a column that does not
-either, so a merged sketch always covers all its rows. Later checks should
-treat a column as categorical when its distinct estimate is small, not merely
-because it has frequent items.
+either, so a merged sketch always covers all its rows. Whether a column is
+categorical, an identifier, a time or a measurement is not decided here, nor by
+whether it has frequent items: `ColumnProfile.column_kind` asks
+`tillage.core.kinds.column_kind` with the facts the sketches give.
 
 **Merging columns whose type changed** between batches:
 
@@ -88,6 +89,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tillage.core.jsonable import jsonable
+from tillage.core.kinds import (
+    ID_UNIQUE_RATIO,
+    ISO_PROBE,
+    ColumnKind,
+    ValueFacts,
+    column_kind,
+    is_time_text,
+)
 from tillage.errors import InputError
 
 #: KLL accuracy/size trade-off (DataSketches' default): ~1.3% rank error, a few KiB.
@@ -371,12 +381,18 @@ class ColumnProfile:
 
     def frequent_rows(self) -> list[tuple[str, int, int, int]] | None:
         """The sketch's rows: (key, estimate, lower bound, upper bound)."""
+        rows = self._frequent_rows
+        return None if rows is None else list(rows)
+
+    @functools.cached_property
+    def _frequent_rows(self) -> tuple[tuple[str, int, int, int], ...] | None:
+        """Read once: the sketch never changes inside a profile, and reading it costs."""
         if self.frequent_sketch is None:
             return None
         rows: list[tuple[str, int, int, int]] = self.frequent_sketch.get_frequent_items(
             ds.frequent_items_error_type.NO_FALSE_NEGATIVES
         )
-        return rows
+        return tuple(rows)
 
     def exact_counts(self) -> dict[str, int] | None:
         """Every value's key (as the sketch keeps it) with its exact count, or None when
@@ -471,14 +487,12 @@ class ColumnProfile:
             "null_ratio": self.null_ratio,
             "nan": self.nan,
             "inf": self.inf,
-            "min": json_value(self.min),
-            "max": json_value(self.max),
-            "mean": json_value(self.mean),
-            "stddev": json_value(self.stddev),
+            "min": jsonable(self.min),
+            "max": jsonable(self.max),
+            "mean": jsonable(self.mean),
+            "stddev": jsonable(self.stddev),
             "quantiles": (
-                None
-                if qs is None
-                else {k: json_value(v) for k, v in zip(QUANTILES, qs, strict=True)}
+                None if qs is None else {k: jsonable(v) for k, v in zip(QUANTILES, qs, strict=True)}
             ),
             "quantile_rank_error": self.rank_error,
             "distinct": None if distinct is None else distinct.to_dict(),
@@ -487,7 +501,7 @@ class ColumnProfile:
                 if frequent is None
                 else [
                     {
-                        "value": json_value(f.value),
+                        "value": jsonable(f.value),
                         "count": f.count,
                         "lower": f.lower,
                         "upper": f.upper,
@@ -501,6 +515,54 @@ class ColumnProfile:
                 else {"min": self.min_length, "mean": self.lengths.mean, "max": self.max_length}
             ),
         }
+
+    # -- what kind of column it is --
+
+    def value_facts(self) -> ValueFacts:
+        """What the sketches say of the values, for `column_kind` (distinct: HyperLogLog's
+        estimate; the top share and ISO-time probe from the frequent items, if tracked)."""
+        distinct = self.distinct()
+        rows = self.frequent_rows()
+        top = max((est for _, est, _, _ in rows), default=0) if rows else None
+        ends = [self.raw_min, self.raw_max]
+        time_text = self.kind == "string" and self.valid > 0 and is_time_text(ends)
+        if time_text:  # the ends are times: so must the frequent values be
+            probe = [*ends, *(i.value for i in self.frequent(ISO_PROBE) or [])]
+            time_text = is_time_text(probe)
+        return ValueFacts(
+            valid=self.valid,
+            distinct=None if distinct is None else distinct.value,
+            top_share=top / self.valid if top is not None and self.valid else None,
+            low=self.raw_min,
+            high=self.raw_max,
+            time_text=time_text,
+        )
+
+    def column_kind(
+        self,
+        dataset: str | None = None,
+        *,
+        identifier_ratio: float = ID_UNIQUE_RATIO,
+        max_categories: int = 0,
+        times: bool = True,
+    ) -> ColumnKind:
+        """The column's kind (`tillage.core.kinds.column_kind`) from this profile."""
+        return column_kind(
+            self.name,
+            self._family_type(),
+            self.value_facts(),
+            dataset=dataset,
+            identifier_ratio=identifier_ratio,
+            max_categories=max_categories,
+            times=times,
+        )
+
+    def _family_type(self) -> pa.DataType:
+        """An Arrow type of the column's kind (``mixed``, ``other``: null, no kind)."""
+        if self.kind in TEMPORAL_KINDS:
+            return self._arrow_type()
+        simple = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+        return simple.get(self.kind, pa.string() if self.kind == "string" else pa.null())
 
     # -- conversions between stored numbers, keys and the column's type --
 
@@ -1033,12 +1095,3 @@ def _with_unit(t: pa.DataType, unit: str) -> pa.DataType:
     if pa.types.is_time(t):
         return pa.time64(unit)
     return pa.duration(unit)
-
-
-def json_value(v: Any) -> Any:
-    """Dates and times as ISO strings, durations in seconds; other values as they are."""
-    if isinstance(v, dt.timedelta):
-        return v.total_seconds()
-    if isinstance(v, dt.date | dt.time):
-        return v.isoformat()
-    return v

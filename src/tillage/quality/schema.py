@@ -21,14 +21,14 @@ or ``severity: block`` for all of the column's rules) or for the whole dataset
 
 **Inference** (`infer`), from a profile of some rows:
 
-- roles: primary-key columns are ``key``; int and string columns with at least
-  `ID_MIN_VALUES` values that look like identifiers (`drift.looks_like_identifier`:
-  near-unique, HyperLogLog distinct ≥ `ID_UNIQUE_RATIO` of the values; or
-  hundreds of values, none common, and named like an identifier, as flight and
-  tail numbers are) are ``id``; dates, timestamps, strings holding ISO dates or
-  timestamps (``2013-01-01T05:00:00Z``, `drift.looks_like_time_text`), and int
-  columns named like a date part (year, month, day, hour, minute, second, alone
-  or as the last word: ``dep_hour``) whose values fit that part are ``time``;
+- roles, from the column's kind (`tillage.core.kinds.column_kind`): primary-key
+  columns are ``key``; identifiers (int and string columns with at least
+  ``ID_MIN_VALUES`` values, near-unique, HyperLogLog distinct ≥ ``ID_UNIQUE_RATIO`` of
+  the values; or hundreds of values, none common, and named like an identifier,
+  as flight and tail numbers are) are ``id``; times (dates, timestamps, strings
+  holding ISO dates or timestamps such as ``2013-01-01T05:00:00Z``, and int
+  columns named like a date part, year, month, day, hour, minute, second, alone
+  or as the last word: ``dep_hour``, whose values fit that part) are ``time``;
   the rest ``feature``. Only features are compared for drift (ids and times
   move by nature), and only features get domains and learned ranges.
 - ranges, for numeric features only: the observed extremes widened on each side
@@ -118,11 +118,17 @@ import pyarrow.compute as pc
 import yaml
 
 from tillage.core.findings import Finding, Severity
+from tillage.core.jsonable import jsonable
+from tillage.core.kinds import (
+    DATE_PARTS,
+    FEW_VALUES,
+    FEW_VALUES_RATIO,
+    ColumnKind,
+    date_part_of,
+)
 from tillage.errors import InputError, SchemaFileError
 from tillage.quality.drift import (
     FEW_ROWS,
-    looks_like_identifier,
-    looks_like_time_text,
     sketch_rank_error,
     unseen_share,
 )
@@ -159,24 +165,10 @@ DEFAULT_SEVERITY: Mapping[str, RuleSeverity] = {
     "column_unexpected": "warn",
 }
 
-#: Inference: categorical columns have at most this many distinct values ...
-DOMAIN_MAX_DISTINCT = 50
-#: ... and at most this share of distinct values among their values.
-DOMAIN_MAX_RATIO = 0.05
-#: Inference: a column is an ``id`` when its distinct estimate reaches this share of values ...
-ID_UNIQUE_RATIO = 0.95
-#: ... and it has at least this many values (a few rows are all distinct by chance).
-ID_MIN_VALUES = 100
-#: Date parts recognised by name: the bounds their values must fit, and whether those
-#: bounds become the column's range (not for years, which go on).
-DATE_PARTS: Mapping[str, tuple[int, int, bool]] = {
-    "year": (1, 9999, False),
-    "month": (1, 12, True),
-    "day": (1, 31, True),
-    "hour": (0, 23, True),
-    "minute": (0, 59, True),
-    "second": (0, 59, True),
-}
+#: Inference: categorical columns have at most this many distinct values, and at most
+#: this share of distinct values among their values (`tillage.core.kinds`' few values).
+DOMAIN_MAX_DISTINCT = FEW_VALUES
+DOMAIN_MAX_RATIO = FEW_VALUES_RATIO
 #: Inference, ranges: the top (and bottom) share of values whose spacing estimates how far
 #: the tail reaches beyond the observed extreme ...
 TAIL_SHARE = 0.01
@@ -851,14 +843,8 @@ def _floatish(value: Any, type_text: str) -> Any:
 
 
 def _jsonable(v: Any) -> Any:
-    """Dates and times as ISO strings, durations in seconds; other values as they are."""
-    if isinstance(v, dt.timedelta):
-        return v.total_seconds()
-    if isinstance(v, dt.datetime):
-        return v.isoformat(sep=" ")
-    if isinstance(v, dt.date | dt.time):
-        return v.isoformat()
-    return v
+    """A value as JSON data, timestamps with a space as schema files write them."""
+    return jsonable(v, time_sep=" ")
 
 
 def _sorted(values: Sequence[Any]) -> list[Any]:
@@ -1230,7 +1216,7 @@ def _infer_column(col: ColumnProfile, in_key: bool, margin: float, dataset: str)
     missing = col.nulls + col.nan
     ratio = missing / col.count if col.count else 0.0
     notes = [f"{_pct(ratio)} missing"] if missing else []
-    role = _role(col, kind, in_key, dataset)
+    role = _role(col, in_key, dataset)
     rules: dict[str, Any] = {}
     if col.valid:
         if kind in _RANGE_KINDS:
@@ -1252,7 +1238,7 @@ def _infer_column(col: ColumnProfile, in_key: bool, margin: float, dataset: str)
                         f"{_fmt(float(f'{high:.3g}'))} above"
                     )
         elif role == "time" and kind == "int":
-            lo, hi, bounded = DATE_PARTS[_date_part(col.name) or ""]
+            lo, hi, bounded = DATE_PARTS[_date_part(col)]
             if bounded:
                 rules.update(min=lo, max=hi)
         if kind == "string" and col.min_length is not None and col.max_length is not None:
@@ -1263,7 +1249,7 @@ def _infer_column(col: ColumnProfile, in_key: bool, margin: float, dataset: str)
     if role != "feature":
         reason = _ROLE_REASONS[role]
         if role == "time" and kind == "int":
-            bounded = DATE_PARTS[_date_part(col.name) or ""][2]
+            bounded = DATE_PARTS[_date_part(col)][2]
             reason = "a date part by name: " + ("its natural bounds" if bounded else "no range")
         notes.append(f"role {role} ({reason}, no drift)")
     return ColumnSchema(
@@ -1300,32 +1286,20 @@ def _fixed(t: pa.DataType) -> bool:
         return False
 
 
-def _role(col: ColumnProfile, kind: str, in_key: bool, dataset: str | None = None) -> Role:
+def _role(col: ColumnProfile, in_key: bool, dataset: str | None = None) -> Role:
     if in_key:
         return "key"
-    if kind in ("date", "timestamp"):
+    kind = col.column_kind(dataset)
+    if kind is ColumnKind.TIME:
         return "time"
-    if kind == "int" and col.valid:
-        part = _date_part(col.name)
-        if part is not None:
-            lo, hi, _ = DATE_PARTS[part]
-            if lo <= col.raw_min and col.raw_max <= hi:
-                return "time"
-    if kind == "string" and looks_like_time_text(col):
-        return "time"
-    if (
-        kind in ("int", "string")
-        and col.valid >= ID_MIN_VALUES
-        and looks_like_identifier(col, ID_UNIQUE_RATIO, dataset)
-    ):
-        return "id"
-    return "feature"
+    return "id" if kind is ColumnKind.IDENTIFIER else "feature"
 
 
-def _date_part(name: str) -> str | None:
-    """The date part a column's name says it holds: the name or its last word."""
-    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
-    return words[-1] if words and words[-1] in DATE_PARTS else None
+def _date_part(col: ColumnProfile) -> str:
+    """The date part an int column of role ``time`` holds (`tillage.core.kinds.DATE_PARTS`)."""
+    part = date_part_of(col.name, col.raw_min, col.raw_max)
+    assert part is not None, col.name
+    return part
 
 
 def _infer_domain(col: ColumnProfile, kind: str) -> tuple[Any, ...] | None:
@@ -1970,7 +1944,7 @@ def inferred_roles(
         if col.kind == "mixed":
             roles[col.name] = "feature"
             continue
-        roles[col.name] = _role(col, _kind(_pick_type(col.types)), col.name in key, dataset)
+        roles[col.name] = _role(col, col.name in key, dataset)
     return roles
 
 

@@ -36,11 +36,11 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from http.client import HTTPException
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, Self, cast, runtime_checkable
 
+from tillage.core.jsonable import jsonable
 from tillage.errors import InputError, SinkError
 
 if TYPE_CHECKING:
@@ -90,25 +90,10 @@ def sink_key(sink: Sink) -> str:
 # --------------------------------------------------------------------------- encoding
 
 
-def _jsonable(value: Any) -> Any:
-    """``value`` as strict JSON data: NaN/inf become null, unknown objects their text."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
 def encode_event(event: Mapping[str, Any]) -> bytes:
     """The event as compact, strict (RFC 8259) UTF-8 JSON, without a trailing newline."""
     return json.dumps(
-        _jsonable(event), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        jsonable(event), ensure_ascii=False, allow_nan=False, separators=(",", ":")
     ).encode("utf-8")
 
 

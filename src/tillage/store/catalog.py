@@ -19,7 +19,6 @@ all, and a writer that lost a race learns it instead of overwriting.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -49,6 +48,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
+from tillage.core.jsonable import jsonable
 from tillage.errors import (
     CatalogDamagedError,
     CatalogError,
@@ -115,8 +115,9 @@ class LanceBranchRow(Base):
 
 
 def json_ready(value: Any) -> Any:
-    """A JSON-ready copy for JSON columns (numpy scalars, dates and the like as plain values)."""
-    return json.loads(json.dumps(value, default=str))
+    """A JSON-ready copy for JSON columns (`tillage.core.jsonable`); timestamps keep the
+    form stored values have always had, a space between date and time."""
+    return jsonable(value, time_sep=" ")
 
 
 def utcnow() -> str:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tillage.core.diff import DatasetDiff, SchemaChange
+from tillage.core.jsonable import jsonable
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,7 @@ def dataset_diff(
             rows_after=0 if new is None else n,
             added=n if status == "added" else 0,
             removed=n if status == "removed" else 0,
-            samples={status: _jsonable(_head(present, sample_rows).to_pylist())},
+            samples={status: rows_json(_head(present, sample_rows).to_pylist())},
         )
     if is_table(old) or is_table(new):
         old = old if is_table(old) else old.to_table()
@@ -334,19 +335,13 @@ def _summary(
         changed=rc.changed_new.num_rows,
         column_changes=counts,
         samples={
-            "added": _jsonable(rc.added.slice(0, sample_rows).to_pylist()),
-            "removed": _jsonable(rc.removed.slice(0, sample_rows).to_pylist()),
-            "changed": _jsonable(records[:sample_rows]),
+            "added": rows_json(rc.added.slice(0, sample_rows).to_pylist()),
+            "removed": rows_json(rc.removed.slice(0, sample_rows).to_pylist()),
+            "changed": rows_json(records[:sample_rows]),
         },
     )
 
 
-def _jsonable(value: Any) -> Any:
-    """Rows as JSON-ready values (timestamps and decimals become strings)."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
+def rows_json(value: Any) -> Any:
+    """Rows (or keys, or cells) as JSON data; timestamps with a space, as Python shows them."""
+    return jsonable(value, time_sep=" ")

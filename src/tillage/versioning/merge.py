@@ -17,9 +17,9 @@ import pyarrow as pa
 
 from tillage.versioning.diff import (
     RowChanges,
-    _jsonable,
     is_table,
     row_changes,
+    rows_json,
     same_layout,
     schema_change,
     unshared_rows,
@@ -121,11 +121,11 @@ def _replay(
         conflicts.append(
             {
                 "dataset": dataset,
-                "key": _jsonable(dict(zip(key, k, strict=True))),
+                "key": rows_json(dict(zip(key, k, strict=True))),
                 "column": column,
-                "base": _jsonable(base),
-                "ours": _jsonable(o),
-                "theirs": _jsonable(t),
+                "base": rows_json(base),
+                "ours": rows_json(o),
+                "theirs": rows_json(t),
             }
         )
 
