@@ -29,6 +29,9 @@ from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
+import tillage
+from tillage import Repo
+
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
@@ -58,6 +61,14 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """CLI output laid out for 200 columns, so that tables do not fold."""
     monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Repo]:
+    """An empty repository in ``tmp_path/proj`` (modules that need data override it)."""
+    r = tillage.init(tmp_path / "proj")
+    yield r
+    r.close()
 
 
 # -- data ------------------------------------------------------------------------

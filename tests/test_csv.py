@@ -21,11 +21,6 @@ from tillage import Repo
 from tillage.errors import CsvValueError, EncodingError, ExportError
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Repo:
-    return tillage.init(tmp_path / "proj")
-
-
 def csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
     return path

@@ -56,12 +56,6 @@ def by_id(repo: Repo, dataset: str = "t", ref: str | None = None) -> dict[int, d
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Repo:
-    """An empty repository in ``tmp_path/proj``."""
-    return tillage.init(tmp_path / "proj")
-
-
-@pytest.fixture
 def filled(repo: Repo) -> Repo:
     """A repository whose main branch has dataset ``t`` with ids 0..9 (one commit)."""
     repo.ingest("t", table(list(range(10))), key="id", message="ten rows")
