@@ -201,3 +201,16 @@ def test_verify_finds_a_changed_byte(filled: Repo) -> None:
     report = filled.verify(deep=True)
     assert not report.ok
     assert any(victim.name in str(p.file) for p in report.problems)
+
+
+def test_an_unreachable_catalog_server_is_named_without_its_password(tmp_path: Path) -> None:
+    path = tmp_path / "proj"
+    tillage.init(path).close()
+    config = path / ".tillage" / "config.yaml"
+    url = "postgresql+psycopg://tillage:s3cret@/catalog?host=/nonexistent-tillage&port=5"
+    config.write_text(config.read_text() + f"catalog_url: '{url}'\n")
+    with pytest.raises(tillage.CatalogError) as err:
+        tillage.open(path)
+    message = str(err.value)
+    assert "tillage:***@/catalog" in message and "s3cret" not in message
+    assert "Is the database server running" in message
