@@ -57,6 +57,7 @@ print("done", flush=True)
 """
 
 
+@pytest.mark.slow
 def test_two_processes_appending_to_one_branch(filled: Repo, tmp_path: Path) -> None:
     go = tmp_path / "go"
     procs = [
