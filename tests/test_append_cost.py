@@ -24,13 +24,6 @@ import tillage.store.tables as tables_mod
 from tillage import Repo
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("TILLAGE_REPO", raising=False)
-    monkeypatch.setenv("TILLAGE_PRINCIPAL", "tester")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-
-
 @pytest.fixture
 def small_index(monkeypatch: pytest.MonkeyPatch) -> None:
     """Index keys once 100 rows are left out of the index (instead of ~1M), and look

@@ -17,39 +17,13 @@ import pytest
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
-from typer.testing import CliRunner, Result
 
 import tillage
+from cli_runner import cli, cli_json
 from tillage.cli.app import app
 from tillage.cli.output import human_bytes, jsonable
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A known principal, no repository from the outside, wide tables."""
-    monkeypatch.delenv("TILLAGE_REPO", raising=False)
-    monkeypatch.setenv("TILLAGE_PRINCIPAL", "tester")
-    monkeypatch.setenv("COLUMNS", "200")
-
-
-def cli(*args: str | Path, code: int = 0) -> Result:
-    """Run ``tillage ARGS`` in-process and check its exit code."""
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
-    if code != 2:  # never a traceback, only SystemExit from typer
-        assert result.exception is None or isinstance(result.exception, SystemExit)
-    return result
-
-
-def cli_json(*args: str | Path, code: int = 0) -> Any:
-    """Run ``tillage ARGS --json``; stdout must be exactly one JSON document."""
-    result = cli(*args, "--json", code=code)
-    doc = json.loads(result.stdout)
-    if code:
-        assert set(doc) == {"error"}
-    return doc
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 
 
 def flights(ids: list[int], delay: list[float] | None = None, **extra: list[Any]) -> pa.Table:

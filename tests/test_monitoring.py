@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,13 +27,6 @@ def batch(ids: range | list[int], *, delay: float = 10.0, origin: str | None = N
             "distance": [100.0 + (i % 11) * 50 for i in ids],
         }
     )
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Iterator[Repo]:
-    r = tillage.init(tmp_path / "proj")
-    yield r
-    r.close()
 
 
 def seeded(repo: Repo, days: int = 3, rows: int = 300) -> None:

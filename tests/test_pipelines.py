@@ -174,13 +174,6 @@ def flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Repo:
-    r = tillage.init(tmp_path / "proj")
-    yield r  # type: ignore[misc]
-    r.close()
-
-
 def counts(tmp_path: Path) -> list[str]:
     f = tmp_path / "counts"
     return f.read_text().split() if f.exists() else []

