@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +21,7 @@ import pyarrow as pa
 import pytest
 
 import tillage
+from history_walk import check_against_reference
 
 sqlalchemy = pytest.importorskip("sqlalchemy")
 pytest.importorskip("psycopg")
@@ -114,6 +116,17 @@ def test_repository_on_postgres(tmp_path: Path, pg_url: str) -> None:
     assert len(reopened.log()) == 4
     assert not (tmp_path / "proj" / ".tillage" / "catalog.db").exists()
     reopened.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(2))
+def test_history_walks_on_postgres_match_the_python_walk(
+    tmp_path: Path, pg_url: str, seed: int
+) -> None:
+    """The recursive CTEs give the in-memory walk's answers on PostgreSQL too."""
+    repo = tillage.init(tmp_path / "proj", catalog_url=pg_url)
+    assert check_against_reference(repo.catalog, random.Random(seed), 90) > 0
+    repo.close()
 
 
 def test_branch_head_compare_and_swap_on_postgres(tmp_path: Path, pg_url: str) -> None:
