@@ -89,3 +89,16 @@ def test_repo_history_calls_read_from_sql(tmp_path: Path) -> None:
     repo.delete_branch("gone")
     assert repo.gc().commits_removed == 1
     assert repo.verify().commits == 4
+
+
+def test_a_dataset_made_on_two_branches_starts_from_its_oldest_version(tmp_path: Path) -> None:
+    repo = tillage.init(tmp_path / "proj")
+    repo.ingest("t", pa.table({"id": [1]}), key="id")
+    repo.create_branch("side")
+    repo.ingest("x", pa.table({"id": [1, 2], "v": ["a", "b"]}), key="id")
+    repo.ingest("x", pa.table({"id": [3], "v": ["c"]}))
+    assert sql.first_pin(repo.catalog, "x") == repo.commit("main~1").pins["x"]
+    assert sql.first_pin(repo.catalog, "nothing") is None
+    repo.ingest("x", pa.table({"id": [9], "v": ["z"]}), key="id", branch="side")
+    assert repo.read("x", "side").to_pydict() == {"id": [9], "v": ["z"]}
+    assert repo.read("x").num_rows == 3

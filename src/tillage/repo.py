@@ -731,7 +731,7 @@ class Repo:
         tx.created(dataset, key, self.tables.create(dataset, table, key))
 
     def _any_pins(self, dataset: str) -> list[DatasetPin]:
-        return [c.pins[dataset] for c in self.catalog.all_commits().values() if dataset in c.pins]
+        return [pin] if (pin := graph.first_pin(self.catalog, dataset)) else []
 
     def _write(
         self,

@@ -256,6 +256,20 @@ def reachable_pins(catalog: Catalog) -> list[tuple[str, DatasetPin]]:
         return [(r[0], DatasetPin(r[1], r[2], r[3])) for r in conn.execute(q)]
 
 
+def first_pin(catalog: Catalog, dataset: str) -> DatasetPin | None:
+    """The version of ``dataset`` that the oldest commit pinning it pins; None if none does."""
+    with catalog.engine.connect() as conn:
+        q = (
+            select(_pins.c.lance_branch, _pins.c.lance_version, _pins.c.num_rows)
+            .join(_commits, _commits.c.id == _pins.c.commit_id)
+            .where(_pins.c.dataset == dataset)
+            .order_by(_commits.c.created_at, _commits.c.id)
+            .limit(1)
+        )
+        row = conn.execute(q).first()
+    return DatasetPin(row[0], row[1], row[2]) if row else None
+
+
 def dangling_refs(catalog: Catalog) -> list[tuple[str, str, str]]:
     """(name, kind, commit id) of each ref whose commit is not stored."""
     with catalog.engine.connect() as conn:

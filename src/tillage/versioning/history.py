@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from tillage.core.commit import Commit
 from tillage.store import history as sql
 from tillage.store.catalog import Catalog
-from tillage.store.history import is_ancestor, log, nth_first_parent, unreachable
+from tillage.store.history import first_pin, is_ancestor, log, nth_first_parent, unreachable
 
 __all__ = [
     "first_parents",
+    "first_pin",
     "is_ancestor",
     "log",
     "merge_base",
