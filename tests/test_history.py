@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
+from sqlalchemy import event
 
 import tillage
 from history_walk import check_against_reference, ref_merge_base, store_graph
@@ -102,3 +104,25 @@ def test_a_dataset_made_on_two_branches_starts_from_its_oldest_version(tmp_path:
     repo.ingest("x", pa.table({"id": [9], "v": ["z"]}), key="id", branch="side")
     assert repo.read("x", "side").to_pydict() == {"id": [9], "v": ["z"]}
     assert repo.read("x").num_rows == 3
+
+
+def test_log_n_reads_only_the_commits_it_shows(tmp_path: Path) -> None:
+    """Whatever the history's length, `log -n 5` runs two statements and loads 5 commits."""
+    chain = [_commit(f"{i:064x}", *([f"{i - 1:064x}"] if i else [])) for i in range(300)]
+    catalog = _catalog(tmp_path)
+    store_graph(catalog, {c.id: c for c in chain}, {"tip": chain[-1].id})
+    statements: list[tuple[str, int]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        statements.append((statement, len(params or ())))
+
+    event.listen(catalog.engine, "before_cursor_execute", seen)
+    try:
+        shown = sql.log(catalog, chain[-1].id, limit=5)
+    finally:
+        event.remove(catalog.engine, "before_cursor_execute", seen)
+    assert [c.id for c in shown] == [c.id for c in reversed(chain[-5:])]
+    assert len(statements) == 2
+    walk, pins = statements
+    assert "LIMIT" in walk[0] and "RECURSIVE" in walk[0]
+    assert pins[1] == 5  # the pins of the 5 commits shown, and nothing else

@@ -93,7 +93,7 @@ def _load(conn: Connection, rows: Sequence[Any]) -> list[Commit]:
     pins: dict[str, list[Any]] = {}
     for i in range(0, len(ids), _CHUNK):
         q = select(_pins).where(_pins.c.commit_id.in_(ids[i : i + _CHUNK]))
-        for p in conn.execute(q):
+        for p in conn.execute(q).all():
             pins.setdefault(p.commit_id, []).append(p)
     return [Catalog._commit_from_rows(r, pins.get(r.id, [])) for r in rows]
 
