@@ -126,3 +126,12 @@ def test_log_n_reads_only_the_commits_it_shows(tmp_path: Path) -> None:
     walk, pins = statements
     assert "LIMIT" in walk[0] and "RECURSIVE" in walk[0]
     assert pins[1] == 5  # the pins of the 5 commits shown, and nothing else
+
+
+@pytest.mark.parametrize("limit", [-1, 1.5, "3", True])
+def test_log_refuses_a_limit_that_is_not_a_count(tmp_path: Path, limit: Any) -> None:
+    # A negative limit used to drop the oldest commit (`commits[:-1]`).
+    repo = tillage.init(tmp_path / "proj")
+    repo.ingest("t", pa.table({"id": [1]}), key="id")
+    with pytest.raises(tillage.InputError, match="limit must be a whole number"):
+        repo.log(limit=limit)

@@ -432,7 +432,12 @@ class Repo:
     def log(
         self, ref: str | None = None, *, dataset: str | None = None, limit: int | None = None
     ) -> list[Commit]:
-        """Commits reachable from ``ref``, newest first; only those touching ``dataset``."""
+        """Commits reachable from ``ref``, newest first; only those touching ``dataset``.
+
+        Raises:
+            InputError: ``limit`` is not a whole number >= 0 (0 or None: every commit).
+        """
+        limit = _count("limit", limit)
         cid = self.resolve(ref)
         if cid is None:
             return []

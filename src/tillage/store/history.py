@@ -44,9 +44,10 @@ _MAX_DEPTH = 2**31 - 1
 
 
 def _json_items(conn: Connection, column: Any, *, keys: bool = False) -> ColumnElement[str]:
-    """A table-valued function of ``column`` (lateral to it): array elements or object keys.
+    """The elements of a JSON array column (or the keys of an object) as a text column.
 
-    Returns the function's one text column; its FROM element is ``.table``.
+    Its FROM element (`_item_from`) must follow ``column``'s table in the join: both
+    databases let a function in FROM read the columns of the tables before it.
     """
     tv: TableValuedAlias
     if conn.dialect.name == "postgresql":
@@ -58,6 +59,7 @@ def _json_items(conn: Connection, column: Any, *, keys: bool = False) -> ColumnE
 
 
 def _item_from(item: ColumnElement[str]) -> Any:
+    """The FROM element of a `_json_items` column, to join it (lateral) after its table."""
     return item.table
 
 
@@ -106,7 +108,8 @@ def log(
     Args:
         start: the commit id to walk from.
         dataset: only commits whose changes name this dataset.
-        limit: at most this many (the database stops there; None or 0: all).
+        limit: at most this many, newest first (a LIMIT in SQL: only those are
+            loaded); None or 0: all.
     """
     with catalog.engine.connect() as conn:
         walk = _ancestors(conn, [start], "reach")
