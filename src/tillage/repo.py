@@ -821,7 +821,9 @@ class Repo:
                 return MergeResult("fast-forward", source, target, src_id)
             base_id = graph.merge_base(self.catalog, head_id, src_id)
             base = self.catalog.get_commit(base_id) if base_id else None
-            theirs = self.commit(src_id)
+            theirs = self.catalog.get_commit(src_id)
+            if theirs is None:  # the ref names a commit the catalog lacks (`verify` says so)
+                raise NoSuchRefError(source, "commit")
             report = self._three_way(tx, base, theirs, prefer, source)
             commit = self._writer.commit(
                 tx,
