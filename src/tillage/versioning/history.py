@@ -28,7 +28,9 @@ __all__ = [
 ]
 
 _ANCESTOR = re.compile(r"^(?P<base>.+?)~(?P<n>\d*)$")
-_PAGE = 64  # first parents read per query: most walks stop within the first few
+# First parents read by the first query; each next query reads twice as many. Most
+# walks (a profile, a drift window of a few batches) stop within the first page.
+_FIRST_PAGE = 8
 
 
 def split_ancestor_suffix(ref: str) -> tuple[str, int]:
@@ -40,14 +42,18 @@ def split_ancestor_suffix(ref: str) -> tuple[str, int]:
 
 
 def first_parents(catalog: Catalog, start: str) -> Iterator[Commit]:
-    """``start`` and its first parents, newest first, read a page at a time as consumed."""
-    page = sql.first_parents(catalog, start, _PAGE)
+    """``start`` and its first parents, newest first, read a page at a time as consumed
+    (pages of 8, 16, 32, ... commits: a long walk takes few queries, a short one reads
+    little beyond where it stops)."""
+    size = _FIRST_PAGE
+    page = sql.first_parents(catalog, start, size)
     while page:
         yield from page
         last = page[-1]
-        if len(page) < _PAGE or not last.parents:
+        if len(page) < size or not last.parents:
             return
-        page = sql.first_parents(catalog, last.parents[0], _PAGE)
+        size *= 2
+        page = sql.first_parents(catalog, last.parents[0], size)
 
 
 def merge_base(catalog: Catalog, a: str, b: str) -> str | None:
