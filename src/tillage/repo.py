@@ -64,8 +64,8 @@ from tillage.store.labels import LabelStore
 from tillage.store.monitoring import OutboxRecord
 from tillage.store.tables import Tables, children_first
 from tillage.versioning import batches
+from tillage.versioning import history as graph
 from tillage.versioning.diff import dataset_diff
-from tillage.versioning.history import ancestors, is_ancestor, merge_base, split_ancestor_suffix
 from tillage.versioning.merge import Prefer, RowMerge, merge_rows
 from tillage.versioning.verify import verify
 from tillage.versioning.writer import Transaction, Writer
@@ -264,7 +264,7 @@ class Repo:
             NoSuchRefError: if nothing has that name.
         """
         text = HEAD if ref is None else check_ref(ref)
-        name, back = split_ancestor_suffix(text)
+        name, back = graph.split_ancestor_suffix(text)
         if name == HEAD:
             name = self.current_branch
         found = self.catalog.get_ref(name)
@@ -281,11 +281,10 @@ class Repo:
                     text, "branch, tag or commit" + (" (ambiguous id)" if ids else "")
                 )
             cid = ids[0]
-        for _ in range(back):
-            commit = self.catalog.get_commit(cid) if cid else None
-            if commit is None or not commit.parents:
+        if back:
+            cid = graph.nth_first_parent(self.catalog, cid, back) if cid else None
+            if cid is None:
                 raise NoSuchRefError(text, f"ancestor ({name} has fewer than {back})")
-            cid = commit.parents[0]
         return cid
 
     def commit(self, ref: str | None = None) -> Commit:
@@ -443,15 +442,16 @@ class Repo:
     def log(
         self, ref: str | None = None, *, dataset: str | None = None, limit: int | None = None
     ) -> list[Commit]:
-        """Commits reachable from ``ref``, newest first; only those touching ``dataset``."""
+        """Commits reachable from ``ref``, newest first; only those touching ``dataset``.
+
+        Raises:
+            InputError: ``limit`` is not a whole number >= 0 (0 or None: every commit).
+        """
+        limit = _count("limit", limit)
         cid = self.resolve(ref)
         if cid is None:
             return []
-        commits = self.catalog.all_commits()
-        out = sorted(ancestors(cid, commits.get), key=lambda c: (c.created_at, c.id), reverse=True)
-        if dataset is not None:
-            out = [c for c in out if dataset in c.changes]
-        return out[:limit] if limit else out
+        return graph.log(self.catalog, cid, dataset=dataset, limit=limit)
 
     def status(self) -> Status:
         """The current branch, its head, its datasets with row counts, and storage used."""
@@ -746,7 +746,7 @@ class Repo:
         tx.created(dataset, key, self.tables.create(dataset, table, key))
 
     def _any_pins(self, dataset: str) -> list[DatasetPin]:
-        return [c.pins[dataset] for c in self.catalog.all_commits().values() if dataset in c.pins]
+        return [pin] if (pin := graph.first_pin(self.catalog, dataset)) else []
 
     def _write(
         self,
@@ -819,20 +819,21 @@ class Repo:
             tx = self._writer.begin(target)
             src_id = self.resolve(source)
             head_id = tx.head.id if tx.head else None
-            commits = self.catalog.all_commits()
             if (
                 src_id is None
                 or src_id == head_id
-                or (head_id is not None and is_ancestor(src_id, head_id, commits.get))
+                or (head_id is not None and graph.is_ancestor(self.catalog, src_id, head_id))
             ):
                 return MergeResult("up-to-date", source, target, head_id)
-            if head_id is None or is_ancestor(head_id, src_id, commits.get):
+            if head_id is None or graph.is_ancestor(self.catalog, head_id, src_id):
                 with self.catalog.transaction() as conn:
                     Catalog.move_branch(conn, target, head_id, src_id)
                 return MergeResult("fast-forward", source, target, src_id)
-            base_id = merge_base(head_id, src_id, commits.get)
-            base = commits.get(base_id) if base_id else None
-            theirs = commits[src_id]
+            base_id = graph.merge_base(self.catalog, head_id, src_id)
+            base = self.catalog.get_commit(base_id) if base_id else None
+            theirs = self.catalog.get_commit(src_id)
+            if theirs is None:  # the ref names a commit the catalog lacks (`verify` says so)
+                raise NoSuchRefError(source, "commit")
             report = self._three_way(tx, base, theirs, prefer, source)
             commit = self._writer.commit(
                 tx,
@@ -970,11 +971,8 @@ class Repo:
         return self.monitor.version_profile(dataset, history, executor)
 
     def _first_parents(self, commit: Commit) -> Iterator[Commit]:
-        """``commit`` and its first parents, newest first, loaded one at a time."""
-        c: Commit | None = commit
-        while c is not None:
-            yield c
-            c = self.catalog.get_commit(c.parents[0]) if c.parents else None
+        """``commit`` and its first parents, newest first, loaded a page at a time."""
+        return graph.first_parents(self.catalog, commit.id)
 
     def infer_schema(
         self,
@@ -1366,14 +1364,10 @@ class Repo:
         """
         with self._writer.locked():
             before = self.tables.size_bytes() if self.tables.root.exists() else 0
-            commits = self.catalog.all_commits()
-            reachable: set[str] = set()
             # Branches, tags, and the data versions recorded models were trained on.
             roots = [cid for _, cid in self.catalog.list_refs().values() if cid]
-            roots += [c for c in self.monitor.store.model_commits() if c in commits]
-            for cid in roots:
-                reachable.update(c.id for c in ancestors(cid, commits.get))
-            dead = [cid for cid in commits if cid not in reachable]
+            roots += self.monitor.store.model_commits()
+            dead = graph.unreachable(self.catalog, roots)
             self.monitor.store.forget(dead, set())
             self.catalog.delete_commits(dead)
             pinned = self.catalog.pinned_versions()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pyarrow as pa
@@ -214,3 +215,12 @@ def test_an_unreachable_catalog_server_is_named_without_its_password(tmp_path: P
     message = str(err.value)
     assert "tillage:***@/catalog" in message and "s3cret" not in message
     assert "Is the database server running" in message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(2))
+def test_history_walks_match_the_python_walk(repo: Repo, seed: int) -> None:
+    """The recursive CTEs give the in-memory walk's answers on every backend."""
+    from history_walk import check_against_reference
+
+    assert check_against_reference(repo.catalog, random.Random(seed), 90) > 0

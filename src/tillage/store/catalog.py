@@ -367,7 +367,8 @@ class Catalog:
         return [r[0] for r in rows]
 
     def all_commits(self) -> dict[str, Commit]:
-        """Every commit, loaded in two queries (history walks work in memory)."""
+        """Every commit, loaded in two queries (for tests and tools: history is walked
+        in SQL by `store.history`, which loads only the commits it returns)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(CommitRow.__table__)).all()
             pins = conn.execute(select(PinRow.__table__)).all()

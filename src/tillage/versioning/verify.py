@@ -11,36 +11,30 @@ missing commits, datasets the catalog does not know.
 
 from __future__ import annotations
 
-from tillage.core.commit import Commit, DatasetPin
 from tillage.core.reports import IntegrityProblem, VerifyReport
 from tillage.errors import CorruptDataError
 from tillage.store.catalog import Catalog
+from tillage.store.history import (
+    count_reachable,
+    dangling_refs,
+    missing_parents,
+    reachable_pins,
+)
 from tillage.store.integrity import FileLedger
 from tillage.store.tables import LANCE_MAIN, Tables, version_label
-from tillage.versioning.history import ancestors
 
 
-def _reachable(
-    catalog: Catalog, commits: dict[str, Commit], problems: list[IntegrityProblem]
-) -> dict[str, Commit]:
-    found: dict[str, Commit] = {}
-    for name, (kind, cid) in catalog.list_refs().items():
-        if cid is None:
-            continue
-        if cid not in commits:
-            problems.append(
-                IntegrityProblem(f"{kind} points at commit {cid}, which is missing", ref=name)
-            )
-            continue
-        for c in ancestors(cid, commits.get):
-            found[c.id] = c
-    for c in list(found.values()):
-        for parent in c.parents:
-            if parent not in commits:
-                problems.append(
-                    IntegrityProblem(f"commit {c.id[:12]} names parent {parent}, which is missing")
-                )
-    return found
+def _graph_problems(catalog: Catalog) -> list[IntegrityProblem]:
+    """Refs, and parents of reachable commits, that name commits the catalog lacks."""
+    problems = [
+        IntegrityProblem(f"{kind} points at commit {cid}, which is missing", ref=name)
+        for name, kind, cid in dangling_refs(catalog)
+    ]
+    problems += [
+        IntegrityProblem(f"commit {cid[:12]} names parent {parent}, which is missing")
+        for cid, parent in missing_parents(catalog)
+    ]
+    return problems
 
 
 def _lance_branches(tables: Tables, dataset: str) -> set[str] | None:
@@ -54,13 +48,8 @@ def _lance_branches(tables: Tables, dataset: str) -> set[str] | None:
 
 def verify(catalog: Catalog, tables: Tables, ledger: FileLedger, *, deep: bool) -> VerifyReport:
     """Check every pinned version reachable from a ref; see the module docstring."""
-    problems: list[IntegrityProblem] = []
-    commits = catalog.all_commits()
-    reachable = _reachable(catalog, commits, problems)
-    pins: dict[tuple[str, DatasetPin], None] = {}
-    for c in sorted(reachable.values(), key=lambda c: c.created_at):
-        for name, pin in c.pins.items():
-            pins[(name, pin)] = None
+    problems = _graph_problems(catalog)
+    pins = reachable_pins(catalog)
     known = catalog.list_datasets()
     files = hashed = unrecorded = 0
     digests: dict[str, dict[str, str]] = {}
@@ -120,7 +109,7 @@ def verify(catalog: Catalog, tables: Tables, ledger: FileLedger, *, deep: bool) 
             )
     return VerifyReport(
         deep=deep,
-        commits=len(reachable),
+        commits=count_reachable(catalog),
         versions=len(pins),
         files=files,
         hashed=hashed,
