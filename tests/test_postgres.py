@@ -111,7 +111,7 @@ def test_repository_on_postgres(tmp_path: Path, pg_url: str) -> None:
         "v": ["a", "B", "c", "d"],
     }
     assert reopened.read("t", c1.id).num_rows == 3
-    assert len(reopened.log()) == 4
+    assert len(reopened.refs.log()) == 4
     assert not (tmp_path / "proj" / ".tillage" / "catalog.db").exists()
     reopened.close()
 
@@ -119,12 +119,12 @@ def test_repository_on_postgres(tmp_path: Path, pg_url: str) -> None:
 def test_branch_head_compare_and_swap_on_postgres(tmp_path: Path, pg_url: str) -> None:
     repo = tillage.init(tmp_path / "proj", catalog_url=pg_url)
     repo.ingest("t", pa.table({"id": [1], "v": ["a"]}), key="id")
-    head = repo.resolve("main")
+    head = repo.refs.resolve("main")
     other = tillage.open(tmp_path / "proj")
     other.ingest("t", pa.table({"id": [2], "v": ["b"]}))
-    with pytest.raises(tillage.ConcurrentUpdateError), repo.catalog.transaction() as conn:
-        type(repo.catalog).move_branch(conn, "main", head, head or "")
-    assert repo.resolve("main") == other.resolve("main") != head
+    with pytest.raises(tillage.ConcurrentUpdateError), repo._storage.catalog.transaction() as conn:
+        type(repo._storage.catalog).move_branch(conn, "main", head, head or "")
+    assert repo.refs.resolve("main") == other.refs.resolve("main") != head
     repo.close()
     other.close()
 
@@ -139,9 +139,9 @@ def test_monitoring_on_postgres(tmp_path: Path, pg_url: str) -> None:
     repo.infer_schema("t")
     repo.record_model("m", "t", feature_importance={"v": 1.0})
     c = repo.ingest("t", pa.table({"id": list(range(600, 800)), "v": ["z"] * 200}))
-    [check] = repo.checks(c.id)
+    [check] = repo.quality.checks(c.id)
     assert any(f["kind"] == "domain" for f in check["findings"])
-    [alert] = [a for a in repo.alerts() if a["kind"] == "domain"]
+    [alert] = [a for a in repo.quality.alerts() if a["kind"] == "domain"]
     assert alert["finding"]["importance"]["rank"] == 1
-    assert repo.accept_alert(alert["id"])["remaining"] == []
+    assert repo.quality.accept_alert(alert["id"])["remaining"] == []
     repo.close()

@@ -72,7 +72,7 @@ def labels_create(
 ) -> None:
     """Create a label set over a dataset's records, with a taxonomy file."""
     out = _out(ctx, as_json)
-    doc = _open(ctx).create_labelset(name, records=records, taxonomy=taxonomy)
+    doc = _open(ctx).labels.create(name, records=records, taxonomy=taxonomy)
     out.emit(doc, f"label set {name} over {records}, taxonomy {taxonomy}")
 
 
@@ -105,7 +105,7 @@ def labels_add(
             "(and may have confidence)."
         )
     conf = table.column("confidence").to_pylist() if "confidence" in table.column_names else None
-    commit = repo.label(
+    commit = repo.labels.add(
         name,
         table.column("record_id").to_pylist(),
         table.column("label").to_pylist(),
@@ -114,7 +114,7 @@ def labels_add(
         taxonomy_version=taxonomy_version,
         confidence=conf,
     )
-    out.emit(commit.to_dict(), commit_line(commit, repo.current_branch))
+    out.emit(commit.to_dict(), commit_line(commit, repo.refs.current_branch))
 
 
 @labels_app.command("show")
@@ -123,7 +123,7 @@ def labels_show(
 ) -> None:
     """Show each record's current label and where it came from."""
     out = _out(ctx, as_json)
-    table = _open(ctx).labels(name, ref)
+    table = _open(ctx).labels.current(name, ref)
     out.emit({"labelset": name, "labels": _rows(table)}, _table_view(table))
 
 
@@ -199,7 +199,7 @@ def annotate_submit(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     commit = repo.annotation.submit(task, annotator, record, label, spec_version)
-    out.emit(commit.to_dict(), commit_line(commit, repo.current_branch))
+    out.emit(commit.to_dict(), commit_line(commit, repo.refs.current_branch))
 
 
 @annotate_app.command("progress")
@@ -224,7 +224,7 @@ def labels_issues(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working(f"cross-validating a model on {name}…"):
-        doc = repo.label_issues(name, ref)
+        doc = repo.labels.issues(name, ref)
     view = Table(show_edge=False, title=f"{len(doc['issues'])} likely label error(s) in {name}")
     for col in ("record", "given", "suggested", "score"):
         view.add_column(col)
@@ -282,7 +282,7 @@ def lf_report(
     """Coverage, overlap, conflict and accuracy of labeling functions (writes nothing)."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
-    doc = repo.label_with_functions(
+    doc = repo.labels.apply_functions(
         labelset, tillage.load_functions(str(file)), ref=ref, gold=gold, write=False
     )
     out.emit(doc, _lf_view(doc))
@@ -303,10 +303,10 @@ def lf_apply(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working("labeling…"):
-        doc = repo.label_with_functions(
+        doc = repo.labels.apply_functions(
             labelset, tillage.load_functions(str(file)), gold=gold, model=not no_model
         )
-    out.emit(doc, _lf_view(doc), Text(_applied_line(doc, repo.current_branch)))
+    out.emit(doc, _lf_view(doc), Text(_applied_line(doc, repo.refs.current_branch)))
 
 
 def _applied_line(doc: dict[str, Any], branch: str | None) -> str:
@@ -347,7 +347,7 @@ def labels_aggregate(
 ) -> None:
     """Combine annotators' labels per record (Dawid-Skene) and report annotator quality."""
     out = _out(ctx, as_json)
-    doc = _open(ctx).aggregate_annotations(name, spec_version=spec_version)
+    doc = _open(ctx).labels.aggregate_annotations(name, spec_version=spec_version)
     view = Table(show_edge=False, title=f"{len(doc['records'])} record(s) aggregated")
     for col in ("annotator", "estimated accuracy", "annotations"):
         view.add_column(col)

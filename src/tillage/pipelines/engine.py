@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
 
+from tillage.access import Purpose, ReadEvent
 from tillage.core.commit import Commit
 from tillage.core.names import check_ref
 from tillage.errors import (
@@ -219,9 +220,7 @@ def wait_for_annotations(task: str, records: int, spec_version: int | None = Non
     rt = _runtime_for("wait_for_annotations")
 
     # Annotations land on the run's target branch, not on the run's own branch.
-    target = Repo.__new__(Repo)
-    target.__dict__.update(rt.base.__dict__)
-    target.bind(rt.run.branch)
+    target = rt.base.at(rt.run.branch, principal=f"job:{rt.run.id}")
 
     def check() -> tuple[bool, str]:
         done = target.annotation.progress(task, spec_version)["done"]
@@ -259,29 +258,29 @@ class _Frame:
     restore: dict[str, Any] | None = None
 
 
-class _TrackedRepo(Repo):
-    """The run's repository handle: bound to the run branch, noting what steps read and write."""
+class _Lineage:
+    """Notes what the run's steps read and write (the run's handle's observer)."""
 
-    _runtime: _Runtime
+    def __init__(self, runtime: _Runtime) -> None:
+        self._runtime = runtime
 
-    def read(self, dataset: str, ref: str | None = None, **kwargs: Any) -> Any:
-        table = super().read(dataset, ref, **kwargs)
+    def read(self, event: ReadEvent) -> None:
         frame = self._runtime.frame
-        if frame is not None:
-            commit = self.resolve(ref)
-            entry = {"dataset": dataset, "commit": commit}
+        # An ingest's comparison with its drift reference is monitoring, not an input.
+        if frame is not None and event.commit is not None and event.purpose != Purpose.ALERT:
+            entry = {"dataset": event.dataset, "commit": event.commit}
             if entry not in frame.reads:
                 frame.reads.append(entry)
-        return table
 
-    def ingest(self, dataset: str, data: Any, **kwargs: Any) -> Commit:
+    def writing(self, dataset: str) -> None:
         frame = self._runtime.frame
         if frame is not None and not frame.guarded:
             self._runtime.guard(frame)
-        commit = super().ingest(dataset, data, **kwargs)
+
+    def written(self, dataset: str, commit: Commit) -> None:
+        frame = self._runtime.frame
         if frame is not None:
             frame.writes.append({"dataset": dataset, "commit": commit.id})
-        return commit
 
 
 class _Runtime:
@@ -309,11 +308,14 @@ class _Runtime:
         # Objects that steps returned in this execution -> their fingerprints (kept
         # alive here so that ``id`` stays unique).
         self.known: dict[int, tuple[Any, str]] = {}
-        tracked = _TrackedRepo.__new__(_TrackedRepo)
-        tracked.__dict__.update(repo.__dict__)
-        tracked._runtime = self
-        tracked.bind(run.run_branch, alerts_on=run.branch)
-        self.repo: Repo = tracked
+        # The run's handle: bound to the run branch, reading as the run's job, its
+        # alerts filed under the target branch, and noting what steps read and write.
+        self.repo: Repo = repo.at(
+            run.run_branch,
+            alerts_on=run.branch,
+            principal=f"job:{run.id}",
+            observer=_Lineage(self),
+        )
 
     # -- identity --
 
@@ -352,14 +354,14 @@ class _Runtime:
     def _load(self, ref: dict[str, Any], step: str, run_id: str | None = None) -> Any:
         """A stored value; ``step`` and ``run_id`` (default: this run) name it in errors."""
         who = run_id or self.run.id
-        return self.artifacts.get(ref, load_commit=self.base.commit, run_id=who, step=step)
+        return self.artifacts.get(ref, load_commit=self.base.refs.commit, run_id=who, step=step)
 
     # -- steps --
 
     def guard(self, frame: _Frame) -> None:
         """Before a step's first write: store where the run branch was, so that a step
         killed half way is re-run from there (its writes land once, not twice)."""
-        frame.restore = {"restore": self.base.resolve(self.run.run_branch)}
+        frame.restore = {"restore": self.base.refs.resolve(self.run.run_branch)}
         self._store(
             frame.seq, frame.name, frame.key, "running", frame.restore, frame.inputs, [], [], 0.0
         )
@@ -370,9 +372,9 @@ class _Runtime:
         if not prior.output or "restore" not in prior.output:
             return
         head, branch = prior.output["restore"], self.run.run_branch
-        now = self.base.resolve(branch)
+        now = self.base.refs.resolve(branch)
         if now != head:  # the run's own branch: nobody else writes there
-            with self.base.catalog.transaction() as conn:
+            with self.base._storage.catalog.transaction() as conn:
                 Catalog.move_branch(conn, branch, now, head)
 
     def call(self, step: Step[Any, Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -476,10 +478,10 @@ class _Runtime:
         """
         if rows < 1:
             raise InputError(f"batches need at least one row, not {rows}.")
-        commit = self.repo.commit(ref)
+        commit = self.repo.refs.commit(ref)
         if dataset not in commit.pins:
             raise InputError(
-                f"dataset {dataset!r} is not at {ref or self.repo.current_branch!r} "
+                f"dataset {dataset!r} is not at {ref or self.repo.refs.current_branch!r} "
                 f"(datasets there: {', '.join(commit.pins) or 'none'})."
             )
         total = commit.pins[dataset].num_rows
@@ -686,7 +688,7 @@ class Runs:
 
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
-        self.store = RunStore(repo.catalog.engine)
+        self.store = RunStore(repo._storage.catalog.engine)
         self.artifacts = Artifacts(repo.repo_dir / "artifacts", self.store)
         self.locks = repo.repo_dir / "runs"
 
@@ -712,12 +714,14 @@ class Runs:
         pipe = load_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
         params = dict(params or {})
         _check_params(pipe, params)
-        target_branch = self.repo.current_branch if branch is None else check_ref(branch, "branch")
-        if self.repo.catalog.get_ref(target_branch) is None:
-            self.repo.commit(target_branch)  # NoSuchRefError names it
+        target_branch = (
+            self.repo.refs.current_branch if branch is None else check_ref(branch, "branch")
+        )
+        if target_branch not in self.repo.refs.branches():
+            self.repo.refs.commit(target_branch)  # NoSuchRefError names it
         run_id = uuid.uuid4().hex[:16]
         run_branch = f"runs/{run_id}"
-        self.repo.create_branch(run_branch, target_branch)
+        self.repo.refs.create_branch(run_branch, target_branch)
         code = code_version()
         pid, host, started = this_process()
         self.store.create(
@@ -823,11 +827,11 @@ class Runs:
             if self.store.status(run.id) == "cancelled":
                 return self._end(run)
             try:
-                merged = self.repo.merge(run.run_branch, into=run.branch)
+                merged = self.repo.refs.merge(run.run_branch, into=run.branch)
             except MergeConflictError as e:
                 return self._end(run, status="failed", error=str(e), result=ref)
             self.store.update(run.id, status="done", result=ref, merged_commit=merged.commit)
-            self.repo.delete_branch(run.run_branch)  # merged: its commits stay reachable
+            self.repo.refs.delete_branch(run.run_branch)  # merged: its commits stay reachable
             return self.show(run.id)
 
     def _end(self, run: RunRecord, **fields: Any) -> Run:
@@ -838,8 +842,8 @@ class Runs:
         return self.show(run.id)
 
     def _drop_branch(self, run: RunRecord) -> None:
-        if run.run_branch in self.repo.branches():
-            self.repo.delete_branch(run.run_branch)
+        if run.run_branch in self.repo.refs.branches():
+            self.repo.refs.delete_branch(run.run_branch)
 
     def cancel(self, run_id: str) -> Run:
         """Cancel a waiting, failed, crashed or running run: it ends without merging.

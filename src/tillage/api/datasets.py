@@ -1,0 +1,549 @@
+"""`repo.datasets`: reading, writing, diffing and exporting datasets; verify and gc.
+
+Every write makes exactly one commit on a branch and lands atomically (see
+`tillage.versioning.writer`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
+from tillage.access import Purpose
+from tillage.api._storage import Namespace
+from tillage.core.commit import CodeVersion, Commit, DatasetPin
+from tillage.core.diff import DatasetDiff, SchemaChange
+from tillage.core.names import check_dataset_name
+from tillage.core.reports import GcReport, VerifyReport
+from tillage.errors import (
+    InputError,
+    NoSuchDatasetError,
+    QualityCheckError,
+    TillageError,
+)
+from tillage.formats import is_csv, to_table, write_file
+from tillage.versioning import batches
+from tillage.versioning.diff import dataset_diff
+from tillage.versioning.writer import Transaction
+
+if TYPE_CHECKING:
+    from tillage.quality.monitor import BatchCheck
+
+Mode = Literal["append", "upsert", "overwrite", "delete"]
+MODES: tuple[str, ...] = ("append", "upsert", "overwrite", "delete")
+HEAD = "HEAD"
+
+
+class _Blocked(Exception):
+    """Internal: a batch check found blocking findings (raised before any write)."""
+
+    def __init__(self, result: BatchCheck) -> None:
+        self.result = result
+
+
+def _read_columns(columns: str | Sequence[str] | None) -> list[str] | None:
+    """The columns a read asks for, as a list (None: all); each must be a name, once."""
+    if columns is None:
+        return None
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    odd = [c for c in cols if not isinstance(c, str)]
+    if odd:
+        raise InputError(f"column names are text; got {', '.join(map(repr, odd))}.")
+    dups = sorted({c for c in cols if cols.count(c) > 1})
+    if dups:
+        raise InputError(
+            f"column(s) {', '.join(dups)} asked for more than once; name each column once."
+        )
+    return cols or None
+
+
+def _count(name: str, value: object) -> int | None:
+    """``value`` as a row count for ``limit`` or ``offset``: a whole number >= 0, or None."""
+    if value is None:
+        return None
+    index = None if isinstance(value, bool) else getattr(value, "__index__", None)
+    count = int(index()) if callable(index) else -1  # ints, numpy ints; not floats or text
+    if count >= 0:
+        return count
+    raise InputError(f"{name} must be a whole number >= 0 (or None), not {value!r}.")
+
+
+class Datasets(Namespace):
+    """The datasets of a repository (``repo.datasets``)."""
+
+    def pins(self, ref: str | None = None) -> dict[str, DatasetPin]:
+        """Dataset name -> its pinned version at ``ref`` (default: HEAD).
+
+        Raises:
+            NoSuchRefError: ``ref`` names nothing.
+        """
+        c = self._repo.refs.find_commit(ref)
+        return dict(c.pins) if c else {}
+
+    def pin(self, dataset: str, ref: str | None = None) -> DatasetPin:
+        """The version of ``dataset`` that ``ref`` pins.
+
+        Raises:
+            NoSuchDatasetError: ``ref`` has no such dataset (the error lists those it has).
+        """
+        pins = self.pins(ref)
+        if dataset not in pins:
+            raise NoSuchDatasetError(dataset, ref or self._repo.refs.current_branch, list(pins))
+        return pins[dataset]
+
+    def key(self, dataset: str) -> list[str]:
+        """The primary-key columns of ``dataset``.
+
+        Raises:
+            NoSuchDatasetError: no ref has ever had such a dataset.
+        """
+        catalog = self._catalog
+        key = catalog.dataset_key(dataset)
+        if key is None:
+            raise NoSuchDatasetError(dataset, "any ref", list(catalog.list_datasets()))
+        return key
+
+    def schema(self, dataset: str, ref: str | None = None) -> pa.Schema:
+        """The Arrow schema of ``dataset`` at ``ref``.
+
+        Raises:
+            NoSuchDatasetError: ``ref`` has no such dataset.
+        """
+        return self._tables.schema(dataset, self.pin(dataset, ref))
+
+    def read(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        purpose: Purpose = Purpose.ROWS,
+    ) -> pa.Table:
+        """Read ``dataset`` as it was at ``ref``, optionally projected and filtered.
+
+        Args:
+            dataset: the dataset's name.
+            ref: the ref to read at (default: HEAD).
+            columns: columns to return (default: all), each at most once.
+            where: a SQL condition, e.g. ``"dep_delay > 60 AND origin = 'JFK'"``; strings
+                in single quotes, column names with spaces in backticks (`` `my col` ``).
+                It is parsed whole: anything but exactly one condition is refused.
+            limit: at most this many rows (a whole number >= 0).
+            offset: skip this many rows first (with ``limit``: one batch of a scan).
+            purpose: what the rows are read for (recorded with the read, see
+                `tillage.access`).
+
+        Returns:
+            The rows, as an Arrow table.
+
+        Raises:
+            InvalidFilterError: ``where`` is not one condition on this dataset's columns.
+            InputError: unknown or repeated columns, or a bad ``limit`` or ``offset``.
+            NoSuchDatasetError: ``ref`` has no such dataset.
+            CorruptDataError: the version's files are damaged (run `verify`).
+        """
+        cols = _read_columns(columns)
+        limit, offset = _count("limit", limit), _count("offset", offset)
+        commit = self._repo.refs.find_commit(ref)
+        pins = commit.pins if commit else {}
+        if dataset not in pins:
+            raise NoSuchDatasetError(dataset, ref or self._repo.refs.current_branch, list(pins))
+        assert commit is not None
+        return self._reader.table(
+            purpose,
+            dataset,
+            pins[dataset],
+            commit.id,
+            columns=cols,
+            where=where,
+            limit=limit,
+            offset=offset,
+        )
+
+    def head(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        n: int = 10,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """The first ``n`` rows of ``dataset`` at ``ref`` (only ``columns``, if given).
+
+        Raises:
+            InputError: unknown or repeated columns, or a bad ``n``.
+            NoSuchDatasetError: ``ref`` has no such dataset.
+        """
+        return self.read(dataset, ref, columns=columns, limit=n)
+
+    def diff(
+        self, a: str, b: str | None = None, *, dataset: str | None = None, rows: int = 5
+    ) -> list[DatasetDiff]:
+        """Schema and row-level changes of every dataset (or one) from ``a`` to ``b``.
+
+        Args:
+            a: the old ref.
+            b: the new ref (default: HEAD).
+            dataset: only this dataset.
+            rows: sample rows to include per kind of change.
+
+        Returns:
+            One `DatasetDiff` per dataset, in name order.
+
+        Raises:
+            NoSuchRefError: ``a`` or ``b`` names nothing.
+            NoSuchDatasetError: neither side has ``dataset``.
+        """
+        old = self._repo.refs.find_commit(a)
+        new = self._repo.refs.find_commit(b)
+        old_pins = old.pins if old else {}
+        new_pins = new.pins if new else {}
+        names = sorted(set(old_pins) | set(new_pins))
+        if dataset is not None:
+            if dataset not in names:
+                raise NoSuchDatasetError(dataset, f"{a} or {b or HEAD}", names)
+            names = [dataset]
+        out = []
+        for name in names:
+            po, pn = old_pins.get(name), new_pins.get(name)
+            key = self.key(name)
+            if po is not None and po == pn:
+                n = po.num_rows
+                out.append(DatasetDiff(name, "unchanged", key, SchemaChange(), n, n))
+                continue
+            # Open versions, not tables: the diff reads only the rows they do not share.
+            version = self._reader.version
+            v_old = version(Purpose.DIFF, name, po, old.id) if po and old else None
+            v_new = version(Purpose.DIFF, name, pn, new.id) if pn and new else None
+            out.append(dataset_diff(name, key, v_old, v_new, rows))
+        return out
+
+    def export(
+        self,
+        dataset: str,
+        path: str | os.PathLike[str],
+        ref: str | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        labels: str | None = None,
+    ) -> int:
+        """Write ``dataset`` at ``ref`` to a Parquet, CSV, JSONL or Arrow file.
+
+        The file is written to a temporary name and renamed, so a failed export
+        leaves no file.
+
+        Args:
+            dataset: the dataset's name.
+            path: the file to write; its suffix picks the format.
+            ref: the ref to read at (default: HEAD).
+            columns: only these columns.
+            where: only rows matching this condition (see `read`).
+            labels: write the training set of this label set instead: the labelled
+                records with their label, confidence and provenance (`training_set`).
+
+        Returns:
+            The number of rows written.
+
+        Raises:
+            InputError: bad columns, or ``where`` with ``labels``.
+            InvalidFilterError: ``where`` is not one condition on this dataset's columns.
+            NoSuchDatasetError: ``ref`` has no such dataset.
+        """
+        columns = _read_columns(columns)
+        if labels is None:
+            table = self.read(dataset, ref, columns=columns, where=where, purpose=Purpose.EXPORT)
+        else:
+            if where is not None:
+                raise InputError("--where does not combine with --labels; filter the file after.")
+            table = self._repo.labels.training_set(dataset, labels, ref, purpose=Purpose.EXPORT)
+            if columns:
+                keep = [*columns, *[c for c in table.column_names if c.startswith("label")]]
+                table = table.select(list(dict.fromkeys(keep)))
+        write_file(table, path)
+        return int(table.num_rows)
+
+    def ingest(
+        self,
+        dataset: str,
+        data: Any,
+        *,
+        key: str | Sequence[str] | None = None,
+        mode: Mode = "append",
+        message: str | None = None,
+        branch: str | None = None,
+        evolve: bool = False,
+        code: CodeVersion | None = None,
+        check: bool = True,
+        encoding: str | None = None,
+        coerce: bool = False,
+    ) -> Commit:
+        """Write ``data`` into ``dataset`` and make exactly one commit.
+
+        The batch is profiled, checked against the dataset's schema file (if any)
+        and compared with the configured reference; ``warn`` findings open or
+        update alerts with the commit, ``block`` findings stop it and keep the
+        batch on a quarantine branch.
+
+        Args:
+            dataset: the dataset's name; created on first ingest (then ``key`` is required).
+            data: an Arrow table, pandas or Polars frame, or file path(s) (Parquet, CSV,
+                JSON Lines, Arrow IPC).
+            key: primary-key column(s).
+            mode: "append" (keys must be new), "upsert" (insert or update by key),
+                "overwrite" (replace all rows), "delete" (remove rows with these keys).
+            message: commit message (a default describes the write).
+            branch: branch to commit on (default: the current branch).
+            evolve: allow new columns (added to the dataset, null for existing rows).
+            code: the caller's code version (default: git in the current folder).
+            check: profile and check the batch (False: write it as it is).
+            encoding: the text encoding of CSV files (default UTF-8), e.g. "latin-1".
+            coerce: CSV cells that do not convert exactly to the dataset's column types
+                are converted anyway ("007" to 7, 1.5 to 1) or, if they cannot be, stored
+                as null; without it they are an error naming the column, row and value.
+
+        Raises:
+            InputError: bad data (its subclasses say what exactly); nothing is written.
+            QualityCheckError: the batch broke a blocking schema rule; it is on the
+                quarantine branch the error names, not on ``branch``.
+            NoSuchDatasetError, NoSuchRefError: unknown dataset (for delete) or branch.
+            ConcurrentUpdateError: the branch moved under us (another catalog client).
+        """
+        observer = self._scope.observer
+        if observer is not None:
+            observer.writing(dataset)
+        check_dataset_name(dataset)
+        if mode not in MODES:
+            raise InputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}.")
+        key_cols = batches.key_columns(dataset, key)
+        types = (
+            self.csv_types(dataset, self._repo.refs.checked_branch(branch))
+            if is_csv(data)
+            else None
+        )
+        raw = to_table(data, encoding=encoding, types=types, coerce=coerce)
+        batches.check_columns(dataset, raw)
+        table = batches.normalize(raw)
+        if table.num_rows == 0:
+            raise InputError(
+                f"the batch for {dataset!r} has no rows; nothing to {mode}. Check the input."
+            )
+        branch = self._repo.refs.checked_branch(branch)
+        checked: list[BatchCheck] = []
+        try:
+            with self._writer.locked():
+                tx = self._writer.begin(branch)
+                known_key = self._catalog.dataset_key(dataset)
+                if known_key is not None and key_cols is not None and key_cols != known_key:
+                    raise InputError(
+                        f"dataset {dataset!r} has primary key ({', '.join(known_key)}), not "
+                        f"({', '.join(key_cols)}); leave --key out or give the same columns."
+                    )
+                parent = tx.pins.get(dataset)
+
+                def validate(batch: pa.Table) -> None:
+                    if not check or mode == "delete":
+                        return
+                    reference = (
+                        self._repo.quality.ingest_reference(dataset, tx.head) if parent else None
+                    )
+                    key = known_key or key_cols or []
+                    result = self._monitor.check_batch(dataset, batch, reference, key)
+                    if result.blocking:
+                        raise _Blocked(result)
+                    checked.append(result)
+
+                if dataset not in tx.pins:
+                    self._create(tx, dataset, table, key_cols or known_key, mode, validate)
+                else:
+                    self._write(tx, dataset, table, known_key or [], mode, evolve, validate)
+                change = tx.changes[dataset]
+                if checked and checked[0].schema_sha256:
+                    change["schema"] = {
+                        "file": checked[0].schema_file,
+                        "sha256": checked[0].schema_sha256,
+                    }
+                default = (
+                    f"{change.get('op', mode)} {dataset}: +{change.get('inserted', 0)} "
+                    f"~{change.get('updated', 0)} -{change.get('deleted', 0)} rows"
+                )
+
+                def also(conn: Any, commit: Commit) -> None:
+                    if checked:
+                        created = parent is None
+                        alerts = self._scope.alerts_on if branch == self._scope.branch else None
+                        self._monitor.record(
+                            conn, commit, alerts or branch, checked[0], parent, created
+                        )
+
+                commit = self._writer.commit(tx, message or default, code=code, also=also)
+        except _Blocked as blocked:
+            quarantine = self._quarantine(dataset, table, key_cols, mode, branch, evolve, code)
+            raise QualityCheckError(dataset, blocked.result.blocking, quarantine) from None
+        if checked:
+            for problem in self._monitor.notify(checked[0], commit):
+                warnings.warn(problem, stacklevel=2)
+        if observer is not None:
+            observer.written(dataset, commit)
+        return commit
+
+    def csv_types(self, dataset: str, ref: str | None) -> dict[str, pa.DataType] | None:
+        """The dataset's column types at ``ref``, to parse CSV cells as (None if it has none)."""
+        head = self._repo.refs.find_commit(ref)
+        pin = head.pins.get(dataset) if head else None
+        if pin is None:
+            return None
+        return {f.name: f.type for f in self._tables.schema(dataset, pin)}
+
+    def _quarantine(
+        self,
+        dataset: str,
+        table: pa.Table,
+        key: list[str] | None,
+        mode: Mode,
+        branch: str,
+        evolve: bool,
+        code: CodeVersion | None,
+    ) -> str | None:
+        """Keep a blocked batch on a new branch ``quarantine/DATASET-N`` off ``branch``."""
+        existing = set(self._repo.refs.branches())
+        n = 1
+        while f"quarantine/{dataset}-{n}" in existing:
+            n += 1
+        name = f"quarantine/{dataset}-{n}"
+        self._repo.refs.create_branch(name, branch)
+        try:
+            self.ingest(
+                dataset,
+                table,
+                key=key,
+                mode=mode,
+                branch=name,
+                evolve=evolve,
+                code=code,
+                check=False,
+                message=f"quarantined: a batch for {dataset} that broke its schema on {branch}",
+            )
+        except TillageError:
+            self._repo.refs.delete_branch(name)
+            return None
+        return name
+
+    def _create(
+        self,
+        tx: Transaction,
+        dataset: str,
+        table: pa.Table,
+        key: list[str] | None,
+        mode: str,
+        validate: Callable[[pa.Table], None],
+    ) -> None:
+        if mode == "delete":
+            raise NoSuchDatasetError(dataset, tx.branch, list(tx.pins))
+        if not key:
+            raise InputError(
+                f"dataset {dataset!r} is new: give its primary key, e.g. "
+                f"--key {table.column_names[0]} (key='col' in Python)."
+            )
+        batches.check_keys(dataset, table, key)
+        validate(table)
+        if self._catalog.dataset_key(dataset) is not None:
+            # Known elsewhere (another branch): start this branch's own history of it.
+            some = next(iter(self._any_pins(dataset)))
+            target = self._tables.write_target(dataset, some, None, tx.branch)
+            result = self._tables.overwrite(dataset, target, table, deleted=0, key=key)
+            tx.record(dataset, result, {"op": "create", "key": key})
+            return
+        if self._tables.exists(dataset):
+            # A create that crashed before its commit landed; nothing pins it.
+            shutil.rmtree(self._tables.uri(dataset))
+        self._tables.root.mkdir(parents=True, exist_ok=True)
+        tx.created(dataset, key, self._tables.create(dataset, table, key))
+
+    def _any_pins(self, dataset: str) -> list[DatasetPin]:
+        return [c.pins[dataset] for c in self._catalog.all_commits().values() if dataset in c.pins]
+
+    def _write(
+        self,
+        tx: Transaction,
+        dataset: str,
+        table: pa.Table,
+        key: list[str],
+        mode: str,
+        evolve: bool,
+        validate: Callable[[pa.Table], None],
+    ) -> None:
+        pin = tx.pins[dataset]
+        schema = self._tables.schema(dataset, pin)
+        if mode == "delete":
+            batches.check_key_columns(dataset, table, key)
+            conformed, _ = batches.conform(dataset, table, schema, evolve=False, only=key)
+            target = tx.write_target(dataset)
+            tx.record(dataset, self._tables.delete(dataset, target, conformed, key), {"op": mode})
+            return
+        batches.check_keys(dataset, table, key)
+        if mode == "overwrite" and evolve:
+            validate(table)
+            target = tx.write_target(dataset)
+            result = self._tables.overwrite(dataset, target, table, pin.num_rows, key)
+            tx.record(dataset, result, {"op": mode})
+            return
+        conformed, new_fields = batches.conform(dataset, table, schema, evolve=evolve)
+        if mode == "append":
+            existing = self._tables.existing_keys(dataset, pin, conformed, key)
+            batches.check_new_keys(dataset, conformed, existing, key)
+        validate(conformed)
+        target = tx.write_target(dataset)
+        if new_fields:
+            target.handle.add_columns(new_fields)
+            target = self._tables.refresh(dataset, target)
+        if mode == "append":
+            result = self._tables.append(dataset, target, conformed, key)
+        elif mode == "upsert":
+            result = self._tables.upsert(dataset, target, conformed, key)
+        else:
+            result = self._tables.overwrite(dataset, target, conformed, pin.num_rows, key)
+        change: dict[str, Any] = {"op": mode}
+        if new_fields:
+            change["added_columns"] = [f.name for f in new_fields]
+        tx.record(dataset, result, change)
+
+    def verify(self, *, deep: bool = False) -> VerifyReport:
+        """Check that every commit a branch or tag reaches can be read as it was written.
+
+        Checks each pinned dataset version against the catalog (its Lance branch
+        and version exist, it has the recorded rows) and each file it reads
+        against Lance's manifest and the checksums recorded at commit time.
+        Reads nothing but metadata and file sizes, except that files whose
+        modification time changed are hashed; ``deep`` hashes every file.
+        Never changes the repository.
+        """
+        from tillage.versioning.verify import verify
+
+        return verify(self._catalog, self._tables, self._writer.ledger, deep=deep)
+
+    def gc(self) -> GcReport:
+        """Delete commits no branch or tag reaches, and the data only they used.
+
+        Never removes anything a branch or tag reaches: every such commit stays
+        readable, and so does the data version each recorded model was trained
+        on. Also removes Lance versions and branches left by crashed writes.
+
+        Returns:
+            What was removed, and the storage used before and after.
+
+        Raises:
+            LockTimeoutError: another writer holds the repository too long.
+            ReadOnlyRepositoryError: the repository may not be changed.
+        """
+        from tillage.versioning.gc import collect_garbage
+
+        return collect_garbage(self._catalog, self._writer)
