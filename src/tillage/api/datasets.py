@@ -7,9 +7,8 @@ Every write makes exactly one commit on a branch and lands atomically (see
 from __future__ import annotations
 
 import os
-import shutil
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
@@ -18,7 +17,6 @@ from tillage.access import Purpose
 from tillage.api._storage import Namespace
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
 from tillage.core.diff import DatasetDiff, SchemaChange
-from tillage.core.names import check_dataset_name
 from tillage.core.reports import GcReport, VerifyReport
 from tillage.errors import (
     InputError,
@@ -26,10 +24,12 @@ from tillage.errors import (
     QualityCheckError,
     TillageError,
 )
-from tillage.formats import is_csv, to_table, write_file
-from tillage.versioning import batches
+from tillage.formats import write_file
 from tillage.versioning.diff import dataset_diff
 from tillage.versioning.writer import Transaction
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 if TYPE_CHECKING:
     from tillage.quality.monitor import BatchCheck
@@ -317,74 +317,58 @@ class Datasets(Namespace):
             NoSuchDatasetError, NoSuchRefError: unknown dataset (for delete) or branch.
             ConcurrentUpdateError: the branch moved under us (another catalog client).
         """
+        from tillage.versioning.ingest import prepare, write_batch
+
         observer = self._scope.observer
         if observer is not None:
             observer.writing(dataset)
-        check_dataset_name(dataset)
-        if mode not in MODES:
-            raise InputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}.")
-        key_cols = batches.key_columns(dataset, key)
-        types = (
-            self.csv_types(dataset, self._repo.refs.checked_branch(branch))
-            if is_csv(data)
-            else None
+        key_cols, table = prepare(
+            dataset,
+            data,
+            key=key,
+            mode=mode,
+            csv_types=lambda: self.csv_types(dataset, self._repo.refs.checked_branch(branch)),
+            encoding=encoding,
+            coerce=coerce,
         )
-        raw = to_table(data, encoding=encoding, types=types, coerce=coerce)
-        batches.check_columns(dataset, raw)
-        table = batches.normalize(raw)
-        if table.num_rows == 0:
-            raise InputError(
-                f"the batch for {dataset!r} has no rows; nothing to {mode}. Check the input."
-            )
         branch = self._repo.refs.checked_branch(branch)
         checked: list[BatchCheck] = []
-        try:
-            with self._writer.locked():
-                tx = self._writer.begin(branch)
-                known_key = self._catalog.dataset_key(dataset)
-                if known_key is not None and key_cols is not None and key_cols != known_key:
-                    raise InputError(
-                        f"dataset {dataset!r} has primary key ({', '.join(known_key)}), not "
-                        f"({', '.join(key_cols)}); leave --key out or give the same columns."
-                    )
-                parent = tx.pins.get(dataset)
 
-                def validate(batch: pa.Table) -> None:
-                    if not check or mode == "delete":
-                        return
-                    reference = (
-                        self._repo.quality.ingest_reference(dataset, tx.head) if parent else None
-                    )
-                    key = known_key or key_cols or []
-                    result = self._monitor.check_batch(dataset, batch, reference, key)
-                    if result.blocking:
-                        raise _Blocked(result)
-                    checked.append(result)
+        def validate(batch: pa.Table, tx: Transaction, key: list[str]) -> dict[str, Any] | None:
+            if not check:
+                return None
+            parent = tx.pins.get(dataset)
+            reference = self._repo.quality.ingest_reference(dataset, tx.head) if parent else None
+            result = self._monitor.check_batch(dataset, batch, reference, key)
+            if result.blocking:
+                raise _Blocked(result)
+            checked.append(result)
+            if not result.schema_sha256:
+                return None
+            return {"schema": {"file": result.schema_file, "sha256": result.schema_sha256}}
 
-                if dataset not in tx.pins:
-                    self._create(tx, dataset, table, key_cols or known_key, mode, validate)
-                else:
-                    self._write(tx, dataset, table, known_key or [], mode, evolve, validate)
-                change = tx.changes[dataset]
-                if checked and checked[0].schema_sha256:
-                    change["schema"] = {
-                        "file": checked[0].schema_file,
-                        "sha256": checked[0].schema_sha256,
-                    }
-                default = (
-                    f"{change.get('op', mode)} {dataset}: +{change.get('inserted', 0)} "
-                    f"~{change.get('updated', 0)} -{change.get('deleted', 0)} rows"
+        def record(conn: Connection, commit: Commit, parent: DatasetPin | None) -> None:
+            if checked:
+                alerts = self._scope.alerts_on if branch == self._scope.branch else None
+                self._monitor.record(
+                    conn, commit, alerts or branch, checked[0], parent, parent is None
                 )
 
-                def also(conn: Any, commit: Commit) -> None:
-                    if checked:
-                        created = parent is None
-                        alerts = self._scope.alerts_on if branch == self._scope.branch else None
-                        self._monitor.record(
-                            conn, commit, alerts or branch, checked[0], parent, created
-                        )
-
-                commit = self._writer.commit(tx, message or default, code=code, also=also)
+        try:
+            commit = write_batch(
+                self._catalog,
+                self._writer,
+                dataset,
+                table,
+                branch=branch,
+                key=key_cols,
+                mode=mode,
+                evolve=evolve,
+                message=message,
+                code=code,
+                validate=validate,
+                record=record,
+            )
         except _Blocked as blocked:
             quarantine = self._quarantine(dataset, table, key_cols, mode, branch, evolve, code)
             raise QualityCheckError(dataset, blocked.result.blocking, quarantine) from None
@@ -436,85 +420,6 @@ class Datasets(Namespace):
             self._repo.refs.delete_branch(name)
             return None
         return name
-
-    def _create(
-        self,
-        tx: Transaction,
-        dataset: str,
-        table: pa.Table,
-        key: list[str] | None,
-        mode: str,
-        validate: Callable[[pa.Table], None],
-    ) -> None:
-        if mode == "delete":
-            raise NoSuchDatasetError(dataset, tx.branch, list(tx.pins))
-        if not key:
-            raise InputError(
-                f"dataset {dataset!r} is new: give its primary key, e.g. "
-                f"--key {table.column_names[0]} (key='col' in Python)."
-            )
-        batches.check_keys(dataset, table, key)
-        validate(table)
-        if self._catalog.dataset_key(dataset) is not None:
-            # Known elsewhere (another branch): start this branch's own history of it.
-            some = next(iter(self._any_pins(dataset)))
-            target = self._tables.write_target(dataset, some, None, tx.branch)
-            result = self._tables.overwrite(dataset, target, table, deleted=0, key=key)
-            tx.record(dataset, result, {"op": "create", "key": key})
-            return
-        if self._tables.exists(dataset):
-            # A create that crashed before its commit landed; nothing pins it.
-            shutil.rmtree(self._tables.uri(dataset))
-        self._tables.root.mkdir(parents=True, exist_ok=True)
-        tx.created(dataset, key, self._tables.create(dataset, table, key))
-
-    def _any_pins(self, dataset: str) -> list[DatasetPin]:
-        return [c.pins[dataset] for c in self._catalog.all_commits().values() if dataset in c.pins]
-
-    def _write(
-        self,
-        tx: Transaction,
-        dataset: str,
-        table: pa.Table,
-        key: list[str],
-        mode: str,
-        evolve: bool,
-        validate: Callable[[pa.Table], None],
-    ) -> None:
-        pin = tx.pins[dataset]
-        schema = self._tables.schema(dataset, pin)
-        if mode == "delete":
-            batches.check_key_columns(dataset, table, key)
-            conformed, _ = batches.conform(dataset, table, schema, evolve=False, only=key)
-            target = tx.write_target(dataset)
-            tx.record(dataset, self._tables.delete(dataset, target, conformed, key), {"op": mode})
-            return
-        batches.check_keys(dataset, table, key)
-        if mode == "overwrite" and evolve:
-            validate(table)
-            target = tx.write_target(dataset)
-            result = self._tables.overwrite(dataset, target, table, pin.num_rows, key)
-            tx.record(dataset, result, {"op": mode})
-            return
-        conformed, new_fields = batches.conform(dataset, table, schema, evolve=evolve)
-        if mode == "append":
-            existing = self._tables.existing_keys(dataset, pin, conformed, key)
-            batches.check_new_keys(dataset, conformed, existing, key)
-        validate(conformed)
-        target = tx.write_target(dataset)
-        if new_fields:
-            target.handle.add_columns(new_fields)
-            target = self._tables.refresh(dataset, target)
-        if mode == "append":
-            result = self._tables.append(dataset, target, conformed, key)
-        elif mode == "upsert":
-            result = self._tables.upsert(dataset, target, conformed, key)
-        else:
-            result = self._tables.overwrite(dataset, target, conformed, pin.num_rows, key)
-        change: dict[str, Any] = {"op": mode}
-        if new_fields:
-            change["added_columns"] = [f.name for f in new_fields]
-        tx.record(dataset, result, change)
 
     def verify(self, *, deep: bool = False) -> VerifyReport:
         """Check that every commit a branch or tag reaches can be read as it was written.
