@@ -169,6 +169,28 @@ def test_a_pipeline_run_reads_as_its_job(repo: Repo, tmp_path: Path) -> None:
     assert runs[0].steps[0].reads == [{"dataset": "t", "commit": event.commit}]
 
 
+def test_a_runs_batch_map_reads_as_its_job(repo: Repo, tmp_path: Path) -> None:
+    (tmp_path / "batches.py").write_text(
+        "import tillage\n\n"
+        "@tillage.step\n"
+        "def size(table) -> int:\n"
+        "    return table.num_rows\n\n"
+        "@tillage.pipeline\n"
+        "def sizes() -> int:\n"
+        "    return sum(size.map_batches('t', rows=30))\n"
+    )
+    # Each batch is read through a handle of its own (as in a pool process).
+    events: list[ReadEvent] = []
+    remove = listen(events.append)
+    try:
+        run = tillage.run(repo, f"{tmp_path}/batches.py:sizes")
+    finally:
+        remove()
+    assert run.status == "done" and run.result == 80, run.error
+    events = [e for e in events if e.purpose is Purpose.ROWS]
+    assert len(events) == 3 and {e.principal for e in events} == {f"job:{run.id}"}
+
+
 runner = CliRunner()
 
 

@@ -16,6 +16,7 @@ from tillage.core.commit import Commit
 from tillage.core.findings import Finding
 from tillage.errors import InputError, NoSuchDatasetError, NoSuchModelError
 from tillage.formats import is_csv, to_table
+from tillage.quality import reference as reference_mod
 from tillage.quality.monitor import alert_dict
 from tillage.quality.profile import Profile, profile_table
 from tillage.quality.schema import Schema
@@ -173,21 +174,8 @@ class Quality(Namespace):
             NoSuchDatasetError, NoSuchRefError, NoSuchModelError: unknown names.
         """
         drift = Purpose.DRIFT
-        if against is not None and window is not None:
-            raise InputError("give either --against REF or --window N, not both.")
-        if window is not None and window < 1:
-            raise InputError(f"--window must be a positive number of commits, not {window}.")
-        if against is None and window is None:
-            kind, arg = parse_reference(self._monitor.settings.reference)
-            if kind == "none":
-                raise InputError(
-                    "no reference to compare with: pass --against REF or --window N, or set "
-                    "quality.reference in .tillage/config.yaml."
-                )
-            if kind == "window":
-                window = int(arg)  # type: ignore[arg-type]
-            else:
-                against = self._monitor.settings.reference
+        chosen = reference_mod.choose(against, window, self._monitor.settings.reference)
+        against, window = chosen.against, chosen.window
         head = self._repo.refs.commit(ref)
         if dataset not in head.pins:
             raise NoSuchDatasetError(
@@ -243,15 +231,10 @@ class Quality(Namespace):
         self, purpose: Purpose, dataset: str, before: str | None, n: int
     ) -> tuple[Profile, str] | None:
         """Merged profiles of the batches the last ``n`` commits up to ``before`` wrote."""
-        if before is None:
+        start = self._catalog.get_commit(before) if before is not None else None
+        if start is None:
             return None
-        commits: list[Commit] = []
-        start = self._catalog.get_commit(before)
-        for c in self._repo.refs.first_parents(start) if start else ():
-            if dataset in c.changes:
-                commits.append(c)
-                if len(commits) == n:
-                    break
+        commits = reference_mod.window_commits(dataset, self._repo.refs.first_parents(start), n)
         if not commits:
             return None
         for c in commits:
@@ -259,38 +242,34 @@ class Quality(Namespace):
         prof = self._monitor.window_profile(dataset, [c.id for c in commits])
         if prof is None:
             return None
-        return prof, f"the {len(commits)} previous batch(es) up to {commits[0].short_id}"
+        return prof, reference_mod.window_name(commits)
 
     def _reference(self, purpose: Purpose, dataset: str, spec: str) -> tuple[Profile, str]:
+        """The profile of the version ``spec`` (a ref or ``model:NAME``) names."""
         kind, arg = parse_reference(spec)
         if kind == "model":
             models = self._monitor.store.models(name=str(arg))
             if not models:
                 raise NoSuchModelError(str(arg), self._repo.models.names())
             m = models[0]
-            name = f"model {m.name} (data {m.commit_id[:12]})"
+            name = reference_mod.model_name(m.name, m.commit_id)
             return self._profile(purpose, dataset, m.commit_id), name
         commit = self._repo.refs.commit(spec)
-        return self._profile(purpose, dataset, commit.id), f"{spec} ({commit.short_id})"
+        return self._profile(purpose, dataset, commit.id), reference_mod.version_name(spec, commit)
 
     def ingest_reference(self, dataset: str, head: Commit | None) -> tuple[Any, str] | None:
-        """What ingest compares a batch with (the ``quality.reference`` setting).
-
-        Label sets have none: each batch of label events comes from one source (an
-        import, an annotator, a model), so a batch against the ones before compares
-        sources, not data, and would only cry wolf.
-        """
-        kind, arg = parse_reference(self._monitor.settings.reference)
-        if (
-            head is None
-            or kind == "none"
-            or self._storage.label_store.label_set(dataset) is not None
-        ):
+        """The profile and name of what ingest compares a batch with (see
+        `tillage.quality.reference.for_ingest`); None for nothing."""
+        if head is None:
             return None
-        if kind == "window":
-            assert isinstance(arg, int)
-            return self._window_reference(Purpose.ALERT, dataset, head.id, arg)
-        return self._reference(Purpose.ALERT, dataset, self._monitor.settings.reference)
+        is_label_set = self._storage.label_store.label_set(dataset) is not None
+        chosen = reference_mod.for_ingest(self._monitor.settings.reference, label_set=is_label_set)
+        if chosen is None:
+            return None
+        if chosen.window is not None:
+            return self._window_reference(Purpose.ALERT, dataset, head.id, chosen.window)
+        assert chosen.against is not None
+        return self._reference(Purpose.ALERT, dataset, chosen.against)
 
     def checks(self, ref: str | None = None) -> list[dict[str, Any]]:
         """What ingest checked and found when it made the commit ``ref`` names.

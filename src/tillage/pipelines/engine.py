@@ -310,10 +310,11 @@ class _Runtime:
         self.known: dict[int, tuple[Any, str]] = {}
         # The run's handle: bound to the run branch, reading as the run's job, its
         # alerts filed under the target branch, and noting what steps read and write.
+        self.principal = f"job:{run.id}"
         self.repo: Repo = repo.at(
             run.run_branch,
             alerts_on=run.branch,
-            principal=f"job:{run.id}",
+            principal=self.principal,
             observer=_Lineage(self),
         )
 
@@ -501,7 +502,7 @@ class _Runtime:
         batches: bool = False,
     ) -> list[Any]:
         if self.frame is not None:
-            fn = _OnBatch(str(self.base.path), step.fn) if batches else step.fn
+            fn = _OnBatch(str(self.base.path), step.fn, self.principal) if batches else step.fn
             return [fn(item, **kwargs) for item in items]
         inputs = [f"map[{len(items)}]:" + _digest([self._fingerprint(i) for i in items])]
         inputs += self._inputs((), kwargs)
@@ -564,9 +565,9 @@ class _Runtime:
             last = time.monotonic()
 
         results: Iterator[tuple[int, Any]]
-        fn = _OnBatch(repo_dir, step.fn) if repo_dir else step.fn
+        fn = _OnBatch(repo_dir, step.fn, self.principal) if repo_dir else step.fn
         if self.executor == "process" and len(todo) > 1:
-            results = _in_processes(step, items, todo, kwargs, repo_dir)
+            results = _in_processes(step, items, todo, kwargs, repo_dir, self.principal)
         elif self.executor == "ray" and todo:
             from tillage.pipelines.ray_executor import in_ray
 
@@ -614,28 +615,35 @@ def _unhashable(inputs: list[str]) -> bool:
 class _OnBatch:
     """Calls a step function on the rows a batch description names (picklable)."""
 
-    def __init__(self, repo_path: str, fn: Callable[..., Any]) -> None:
+    def __init__(self, repo_path: str, fn: Callable[..., Any], principal: str) -> None:
         self.repo_path = repo_path
         self.fn = fn
+        self.principal = principal
 
     def __call__(self, item: dict[str, Any], **kwargs: Any) -> Any:
-        table = _repo_at(self.repo_path).read(
+        table = _repo_at(self.repo_path, self.principal).read(
             item["dataset"], item["commit"], offset=item["offset"], limit=item["rows"]
         )
         return self.fn(table, **kwargs)
 
 
 @functools.cache
-def _repo_at(path: str) -> Repo:
-    return Repo.open(path)
+def _repo_at(path: str, principal: str) -> Repo:
+    repo = Repo.open(path)
+    return repo.at(repo.refs.current_branch, principal=principal)  # reads name their commit
 
 
 def _call_by_name(
-    where: str, name: str, item: Any, kwargs: dict[str, Any], repo_path: str | None
+    where: str,
+    name: str,
+    item: Any,
+    kwargs: dict[str, Any],
+    repo_path: str | None,
+    principal: str,
 ) -> Any:
     """In a pool process: import the step by module (or file) and name, call it on one item."""
     fn = _step_named(where, name).fn
-    return (_OnBatch(repo_path, fn) if repo_path else fn)(item, **kwargs)
+    return (_OnBatch(repo_path, fn, principal) if repo_path else fn)(item, **kwargs)
 
 
 @functools.cache
@@ -657,6 +665,7 @@ def _in_processes(
     todo: list[int],
     kwargs: dict[str, Any],
     repo_path: str | None,
+    principal: str,
 ) -> Iterator[tuple[int, Any]]:
     """Map items in a pool of fresh processes (Lance is not fork-safe), results in order.
 
@@ -671,7 +680,12 @@ def _in_processes(
     pool = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
     try:
         futures = [
-            (i, pool.submit(_call_by_name, where, step.fn.__name__, items[i], kwargs, repo_path))
+            (
+                i,
+                pool.submit(
+                    _call_by_name, where, step.fn.__name__, items[i], kwargs, repo_path, principal
+                ),
+            )
             for i in todo
         ]
         for i, fut in futures:
