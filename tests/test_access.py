@@ -92,6 +92,15 @@ def test_export_and_diff_record_their_purpose(repo: Repo, tmp_path: Path) -> Non
     assert {e.commit for e in events} == {repo.refs.resolve("HEAD~1"), repo.refs.resolve()}
 
 
+def test_a_three_way_merge_records_reading_each_side(repo: Repo) -> None:
+    base = repo.refs.resolve()
+    repo.refs.create_branch("dev")
+    theirs = repo.ingest("t", rows(range(100, 101)), branch="dev")
+    ours = repo.ingest("t", rows(range(200, 201)))
+    events = only(new_events(repo, lambda: repo.merge("dev")), Purpose.MERGE)
+    assert {e.commit for e in events} == {base, theirs.id, ours.id}
+
+
 def test_profile_schema_check_and_drift_record_their_purpose(repo: Repo) -> None:
     head = repo.refs.resolve()
     (event,) = only(new_events(repo, lambda: repo.profile("t")), Purpose.PROFILE)

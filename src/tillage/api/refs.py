@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from tillage.access import Purpose
 from tillage.api._storage import Namespace
 from tillage.core.commit import Commit
 from tillage.core.names import check_ref, check_ref_name, is_commit_prefix
@@ -305,7 +306,9 @@ class Refs(Namespace):
             base_id = merge_base(head_id, src_id, commits.get)
             base = commits.get(base_id) if base_id else None
             theirs = commits[src_id]
-            report = three_way(catalog, self._tables, tx, base, theirs, prefer, source)
+            report = three_way(
+                catalog, self._tables, tx, base, theirs, prefer, source, reading=self._merging
+            )
             commit = writer.commit(
                 tx,
                 message or f"merge {source} into {target}",
@@ -347,10 +350,16 @@ class Refs(Namespace):
                 parent or empty,
                 prefer,
                 f"revert of {bad.short_id}",
+                reading=self._merging,
             )
             return writer.commit(
                 tx, message or f"revert {bad.short_id}: {bad.message.splitlines()[0]}"
             )
+
+    def _merging(self, dataset: str, commit: str | None) -> None:
+        """Record a merge's read of one side (conflicts name cells)."""
+        if commit:
+            self._reader.grant(Purpose.MERGE, dataset, commit)
 
     def reset(self, ref: str, *, branch: str | None = None) -> Commit:
         """Move ``branch`` (default: current) back to the commit ``ref`` names.

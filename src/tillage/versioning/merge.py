@@ -9,6 +9,7 @@ silently resolved, unless the caller prefers one side.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -245,6 +246,8 @@ def three_way(
     theirs: Commit,
     prefer: Prefer,
     source: str,
+    *,
+    reading: Callable[[str, str | None], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Replay ``theirs``' changes since ``base`` onto the transaction ``tx``.
 
@@ -260,6 +263,8 @@ def three_way(
         theirs: the commit whose changes are replayed.
         prefer: settle conflicting cells for "ours" or "theirs" (None: report them).
         source: what is merged, for the error message.
+        reading: called with a dataset and a commit id before that side's rows are
+            read (conflicts report their cells); the repository records it.
 
     Returns:
         Per dataset, what the merge did (``op`` and row counts).
@@ -295,6 +300,10 @@ def three_way(
                 )
             continue
         keys[name] = key = catalog.dataset_key(name) or []
+        if reading is not None:
+            ours = tx.head.id if tx.head else None
+            for commit in dict.fromkeys((base.id if base else None, ours, theirs.id)):
+                reading(name, commit or None)
         read = tables.open
         try:
             plan = merge_rows(name, key, read(name, b), read(name, o), read(name, t), prefer)
