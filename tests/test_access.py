@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import tillage
 from tillage import Repo
-from tillage.access import Purpose, ReadEvent, listen
+from tillage.access import AccessLog, Purpose, ReadEvent, listen
 from tillage.cli.app import app
 
 TAXONOMY = {"name": "kind", "versions": [{"version": 1, "classes": {"a": "", "b": ""}}]}
@@ -198,6 +198,18 @@ def test_a_runs_batch_map_reads_as_its_job(repo: Repo, tmp_path: Path) -> None:
     assert run.status == "done" and run.result == 80, run.error
     events = [e for e in events if e.purpose is Purpose.ROWS]
     assert len(events) == 3 and {e.principal for e in events} == {f"job:{run.id}"}
+
+
+def test_the_log_keeps_the_latest_events_and_listeners_see_all() -> None:
+    log = AccessLog(keep=3)
+    seen: list[ReadEvent] = []
+    remove = log.add_listener(seen.append)
+    events = [ReadEvent("ada", Purpose.ROWS, f"d{i}", None) for i in range(5)]
+    for e in events[:4]:
+        log.record(e)
+    remove()
+    log.record(events[4])
+    assert log.events == events[2:] and seen == events[:4]
 
 
 runner = CliRunner()

@@ -15,6 +15,7 @@ aggregates, differentially private answers and refusal.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -90,11 +91,20 @@ def listen(listener: ReadListener) -> Callable[[], None]:
 
 
 class AccessLog:
-    """The reads made through one open repository, and listeners told of each."""
+    """The reads made through one open repository, and listeners told of each.
 
-    def __init__(self) -> None:
-        self.events: list[ReadEvent] = []
+    Keeps the latest ``keep`` events (a long-lived worker must not grow without
+    bound); listeners see every one.
+    """
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self._events: deque[ReadEvent] = deque(maxlen=keep)
         self._listeners: list[ReadListener] = []
+
+    @property
+    def events(self) -> list[ReadEvent]:
+        """The kept events, oldest first."""
+        return list(self._events)
 
     def add_listener(self, listener: ReadListener) -> Callable[[], None]:
         """Call ``listener`` with every later read; returns a function that removes it."""
@@ -108,7 +118,7 @@ class AccessLog:
 
     def record(self, event: ReadEvent) -> None:
         """Keep ``event`` and tell every listener."""
-        self.events.append(event)
+        self._events.append(event)
         for listener in [*self._listeners, *_LISTENERS]:
             listener(event)
 

@@ -30,6 +30,20 @@ class Models(Namespace):
         Findings on the dataset then carry each column's importance rank, and
         drift on columns the model does not use is suppressed. ``model:NAME``
         becomes a drift reference, and gc keeps the data version it names.
+
+        Args:
+            name: the model's name (recording it again makes a newer version).
+            dataset: the dataset it was trained on.
+            ref: the ref of that data (default: HEAD).
+            feature_importance: column -> importance.
+            metrics: any metrics, as JSON-ready values.
+
+        Returns:
+            The model's record.
+
+        Raises:
+            NoSuchDatasetError: ``ref`` has no such dataset.
+            InputError: importances name unknown columns or are not numbers.
         """
         commit = self._repo.refs.commit(ref)
         if dataset not in commit.pins:
@@ -43,7 +57,15 @@ class Models(Namespace):
         return model_dict(rec)
 
     def set_feature_importance(self, name: str, importance: dict[str, float]) -> dict[str, Any]:
-        """Set the feature importances of the latest model recorded as ``name``."""
+        """Set the feature importances of the latest model recorded as ``name``.
+
+        Returns:
+            The model's record.
+
+        Raises:
+            NoSuchModelError: no model has that name.
+            InputError: importances name unknown columns or are not numbers.
+        """
         models = self._monitor.store.models(name=name)
         if not models:
             raise NoSuchModelError(name, self.names())
