@@ -128,8 +128,10 @@ def test_labels_training_set_issues_and_annotation_record_their_purpose(repo: Re
     only(new_events(repo, lambda: repo.labels.training_set("t", "kind")), Purpose.TRAINING_SET)
     only(new_events(repo, lambda: repo.labels.issues("kind", folds=2)), Purpose.LABEL_ISSUES)
     repo.annotation.enqueue("kinds", [1, 2])
-    events = new_events(repo, lambda: repo.annotation.show("kinds", "bob"))
-    assert {e.purpose for e in only(events, Purpose.ANNOTATION)} == {Purpose.ANNOTATION}
+    picked = repo.annotation.next("kinds", "bob", 2)
+    events = new_events(repo, lambda: repo.annotation.show("kinds", picked))
+    (event,) = only(events, Purpose.ANNOTATION)
+    assert event.dataset == "t" and event.columns == ("id", "text")
 
 
 def test_a_handle_reads_as_its_principal_and_tells_its_observer(repo: Repo) -> None:
@@ -224,15 +226,24 @@ runner = CliRunner()
         (["profile", "t"], Purpose.PROFILE),
         (["drift", "t", "--against", "HEAD~1"], Purpose.DRIFT),
         (["alerts"], Purpose.ALERT),
+        (["schema", "infer", "t"], Purpose.SCHEMA),
+        (["check", "t"], Purpose.CHECK),
+        (["labels", "show", "kind"], Purpose.LABELS),
+        (["annotate", "next", "kinds", "-a", "bob", "-n", "2"], Purpose.ANNOTATION),
     ],
-    ids=lambda v: v[0] if isinstance(v, list) else "",
+    ids=lambda v: "-".join(v[:2]) if isinstance(v, list) else "",
 )
 def test_cli_reads_are_recorded(
     repo: Repo, tmp_path: Path, args: list[str], purpose: Purpose
 ) -> None:
-    if args == ["alerts"]:
+    if args[0] in ("alerts", "check"):
         repo.infer_schema("t")
+    if args[0] == "alerts":
         repo.ingest("t", rows(range(80, 120), shift=50.0))
+    if args[0] in ("labels", "annotate"):
+        repo.labels.create("kind", records="t", taxonomy="kind")
+        repo.labels.add("kind", [1, 2], ["a", "b"], source="import")
+        repo.annotation.enqueue("kinds", [1, 2])
     seen: list[ReadEvent] = []
     remove = listen(seen.append)
     try:
@@ -243,4 +254,7 @@ def test_cli_reads_are_recorded(
     assert result.exit_code == 0, result.output
     json.loads(result.output)
     assert seen and {e.purpose for e in seen} == {purpose}
-    assert {e.principal for e in seen} == {"ada"} and {e.dataset for e in seen} == {"t"}
+    assert {e.principal for e in seen} == {"ada"}
+    # Labels are the label set's own dataset; annotation shows the records too.
+    expected = {"labels": {"kind"}, "annotate": {"kind", "t"}}.get(args[0], {"t"})
+    assert {e.dataset for e in seen} == expected
