@@ -118,6 +118,9 @@ def test_alerts_and_ingest_checks_record_their_purpose(repo: Repo) -> None:
     assert repo.quality.alerts() and {e.dataset for e in events} == {"t"}
     assert commit.id in {e.commit for e in events}
     only(new_events(repo, lambda: repo.quality.checks()), Purpose.CHECK)
+    first = repo.quality.alerts()[0]["id"]
+    only(new_events(repo, lambda: repo.quality.mute_alert(first, "7d")), Purpose.ALERT)
+    only(new_events(repo, lambda: repo.quality.resolve_alert(first)), Purpose.ALERT)
 
 
 def test_labels_training_set_issues_and_annotation_record_their_purpose(repo: Repo) -> None:

@@ -430,6 +430,12 @@ class Datasets(Namespace):
         Reads nothing but metadata and file sizes, except that files whose
         modification time changed are hashed; ``deep`` hashes every file.
         Never changes the repository.
+
+        Args:
+            deep: hash every file, not only those whose modification time changed.
+
+        Returns:
+            The report: what was checked and every problem found.
         """
         from tillage.versioning.verify import verify
 

@@ -27,6 +27,8 @@ from tillage.versioning import batches
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from tillage.store.monitoring import AlertRecord
+
 
 class Quality(Namespace):
     """Data quality of a repository's datasets (``repo.quality``)."""
@@ -329,15 +331,35 @@ class Quality(Namespace):
                 if f.column == alert.column
             ]
         return {
-            "alert": alert_dict(alert),
+            "alert": self._shown(alert),
             "schema_file": str(path) if path else None,
             "remaining": [f.to_dict() for f in remaining],
         }
 
     def mute_alert(self, alert_id: int, duration: str | None = None) -> dict[str, Any]:
-        """Mute an alert (for a duration like ``7d``, or until unmuted by resolving it)."""
-        return alert_dict(self._monitor.mute(alert_id, duration))
+        """Mute an alert (for a duration like ``7d``, or until unmuted by resolving it).
+
+        Returns:
+            The alert.
+
+        Raises:
+            NoSuchAlertError: no alert has that id.
+            InputError: a bad duration.
+        """
+        return self._shown(self._monitor.mute(alert_id, duration))
 
     def resolve_alert(self, alert_id: int) -> dict[str, Any]:
-        """Close an alert; the same problem later opens a new one."""
-        return alert_dict(self._monitor.resolve(alert_id))
+        """Close an alert; the same problem later opens a new one.
+
+        Returns:
+            The alert.
+
+        Raises:
+            NoSuchAlertError: no alert has that id.
+        """
+        return self._shown(self._monitor.resolve(alert_id))
+
+    def _shown(self, alert: AlertRecord) -> dict[str, Any]:
+        """The alert as its callers see it (its text names values: a read for alerts)."""
+        self._reader.grant(Purpose.ALERT, alert.dataset, alert.last_commit)
+        return alert_dict(alert)
