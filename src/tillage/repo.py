@@ -32,7 +32,7 @@ from tillage.store.fs import environment_error
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from tillage.api.datasets import Datasets, Mode
+    from tillage.api.datasets import Datasets
     from tillage.api.labels import Labels
     from tillage.api.models import Models
     from tillage.api.quality import Quality
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from tillage.labels.annotation import Annotation
     from tillage.quality.profile import Profile
     from tillage.quality.schema import Schema
+    from tillage.versioning.ingest import Mode
     from tillage.versioning.merge import Prefer
 
 

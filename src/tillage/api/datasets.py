@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -26,16 +26,14 @@ from tillage.errors import (
 )
 from tillage.formats import write_file
 from tillage.versioning.diff import dataset_diff
-from tillage.versioning.writer import Transaction
+from tillage.versioning.ingest import Mode
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-if TYPE_CHECKING:
     from tillage.quality.monitor import BatchCheck
+    from tillage.versioning.writer import Transaction
 
-Mode = Literal["append", "upsert", "overwrite", "delete"]
-MODES: tuple[str, ...] = ("append", "upsert", "overwrite", "delete")
 HEAD = "HEAD"
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 from sqlalchemy import Connection
@@ -26,6 +26,7 @@ from tillage.store.tables import Tables
 from tillage.versioning import batches
 from tillage.versioning.writer import Transaction, Writer
 
+Mode = Literal["append", "upsert", "overwrite", "delete"]
 MODES: tuple[str, ...] = ("append", "upsert", "overwrite", "delete")
 
 #: Checks a batch before it is written (it may raise to stop the write), given the
