@@ -102,7 +102,7 @@ _APPEND = _COMMON + textwrap.dedent(
     year = flights()
     day = year.filter(pc.and_(pc.equal(year["month"], 1), pc.equal(year["day"], 1)))
     repo = tillage.open(path)
-    start = repo.datasets()["flights"].num_rows + 1  # keys are 1..rows: these are new
+    start = repo.datasets.pins()["flights"].num_rows + 1  # keys are 1..rows: these are new
     batch = with_keys(day.slice(0, 1000), start)
     seconds = None
     if ingest:

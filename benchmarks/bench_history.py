@@ -13,11 +13,11 @@ call. Peak memory is the process's high-water mark (``VmHWM``) beside its
 resident size just before the call, so the difference is what the call itself
 took. The calls:
 
-- ``log -n 20``: ``repo.log(limit=20)``, and the ``tillage log -n 20`` command
+- ``log -n 20``: ``repo.refs.log(limit=20)``, and the ``tillage log -n 20`` command
   (wall time of the whole command, start-up included);
-- ``log``: ``repo.log()``, every commit;
+- ``log``: ``repo.refs.log()``, every commit;
 - merge base of ``main`` and ``feature`` (what ``merge`` computes first);
-- ``main~N``: ``repo.resolve("main~N")``, N a tenth of the commits (1,000);
+- ``main~N``: ``repo.refs.resolve("main~N")``, N a tenth of the commits (1,000);
 - gc's reachable set: the commits no branch reaches.
 
 ``--src DIR`` runs the measurements with the tillage package found in ``DIR``
@@ -62,7 +62,8 @@ _BUILD = textwrap.dedent(
 
     path, total = sys.argv[1], int(sys.argv[2])
     repo = tillage.init(path)
-    catalog = repo.catalog
+    # Code from before the repository API's namespaces has repo.catalog.
+    catalog = repo._storage.catalog if hasattr(repo, "_storage") else repo.catalog
     made = []
 
     def commit(parents, n):
@@ -107,7 +108,10 @@ _MEASURE = textwrap.dedent(
 
     path, op = sys.argv[1], sys.argv[2]
     repo = tillage.open(path)
-    main, feature = repo.resolve("main"), repo.resolve("feature")
+    # Code from before the repository API's namespaces has these calls on Repo.
+    refs = getattr(repo, "refs", repo)
+    catalog = repo._storage.catalog if hasattr(repo, "_storage") else repo.catalog
+    main, feature = refs.resolve("main"), refs.resolve("feature")
     try:
         from tillage.versioning.history import merge_base, unreachable
         new = True
@@ -117,21 +121,21 @@ _MEASURE = textwrap.dedent(
 
     def base():
         if new:
-            return merge_base(repo.catalog, main, feature)
-        return merge_base(main, feature, repo.catalog.all_commits().get)
+            return merge_base(catalog, main, feature)
+        return merge_base(main, feature, catalog.all_commits().get)
 
     def dead():
         if new:
-            return unreachable(repo.catalog, [main, feature])
-        commits = repo.catalog.all_commits()
+            return unreachable(catalog, [main, feature])
+        commits = catalog.all_commits()
         seen = {c.id for r in (main, feature) for c in ancestors(r, commits.get)}
         return [c for c in commits if c not in seen]
 
     calls = {
-        "log_n20": lambda: repo.log(limit=20),
-        "log_all": lambda: repo.log(),
+        "log_n20": lambda: refs.log(limit=20),
+        "log_all": lambda: refs.log(),
         "merge_base": base,
-        "ancestor_n": lambda: repo.resolve(f"main~{int(sys.argv[3])}"),
+        "ancestor_n": lambda: refs.resolve(f"main~{int(sys.argv[3])}"),
         "gc_reachable": dead,
     }
     before = status("VmRSS")
@@ -145,10 +149,10 @@ _MEASURE = textwrap.dedent(
 )
 
 OPS = {
-    "log_n20": "`repo.log(limit=20)`",
-    "log_all": "`repo.log()` (every commit)",
+    "log_n20": "`repo.refs.log(limit=20)`",
+    "log_all": "`repo.refs.log()` (every commit)",
     "merge_base": "merge base of `main` and `feature`",
-    "ancestor_n": '`repo.resolve("main~N")`, N a tenth of the commits',
+    "ancestor_n": '`repo.refs.resolve("main~N")`, N a tenth of the commits',
     "gc_reachable": "gc's unreachable set",
 }
 

@@ -104,7 +104,7 @@ def run(case: str, ingests: int, root: Path) -> dict[str, Any]:
                 started = time.perf_counter()
                 repo.ingest("flights", batch(ids, origin=f"Z{i}"))
                 times.append(time.perf_counter() - started)
-        alerts = len(repo.alerts())
+        alerts = len(repo.quality.alerts())
     if server is not None:
         server.shutdown()
         server.server_close()

@@ -166,7 +166,7 @@ def bench_tillage_daily(work: Path, days: list[pa.Table], reads: int) -> dict[st
     v1 = repo.read("flights", ref=first_id)
     assert v1.num_rows == days[0].num_rows, (v1.num_rows, days[0].num_rows)
     last = repo.read("flights")
-    gc_report = repo.gc()
+    gc_report = repo.datasets.gc()
     size_gc = dir_bytes(tables)
     repo.close()
     return {
@@ -314,7 +314,7 @@ def bench_diff_merge(work: Path, table: pa.Table, repeats: int) -> dict[str, Any
     )
     log(f"  upserted {len(theirs_keys):,} changed rows on the branch: {t_up:.2f} s")
     diff_times, diff_full_times = [], []
-    pins = repo.datasets("main")["big"], repo.datasets("edit")["big"]
+    pins = repo.datasets.pins("main")["big"], repo.datasets.pins("edit")["big"]
     for _ in range(repeats):
         t, result = timed(lambda: repo.diff("main", "edit", dataset="big"))
         diff_times.append(t)
@@ -323,7 +323,7 @@ def bench_diff_merge(work: Path, table: pa.Table, repeats: int) -> dict[str, Any
         # without reading only the rows the two versions do not share.
         t, full = timed(
             lambda: dataset_diff(
-                "big", [KEY], *(repo.tables.open("big", p).to_table() for p in pins)
+                "big", [KEY], *(repo._storage.tables.open("big", p).to_table() for p in pins)
             )
         )
         diff_full_times.append(t)
@@ -334,12 +334,12 @@ def bench_diff_merge(work: Path, table: pa.Table, repeats: int) -> dict[str, Any
     )
     t_main, _ = timed(lambda: repo.ingest("big", changed_rows(table, ours_keys, 2), mode="upsert"))
     log(f"  upserted {len(ours_keys):,} changed rows on main: {t_main:.2f} s")
-    main_head = repo.resolve("main")
+    main_head = repo.refs.resolve("main")
     assert main_head is not None
     merge_times = []
     merged = None
     for _ in range(repeats):
-        repo.reset(main_head, branch="main")
+        repo.refs.reset(main_head, branch="main")
         t, merged = timed(lambda: repo.merge("edit", into="main"))
         merge_times.append(t)
         assert merged.kind == "merge", merged
@@ -461,7 +461,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"≤ 2x: {verdict(tb / pqb, TARGET_STORAGE_X)} |"
         )
         add(
-            f"| storage after `repo.gc()` / final Parquet | "
+            f"| storage after `repo.datasets.gc()` / final Parquet | "
             f"{ratio(t['storage_bytes_after_gc'] / pqb)} | — | — | — | — | "
             f"≤ 2x: {verdict(t['storage_bytes_after_gc'] / pqb, TARGET_STORAGE_X)} |"
         )

@@ -251,8 +251,8 @@ def test_accept_keeps_the_users_comments_and_layout(repo: Repo) -> None:
     text = text.replace("    role: feature\n", "    role: feature   # reviewed by ana\n", 1)
     path.write_text(text)
     repo.ingest("flights", batch(range(900, 1200), origin="ZZZ"))
-    [alert] = [a for a in repo.alerts() if a.kind == "domain"]
-    repo.accept_alert(alert.id)
+    [alert] = [a for a in repo.quality.alerts() if a.kind == "domain"]
+    repo.quality.accept_alert(alert.id)
     after = path.read_text()
     assert "  # airports we fly from; ask ops before adding one\n  origin:\n" in after
     assert "    role: feature   # reviewed by ana\n" in after
@@ -261,19 +261,19 @@ def test_accept_keeps_the_users_comments_and_layout(repo: Repo) -> None:
     # Only the domain line changed.
     changed = [(a, b) for a, b in zip(text.splitlines(), after.splitlines(), strict=True) if a != b]
     assert len(changed) == 1 and changed[0][1].strip().startswith("domain:")
-    assert repo.check("flights") == []
+    assert repo.quality.check("flights") == []
 
 
 def test_accepting_a_drift_alert_no_rule_covers_is_refused(repo: Repo) -> None:
     repo.ingest("flights", batch(range(900, 1200), delay=300.0))
-    [alert] = [a for a in repo.alerts() if a.column == "dep_delay"]
+    [alert] = [a for a in repo.quality.alerts() if a.column == "dep_delay"]
     assert alert.finding.check == "drift"
     with pytest.raises(tillage.AlertNotAcceptableError) as err:
-        repo.accept_alert(alert.id)
+        repo.quality.accept_alert(alert.id)
     message = str(err.value)
     assert f"tillage alerts resolve {alert.id}" in message
     assert "quality.reference" in message and "would change nothing" in message
-    assert alert.id in [a.id for a in repo.alerts()]  # still open, untouched
+    assert alert.id in [a.id for a in repo.quality.alerts()]  # still open, untouched
 
 
 def test_next_days_ingest_opens_nothing_about_text_times_or_flight_numbers(
@@ -287,7 +287,7 @@ def test_next_days_ingest_opens_nothing_about_text_times_or_flight_numbers(
         assert schema.column("flight").role == "id"
         for d in (5, 6):
             repo.ingest("flights", day(flights, 3, d))
-        found = {(a.column, a.kind) for a in repo.alerts()}
+        found = {(a.column, a.kind) for a in repo.quality.alerts()}
         assert not {c for c, _ in found} & {"time_hour", "flight"}, found
         # March 6 had storms: cancelled flights lose their aircraft, which is news.
         assert {k for c, k in found if c == "tailnum"} <= {"missing"}, found

@@ -42,7 +42,7 @@ def batch(ids: list[int], key_type: pa.DataType | None = None) -> pa.Table:
 
 def key_indexes(repo: Repo, dataset: str = "t", ref: str | None = None) -> dict[str, Any]:
     """Key column -> (segments, rows indexed) of its BTREE index at ``ref``."""
-    ds = repo.tables.open(dataset, repo.datasets(ref)[dataset])
+    ds = repo._storage.tables.open(dataset, repo.datasets.pins(ref)[dataset])
     return {
         d.field_names[0]: (len(d.segments), d.num_rows_indexed)
         for d in ds.describe_indices()
@@ -84,10 +84,10 @@ def test_existing_keys_are_found_in_indexed_and_unindexed_rows(
     repo = tillage.init(tmp_path / "r")
     repo.ingest("t", batch(list(range(150)), key_type), key="id")  # indexed (if it can be)
     repo.ingest("t", batch(list(range(150, 200)), key_type))  # not yet indexed
-    before = repo.commit()
+    before = repo.refs.commit()
     with pytest.raises(tillage.KeyViolationError, match="2 key\\(s\\) that already exist"):
         repo.ingest("t", batch([7, 180, 5000], key_type))
-    assert repo.commit() == before
+    assert repo.refs.commit() == before
     repo.ingest("t", batch([5000, 5001], key_type))
     assert repo.read("t").num_rows == 202
 
@@ -130,7 +130,7 @@ def test_a_branch_sees_the_index_of_the_version_it_forked(
     with pytest.raises(tillage.KeyViolationError):
         repo.ingest("t", batch([3, 200]), branch="b")
     repo.ingest("t", batch([200]))  # on main, 200 is new
-    assert lance.dataset(repo.tables.uri("t")).count_rows() == 151
+    assert lance.dataset(repo._storage.tables.uri("t")).count_rows() == 151
 
 
 _MEASURE = textwrap.dedent(
@@ -191,15 +191,15 @@ def test_key_index_files_are_checksummed_and_checked(tmp_path: Path, small_index
     repo.ingest("t", batch(list(range(150))), key="id")
     index_files = sorted((tmp_path / "r" / ".tillage" / "tables" / "t.lance").glob("_indices/*/*"))
     assert index_files
-    with repo.catalog.engine.connect() as conn:
+    with repo._storage.catalog.engine.connect() as conn:
         recorded = {r.path for r in conn.execute(sqlalchemy.select(FileChecksumRow.__table__))}
     assert {f"_indices/{p.parent.name}/{p.name}" for p in index_files} <= recorded
-    assert repo.verify(deep=True).ok
+    assert repo.datasets.verify(deep=True).ok
     victim = index_files[0]
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF
     victim.write_bytes(bytes(data))
-    report = repo.verify(deep=True)
+    report = repo.datasets.verify(deep=True)
     assert not report.ok
     assert any(victim.name in str(p.file) for p in report.problems)
     repo.close()

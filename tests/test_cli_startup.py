@@ -63,7 +63,30 @@ def test_import_tillage_is_light_until_an_api_is_used() -> None:
     names, proc = imported_modules("-c", "from tillage import Repo; print(Repo.__name__)")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "Repo"
+    # The repository API loads its namespaces, and their libraries, on first use.
+    assert sorted(set(HEAVY) & names) == ["sqlalchemy"]
+
+
+def test_opening_a_repository_and_its_log_import_no_data_library(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    with tillage.init(project) as repo:
+        repo.ingest("t", _table(), key="id")
+    log = f"import tillage; r = tillage.open({str(project)!r}); print(len(r.refs.log()))"
+    names, proc = imported_modules("-c", log)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "1"
+    assert sorted(set(HEAVY) & names) == ["sqlalchemy"]
+    read = f"import tillage; print(tillage.open({str(project)!r}).read('t').num_rows)"
+    names, proc = imported_modules("-c", read)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "2"
     assert {"lance", "pyarrow"} <= names
+
+
+def _table() -> object:
+    import pyarrow as pa
+
+    return pa.table({"id": [1, 2]})
 
 
 def test_lazy_names_are_listed_and_unknown_names_fail() -> None:

@@ -43,9 +43,9 @@ def proj(tmp_path: Path, flights: pa.Table) -> tuple[Path, str]:
         (root / "taxonomies" / "late.yaml").write_text(
             yaml.safe_dump({"name": "late", "versions": [{"classes": {"late": "", "on_time": ""}}]})
         )
-        repo.create_labelset("late", records="flights", taxonomy="late")
+        repo.labels.create("late", records="flights", taxonomy="late")
         ids = flights.column("rownames").to_pylist()[:5]
-        repo.label("late", ids, ["late", "on_time", "late", "late", "on_time"], source="gold")
+        repo.labels.add("late", ids, ["late", "on_time", "late", "late", "on_time"], source="gold")
     return root, first.id
 
 
@@ -95,7 +95,7 @@ def test_diff_rows(proj: tuple[Path, str], flights: pa.Table, width: int) -> Non
 def test_labels_show(proj: tuple[Path, str], width: int) -> None:
     root, _ = proj
     with tillage.open(root) as repo:
-        shown = repo.labels("late").to_pylist()
+        shown = repo.labels.current("late").to_pylist()
     text = run(width, "--repo", root, "labels", "show", "late")
     assert_readable(text, width, shown)
 

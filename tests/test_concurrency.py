@@ -65,7 +65,7 @@ while not os.path.exists(go):
     time.sleep(0.001)
 runs = 0
 while not os.path.exists(stop) or runs == 0:
-    repo.gc()
+    repo.datasets.gc()
     runs += 1
 print(runs, flush=True)
 """
@@ -99,7 +99,7 @@ def run_together(
 
 def check_linear(repo: Repo, branch: str) -> list[tillage.Commit]:
     """The branch's history is one chain: every commit has one parent, the next in the log."""
-    log = repo.log(branch)
+    log = repo.refs.log(branch)
     for newer, older in itertools.pairwise(log):
         assert newer.parents == (older.id,)
     assert log[-1].parents == ()
@@ -162,7 +162,7 @@ def test_writers_on_different_branches_and_gc_at_once(tmp_path: Path) -> None:
     # Something for gc to collect while the writers run.
     repo.create_branch("junk")
     repo.ingest("t", pa.table({"id": [-2], "v": [0.0], "w": [-1]}), branch="junk")
-    repo.delete_branch("junk")
+    repo.refs.delete_branch("junk")
     go, stop = str(tmp_path / "go"), str(tmp_path / "stop")
     commits = 5
     scripts = [
@@ -195,7 +195,7 @@ def test_writers_on_different_branches_and_gc_at_once(tmp_path: Path) -> None:
         assert ids == mine | {-1}
         for c in log:  # gc kept everything the branches reach
             assert repo.read("t", c.id).num_rows == c.pins["t"].num_rows
-    assert repo.gc().commits_removed == 0
+    assert repo.datasets.gc().commits_removed == 0
 
 
 def race(*actions: Callable[[], object]) -> list[object]:
@@ -234,8 +234,8 @@ def test_merge_and_ingest_race(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         )
         if i % 2:  # main moves too: the merge is three-way
             setup.ingest("t", pa.table({"id": [50 + i], "v": [1.0]}))
-        head_before = setup.resolve("main")
-        dev_head = setup.resolve(branch)
+        head_before = setup.refs.resolve("main")
+        dev_head = setup.refs.resolve(branch)
         merged, ingested = race(
             lambda br=branch: a.merge(br, into="main"),  # type: ignore[misc]
             lambda i=i: b.ingest("t", pa.table({"id": [100 + i], "v": [2.0]})),  # type: ignore[misc]
@@ -248,11 +248,11 @@ def test_merge_and_ingest_race(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         assert rows[100 + i] == 2.0  # and so did the ingest
         for j in range(i):
             assert rows[j] == 100 + j and rows[100 + j] == 2.0  # earlier rounds too
-        log = {c.id for c in setup.log()}
+        log = {c.id for c in setup.refs.log()}
         assert {head_before, dev_head, ingested.id} <= log
         if merged.kind != "fast-forward":
             assert merged.commit in log
-        head = setup.commit()
+        head = setup.refs.commit()
         assert setup.read("t").num_rows == head.pins["t"].num_rows
     # Both orders happened across the rounds, or at least the merge did real work.
     assert kinds <= {"fast-forward", "merge"}
@@ -269,7 +269,10 @@ def test_same_branch_name_created_twice_at_once(tmp_path: Path) -> None:
     lost = [r for r in results if isinstance(r, BaseException)]
     assert len(won) == 1, results
     assert all(isinstance(e, tillage.RefExistsError) for e in lost), lost
-    assert setup.branches() == {"main": setup.resolve("main"), "x": setup.resolve("main")}
+    assert setup.refs.branches() == {
+        "main": setup.refs.resolve("main"),
+        "x": setup.refs.resolve("main"),
+    }
 
 
 def test_refs_created_while_gc_runs_keep_their_commits(tmp_path: Path) -> None:
@@ -284,7 +287,7 @@ def test_refs_created_while_gc_runs_keep_their_commits(tmp_path: Path) -> None:
         lost = setup.ingest("t", pa.table({"id": [i + 1], "v": [1.0]}))
         for j in range(3):
             setup.ingest("t", pa.table({"id": [1000 * (i + 1) + j], "v": [1.0]}))
-        setup.reset(lost.parents[0])  # `lost` and the commits after it are unreachable
+        setup.refs.reset(lost.parents[0])  # `lost` and the commits after it are unreachable
 
         def make_ref(i: int = i, cid: str = lost.id) -> str | None:
             time.sleep(0.0005 * (i % 12))
@@ -292,12 +295,12 @@ def test_refs_created_while_gc_runs_keep_their_commits(tmp_path: Path) -> None:
                 return tagger.create_branch(f"keep{i}", cid)
             return tagger.create_tag(f"keep{i}", cid)
 
-        report, made = race(collector.gc, make_ref)
+        report, made = race(collector.datasets.gc, make_ref)
         assert isinstance(report, tillage.GcReport), report
         if isinstance(made, BaseException):
             assert isinstance(made, tillage.NoSuchRefError), made
             assert report.commits_removed == 4
-            assert setup.catalog.get_commit(lost.id) is None
+            assert setup._storage.catalog.get_commit(lost.id) is None
             outcomes.add("refused")
         else:
             assert made == lost.id
@@ -305,8 +308,8 @@ def test_refs_created_while_gc_runs_keep_their_commits(tmp_path: Path) -> None:
             outcomes.add("kept")
     assert outcomes  # at least one round ran; which order won is up to the scheduler
     # A later gc keeps everything the new refs reach.
-    setup.gc()
-    for name, cid in {**setup.tags(), **setup.branches()}.items():
+    setup.datasets.gc()
+    for name, cid in {**setup.refs.tags(), **setup.refs.branches()}.items():
         assert cid is not None
-        pinned = setup.commit(cid).pins["t"].num_rows
+        pinned = setup.refs.commit(cid).pins["t"].num_rows
         assert setup.read("t", name).num_rows == pinned

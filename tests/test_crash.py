@@ -137,18 +137,18 @@ def check_commit(repo: Repo, commit: tillage.Commit) -> dict[str, pa.Table]:
 def leftovers(repo: Repo) -> int:
     """Lance versions beyond what the branches' heads pin: traces of a killed write."""
     pins: dict[tuple[str, str], int] = {}
-    for cid in repo.branches().values():
-        for name, p in repo.commit(cid).pins.items() if cid else ():
+    for cid in repo.refs.branches().values():
+        for name, p in repo.refs.commit(cid).pins.items() if cid else ():
             pins[(name, p.lance_branch)] = max(p.version, pins.get((name, p.lance_branch), 0))
     extra = 0
     for (name, lb), version in pins.items():
-        extra += max(0, repo.tables.latest(name, lb).version - version)
+        extra += max(0, repo._storage.tables.latest(name, lb).version - version)
     return extra
 
 
 def unreferenced_files(repo: Repo, dataset: str) -> list[str]:
     """Data files of ``dataset`` no version of any Lance branch uses: traces of a killed write."""
-    root = Path(repo.tables.uri(dataset))
+    root = Path(repo._storage.tables.uri(dataset))
     ds = lance.dataset(str(root))
     used: set[str] = set()
     for lb in [None, *ds.branches.list()]:
@@ -268,9 +268,9 @@ def test_sigkill_at_many_moments_leaves_a_working_repository(tmp_path: Path) -> 
     started = time.monotonic()
     for rnd, (target, trigger, delay) in enumerate(schedule):
         branch = "main" if rnd % 2 == 0 else "side"
-        before = repo.commit(branch)
+        before = repo.refs.commit(branch)
         rows_before = before.pins["t"].num_rows
-        ds_dir = Path(repo.tables.uri(f"d{rnd}" if target == 0 else "t"))
+        ds_dir = Path(repo._storage.tables.uri(f"d{rnd}" if target == 0 else "t"))
         proc = start_child(path, branch, rnd, env)
         try:
             wait_for(proc, "ready")
@@ -284,10 +284,10 @@ def test_sigkill_at_many_moments_leaves_a_working_repository(tmp_path: Path) -> 
         # The repository opens, reports status, and its head is a whole commit.
         repo.close()
         repo = tillage.open(path)
-        status = repo.status()
+        status = repo.refs.status()
         assert status.branch == "main"
-        head = repo.commit(branch)
-        log = repo.log(branch)
+        head = repo.refs.commit(branch)
+        log = repo.refs.log(branch)
         ids = [c.id for c in log]
         assert before.id in ids, "the branch lost commits"
         new = log[: ids.index(before.id)]
@@ -324,22 +324,22 @@ def test_sigkill_at_many_moments_leaves_a_working_repository(tmp_path: Path) -> 
         d = pa.table({"id": [10**7], "v": [2.0]})
         c2 = repo.ingest(f"d{rnd}", d, key="id", branch=branch)
         assert c2.pins[f"d{rnd}"].num_rows == (DSIZE + 1 if landed else 1)
-        report = repo.gc()
+        report = repo.datasets.gc()
         assert report.commits_removed == 0
         # Nothing of the killed write is left: no unpinned version, no unused file.
         assert leftovers(repo) == 0
-        for name in repo.datasets(branch):
+        for name in repo.datasets.pins(branch):
             assert unreferenced_files(repo, name) == [], name
-            assert repo.tables.stray_branch_folders(name) == [], name
-        pinned = repo.catalog.pinned_versions()
+            assert repo._storage.tables.stray_branch_folders(name) == [], name
+        pinned = repo._storage.catalog.pinned_versions()
         for name in ("t", f"d{rnd}"):
             lance_branches = {lb for ds, lb, _ in pinned if ds == name} - {"main"}
-            assert set(repo.tables.lance_branches(name)) <= lance_branches
-        check_commit(repo, repo.commit(branch))
+            assert set(repo._storage.tables.lance_branches(name)) <= lance_branches
+        check_commit(repo, repo.refs.commit(branch))
 
     # Every commit still reads whole after all the kills and collections.
     for branch in ("main", "side"):
-        for c in repo.log(branch, dataset="t")[:6]:
+        for c in repo.refs.log(branch, dataset="t")[:6]:
             check_commit(repo, c)
     elapsed = time.monotonic() - started
     print(f"{len(schedule)} kills in {elapsed:.1f} s; traces they left: {traces}")
@@ -353,7 +353,7 @@ import tillage
 
 repo = tillage.open(sys.argv[1])
 print("gc", flush=True)
-repo.gc()
+repo.datasets.gc()
 print("done", flush=True)
 """
 
@@ -386,18 +386,22 @@ def test_sigkill_during_gc_keeps_everything_reachable(tmp_path: Path) -> None:
             ids = range((rnd + 3) * 10 * n + k * n, (rnd + 3) * 10 * n + (k + 1) * n)
             repo.ingest("t", pa.table({"id": ids, "v": [2.0] * n}), branch=junk)
         repo.ingest(f"scratch{rnd}", pa.table({"id": range(n)}), key="id", branch=junk)
-        junk_lance = Path(repo.tables.uri("t")) / "tree" / repo.datasets(junk)["t"].lance_branch
-        scratch = Path(repo.tables.uri(f"scratch{rnd}"))
-        repo.delete_branch(junk)
-        head = repo.resolve("main")
+        junk_lance = (
+            Path(repo._storage.tables.uri("t"))
+            / "tree"
+            / repo.datasets.pins(junk)["t"].lance_branch
+        )
+        scratch = Path(repo._storage.tables.uri(f"scratch{rnd}"))
+        repo.refs.delete_branch(junk)
+        head = repo.refs.resolve("main")
         repo.ingest("t", pa.table({"id": [-1 - rnd], "v": [3.0]}), mode="upsert")
         repo.ingest("t", pa.table({"id": [-1 - rnd]}), mode="delete")
         assert head is not None
-        repo.reset(head)
+        repo.refs.reset(head)
         reachable = {
             c.id: {name: repo.read(name, c.id).to_pylist() for name in c.pins}
             for ref in ("main", "keep", "v1")
-            for c in repo.log(ref)
+            for c in repo.refs.log(ref)
         }
         watched = {"dataset": scratch, "branch": junk_lance}.get(trigger)
         before = files_under(watched) if watched else set()
@@ -422,8 +426,8 @@ def test_sigkill_during_gc_keeps_everything_reachable(tmp_path: Path) -> None:
 
         repo.close()
         repo = tillage.open(path)
-        repo.status()
-        garbage = set(repo.catalog.all_commits()) - set(reachable)
+        repo.refs.status()
+        garbage = set(repo._storage.catalog.all_commits()) - set(reachable)
         partial += not garbage and (scratch.exists() or junk_lance.exists())
         for cid, tables in reachable.items():
             for name, want in tables.items():
@@ -431,12 +435,14 @@ def test_sigkill_during_gc_keeps_everything_reachable(tmp_path: Path) -> None:
         # The next writes and a whole gc succeed, and gc finishes what was killed.
         repo.ingest("t", pa.table({"id": [-100 - rnd], "v": [4.0]}))
         repo.ingest("t", pa.table({"id": [-200 - rnd], "v": [4.0]}), branch="keep")
-        repo.gc()
+        repo.datasets.gc()
         assert not scratch.exists() and not junk_lance.exists()
-        assert set(repo.datasets("main")) == {"t"}
-        assert repo.tables.lance_branches("t") == [repo.datasets("keep")["t"].lance_branch]
+        assert set(repo.datasets.pins("main")) == {"t"}
+        assert repo._storage.tables.lance_branches("t") == [
+            repo.datasets.pins("keep")["t"].lance_branch
+        ]
         assert unreferenced_files(repo, "t") == []
-        alive = {c.id for ref in ("main", "keep", "v1") for c in repo.log(ref)}
-        assert set(repo.catalog.all_commits()) == alive
+        alive = {c.id for ref in ("main", "keep", "v1") for c in repo.refs.log(ref)}
+        assert set(repo._storage.catalog.all_commits()) == alive
     # Some kills stopped gc half-way (commits gone, their files not yet).
     assert partial >= 1

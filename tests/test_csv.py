@@ -41,16 +41,16 @@ def test_non_utf8_csv_names_column_line_and_offset(repo: Repo, tmp_path: Path) -
         "--encoding",
     )
     assert (e.attrs()["column"], e.attrs()["line"], e.attrs()["offset"]) == ("city", 3, 27)
-    assert repo.datasets() == {}
+    assert repo.datasets.pins() == {}
 
 
 def test_encoding_option_reads_latin1(repo: Repo, tmp_path: Path) -> None:
     f = csv(tmp_path / "a.csv", "id,city\n1,Montr\xe9al\n", "latin-1")
     repo.ingest("cities", f, key="id", encoding="latin-1")
-    assert repo.schema("cities").field("city").type == pa.string()
+    assert repo.datasets.schema("cities").field("city").type == pa.string()
     assert repo.read("cities").to_pylist() == [{"id": 1, "city": "Montréal"}]
     out = tmp_path / "out.csv"
-    repo.export("cities", out)
+    repo.datasets.export("cities", out)
     assert "Montréal" in out.read_text(encoding="utf-8")
 
 
@@ -82,7 +82,7 @@ def test_csv_values_read_back_as_written(repo: Repo, tmp_path: Path) -> None:
         '2,2013-01-03T05:30:00Z,"",10001,1,\n',
     )
     repo.ingest("t", f, key="id")
-    schema = repo.schema("t")
+    schema = repo.datasets.schema("t")
     assert schema.field("t").type == pa.timestamp("s", tz="UTC")
     assert schema.field("zip").type == pa.string()  # 007 would lose its zeros as a number
     assert schema.field("big").type == pa.string()  # a float cannot hold 20 digits
@@ -193,7 +193,7 @@ def test_flights_csv_and_parquet_upserts_show_no_change(
     repo.ingest("flights", files[second], mode="upsert", check=False)
     (d,) = repo.diff(created.id, dataset="flights")
     assert (d.added, d.removed, d.changed) == (0, 0, 0), d.column_changes
-    assert _kinds(repo.schema("flights")) == _kinds(pq.read_schema(files["parquet"]))
+    assert _kinds(repo.datasets.schema("flights")) == _kinds(pq.read_schema(files["parquet"]))
 
 
 def _kinds(schema: pa.Schema) -> list[tuple[str, object]]:
@@ -211,11 +211,11 @@ def test_failed_export_leaves_no_file_and_keeps_an_existing_one(repo: Repo, tmp_
     repo.ingest("b", pa.table({"id": [1, 2], "blob": [b"\xff\x00", b"ok"]}), key="id")
     out = tmp_path / "out.csv"
     with pytest.raises(ExportError, match="blob"):
-        repo.export("b", out)
+        repo.datasets.export("b", out)
     assert list(tmp_path.glob("*out.csv*")) == []
     out.write_text("precious\n")
     with pytest.raises(ExportError):
-        repo.export("b", out)
+        repo.datasets.export("b", out)
     assert out.read_text() == "precious\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "proj"]
 
@@ -224,7 +224,7 @@ def test_export_replaces_a_file_whole(repo: Repo, tmp_path: Path) -> None:
     repo.ingest("b", pa.table({"id": [1, 2], "x": ["a", "b"]}), key="id")
     out = tmp_path / "out.parquet"
     out.write_text("old")
-    assert repo.export("b", out) == 2
+    assert repo.datasets.export("b", out) == 2
     assert pq.read_table(out).num_rows == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet", "proj"]
 
@@ -257,8 +257,8 @@ def test_cli_encoding_and_coerce(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_check_parses_a_csv_file_as_ingest_would(typed: Repo, tmp_path: Path) -> None:
     typed.infer_schema("t")
     f = csv(tmp_path / "b.csv", "id,n,f,s,t\n2,5,1.5,9,2013-01-03T00:00:00Z\n")
-    findings = typed.check("t", file=f)
+    findings = typed.quality.check("t", file=f)
     assert not [x for x in findings if x.column == "s"], [x.message for x in findings]
     g = csv(tmp_path / "c.csv", "id,n,f,s,t\n2,007,1.5,a,2013-01-03T00:00:00Z\n")
     with pytest.raises(CsvValueError, match="leading zeros"):
-        typed.check("t", file=g)
+        typed.quality.check("t", file=g)

@@ -33,7 +33,7 @@ def test_demo_builds_a_repository_that_reads_back(tmp_path: Path) -> None:
     assert summary["commits"] == 3 + 2  # one per day, the fix, the merge
 
     with tillage.open(path) as repo:
-        assert repo.resolve("v1") == repo.resolve("main") == summary["head"]
+        assert repo.refs.resolve("v1") == repo.refs.resolve("main") == summary["head"]
         final = repo.read("flights", "v1")
         assert final.num_rows == summary["rows"]
         # Days 1-2 were fixed on the branch: no cancelled flight is left there.
@@ -43,7 +43,7 @@ def test_demo_builds_a_repository_that_reads_back(tmp_path: Path) -> None:
         day3 = repo.read("flights", "v1", where="day = 3")
         assert day3.num_rows == load_days(3)[2][1].num_rows
         # The pre-fix history is still there.
-        first = repo.log("main")[-1]
+        first = repo.refs.log("main")[-1]
         assert repo.read("flights", first.id).num_rows == load_days(1)[0][1].num_rows
 
 
@@ -70,15 +70,17 @@ def test_demo_monitors_every_day_after_the_first_week(tmp_path: Path) -> None:
     assert summary["alerts_opened"] >= 1 and summary["batches_blocked"] == 0
     with tillage.open(path) as repo:
         # A model is recorded every day from the 8th (a full week to learn from).
-        models = repo.models("delay-model")
+        models = repo.models.recorded("delay-model")
         assert [m.metrics["day"] for m in models] == [f"2013-01-{d:02d}" for d in range(16, 7, -1)]
         assert set(models[0].importance) == set(pipeline.FEATURES)
         # Days 8.. were checked against the schema file: each commit records its hash.
-        checked = [c for c in repo.log("main") if "schema" in c.changes.get("flights", {})]
+        checked = [c for c in repo.refs.log("main") if "schema" in c.changes.get("flights", {})]
         assert len(checked) >= 8
         # The week of 10-16 January has the cancellations of the 13th and 16th:
         # the missing-value rule on dep_time fired and stays one alert.
-        dep_time = [a for a in repo.alerts() if a.column == "dep_time" and a.kind == "missing"]
+        dep_time = [
+            a for a in repo.quality.alerts() if a.column == "dep_time" and a.kind == "missing"
+        ]
         assert len(dep_time) == 1 and dep_time[0].count >= 2
 
 
@@ -100,7 +102,7 @@ def test_demo_runs_one_pipeline_run_per_day(tmp_path: Path) -> None:
         assert {r.status for r in done} == {"done"}
         assert {r.target for r in done} == {"tillage.demo.pipeline:daily_flights"}
         # Each run's ingest wrote one commit, and that commit is on main.
-        on_main = {c.id for c in repo.log("main")}
+        on_main = {c.id for c in repo.refs.log("main")}
         for run in done:
             [ingest] = [s for s in run.steps if s.name == "ingest"]
             [write] = ingest.writes
@@ -110,7 +112,7 @@ def test_demo_runs_one_pipeline_run_per_day(tmp_path: Path) -> None:
         # Each model is recorded against the data it was trained on, with its metrics.
         last = max(done, key=lambda r: r.params["day"])
         card = last.result["model"]
-        [model] = [m for m in repo.models("delay-model") if m.metrics["day"] == days[-1]]
+        [model] = [m for m in repo.models.recorded("delay-model") if m.metrics["day"] == days[-1]]
         assert model.commit_id == last.result["commit"]
         assert model.metrics["accuracy"] == card["accuracy"] == summary["last_accuracy"]
         assert card["challenger"]["trained_on"] == [days[0], days[-2]]
@@ -137,10 +139,10 @@ def test_demo_runs_one_pipeline_run_per_day(tmp_path: Path) -> None:
         assert f"daily_flights(day='{days[-1]}')" in labels
 
         # The backfill again, by the pipeline's import path: every day is already done.
-        head = repo.resolve("main")
+        head = repo.refs.resolve("main")
         again = tillage.backfill(repo, "tillage.demo.pipeline:daily_flights", "day", days)
         assert again.ran == [] and again.skipped == days
-        assert repo.resolve("main") == head
+        assert repo.refs.resolve("main") == head
 
 
 def test_a_failed_day_stops_the_demo_and_its_run_resumes(
@@ -166,7 +168,7 @@ def test_a_failed_day_stops_the_demo_and_its_run_resumes(
         assert done.result["model"]["trained_on"] == ["2013-01-01", "2013-01-07"]
         day8 = repo.read("flights", where="month = 1 AND day = 8")
         assert day8.num_rows == pipeline.flights_of("2013-01-08").num_rows
-        assert len(repo.log("main")) == 8  # one commit per day, none twice
+        assert len(repo.refs.log("main")) == 8  # one commit per day, none twice
 
 
 def test_labelling_chapter_scores_every_stage_against_gold(tmp_path: Path) -> None:
@@ -194,10 +196,10 @@ def test_labelling_chapter_scores_every_stage_against_gold(tmp_path: Path) -> No
         assert all(0 <= a["estimated"] <= 1 for a in annotators.values())
 
         # Everything landed on the branch; main and the repository's HEAD are untouched.
-        assert repo.current_branch == "main" and DATASET not in repo.datasets("main")
+        assert repo.refs.current_branch == "main" and DATASET not in repo.datasets.pins("main")
         kinds = set(repo.read(LABELSET, BRANCH).column("kind").to_pylist())
         assert kinds == {"lf", "annotator", "aggregate"}
-        training = repo.training_set(DATASET, LABELSET, BRANCH)
+        training = repo.labels.training_set(DATASET, LABELSET, BRANCH)
         assert training.num_rows == 600 and training.column("label").null_count == 0
         assert (repo.path / "tasks" / "tweet-source.yaml").is_file()
 
@@ -226,21 +228,21 @@ def test_the_closing_summary_is_the_repository_at_the_end(
     text = out.getvalue()
 
     with tillage.open(path) as repo:
-        alerts = repo.alerts()
+        alerts = repo.quality.alerts()
         assert summary["open_alerts"] == len(alerts) > 2
-        assert summary["alerts_opened"] == len(repo.alerts(show_all=True))
+        assert summary["alerts_opened"] == len(repo.quality.alerts(show_all=True))
         by_dataset = Counter(a.dataset for a in alerts)
         assert summary["open_alerts_by_dataset"] == dict(by_dataset)
-        branches = sorted(b for b in repo.branches() if not b.startswith("runs/"))
+        branches = sorted(b for b in repo.refs.branches() if not b.startswith("runs/"))
         assert summary["branches"] == branches == ["drop-cancelled", "labels", "main"]
-        assert summary["tags"] == sorted(repo.tags()) == ["v1"]
-        assert summary["commits"] == len(repo.log("main"))
-        assert summary["head"] == repo.resolve("main")
+        assert summary["tags"] == sorted(repo.refs.tags()) == ["v1"]
+        assert summary["commits"] == len(repo.refs.log("main"))
+        assert summary["head"] == repo.refs.resolve("main")
         assert summary["rows"] == repo.read("flights", "main").num_rows
         runs = tillage.Runs(repo).list(pipeline="daily_flights")
         assert summary["runs"] == len(runs) == 10
         assert summary["runs_by_status"] == dict(Counter(r.status for r in runs))
-        assert summary["models_recorded"] == len(repo.models("delay-model"))
+        assert summary["models_recorded"] == len(repo.models.recorded("delay-model"))
 
     # The alert list: its count is the summary's, two shown, the rest counted.
     listed = re.search(r"open alerts \((\d+)", text)

@@ -89,7 +89,7 @@ def repo(tmp_path: Path) -> tillage.Repo:
 def test_diff_reads_only_unshared_rows_and_matches_the_model(repo: tillage.Repo, seed: int) -> None:
     rng = random.Random(seed)
     base_rows = start(600)
-    base = repo.resolve("main")
+    base = repo.refs.resolve("main")
     assert base is not None
     repo.create_branch("b")
     keys = rng.sample(range(600), 90) + list(range(10_000, 10_030))
@@ -110,8 +110,8 @@ def test_diff_reads_only_unshared_rows_and_matches_the_model(repo: tillage.Repo,
         }
 
     # Only rows not shared by the two versions were read: far fewer than all.
-    old_v = repo.tables.open("t", repo.datasets(base)["t"])
-    new_v = repo.tables.open("t", repo.datasets("b")["t"])
+    old_v = repo._storage.tables.open("t", repo.datasets.pins(base)["t"])
+    new_v = repo._storage.tables.open("t", repo.datasets.pins("b")["t"])
     parts = unshared_rows(old_v, new_v)
     assert parts is not None
     assert parts[0].num_rows < 300 and parts[1].num_rows < 300
@@ -123,21 +123,21 @@ def test_diff_reads_only_unshared_rows_and_matches_the_model(repo: tillage.Repo,
 
 def test_diff_of_identical_content_in_different_files_is_empty(repo: tillage.Repo) -> None:
     """Rewritten but equal rows live in new files: read, compared, and found equal."""
-    before = repo.resolve("main")
+    before = repo.refs.resolve("main")
     repo.ingest("t", table(start(600)), mode="upsert")  # same values, new data files
     [d] = repo.diff(before or "", "main")
     assert (d.status, d.added, d.removed, d.changed) == ("unchanged", 0, 0, 0)
 
 
 def test_diff_across_a_schema_change_falls_back_to_full_tables(repo: tillage.Repo) -> None:
-    before = repo.resolve("main")
+    before = repo.refs.resolve("main")
     extra = table(start(3)).append_column("d", pa.array(["x", "y", "z"]))
     repo.ingest("t", extra, mode="upsert", evolve=True)
     [d] = repo.diff(before or "", "main")
     assert d.schema.added == [("d", "string")]
     assert d.changed == 0  # the new column is not compared; the old ones did not change
-    old_v = repo.tables.open("t", repo.datasets(before)["t"])
-    new_v = repo.tables.open("t", repo.datasets("main")["t"])
+    old_v = repo._storage.tables.open("t", repo.datasets.pins(before)["t"])
+    new_v = repo._storage.tables.open("t", repo.datasets.pins("main")["t"])
     assert unshared_rows(old_v, new_v) is None
     assert dataset_diff("t", ["id"], old_v, new_v).rows_after == 600
 
@@ -157,13 +157,13 @@ def test_lance_merge_plan_equals_the_full_table_plan(
     """Overlapping edits on both sides: same upserts, deletes and conflicts either way."""
     rng = random.Random(100 + seed)
     base_rows = start(600)
-    base = repo.resolve("main")
+    base = repo.refs.resolve("main")
     repo.create_branch("theirs")
     shared = rng.sample(range(600), 40)
     edit(repo, "main", base_rows, rng, shared + rng.sample(range(600), 40))
     edit(repo, "theirs", base_rows, rng, shared + list(range(10_000, 10_010)))
-    pins = [repo.datasets(r)["t"] for r in (base, "main", "theirs")]
-    b, o, t = (repo.tables.open("t", p) for p in pins)
+    pins = [repo.datasets.pins(r)["t"] for r in (base, "main", "theirs")]
+    b, o, t = (repo._storage.tables.open("t", p) for p in pins)
     assert unshared_rows(b, o) is not None and unshared_rows(b, t) is not None  # the fast path
     fast = merge_rows("t", ["id"], b, o, t, prefer)
     slow = merge_rows("t", ["id"], b.to_table(), o.to_table(), t.to_table(), prefer)
@@ -191,7 +191,7 @@ def test_three_way_merge_of_disjoint_edits_equals_the_model(repo: tillage.Repo, 
             want[k] = theirs[k]
     got = repo.read("t").to_pylist()
     assert sorted(got, key=lambda r: r["id"]) == [want[k] for k in sorted(want)]
-    assert len(repo.commit().parents) == 2
+    assert len(repo.refs.commit().parents) == 2
 
 
 def test_conflicting_merge_lists_each_cell_and_writes_nothing(repo: tillage.Repo) -> None:
@@ -203,7 +203,7 @@ def test_conflicting_merge_lists_each_cell_and_writes_nothing(repo: tillage.Repo
     repo.ingest("t", pa.table({"id": pa.array([2], pa.int64())}), mode="delete")
     three = {"id": 2, "a": 1.0, "b": "z", "c": 2}
     repo.ingest("t", pa.Table.from_pylist([three], schema=SCHEMA), mode="upsert", branch="theirs")
-    head = repo.resolve("main")
+    head = repo.refs.resolve("main")
     with pytest.raises(tillage.MergeConflictError) as err:
         repo.merge("theirs")
     got = {
@@ -214,7 +214,7 @@ def test_conflicting_merge_lists_each_cell_and_writes_nothing(repo: tillage.Repo
         (1, "a"): (0.5, 9.0, 7.0),
         (2, "(row)"): ("present", "deleted", "changed"),
     }
-    assert repo.resolve("main") == head
+    assert repo.refs.resolve("main") == head
     merged = repo.merge("theirs", prefer="theirs")
     assert merged.kind == "merge"
     rows = {r["id"]: r for r in repo.read("t", where="id < 3").to_pylist()}

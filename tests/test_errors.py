@@ -94,6 +94,6 @@ def test_the_cli_exits_with_the_tables_status(
 
 def test_the_python_api_names_the_models_it_has(repo_path: Path) -> None:
     with tillage.open(repo_path) as repo, pytest.raises(tillage.NoSuchModelError) as caught:
-        repo.set_feature_importance("nope", {"carrier": 1.0})
+        repo.models.set_feature_importance("nope", {"carrier": 1.0})
     assert caught.value.known == ["delay-model"]
     assert "models: delay-model" in str(caught.value)

@@ -21,7 +21,7 @@ from tillage.versioning import history
 
 def _catalog(tmp_path: Path) -> Catalog:
     repo = tillage.init(tmp_path / "proj")
-    return repo.catalog
+    return repo._storage.catalog
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -78,19 +78,19 @@ def test_repo_history_calls_read_from_sql(tmp_path: Path) -> None:
     c3 = repo.ingest("u", pa.table({"id": [3]}), key="id")
     merged = repo.merge("fix")
     assert merged.kind == "merge" and merged.base == c1.id
-    assert [c.id for c in repo.log()] == [merged.commit, c3.id, c2.id, c1.id]
-    assert [c.id for c in repo.log(limit=2)] == [merged.commit, c3.id]
-    assert [c.id for c in repo.log(dataset="u")] == [c3.id]
-    assert repo.resolve("main~1") == c3.id
-    assert repo.resolve("main~2") == c1.id
+    assert [c.id for c in repo.refs.log()] == [merged.commit, c3.id, c2.id, c1.id]
+    assert [c.id for c in repo.refs.log(limit=2)] == [merged.commit, c3.id]
+    assert [c.id for c in repo.refs.log(dataset="u")] == [c3.id]
+    assert repo.refs.resolve("main~1") == c3.id
+    assert repo.refs.resolve("main~2") == c1.id
     with pytest.raises(tillage.NoSuchRefError, match="fewer than 3"):
-        repo.resolve("main~3")
+        repo.refs.resolve("main~3")
     assert repo.merge("fix").kind == "up-to-date"
     repo.create_branch("gone")
     repo.ingest("u", pa.table({"id": [4]}), branch="gone")
-    repo.delete_branch("gone")
-    assert repo.gc().commits_removed == 1
-    assert repo.verify().commits == 4
+    repo.refs.delete_branch("gone")
+    assert repo.datasets.gc().commits_removed == 1
+    assert repo.datasets.verify().commits == 4
 
 
 def test_a_dataset_made_on_two_branches_starts_from_its_oldest_version(tmp_path: Path) -> None:
@@ -99,8 +99,8 @@ def test_a_dataset_made_on_two_branches_starts_from_its_oldest_version(tmp_path:
     repo.create_branch("side")
     repo.ingest("x", pa.table({"id": [1, 2], "v": ["a", "b"]}), key="id")
     repo.ingest("x", pa.table({"id": [3], "v": ["c"]}))
-    assert sql.first_pin(repo.catalog, "x") == repo.commit("main~1").pins["x"]
-    assert sql.first_pin(repo.catalog, "nothing") is None
+    assert sql.first_pin(repo._storage.catalog, "x") == repo.refs.commit("main~1").pins["x"]
+    assert sql.first_pin(repo._storage.catalog, "nothing") is None
     repo.ingest("x", pa.table({"id": [9], "v": ["z"]}), key="id", branch="side")
     assert repo.read("x", "side").to_pydict() == {"id": [9], "v": ["z"]}
     assert repo.read("x").num_rows == 3
@@ -134,4 +134,4 @@ def test_log_refuses_a_limit_that_is_not_a_count(tmp_path: Path, limit: Any) -> 
     repo = tillage.init(tmp_path / "proj")
     repo.ingest("t", pa.table({"id": [1]}), key="id")
     with pytest.raises(tillage.InputError, match="limit must be a whole number"):
-        repo.log(limit=limit)
+        repo.refs.log(limit=limit)

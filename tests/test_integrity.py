@@ -52,10 +52,10 @@ def reopen(repo: Repo) -> Repo:
 
 def data_files(repo: Repo, ref: str = "main") -> list[Path]:
     """The data files of ``flights`` at ``ref``, newest first."""
-    pin = repo.datasets(ref)["flights"]
-    handle = repo.tables.open("flights", pin, check=False)
-    folder = repo.tables.root / "flights.lance"
-    files = [folder / f.path for f in repo.tables.version_files("flights", pin, handle)]
+    pin = repo.datasets.pins(ref)["flights"]
+    handle = repo._storage.tables.open("flights", pin, check=False)
+    folder = repo._storage.tables.root / "flights.lance"
+    files = [folder / f.path for f in repo._storage.tables.version_files("flights", pin, handle)]
     data = [f for f in files if f.suffix == ".lance"]
     return sorted(data, key=lambda p: p.stat().st_mtime_ns, reverse=True)
 
@@ -90,15 +90,15 @@ def refused(repo: Repo, action: Callable[[Repo], object], *phrases: str) -> till
 
 
 def test_commits_record_the_files_they_add(repo: Repo) -> None:
-    with repo.catalog.engine.connect() as conn:
+    with repo._storage.catalog.engine.connect() as conn:
         rows = conn.execute(FileChecksumRow.__table__.select()).all()
     recorded = {r.path: r for r in rows}
     for ref in ("main", "dev"):
-        pin = repo.datasets(ref)["flights"]
-        handle = repo.tables.open("flights", pin, check=False)
-        for f in repo.tables.version_files("flights", pin, handle):
+        pin = repo.datasets.pins(ref)["flights"]
+        handle = repo._storage.tables.open("flights", pin, check=False)
+        for f in repo._storage.tables.version_files("flights", pin, handle):
             row = recorded[f.path]
-            path = repo.tables.root / "flights.lance" / f.path
+            path = repo._storage.tables.root / "flights.lance" / f.path
             assert row.size == path.stat().st_size
             assert row.blake2b == integrity.file_hash(path)
     assert any(p.startswith("tree/") and "_deletions/" in p for p in recorded)
@@ -131,9 +131,9 @@ def test_a_flipped_byte_is_refused_by_every_read(repo: Repo) -> None:
     flip_byte(damaged)
     says = ("'flights'", "main@2", damaged.name, "checksum differs", "tillage verify")
     refused(repo, lambda r: r.read("flights"), *says)
-    refused(repo, lambda r: r.export("flights", repo.path.parent / "out.csv"), *says)
+    refused(repo, lambda r: r.datasets.export("flights", repo.path.parent / "out.csv"), *says)
     refused(repo, lambda r: r.diff("HEAD~1", "HEAD"), *says)
-    e = refused(repo, lambda r: r.head("flights"), *says)
+    e = refused(repo, lambda r: r.datasets.head("flights"), *says)
     assert e.code == "corrupt_data"
     assert e.attrs()["file"].endswith(damaged.name)
     # The version before it does not read that file.
@@ -164,18 +164,20 @@ def test_a_file_lance_cannot_decode_is_refused_even_with_its_time_kept(repo: Rep
 
 def test_files_without_checksums_are_still_checked_against_lance_sizes(repo: Repo) -> None:
     """A catalog upgraded from before checksums: Lance's recorded sizes still count."""
-    with repo.catalog.transaction() as conn:
+    with repo._storage.catalog.transaction() as conn:
         conn.execute(FileChecksumRow.__table__.delete())
     damaged = data_files(repo)[0]
     damaged.write_bytes(damaged.read_bytes()[:-7])
     refused(repo, lambda r: r.read("flights"), damaged.name, "bytes where")
-    report = reopen(repo).verify()
+    report = reopen(repo).datasets.verify()
     assert report.unrecorded > 0
     assert [p.file for p in report.problems] == [f"tables/flights.lance/data/{damaged.name}"]
 
 
 def test_a_missing_manifest_is_refused(repo: Repo) -> None:
-    manifest = repo.tables.root / "flights.lance" / "_versions" / f"{(1 << 64) - 3}.manifest"
+    manifest = (
+        repo._storage.tables.root / "flights.lance" / "_versions" / f"{(1 << 64) - 3}.manifest"
+    )
     manifest.unlink()
     refused(repo, lambda r: r.read("flights"), "main@2", manifest.name, "is missing")
     with tillage.open(repo.path) as fresh:  # the version before does not need it
@@ -183,12 +185,14 @@ def test_a_missing_manifest_is_refused(repo: Repo) -> None:
 
 
 def test_a_damaged_manifest_on_main_leaves_branch_versions_readable(repo: Repo) -> None:
-    manifest = repo.tables.root / "flights.lance" / "_versions" / f"{(1 << 64) - 3}.manifest"
+    manifest = (
+        repo._storage.tables.root / "flights.lance" / "_versions" / f"{(1 << 64) - 3}.manifest"
+    )
     manifest.write_bytes(manifest.read_bytes()[:10])
     refused(repo, lambda r: r.read("flights"), "main@2", manifest.name, "cannot be opened")
     with tillage.open(repo.path) as fresh:
         assert fresh.read("flights", "dev").num_rows == 70
-        report = fresh.verify()
+        report = fresh.datasets.verify()
     assert [(p.version, p.file) for p in report.problems] == [
         ("main@2", f"tables/flights.lance/_versions/{manifest.name}")
     ]
@@ -198,10 +202,10 @@ def test_a_damaged_manifest_on_main_leaves_branch_versions_readable(repo: Repo) 
 
 
 def test_verify_passes_an_intact_repository(repo: Repo) -> None:
-    report = repo.verify()
+    report = repo.datasets.verify()
     assert report.ok and report.problems == []
     assert (report.commits, report.versions, report.unrecorded, report.hashed) == (4, 4, 0, 0)
-    deep = repo.verify(deep=True)
+    deep = repo.datasets.verify(deep=True)
     assert deep.ok and deep.hashed == deep.files == report.files
     assert deep.to_dict()["ok"] is True
 
@@ -210,8 +214,8 @@ def test_verify_finds_a_changed_byte_only_deep_when_its_time_was_kept(repo: Repo
     damaged = data_files(repo, "dev")[0]
     flip_byte(damaged, keep_time=True)
     before = fingerprint(repo.path)
-    assert reopen(repo).verify().ok  # size and time are as written: only hashing can tell
-    report = reopen(repo).verify(deep=True)
+    assert reopen(repo).datasets.verify().ok  # size and time are as written: only hashing can tell
+    report = reopen(repo).datasets.verify(deep=True)
     assert [(p.dataset, p.file, p.problem) for p in report.problems] == [
         (
             "flights",
@@ -227,10 +231,10 @@ def test_verify_finds_a_changed_byte_only_deep_when_its_time_was_kept(repo: Repo
 def test_verify_checks_the_catalog_against_lance(repo: Repo) -> None:
     with sqlite3.connect(repo.repo_dir / "catalog.db") as conn:
         conn.execute("UPDATE pins SET num_rows = 41 WHERE lance_version = 1")
-    dev = repo.datasets("dev")["flights"].lance_branch
-    shutil.rmtree(repo.tables.root / "flights.lance" / "tree" / dev)
-    (repo.tables.root / "flights.lance" / "_refs" / "branches" / f"{dev}.json").unlink()
-    report = reopen(repo).verify()
+    dev = repo.datasets.pins("dev")["flights"].lance_branch
+    shutil.rmtree(repo._storage.tables.root / "flights.lance" / "tree" / dev)
+    (repo._storage.tables.root / "flights.lance" / "_refs" / "branches" / f"{dev}.json").unlink()
+    report = reopen(repo).datasets.verify()
     problems = [p.describe() for p in report.problems]
     assert "dataset 'flights' version main@1: has 40 rows where its commit recorded 41" in problems
     assert any(f"Lance branch {dev!r} is missing" in p for p in problems)
@@ -240,7 +244,7 @@ def test_verify_checks_the_catalog_against_lance(repo: Repo) -> None:
 def test_verify_names_refs_to_missing_commits(repo: Repo) -> None:
     with sqlite3.connect(repo.repo_dir / "catalog.db") as conn:
         conn.execute("UPDATE refs SET commit_id = 'f00d' WHERE name = 'dev'")
-    report = reopen(repo).verify()
+    report = reopen(repo).datasets.verify()
     assert [(p.ref, p.problem) for p in report.problems] == [
         ("dev", "branch points at commit f00d, which is missing")
     ]
@@ -264,13 +268,13 @@ def test_verify_cli(repo: Repo, tmp_path: Path) -> None:
 
 
 def test_gc_forgets_the_checksums_of_deleted_files(repo: Repo) -> None:
-    repo.delete_branch("dev")
-    repo.gc()
-    with repo.catalog.engine.connect() as conn:
+    repo.refs.delete_branch("dev")
+    repo.datasets.gc()
+    with repo._storage.catalog.engine.connect() as conn:
         paths = [r.path for r in conn.execute(FileChecksumRow.__table__.select()).all()]
     assert paths and not any(p.startswith("tree/") for p in paths)
-    assert all((repo.tables.root / "flights.lance" / p).exists() for p in paths)
-    assert repo.verify(deep=True).ok
+    assert all((repo._storage.tables.root / "flights.lance" / p).exists() for p in paths)
+    assert repo.datasets.verify(deep=True).ok
 
 
 # -- the catalog: made by init only ------------------------------------------------------------
@@ -310,7 +314,7 @@ def test_a_damaged_catalog_is_named(repo: Repo, damage: str) -> None:
         pytest.raises(tillage.CatalogDamagedError, match=r"catalog\.db.*is damaged"),
         tillage.open(repo.path) as r,
     ):
-        r.log()
+        r.refs.log()
 
 
 def test_an_older_catalog_is_upgraded_only_on_request(repo: Repo) -> None:
@@ -318,7 +322,7 @@ def test_an_older_catalog_is_upgraded_only_on_request(repo: Repo) -> None:
 
     from tillage.store.migrate import _config, head_revision
 
-    with repo.catalog.engine.begin() as conn:
+    with repo._storage.catalog.engine.begin() as conn:
         command.downgrade(_config(conn), "0005")
     repo.close()
     with pytest.raises(tillage.CatalogError, match="run `tillage upgrade`"):
@@ -422,11 +426,11 @@ def test_a_copied_repository_with_branches_is_not_self_contained(tmp_path: Path)
         repo.ingest("t", pa.table({"id": [1, 2, 3], "v": [1, 1, 1]}), key="id")
         repo.create_branch("dev")
         repo.ingest("t", pa.table({"id": [4], "v": [9]}), branch="dev")
-        assert repo.verify().ok
+        assert repo.datasets.verify().ok
     copy = tmp_path / "b"
     shutil.copytree(original, copy)
     with tillage.open(copy) as repo:
-        report = repo.verify()
+        report = repo.datasets.verify()
         assert not report.ok
         outside = [p for p in report.problems if "outside this repository" in p.problem]
         assert outside and all(str(original) in str(p.file) for p in outside)

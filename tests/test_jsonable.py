@@ -129,7 +129,7 @@ def test_exports_and_diffs_are_strict_json(tmp_path: Path) -> None:
     )
     with tillage.init(tmp_path / "p") as repo:
         repo.ingest("t", rows, key="id")
-        assert repo.export("t", tmp_path / "t.jsonl") == 2
+        assert repo.datasets.export("t", tmp_path / "t.jsonl") == 2
         first, second = (_strict(line) for line in (tmp_path / "t.jsonl").read_text().splitlines())
         assert first == {
             "id": 1,

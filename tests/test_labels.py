@@ -47,7 +47,7 @@ def repo(tmp_path: Path) -> Iterator[Repo]:
         pa.table({"id": [f"t{i}" for i in range(6)], "text": [f"tweet {i}" for i in range(6)]}),
         key="id",
     )
-    r.create_labelset("source", records="tweets", taxonomy="source")
+    r.labels.create("source", records="tweets", taxonomy="source")
     yield r
     r.close()
 
@@ -74,7 +74,7 @@ def test_taxonomy_carries_labels_and_names_what_to_relabel() -> None:
 
 
 def test_label_events_current_labels_and_training_set(repo: Repo) -> None:
-    repo.label(
+    repo.labels.add(
         "source",
         ["t0", "t1", "t2"],
         ["android", "iphone", "android"],
@@ -82,31 +82,31 @@ def test_label_events_current_labels_and_training_set(repo: Repo) -> None:
         source="has_link",
         taxonomy_version=1,
     )
-    repo.label(
+    repo.labels.add(
         "source", ["t1"], ["android"], kind="aggregate", source="label-model", confidence=0.9
     )
-    repo.label("source", ["t1"], ["apple"], kind="lf", source="late_night")
-    current = {r["record_id"]: r for r in repo.labels("source").to_pylist()}
+    repo.labels.add("source", ["t1"], ["apple"], kind="lf", source="late_night")
+    current = {r["record_id"]: r for r in repo.labels.current("source").to_pylist()}
     assert current["t1"]["label"] == "android" and current["t1"]["kind"] == "aggregate"
     assert current["t0"]["source"] == "has_link"
-    ts = repo.training_set("tweets", "source")
+    ts = repo.labels.training_set("tweets", "source")
     assert ts.column("id").to_pylist() == ["t0", "t1", "t2"]
     assert ts.column("label").to_pylist() == ["android", "android", "android"]
     assert ts.column("label_confidence").to_pylist()[1] == 0.9
     assert "text" in ts.column_names
     # Label sets are versioned like datasets.
-    first = repo.log(dataset="source")[-1]
-    assert repo.labels("source", first.id).num_rows == 3
+    first = repo.refs.log(dataset="source")[-1]
+    assert repo.labels.current("source", first.id).num_rows == 3
 
     with pytest.raises(tillage.InputError, match=r"not in dataset 'tweets'.*'t99'"):
-        repo.label("source", ["t99"], ["android"], source="x")
+        repo.labels.add("source", ["t99"], ["android"], source="x")
     with pytest.raises(tillage.InputError, match="'ipad' are not classes"):
-        repo.label("source", ["t0"], ["ipad"], source="x")
+        repo.labels.add("source", ["t0"], ["ipad"], source="x")
     with pytest.raises(tillage.NoSuchLabelSetError, match="no label set 'nope'"):
-        repo.labels("nope")
+        repo.labels.current("nope")
     with pytest.raises(tillage.InputError, match="not 'other'"):
-        repo.training_set("other", "source")
-    assert repo.log(dataset="source")[0].message.startswith("1 label(s) from lf late_night")
+        repo.labels.training_set("other", "source")
+    assert repo.refs.log(dataset="source")[0].message.startswith("1 label(s) from lf late_night")
 
 
 def test_annotation_overlap_spec_versions_and_bad_input(repo: Repo) -> None:
@@ -148,7 +148,7 @@ def test_annotation_overlap_spec_versions_and_bad_input(repo: Repo) -> None:
 
 
 def test_taxonomy_change_carries_labels_and_lists_what_to_redo(repo: Repo) -> None:
-    repo.label(
+    repo.labels.add(
         "source",
         ["t0", "t1", "t2"],
         ["android", "iphone", "other"],
@@ -162,7 +162,7 @@ def test_taxonomy_change_carries_labels_and_lists_what_to_redo(repo: Repo) -> No
         tillage.Relabel(record_id="t2", why="'other' was split into web, bot in version 2"),
     )
     assert report.rerun_labeling_functions == ("has_link",)
-    current = {r["record_id"]: r for r in repo.labels("source").to_pylist()}
+    current = {r["record_id"]: r for r in repo.labels.current("source").to_pylist()}
     assert current["t1"]["label"] == "apple" and current["t1"]["taxonomy_version"] == 2
     assert current["t0"]["source"] == "has_link"
     # Nothing is lost: the version-1 events are still there.
@@ -200,12 +200,12 @@ def test_label_issues_name_flipped_records(tmp_path: Path) -> None:
     (repo.path / "taxonomies" / "source.yaml").write_text(yaml.safe_dump(TAXONOMY))
     ids = [f"r{i}" for i in range(n)]
     repo.ingest("recs", pa.table({"id": ids, "x": x, "y": rng.normal(0, 1, n)}), key="id")
-    repo.create_labelset("src", records="recs", taxonomy="source")
+    repo.labels.create("src", records="recs", taxonomy="source")
     given = truth.copy()
     flipped = rng.choice(n, 20, replace=False)
     given[flipped] = np.where(truth[flipped] == "android", "iphone", "android")
-    repo.label("src", ids, list(given), source="import", taxonomy_version=1)
-    found = repo.label_issues("src")
+    repo.labels.add("src", ids, list(given), source="import", taxonomy_version=1)
+    found = repo.labels.issues("src")
     named = {i.record_id for i in found.issues}
     hits = named & {ids[i] for i in flipped}
     assert len(hits) >= 16 and len(named) <= 30
@@ -227,14 +227,14 @@ def test_labeling_functions_and_annotator_aggregation_write_aggregates(repo: Rep
             raise ValueError("cannot read this one")
         return "apple" if record["id"] in ("t4", "t5") else None
 
-    repo.label("source", ["t0", "t4"], ["android", "apple"], source="gold")
-    done = repo.label_with_functions("source", [short, broken], gold="source")
+    repo.labels.add("source", ["t0", "t4"], ["android", "apple"], source="gold")
+    done = repo.labels.apply_functions("source", [short, broken], gold="source")
     assert [e.record for e in done.errors] == ["t3"]
     assert "cannot read this one" in done.errors[0].error
     assert done.report["short"].coverage == pytest.approx(0.5)
     events = repo.read("source").to_pylist()
     assert {e["source"] for e in events if e["kind"] == "lf"} == {"short", "broken"}
-    current = {r["record_id"]: r for r in repo.labels("source").to_pylist()}
+    current = {r["record_id"]: r for r in repo.labels.current("source").to_pylist()}
     assert current["t0"]["kind"] == "aggregate" and current["t0"]["source"] == "label-model"
 
     ann = repo.annotation
@@ -246,24 +246,24 @@ def test_labeling_functions_and_annotator_aggregation_write_aggregates(repo: Rep
         ("t1", "cat", "iphone"),
     ]:
         ann.submit("tweets", who, record, label, spec_version=1)
-    quality = repo.aggregate_annotations("source")
+    quality = repo.labels.aggregate_annotations("source")
     assert set(quality.result.records) == {"t0", "t1"}
     assert {a.annotator for a in quality.annotators} >= {"ann", "bob"}
-    current = {r["record_id"]: r for r in repo.labels("source").to_pylist()}
+    current = {r["record_id"]: r for r in repo.labels.current("source").to_pylist()}
     assert current["t1"]["source"] == "dawid-skene" and current["t1"]["label"] == "android"
     with pytest.raises(tillage.InputError, match="no annotations"):
-        repo.create_labelset("empty", records="tweets", taxonomy="source")
-        repo.aggregate_annotations("empty")
+        repo.labels.create("empty", records="tweets", taxonomy="source")
+        repo.labels.aggregate_annotations("empty")
 
 
 def test_training_set_read_in_a_run_is_in_its_lineage(repo: Repo, tmp_path: Path) -> None:
-    repo.label("source", ["t0", "t1"], ["android", "apple"], source="gold")
+    repo.labels.add("source", ["t0", "t1"], ["android", "apple"], source="gold")
     flow = tmp_path / "train_flow.py"
     flow.write_text(
         "import tillage\n"
         "@tillage.step\n"
         "def rows() -> int:\n"
-        "    return tillage.context().repo.training_set('tweets', 'source').num_rows\n"
+        "    return tillage.context().repo.labels.training_set('tweets', 'source').num_rows\n"
         "@tillage.pipeline\n"
         "def train() -> int:\n"
         "    return rows()\n"
@@ -271,7 +271,7 @@ def test_training_set_read_in_a_run_is_in_its_lineage(repo: Repo, tmp_path: Path
     run = tillage.run(repo, f"{flow}:train")
     assert run.result == 2
     read = {r["dataset"]: r["commit"] for r in run.steps[0].reads}
-    assert read == {"tweets": repo.resolve("main"), "source": repo.resolve("main")}
+    assert read == {"tweets": repo.refs.resolve("main"), "source": repo.refs.resolve("main")}
 
 
 def test_label_events_from_one_source_after_another_open_no_drift_alerts(tmp_path: Path) -> None:
@@ -282,12 +282,12 @@ def test_label_events_from_one_source_after_another_open_no_drift_alerts(tmp_pat
     (r.path / "taxonomies" / "source.yaml").write_text(yaml.safe_dump(TAXONOMY))
     ids = [f"t{i}" for i in range(600)]
     r.ingest("tweets", pa.table({"id": ids, "text": [f"tweet {i}" for i in ids]}), key="id")
-    r.create_labelset("source", records="tweets", taxonomy="source")
+    r.labels.create("source", records="tweets", taxonomy="source")
     classes = ["android", "iphone", "other"]
     for n, (kind, source) in enumerate([("import", "csv"), ("import", "csv"), ("model", "m1")]):
         chunk = ids[n * 200 : (n + 1) * 200]
         labels = [classes[(i + n) % 3] for i in range(len(chunk))]
-        r.label(
+        r.labels.add(
             "source",
             chunk,
             labels,
@@ -296,5 +296,5 @@ def test_label_events_from_one_source_after_another_open_no_drift_alerts(tmp_pat
             taxonomy_version=1,
             confidence=0.5 + 0.2 * n,
         )
-    assert r.alerts(dataset="source") == []
+    assert r.quality.alerts(dataset="source") == []
     r.close()

@@ -117,6 +117,18 @@ BAD_IMPORTS = [
         "tillage.demo.tweets -> tillage.store.tables",
     ),
     ("demo/pipeline.py", "from tillage.cli import output", "tillage.demo.pipeline -> tillage.cli"),
+    (
+        "api/quality.py",
+        "from tillage.store.tables import Tables",
+        "tillage.api.quality -> tillage.store.tables",
+    ),
+    (
+        "labels/sets.py",
+        "from tillage.store import tables",
+        "tillage.labels.sets -> tillage.store.tables",
+    ),
+    ("access.py", "from tillage.api import refs", "tillage.access -> tillage.api.refs"),
+    ("api/refs.py", "from tillage import repo", "tillage.api.refs -> tillage.repo"),
 ]
 
 

@@ -44,9 +44,9 @@ def test_ingest_stores_batch_profiles_that_merge_into_the_version(repo: Repo) ->
     assert prof["id"].min == 0 and prof["id"].max == 899
     assert prof["dep_delay"].nulls == 0
     # The version profile was merged from the batch profiles and stored for next time.
-    pin = repo.datasets()["flights"]
-    assert repo.monitor.store.version_profile("flights", pin.lance_branch, pin.version)
-    first = repo.log()[-1]
+    pin = repo.datasets.pins()["flights"]
+    assert repo._storage.monitor.store.version_profile("flights", pin.lance_branch, pin.version)
+    first = repo.refs.log()[-1]
     assert repo.profile("flights", first.id).rows == 300
 
 
@@ -73,16 +73,16 @@ def test_infer_schema_writes_a_reviewable_file_and_ingest_checks_it(repo: Repo) 
 
     c = repo.ingest("flights", batch(range(900, 1200), origin="ZZZ"))
     assert c.changes["flights"]["schema"]["sha256"] == schema.content_hash
-    [check] = repo.checks(c.id)
+    [check] = repo.quality.checks(c.id)
     kinds = {(f.column, f.kind) for f in check.findings}
     assert ("origin", "domain") in kinds
-    alerts = repo.alerts()
+    alerts = repo.quality.alerts()
     [domain] = [a for a in alerts if a.column == "origin" and a.kind == "domain"]
     assert domain.count == 1 and "ZZZ" in domain.message
 
     # The same problem the next day updates the alert instead of opening another.
     c2 = repo.ingest("flights", batch(range(1200, 1500), origin="ZZZ"))
-    again = [a for a in repo.alerts() if a.column == "origin" and a.kind == "domain"]
+    again = [a for a in repo.quality.alerts() if a.column == "origin" and a.kind == "domain"]
     assert len(again) == 1 and again[0].count == 2 and again[0].last_commit == c2.id
 
 
@@ -92,14 +92,14 @@ def test_blocking_rule_quarantines_the_batch_and_leaves_the_branch(repo: Repo) -
     doc = yaml.safe_load(path.read_text())
     doc["columns"]["dep_delay"]["severity"] = {"range": "block"}
     path.write_text(yaml.safe_dump(doc))
-    head = repo.resolve("main")
+    head = repo.refs.resolve("main")
 
     with pytest.raises(tillage.QualityCheckError) as info:
         repo.ingest("flights", batch(range(900, 1000), delay=5000.0))
     err = info.value
     assert err.quarantine == "quarantine/flights-1"
     assert "dep_delay" in str(err) and "quarantine/flights-1" in str(err)
-    assert repo.resolve("main") == head
+    assert repo.refs.resolve("main") == head
     kept = repo.read("flights", "quarantine/flights-1", where="id >= 900")
     assert kept.num_rows == 100
     # Fixed data lands normally.
@@ -110,15 +110,15 @@ def test_blocking_rule_quarantines_the_batch_and_leaves_the_branch(repo: Repo) -
 def test_check_reports_findings_for_a_ref_and_a_file(repo: Repo, tmp_path: Path) -> None:
     seeded(repo)
     with pytest.raises(tillage.InputError, match="schema infer"):
-        repo.check("flights")
+        repo.quality.check("flights")
     repo.infer_schema("flights")
-    assert repo.check("flights") == []
+    assert repo.quality.check("flights") == []
     bad = tmp_path / "bad.parquet"
     import pyarrow.parquet as pq
 
     t = batch(range(5000, 5100), delay=1e6)
     pq.write_table(t, bad)
-    found = repo.check("flights", file=bad)
+    found = repo.quality.check("flights", file=bad)
     [rng] = [f for f in found if f.kind == "range"]
     assert rng.column == "dep_delay" and rng.rows == 100
     assert "maximum" in rng.message
@@ -133,7 +133,7 @@ def test_bad_schema_file_is_a_clear_error(repo: Repo) -> None:
     assert repo.read("flights").num_rows == 900
     path.write_text(yaml.safe_dump({"tillage_schema": 1, "dataset": "flights", "colums": {}}))
     with pytest.raises(tillage.SchemaFileError, match="colums"):
-        repo.check("flights")
+        repo.quality.check("flights")
 
 
 # -- drift ----------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_same_data_gives_no_drift_and_window_compares_batches(repo: Repo) -> Non
     seeded(repo, days=6)
     assert repo.drift("flights", window=3) == []
     c = repo.ingest("flights", batch(range(1800, 2100), delay=500.0))
-    [check] = repo.checks(c.id)
+    [check] = repo.quality.checks(c.id)
     assert any(f.column == "dep_delay" for f in check.findings)
     assert check.reference.startswith("the 6 previous batch")
     found = repo.drift("flights", window=3)
@@ -190,25 +190,25 @@ def test_accept_widens_the_schema_and_mute_and_resolve(repo: Repo) -> None:
     _, path = repo.infer_schema("flights")
     before = path.read_text()
     repo.ingest("flights", batch(range(900, 1200), origin="ZZZ"))
-    [alert] = [a for a in repo.alerts() if a.kind == "domain"]
-    done = repo.accept_alert(alert.id)
+    [alert] = [a for a in repo.quality.alerts() if a.kind == "domain"]
+    done = repo.quality.accept_alert(alert.id)
     assert done.alert.status == "accepted"
     assert done.remaining == ()
     assert path.read_text() != before and "ZZZ" in path.read_text()
-    assert repo.check("flights") == []
-    assert alert.id not in [a.id for a in repo.alerts()]
+    assert repo.quality.check("flights") == []
+    assert alert.id not in [a.id for a in repo.quality.alerts()]
 
     repo.ingest("flights", batch(range(1200, 1500), delay=1e5))
-    [rng] = [a for a in repo.alerts() if a.kind == "range"]
-    muted = repo.mute_alert(rng.id, "7d")
+    [rng] = [a for a in repo.quality.alerts() if a.kind == "range"]
+    muted = repo.quality.mute_alert(rng.id, "7d")
     assert muted.status == "muted" and muted.muted_until
-    assert rng.id not in [a.id for a in repo.alerts()]
-    assert rng.id in [a.id for a in repo.alerts(show_all=True)]
-    assert repo.resolve_alert(rng.id).status == "resolved"
+    assert rng.id not in [a.id for a in repo.quality.alerts()]
+    assert rng.id in [a.id for a in repo.quality.alerts(show_all=True)]
+    assert repo.quality.resolve_alert(rng.id).status == "resolved"
     with pytest.raises(tillage.NoSuchAlertError):
-        repo.resolve_alert(999)
+        repo.quality.resolve_alert(999)
     with pytest.raises(tillage.InputError, match="duration"):
-        repo.mute_alert(rng.id, "soon")
+        repo.quality.mute_alert(rng.id, "soon")
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -261,21 +261,24 @@ def test_bad_quality_settings_are_named(tmp_path: Path) -> None:
     cfg = yaml.safe_load(config.read_text())
     cfg["quality"] = {"refrence": "window:3"}
     config.write_text(yaml.safe_dump(cfg))
-    with pytest.raises(tillage.InputError, match="refrence"):
-        tillage.open(tmp_path / "p")
+    # Read on first use of the monitor: `log` and `status` do not need them.
+    with tillage.open(tmp_path / "p") as repo:
+        assert repo.refs.log() == []
+        with pytest.raises(tillage.InputError, match="refrence"):
+            repo.quality.alerts()
     cfg["quality"] = {"reference": "window:zero"}
     config.write_text(yaml.safe_dump(cfg))
     with pytest.raises(tillage.InputError, match="window:N"):
-        tillage.open(tmp_path / "p")
+        tillage.open(tmp_path / "p").ingest("t", pa.table({"id": [1]}), key="id")
 
 
 def test_gc_keeps_the_data_a_model_was_trained_on(repo: Repo) -> None:
     seeded(repo, days=3)
-    trained = repo.resolve()
+    trained = repo.refs.resolve()
     assert trained is not None
     repo.record_model("m", "flights", feature_importance={"dep_delay": 1.0})
-    repo.reset("HEAD~2")
-    repo.gc()
+    repo.refs.reset("HEAD~2")
+    repo.datasets.gc()
     assert repo.read("flights", trained).num_rows == 900
 
 
@@ -293,7 +296,7 @@ def test_schema_naming_unknown_columns_or_another_dataset(repo: Repo) -> None:
     doc["dataset"] = "trains"
     path.write_text(yaml.safe_dump(doc))
     with pytest.raises(tillage.SchemaFileError, match="trains"):
-        repo.check("flights")
+        repo.quality.check("flights")
 
 
 def test_empty_batches_and_files_are_clear_errors(repo: Repo, tmp_path: Path) -> None:
@@ -304,7 +307,7 @@ def test_empty_batches_and_files_are_clear_errors(repo: Repo, tmp_path: Path) ->
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(tillage.UnreadableFileError):
-        repo.check("flights", file=empty)
+        repo.quality.check("flights", file=empty)
     with pytest.raises(tillage.UnreadableFileError):
         repo.drift("flights", file=empty, against="HEAD")
     header_only = tmp_path / "header.csv"
@@ -347,12 +350,12 @@ def test_profile_on_ray_fragment_by_fragment_matches_local(repo: Repo) -> None:
         on_ray = repo.profile("flights", executor="ray")
     finally:
         ray.shutdown()
-    pin = repo.datasets()["flights"]
-    local = repo.monitor._scan("flights", pin)
+    pin = repo.datasets.pins()["flights"]
+    local = repo._storage.monitor._scan("flights", pin)
     assert on_ray.rows == local.rows == 1200
     for col in ("id", "dep_delay", "distance"):
         assert on_ray[col].min == local[col].min and on_ray[col].max == local[col].max
         assert on_ray[col].mean == pytest.approx(local[col].mean)
     assert on_ray["origin"].frequent() == local["origin"].frequent()
     with pytest.raises(tillage.InputError, match="locally or on ray"):
-        repo.monitor._scan("flights", pin, "spark")
+        repo._storage.monitor._scan("flights", pin, "spark")

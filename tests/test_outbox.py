@@ -149,9 +149,9 @@ def bad_day(repo: Repo, ids: range = range(900, 1200), origin: str = "ZZZ") -> l
 def give_up(repo: Repo) -> None:
     """Deliver by hand until every row is dead (the sink fails once per pass)."""
     for _ in range(1000):
-        if all(r.status == "dead" for r in repo.alert_deliveries()):
+        if all(r.status == "dead" for r in repo.quality.alert_deliveries()):
             return
-        repo.deliver_alerts()
+        repo.quality.deliver_alerts()
     raise AssertionError("rows still pending after 1000 passes")
 
 
@@ -161,15 +161,15 @@ def give_up(repo: Repo) -> None:
 def test_ingest_delivers_its_alerts_after_the_commit(tmp_path: Path, hook: Hook) -> None:
     with tillage.open(project(tmp_path, hook.url)) as repo:
         bad_day(repo)
-        head = repo.commit().id
-        rows = repo.alert_deliveries(show_all=True)
+        head = repo.refs.commit().id
+        rows = repo.quality.alert_deliveries(show_all=True)
         assert rows and {r.status for r in rows} == {"delivered"}
         assert {r.commit_id for r in rows} == {head}
         assert len(hook.received) == len(rows)
         assert {b["commit"] for b in hook.received} == {head}
         assert any("ZZZ" in b["finding"]["message"] for b in hook.received)
         assert hook.deliveries == [b["delivery"] for b in hook.received]
-        assert repo.alert_deliveries() == []
+        assert repo.quality.alert_deliveries() == []
 
 
 def test_a_webhook_that_fails_then_recovers_gets_the_event_once(tmp_path: Path, hook: Hook) -> None:
@@ -178,7 +178,7 @@ def test_a_webhook_that_fails_then_recovers_gets_the_event_once(tmp_path: Path, 
         said = bad_day(repo)
         assert len(said) == 1
         assert "not delivered yet (try 1 of 10)" in said[0] and "HTTP 503" in said[0]
-        pending = repo.alert_deliveries()
+        pending = repo.quality.alert_deliveries()
         assert pending and {r.status for r in pending} == {"pending"}
         first, *others = pending
         assert first.attempts == 1 and "HTTP 503" in (first.last_error or "")
@@ -187,9 +187,9 @@ def test_a_webhook_that_fails_then_recovers_gets_the_event_once(tmp_path: Path, 
         assert len(hook.received) == 1
 
         hook.answers.clear()
-        report = repo.deliver_alerts()
+        report = repo.quality.deliver_alerts()
         assert (report.delivered, report.retrying, report.dead) == (len(pending), 0, 0)
-        assert repo.alert_deliveries() == []
+        assert repo.quality.alert_deliveries() == []
         # The failed try and the good one carry the same delivery id: receivers can dedupe.
         assert hook.deliveries[0] == hook.deliveries[1]
         assert sorted(set(hook.deliveries)) == sorted(r.event["delivery"] for r in pending)
@@ -207,10 +207,10 @@ def test_an_ingest_waits_for_one_short_try_of_a_webhook_that_never_answers(
         [said] = bad_day(repo)
         assert "timed out" in said
         assert len(hook.received) == 1
-        rows = repo.alert_deliveries()
+        rows = repo.quality.alert_deliveries()
         assert [r.attempts for r in rows] == [1] + [0] * (len(rows) - 1)
         assert "timed out" in (rows[0].last_error or "")
-        assert repo.alerts()  # the alerts are in the catalog all the same
+        assert repo.quality.alerts()  # the alerts are in the catalog all the same
 
 
 def test_an_ingest_with_a_webhook_that_is_down_commits_and_queues(tmp_path: Path) -> None:
@@ -218,13 +218,13 @@ def test_an_ingest_with_a_webhook_that_is_down_commits_and_queues(tmp_path: Path
     with tillage.open(project(tmp_path, url, retries=4)) as repo:
         [said] = bad_day(repo)
         assert "connection refused" in said
-        assert "ZZZ" in json.dumps([a.to_dict() for a in repo.alerts()])
-        rows = repo.alert_deliveries()
+        assert "ZZZ" in json.dumps([a.to_dict() for a in repo.quality.alerts()])
+        rows = repo.quality.alert_deliveries()
         assert rows[0].attempts == 1  # one try, not the sink's four
         assert "connection refused" in (rows[0].last_error or "")
 
         # By hand: every pending row gets its full tries; the sink fails once per pass.
-        report = repo.deliver_alerts()
+        report = repo.quality.deliver_alerts()
         assert (report.delivered, report.retrying) == (0, 1)
         assert report.waiting == len(rows) - 1
 
@@ -236,7 +236,7 @@ def test_rows_are_given_up_after_max_attempts_shown_and_revived(tmp_path: Path, 
         assert bad_day(repo)
     with tillage.open(path) as repo:
         give_up(repo)
-        rows = repo.alert_deliveries()
+        rows = repo.quality.alert_deliveries()
         assert {r.status for r in rows} == {"dead"}
         assert {r.attempts for r in rows} == {MAX_ATTEMPTS}
 
@@ -274,7 +274,7 @@ def test_a_revived_row_is_delivered_when_the_sink_is_back(tmp_path: Path) -> Non
         assert bad_day(repo)
     with tillage.open(path) as repo:
         give_up(repo)
-        dead = repo.alert_deliveries()
+        dead = repo.quality.alert_deliveries()
         assert {r.status for r in dead} == {"dead"}
     httpd = _Server(("127.0.0.1", port), _Handler)
     httpd.hook = Hook(url)
@@ -282,10 +282,10 @@ def test_a_revived_row_is_delivered_when_the_sink_is_back(tmp_path: Path) -> Non
     thread.start()
     try:
         with tillage.open(path) as repo:
-            assert repo.deliver_alerts().delivered == 0
-            report = repo.deliver_alerts(retry_dead=True)
+            assert repo.quality.deliver_alerts().delivered == 0
+            report = repo.quality.deliver_alerts(retry_dead=True)
             assert report.delivered == len(dead)
-            assert repo.alert_deliveries() == []
+            assert repo.quality.alert_deliveries() == []
         assert sorted(httpd.hook.deliveries) == sorted(r.event["delivery"] for r in dead)
     finally:
         httpd.shutdown()
@@ -299,7 +299,7 @@ def test_two_drainers_never_deliver_one_row_twice(tmp_path: Path, hook: Hook) ->
     with tillage.open(path) as repo:
         for day in range(4):
             assert bad_day(repo, range(2000 + day * 300, 2300 + day * 300), f"Z{day}")
-        queued = repo.alert_deliveries()
+        queued = repo.quality.alert_deliveries()
     assert len(queued) >= 4
     hook.answers.clear()
     hook.received.clear()
@@ -312,7 +312,7 @@ def test_two_drainers_never_deliver_one_row_twice(tmp_path: Path, hook: Hook) ->
     def drainer() -> None:
         with tillage.open(path) as mine:
             start.wait()
-            reports.append(mine.deliver_alerts())
+            reports.append(mine.quality.deliver_alerts())
 
     threads = [threading.Thread(target=drainer) for _ in range(2)]
     for t in threads:
@@ -323,7 +323,7 @@ def test_two_drainers_never_deliver_one_row_twice(tmp_path: Path, hook: Hook) ->
     assert len(set(hook.deliveries)) == len(hook.deliveries)
     assert sum(r.delivered for r in reports) == len(queued)
     with tillage.open(path) as repo:
-        assert repo.alert_deliveries() == []
+        assert repo.quality.alert_deliveries() == []
 
 
 def test_the_worker_delivers_what_is_due(tmp_path: Path) -> None:
@@ -332,11 +332,11 @@ def test_the_worker_delivers_what_is_due(tmp_path: Path) -> None:
     with tillage.open(path) as repo:
         assert bad_day(repo)
     with tillage.open(path) as repo:
-        rows = repo.alert_deliveries()
+        rows = repo.quality.alert_deliveries()
         tick = tillage.tick(repo)
         # The failed row waits out its backoff, so the worker tries the others, once.
         assert tick.delivered == 0 and len(tick.errors) == 1
-        after = {r.id: r.attempts for r in repo.alert_deliveries()}
+        after = {r.id: r.attempts for r in repo.quality.alert_deliveries()}
         assert after[rows[0].id] == 1
         assert sorted(after.values()) == [0] * (len(rows) - 2) + [1, 1]
 
@@ -387,15 +387,15 @@ def crash(path: Path, moment: str) -> None:
 def test_a_crash_after_the_commit_still_delivers_later(tmp_path: Path, hook: Hook) -> None:
     path = project(tmp_path, hook.url)
     with tillage.open(path) as repo:
-        before = repo.commit().id
+        before = repo.refs.commit().id
     crash(path, "after-commit")
     assert hook.received == []
     with tillage.open(path) as repo:
-        head = repo.commit().id
+        head = repo.refs.commit().id
         assert head != before
-        rows = repo.alert_deliveries()
+        rows = repo.quality.alert_deliveries()
         assert rows and {(r.status, r.commit_id) for r in rows} == {("pending", head)}
-        assert repo.deliver_alerts().delivered == len(rows)
+        assert repo.quality.deliver_alerts().delivered == len(rows)
     assert {b["commit"] for b in hook.received} == {head}
     assert any("ZZZ" in b["finding"]["message"] for b in hook.received)
 
@@ -404,14 +404,14 @@ def test_a_crash_after_the_commit_still_delivers_later(tmp_path: Path, hook: Hoo
 def test_a_commit_that_rolled_back_delivers_nothing(tmp_path: Path, hook: Hook) -> None:
     path = project(tmp_path, hook.url)
     with tillage.open(path) as repo:
-        before = repo.commit().id
-        alerts_before = repo.alerts(show_all=True)
+        before = repo.refs.commit().id
+        alerts_before = repo.quality.alerts(show_all=True)
     crash(path, "in-transaction")
     with tillage.open(path) as repo:
-        assert repo.commit().id == before
-        assert repo.alerts(show_all=True) == alerts_before
-        assert repo.alert_deliveries(show_all=True) == []
-        assert repo.deliver_alerts().delivered == 0
+        assert repo.refs.commit().id == before
+        assert repo.quality.alerts(show_all=True) == alerts_before
+        assert repo.quality.alert_deliveries(show_all=True) == []
+        assert repo.quality.deliver_alerts().delivered == 0
     assert hook.received == []
 
 
@@ -429,7 +429,7 @@ def test_a_claim_is_exclusive_until_its_drainer_is_presumed_dead(
     hook.answers.extend([503] * 50)
     with tillage.open(path) as repo:
         assert bad_day(repo)
-        rows = repo.alert_deliveries()
+        rows = repo.quality.alert_deliveries()
     assert len(rows) >= 2
     engine = create_engine(f"sqlite:///{path / '.tillage' / 'catalog.db'}")
     store = MonitoringStore(engine)
@@ -449,8 +449,8 @@ def test_a_claim_is_exclusive_until_its_drainer_is_presumed_dead(
 
     hook.answers.clear()
     with tillage.open(path) as repo:
-        repo.deliver_alerts()
-        status = {r.id: r.status for r in repo.alert_deliveries(show_all=True)}
+        repo.quality.deliver_alerts()
+        status = {r.id: r.status for r in repo.quality.alert_deliveries(show_all=True)}
     assert status[fresh] == "sending"  # still drainer a's
     assert status[stale] == "delivered"  # taken over from the dead one
     assert rows[0].event["delivery"] not in hook.deliveries[1:]

@@ -223,7 +223,7 @@ def test_a_failed_step_fails_the_run_and_resume_redoes_only_it(
     assert "total refused" in (run.error or "")
     assert run.steps[-1].status == "failed" and "ValueError" in (run.steps[-1].error or "")
     # Nothing the run wrote is on main; it waits on the run's own branch.
-    assert "data" not in repo.datasets("main")
+    assert "data" not in repo.datasets.pins("main")
     assert repo.read("data", run.run_branch).num_rows == 10
 
     (tmp_path / "counts.fail").unlink()
@@ -242,7 +242,7 @@ def test_approval_pauses_the_run_until_approved(
     assert run.status == "waiting"
     assert run.waiting_on is not None and run.waiting_on["kind"] == "approval"
     assert f"tillage runs approve {run.id} publish" in run.waiting_on["message"]
-    assert "data" not in repo.datasets("main")
+    assert "data" not in repo.datasets.pins("main")
     assert runs.resume(run.id).status == "waiting"  # still not approved
     runs.approve(run.id, "publish", note="looks right")
     done = runs.resume(run.id)
@@ -498,7 +498,7 @@ def test_map_over_the_batches_of_a_dataset(
     assert run.result == 20
     step = run.steps[0]
     assert step.name == "rows_over.map"
-    assert step.reads == [{"dataset": "data", "commit": repo.resolve("main")}]
+    assert step.reads == [{"dataset": "data", "commit": repo.refs.resolve("main")}]
     # Cached by data version: the same commit again reuses it; a new commit does not.
     assert tillage.run(repo, target(flow, "scan"), {"threshold": 9.5}).steps[0].status == "cached"
     repo.ingest("data", pa.table({"id": [99], "v": [100.0]}))
@@ -525,7 +525,7 @@ def test_a_step_killed_after_writing_writes_once(repo: Repo, flow: Path, tmp_pat
     assert done.status == "done", done.error
     assert counts(tmp_path) == ["load", "append", "append"]
     assert repo.read("data").num_rows == 10
-    assert killed.run_branch not in repo.branches()  # merged, then removed
+    assert killed.run_branch not in repo.refs.branches()  # merged, then removed
 
 
 def _flip_a_byte(repo: Repo, ref: dict[str, str]) -> Path:
@@ -571,13 +571,13 @@ def test_cancel_ends_a_waiting_run_and_delete_removes_it(
     monkeypatch.setenv("TILLAGE_TEST_APPROVAL", "1")
     runs = tillage.Runs(repo)
     run = tillage.run(repo, target(flow, "daily"), {"day": 1})
-    assert run.status == "waiting" and run.run_branch in repo.branches()
+    assert run.status == "waiting" and run.run_branch in repo.refs.branches()
     with pytest.raises(tillage.RunStateError, match="Cancel it first"):
         runs.delete(run.id)
     cancelled = runs.cancel(run.id[:6])
     assert cancelled.status == "cancelled" and cancelled.waiting_on is None
-    assert run.run_branch not in repo.branches()  # its writes are gone, never merged
-    assert "data" not in repo.datasets("main")
+    assert run.run_branch not in repo.refs.branches()  # its writes are gone, never merged
+    assert "data" not in repo.datasets.pins("main")
     with pytest.raises(tillage.RunStateError, match="tillage run "):
         runs.resume(run.id)
     with pytest.raises(tillage.RunStateError, match="nothing to cancel"):
@@ -595,9 +595,9 @@ def test_delete_removes_a_failed_run_its_branch_and_its_stored_steps(
     runs = tillage.Runs(repo)
     (tmp_path / "counts.fail").touch()
     failed = tillage.run(repo, target(flow, "daily"), {"day": 1})
-    assert failed.status == "failed" and failed.run_branch in repo.branches()
+    assert failed.status == "failed" and failed.run_branch in repo.refs.branches()
     runs.delete(failed.id)
-    assert failed.run_branch not in repo.branches() and runs.list() == []
+    assert failed.run_branch not in repo.refs.branches() and runs.list() == []
     (tmp_path / "counts.fail").unlink()
     done = tillage.run(repo, target(flow, "daily"), {"day": 1})
     assert [s.status for s in done.steps] == ["done", "done", "done"]  # nothing reused
@@ -638,8 +638,8 @@ def test_cancel_stops_a_run_executing_in_another_process(
     assert proc.returncode == 0, err
     assert out.strip() == "cancelled"
     assert counts(tmp_path) == ["load", "store"]  # total never ran
-    assert live.run_branch not in repo.branches()
-    assert "data" not in repo.datasets("main")
+    assert live.run_branch not in repo.refs.branches()
+    assert "data" not in repo.datasets.pins("main")
 
 
 def test_a_catalog_from_before_run_processes_upgrades_and_keeps_its_runs(
@@ -656,11 +656,11 @@ def test_a_catalog_from_before_run_processes_upgrades_and_keeps_its_runs(
     done = tillage.run(repo, target(flow, "daily"), {"day": 1})
     monkeypatch.setenv("TILLAGE_TEST_APPROVAL", "1")
     waiting = tillage.run(repo, target(flow, "daily"), {"day": 2})
-    with repo.catalog.engine.begin() as conn:
+    with repo._storage.catalog.engine.begin() as conn:
         command.downgrade(_config(conn), "0005")
         # A run killed before its process was recorded: stored as running, no pid.
         conn.execute(text("UPDATE runs SET status = 'running' WHERE id = :id"), {"id": waiting.id})
-    columns = {c["name"] for c in inspect(repo.catalog.engine).get_columns("runs")}
+    columns = {c["name"] for c in inspect(repo._storage.catalog.engine).get_columns("runs")}
     assert "pid" not in columns
     path = repo.path
     repo.close()
@@ -669,7 +669,7 @@ def test_a_catalog_from_before_run_processes_upgrades_and_keeps_its_runs(
         tillage.open(path)
     assert tillage.Repo.upgrade(path) == ("0005", head_revision())
     with tillage.open(path) as again:
-        with again.catalog.engine.connect() as conn:
+        with again._storage.catalog.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert not [d for d in diffs if d[0] in ("add_column", "remove_column")], diffs
         runs = tillage.Runs(again)

@@ -443,7 +443,7 @@ def test_cancelling_a_run_that_waits_to_retry_stops_it_without_the_retry(
     assert proc.returncode == 0
     assert out.decode().strip() == "cancelled"
     assert counts(tmp_path) == ["slow"]  # the retry never ran
-    assert waiting.run_branch not in repo.branches()
+    assert waiting.run_branch not in repo.refs.branches()
 
 
 def test_map_items_are_retried_one_by_one(repo: Repo, project: Path, tmp_path: Path) -> None:
@@ -695,7 +695,7 @@ def test_a_catalog_from_before_step_attempts_upgrades_and_keeps_its_steps(
 
     fail_next(tmp_path, "fetch", 1)
     done = run(repo, project, "flaky")
-    with repo.catalog.engine.begin() as conn:
+    with repo._storage.catalog.engine.begin() as conn:
         command.downgrade(_config(conn), "0007")
     path = repo.path
     repo.close()

@@ -125,7 +125,7 @@ def test_export_with_a_broken_filter_writes_no_file(repo: Repo, tmp_path: Path) 
     expect_unchanged(
         repo,
         tillage.InvalidFilterError,
-        lambda: repo.export("flights", out, where="carrier = 'AA'; dep_delay > 60"),
+        lambda: repo.datasets.export("flights", out, where="carrier = 'AA'; dep_delay > 60"),
     )
     assert not out.exists()
 
@@ -169,48 +169,51 @@ def test_a_filter_the_table_cannot_evaluate_says_so_without_source_paths(repo: R
 
 
 def test_commit_id_prefixes_are_hex_and_literal(repo: Repo) -> None:
-    first = repo.log()[-1].id
+    first = repo.refs.log()[-1].id
     for prefix in [first[:3] + "_", first[:2] + "%", "%%%%", "____"]:
-        expect_unchanged(repo, tillage.NoSuchRefError, lambda p=prefix: repo.reset(p), "hex digits")
-    assert repo.catalog.find_commit_ids(first[:3] + "_") == []
-    assert repo.catalog.find_commit_ids("%") == []
-    assert repo.resolve(first[:8]) == first
-    assert repo.resolve(first[:8].upper()) == first
+        expect_unchanged(
+            repo, tillage.NoSuchRefError, lambda p=prefix: repo.refs.reset(p), "hex digits"
+        )
+    assert repo._storage.catalog.find_commit_ids(first[:3] + "_") == []
+    assert repo._storage.catalog.find_commit_ids("%") == []
+    assert repo.refs.resolve(first[:8]) == first
+    assert repo.refs.resolve(first[:8].upper()) == first
 
 
 def test_a_branch_or_tag_named_like_a_pattern_still_resolves(repo: Repo) -> None:
     repo.create_tag("acb_", "dev")
-    assert repo.resolve("acb_") == repo.resolve("dev")
+    assert repo.refs.resolve("acb_") == repo.refs.resolve("dev")
 
 
 # -- empty refs ------------------------------------------------------------------------------
 
 EMPTY_REF_CALLS = {
-    "resolve": lambda r, e: r.resolve(e),
-    "commit": lambda r, e: r.commit(e),
-    "log": lambda r, e: r.log(e),
+    "resolve": lambda r, e: r.refs.resolve(e),
+    "commit": lambda r, e: r.refs.commit(e),
+    "log": lambda r, e: r.refs.log(e),
     "read": lambda r, e: r.read("flights", e),
-    "head": lambda r, e: r.head("flights", e),
-    "export": lambda r, e: r.export("flights", "x.parquet", e),
+    "head": lambda r, e: r.datasets.head("flights", e),
+    "export": lambda r, e: r.datasets.export("flights", "x.parquet", e),
     "diff-a": lambda r, e: r.diff(e),
     "diff-b": lambda r, e: r.diff("dev", e),
-    "revert": lambda r, e: r.revert(e),
-    "reset": lambda r, e: r.reset(e),
-    "reset-branch": lambda r, e: r.reset("dev", branch=e),
+    "revert": lambda r, e: r.refs.revert(e),
+    "reset": lambda r, e: r.refs.reset(e),
+    "reset-branch": lambda r, e: r.refs.reset("dev", branch=e),
     "merge": lambda r, e: r.merge(e),
     "merge-into": lambda r, e: r.merge("dev", e),
     "branch-from": lambda r, e: r.create_branch("x", e),
     "tag-ref": lambda r, e: r.create_tag("x", e),
-    "tag-delete": lambda r, e: r.delete_tag(e),
-    "switch": lambda r, e: r.switch(e),
-    "delete-branch": lambda r, e: r.delete_branch(e),
+    "tag-delete": lambda r, e: r.refs.delete_tag(e),
+    "switch": lambda r, e: r.refs.switch(e),
+    "delete-branch": lambda r, e: r.refs.delete_branch(e),
     "ingest-branch": lambda r, e: r.ingest("flights", flights(301).slice(300), branch=e),
-    "alerts-commit": lambda r, e: r.alerts(commit=e),
-    "datasets": lambda r, e: r.datasets(e),
-    "schema": lambda r, e: r.schema("flights", e),
+    "alerts-commit": lambda r, e: r.quality.alerts(commit=e),
+    "datasets": lambda r, e: r.datasets.pins(e),
+    "schema": lambda r, e: r.datasets.schema("flights", e),
     "profile": lambda r, e: r.profile("flights", e),
-    "checks": lambda r, e: r.checks(e),
-    "bind": lambda r, e: r.bind(e),
+    "checks": lambda r, e: r.quality.checks(e),
+    "at": lambda r, e: r.at(e),
+    "at-alerts-on": lambda r, e: r.at("main", alerts_on=e),
 }
 
 
@@ -231,13 +234,13 @@ def test_a_ref_that_is_not_text_is_an_error(repo: Repo) -> None:
     expect_unchanged(
         repo,
         tillage.InvalidRefError,
-        lambda: repo.resolve(5),  # type: ignore[arg-type]
+        lambda: repo.refs.resolve(5),  # type: ignore[arg-type]
         "not text (int)",
     )
 
 
 def test_none_still_means_head(repo: Repo) -> None:
-    assert repo.resolve(None) == repo.resolve("HEAD") == repo.log()[0].id
+    assert repo.refs.resolve(None) == repo.refs.resolve("HEAD") == repo.refs.log()[0].id
     assert repo.read("flights", None).num_rows == 300
 
 
@@ -352,7 +355,7 @@ def test_taxonomy_and_task_names_stay_inside_the_project(repo: Repo, tmp_path: P
         expect_unchanged(
             repo,
             tillage.InvalidNameError,
-            lambda name=name: repo.create_labelset("s", records="flights", taxonomy=name),
+            lambda name=name: repo.labels.create("s", records="flights", taxonomy=name),
             "not a valid taxonomy name",
         )
         expect_unchanged(
@@ -378,7 +381,7 @@ def test_a_label_set_name_is_checked_as_a_label_set_name(repo: Repo) -> None:
     expect_unchanged(
         repo,
         tillage.InvalidNameError,
-        lambda: repo.create_labelset("../x", records="flights", taxonomy="t"),
+        lambda: repo.labels.create("../x", records="flights", taxonomy="t"),
         "'../x' is not a valid label set name",
     )
 

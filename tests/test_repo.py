@@ -69,26 +69,26 @@ def snapshot(repo: Repo) -> dict[str, Any]:
     the rows of every dataset version every commit pins, and the bytes of every
     file under ``.tillage/tables``.
     """
-    commits = repo.catalog.all_commits()
+    commits = repo._storage.catalog.all_commits()
     data: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for cid, commit in commits.items():
         for name, pin in commit.pins.items():
             got = repo.read(name, cid)
             assert got.num_rows == pin.num_rows
-            data[(cid, name)] = got.sort_by(repo.key(name)[0]).to_pylist()
-    root = repo.tables.root
+            data[(cid, name)] = got.sort_by(repo.datasets.key(name)[0]).to_pylist()
+    root = repo._storage.tables.root
     files = {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
     return {
-        "current": repo.current_branch,
-        "branches": repo.branches(),
-        "tags": repo.tags(),
+        "current": repo.refs.current_branch,
+        "branches": repo.refs.branches(),
+        "tags": repo.refs.tags(),
         "commits": sorted(commits),
-        "datasets": repo.catalog.list_datasets(),
-        "status": repo.status(),
+        "datasets": repo._storage.catalog.list_datasets(),
+        "status": repo.refs.status(),
         "data": data,
         "files": files,
     }
@@ -96,7 +96,7 @@ def snapshot(repo: Repo) -> dict[str, Any]:
 
 def lance_state(repo: Repo, dataset: str) -> tuple[list[int], list[str]]:
     """The versions of the dataset's Lance main branch, and its Lance branches."""
-    ds = lance.dataset(repo.tables.uri(dataset))
+    ds = lance.dataset(repo._storage.tables.uri(dataset))
     return [v["version"] for v in ds.versions()], sorted(ds.branches.list())
 
 
@@ -137,7 +137,7 @@ def test_ingest_polars_round_trips(repo: Repo) -> None:
     assert isinstance(back, pl.DataFrame)
     assert back.sort("id").equals(df)
     # Large strings from Polars are stored as plain strings.
-    assert repo.schema("p").field("name").type == pa.string()
+    assert repo.datasets.schema("p").field("name").type == pa.string()
 
 
 def test_ingest_arrow_table_batch_and_reader(repo: Repo) -> None:
@@ -149,7 +149,7 @@ def test_ingest_arrow_table_batch_and_reader(repo: Repo) -> None:
     reader = pa.RecordBatchReader.from_batches(t.schema, table([6]).to_batches())
     repo.ingest("t", reader)
     assert [r["id"] for r in rows(repo)] == [1, 2, 3, 4, 5, 6]
-    assert len(repo.log()) == 3
+    assert len(repo.refs.log()) == 3
 
 
 def _write_arrow_file(path: Path, t: pa.Table) -> None:
@@ -186,12 +186,12 @@ def test_ingest_file_formats_round_trip(repo: Repo, tmp_path: Path, name: str) -
     WRITERS[name](path, t)
     commit = repo.ingest("t", path, key="id")
     assert rows(repo) == t.sort_by("id").to_pylist()
-    assert repo.schema("t") == t.schema
-    assert [c.id for c in repo.log()] == [commit.id]
+    assert repo.datasets.schema("t") == t.schema
+    assert [c.id for c in repo.refs.log()] == [commit.id]
 
 
 def test_multi_file_ingest_is_one_commit(filled: Repo, tmp_path: Path) -> None:
-    before = filled.commit()
+    before = filled.refs.commit()
     a = write_parquet(tmp_path / "a.parquet", table([10, 11]))
     b = tmp_path / "b.csv"
     pacsv.write_csv(table([12, 13, 14]), b)
@@ -200,13 +200,13 @@ def test_multi_file_ingest_is_one_commit(filled: Repo, tmp_path: Path) -> None:
     commit = filled.ingest("t", [a, str(b), c], message="three files")
     assert commit.parents == (before.id,)
     assert commit.changes["t"]["inserted"] == 6
-    assert [x.id for x in filled.log()] == [commit.id, before.id]
+    assert [x.id for x in filled.refs.log()] == [commit.id, before.id]
     assert [r["id"] for r in rows(filled)] == list(range(16))
     assert by_id(filled)[12] == {"id": 12, "v": 12.0, "s": "s12"}
 
 
 def test_each_ingest_is_exactly_one_commit(filled: Repo) -> None:
-    heads = [filled.commit().id]
+    heads = [filled.refs.commit().id]
     for op, data in [
         ("append", table([10, 11])),
         ("upsert", table([1, 12], v=[-1.0, 12.0])),
@@ -215,9 +215,9 @@ def test_each_ingest_is_exactly_one_commit(filled: Repo) -> None:
     ]:
         c = filled.ingest("t", data, mode=op)  # type: ignore[arg-type]
         assert c.parents == (heads[-1],)
-        assert filled.commit().id == c.id
+        assert filled.refs.commit().id == c.id
         heads.append(c.id)
-    assert [c.id for c in filled.log()] == heads[::-1]
+    assert [c.id for c in filled.refs.log()] == heads[::-1]
 
 
 # -- ingest: modes -----------------------------------------------------------------------
@@ -298,7 +298,7 @@ def test_delete_and_merge_by_temporal_keys(repo: Repo) -> None:
 def test_composite_key(repo: Repo) -> None:
     t = pa.table({"a": [1, 1, 2], "b": ["x", "y", "x"], "v": [1, 2, 3]})
     repo.ingest("c", t, key=["a", "b"])
-    assert repo.key("c") == ["a", "b"]
+    assert repo.datasets.key("c") == ["a", "b"]
     c = repo.ingest("c", pa.table({"a": [1, 3], "b": ["y", "x"], "v": [20, 4]}), mode="upsert")
     assert (c.changes["c"]["inserted"], c.changes["c"]["updated"]) == (1, 1)
     got = repo.read("c").sort_by([("a", "ascending"), ("b", "ascending")]).to_pylist()
@@ -318,11 +318,11 @@ def test_evolve_adds_columns(filled: Repo) -> None:
     t = table([10, 11]).append_column("w", pa.array([1, 2], pa.int32()))
     c = filled.ingest("t", t, evolve=True)
     assert c.changes["t"]["added_columns"] == ["w"]
-    assert filled.schema("t").names == ["id", "v", "s", "w"]
+    assert filled.datasets.schema("t").names == ["id", "v", "s", "w"]
     got = by_id(filled)
     assert got[0]["w"] is None and got[11]["w"] == 2
     # The version before still has the old schema.
-    assert filled.schema("t", "HEAD~1").names == ["id", "v", "s"]
+    assert filled.datasets.schema("t", "HEAD~1").names == ["id", "v", "s"]
     # A batch without the new column now lacks a column.
     with pytest.raises(tillage.SchemaMismatchError, match="missing columns w"):
         filled.ingest("t", table([12]))
@@ -331,7 +331,7 @@ def test_evolve_adds_columns(filled: Repo) -> None:
 def test_types_are_cast_safely_to_the_dataset(filled: Repo) -> None:
     t = pa.table({"id": pa.array([10], pa.int32()), "v": [1], "s": ["x"]})
     filled.ingest("t", t)
-    assert filled.schema("t").field("id").type == pa.int64()
+    assert filled.datasets.schema("t").field("id").type == pa.int64()
     assert by_id(filled)[10] == {"id": 10, "v": 1.0, "s": "x"}
 
 
@@ -339,7 +339,7 @@ def test_types_are_cast_safely_to_the_dataset(filled: Repo) -> None:
 
 
 def test_commit_metadata(filled: Repo) -> None:
-    first = filled.commit()
+    first = filled.refs.commit()
     assert first.parents == ()
     assert first.message == "ten rows"
     assert first.principal == "tester"
@@ -355,7 +355,7 @@ def test_commit_metadata(filled: Repo) -> None:
     assert second.message == "append t: +1 ~0 -0 rows"
     assert second.created_at > first.created_at
     # What the catalog stores is what ingest returned.
-    assert filled.commit(second.id) == second
+    assert filled.refs.commit(second.id) == second
 
 
 def test_principal_from_env_and_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -398,14 +398,14 @@ def test_code_version_from_git(repo: Repo, tmp_path: Path, monkeypatch: pytest.M
     (code / "train.py").write_text("print(2)\n")
     c3 = repo.ingest("t", table([3]))
     assert c3.code == tillage.CodeVersion(sha, True)
-    assert repo.commit(c3.id).code == tillage.CodeVersion(sha, True)
+    assert repo.refs.commit(c3.id).code == tillage.CodeVersion(sha, True)
     # An explicit code version wins.
     given = tillage.CodeVersion("abc123", False)
     assert repo.ingest("t", table([4]), code=given).code == given
 
 
 def test_commit_ids_are_content_hashes(filled: Repo) -> None:
-    stored = filled.commit()
+    stored = filled.refs.commit()
     fields: dict[str, Any] = {
         "parents": stored.parents,
         "pins": stored.pins,
@@ -433,29 +433,29 @@ def test_commit_ids_are_content_hashes(filled: Repo) -> None:
 
 
 def test_refs_resolve(filled: Repo) -> None:
-    c1 = filled.commit()
+    c1 = filled.refs.commit()
     c2 = filled.ingest("t", table([10]))
     c3 = filled.ingest("t", table([11]))
     filled.create_tag("v1", c2.id)
     filled.create_branch("dev", "main~1")
-    assert filled.resolve("main") == c3.id
-    assert filled.resolve("HEAD") == c3.id
-    assert filled.resolve() == c3.id
-    assert filled.resolve("main~2") == c1.id
-    assert filled.resolve("HEAD~") == c2.id
-    assert filled.resolve("v1") == c2.id
-    assert filled.resolve("v1~1") == c1.id
-    assert filled.resolve("dev") == c2.id
-    assert filled.resolve(c3.id) == c3.id
-    assert filled.resolve(c1.id[:10]) == c1.id
-    assert filled.branches() == {"dev": c2.id, "main": c3.id}
-    assert filled.tags() == {"v1": c2.id}
+    assert filled.refs.resolve("main") == c3.id
+    assert filled.refs.resolve("HEAD") == c3.id
+    assert filled.refs.resolve() == c3.id
+    assert filled.refs.resolve("main~2") == c1.id
+    assert filled.refs.resolve("HEAD~") == c2.id
+    assert filled.refs.resolve("v1") == c2.id
+    assert filled.refs.resolve("v1~1") == c1.id
+    assert filled.refs.resolve("dev") == c2.id
+    assert filled.refs.resolve(c3.id) == c3.id
+    assert filled.refs.resolve(c1.id[:10]) == c1.id
+    assert filled.refs.branches() == {"dev": c2.id, "main": c3.id}
+    assert filled.refs.tags() == {"v1": c2.id}
     assert len(rows(filled, ref="v1")) == 11
     assert len(rows(filled, ref=c1.id[:8])) == 10
     with pytest.raises(tillage.NoSuchRefError, match="fewer than 3"):
-        filled.resolve("main~3")
+        filled.refs.resolve("main~3")
     with pytest.raises(tillage.NoSuchRefError):
-        filled.resolve(c1.id[:3])  # too short to be a prefix
+        filled.refs.resolve(c1.id[:3])  # too short to be a prefix
     with pytest.raises(tillage.RefExistsError, match="pick another name"):
         filled.create_branch("dev")
     with pytest.raises(tillage.RefExistsError):
@@ -464,24 +464,24 @@ def test_refs_resolve(filled: Repo) -> None:
 
 def test_create_branch_copies_no_data(filled: Repo) -> None:
     filled.ingest("t", table([10, 11]))
-    files = sorted(p for p in filled.tables.root.rglob("*") if p.is_file())
-    size = filled.tables.size_bytes()
+    files = sorted(p for p in filled._storage.tables.root.rglob("*") if p.is_file())
+    size = filled._storage.tables.size_bytes()
     versions = lance_state(filled, "t")
     start = filled.create_branch("dev")
-    assert start == filled.resolve("main")
-    assert sorted(p for p in filled.tables.root.rglob("*") if p.is_file()) == files
-    assert filled.tables.size_bytes() == size
+    assert start == filled.refs.resolve("main")
+    assert sorted(p for p in filled._storage.tables.root.rglob("*") if p.is_file()) == files
+    assert filled._storage.tables.size_bytes() == size
     assert lance_state(filled, "t") == versions
-    assert filled.datasets("dev") == filled.datasets("main")
+    assert filled.datasets.pins("dev") == filled.datasets.pins("main")
 
 
 def test_write_on_branch_leaves_main_alone(filled: Repo) -> None:
-    main_before = filled.commit("main")
+    main_before = filled.refs.commit("main")
     main_rows = rows(filled)
     filled.create_branch("dev")
     c = filled.ingest("t", table([3, 50], v=[-3.0, 50.0]), mode="upsert", branch="dev")
     assert c.pins["t"].lance_branch != "main"
-    assert filled.commit("main") == main_before
+    assert filled.refs.commit("main") == main_before
     assert rows(filled) == main_rows
     assert by_id(filled, ref="dev")[3]["v"] == -3.0
     assert len(rows(filled, ref="dev")) == 11
@@ -497,46 +497,46 @@ def test_write_on_branch_leaves_main_alone(filled: Repo) -> None:
 
 def test_switch(filled: Repo) -> None:
     filled.create_branch("dev")
-    filled.switch("dev")
-    assert filled.current_branch == "dev"
+    filled.refs.switch("dev")
+    assert filled.refs.current_branch == "dev"
     c = filled.ingest("t", table([10]))  # goes to the current branch
-    assert filled.resolve("dev") == c.id
-    assert filled.resolve("HEAD") == c.id
-    assert filled.resolve("main") == c.parents[0]
-    assert filled.status().branch == "dev"
+    assert filled.refs.resolve("dev") == c.id
+    assert filled.refs.resolve("HEAD") == c.id
+    assert filled.refs.resolve("main") == c.parents[0]
+    assert filled.refs.status().branch == "dev"
     # A new handle sees the switch.
     again = tillage.open(filled.path)
-    assert again.current_branch == "dev"
-    filled.switch("main")
+    assert again.refs.current_branch == "dev"
+    filled.refs.switch("main")
     assert len(rows(filled)) == 10
 
 
 def test_status(filled: Repo) -> None:
     filled.create_tag("v1")
-    st = filled.status()
+    st = filled.refs.status()
     assert st.branch == "main"
-    assert st.head == filled.resolve("main")
+    assert st.head == filled.refs.resolve("main")
     assert [(d.name, d.key, d.rows) for d in st.datasets] == [("t", ["id"], 10)]
     assert st.storage_bytes > 0
     assert (st.branches, st.tags) == (1, 1)
 
 
 def test_empty_repository(repo: Repo) -> None:
-    assert repo.resolve() is None
-    assert repo.log() == []
-    assert repo.datasets() == {}
-    assert repo.status().head is None
+    assert repo.refs.resolve() is None
+    assert repo.refs.log() == []
+    assert repo.datasets.pins() == {}
+    assert repo.refs.status().head is None
     with pytest.raises(tillage.NoSuchRefError, match="no commits yet"):
-        repo.commit()
+        repo.refs.commit()
 
 
 def test_log_filters_by_dataset(filled: Repo) -> None:
     filled.ingest("u", table([1]), key="id")
     filled.ingest("t", table([10]))
-    assert len(filled.log()) == 3
-    assert [c.changes.keys() for c in filled.log(dataset="u")] == [{"u": 0}.keys()]
-    assert len(filled.log(dataset="t")) == 2
-    assert len(filled.log(limit=1)) == 1
+    assert len(filled.refs.log()) == 3
+    assert [c.changes.keys() for c in filled.refs.log(dataset="u")] == [{"u": 0}.keys()]
+    assert len(filled.refs.log(dataset="t")) == 2
+    assert len(filled.refs.log(limit=1)) == 1
 
 
 # -- diff --------------------------------------------------------------------------------
@@ -567,7 +567,7 @@ def test_diff_rows_and_columns(filled: Repo) -> None:
 
 
 def test_diff_datasets_added_and_unchanged(filled: Repo) -> None:
-    first = filled.resolve()
+    first = filled.refs.resolve()
     assert first is not None
     filled.ingest("u", table([1, 2]), key="id")
     diffs = {d.dataset: d for d in filled.diff(first)}
@@ -611,18 +611,18 @@ def test_merge_fast_forward_and_up_to_date(filled: Repo) -> None:
     c = filled.ingest("t", table([10]), branch="dev")
     r = filled.merge("dev")
     assert (r.kind, r.commit, r.target) == ("fast-forward", c.id, "main")
-    assert filled.resolve("main") == c.id
+    assert filled.refs.resolve("main") == c.id
     assert rows(filled) == rows(filled, ref="dev")
     again = filled.merge("dev")
     assert again.kind == "up-to-date" and again.commit == c.id
     older = filled.merge("main~1")
     assert older.kind == "up-to-date"
-    assert filled.resolve("main") == c.id
+    assert filled.refs.resolve("main") == c.id
 
 
 def test_three_way_merge_non_overlapping(filled: Repo) -> None:
     filled.create_branch("dev")
-    base = filled.resolve()
+    base = filled.refs.resolve()
     # ours (main): change v of 1, s of 2, delete 3, add 20
     filled.ingest("t", table([1], v=[-1.0]), mode="upsert")
     filled.ingest("t", table([2], s=["main2"]), mode="upsert")
@@ -633,11 +633,11 @@ def test_three_way_merge_non_overlapping(filled: Repo) -> None:
     filled.ingest("t", table([4], v=[-4.0]), mode="upsert", branch="dev")
     filled.ingest("t", pa.table({"id": [5]}), mode="delete", branch="dev")
     filled.ingest("t", table([30]), branch="dev")
-    ours, theirs = filled.resolve("main"), filled.resolve("dev")
+    ours, theirs = filled.refs.resolve("main"), filled.refs.resolve("dev")
     dev_rows = rows(filled, ref="dev")
     r = filled.merge("dev")
     assert r.kind == "merge" and r.base == base
-    merged = filled.commit()
+    merged = filled.refs.commit()
     assert merged.id == r.commit
     assert merged.parents == (ours, theirs)
     want = {i: {"id": i, "v": float(i), "s": f"s{i}"} for i in range(10) if i not in (3, 5)}
@@ -705,11 +705,11 @@ def test_merge_delete_vs_update(filled: Repo) -> None:
     assert snapshot(filled) == before
     filled.merge("dev", prefer="ours")
     assert by_id(filled)[3]["v"] == -3.0
-    filled.reset("HEAD~1")
+    filled.refs.reset("HEAD~1")
     filled.merge("dev", prefer="theirs")
     assert 3 not in by_id(filled) and len(rows(filled)) == 9
     # The other way round: ours deleted, theirs changed.
-    filled.reset("HEAD~1")
+    filled.refs.reset("HEAD~1")
     filled.create_branch("dev2", "main")
     filled.ingest("t", table([4], v=[-4.0]), mode="upsert", branch="dev2")
     filled.ingest("t", pa.table({"id": [4]}), mode="delete")
@@ -734,7 +734,7 @@ def test_merge_same_key_added_on_both_sides(filled: Repo) -> None:
         2.0,
     )
     # Both sides adding the very same row is no conflict.
-    filled.reset("HEAD~1")
+    filled.refs.reset("HEAD~1")
     filled.ingest("t", table([50], v=[2.0]))
     filled.merge("dev")
     assert by_id(filled)[50]["v"] == 2.0
@@ -746,7 +746,7 @@ def test_merge_dataset_added_on_one_side(filled: Repo) -> None:
     filled.ingest("t", table([10]))  # main moves too: a real three-way merge
     r = filled.merge("dev")
     assert r.kind == "merge"
-    assert set(filled.datasets()) == {"t", "u"}
+    assert set(filled.datasets.pins()) == {"t", "u"}
     assert rows(filled, "u") == table([1, 2]).to_pylist()
     assert len(rows(filled, "t")) == 11
     # And the other way: dev has not seen "t"'s change; merging main into dev adds it.
@@ -754,7 +754,7 @@ def test_merge_dataset_added_on_one_side(filled: Repo) -> None:
     filled.ingest("w", table([7]), key="id")
     filled.ingest("t", table([3], v=[-3.0]), mode="upsert", branch="dev3")
     filled.merge("main", into="dev3")
-    assert set(filled.datasets("dev3")) == {"t", "u", "w"}
+    assert set(filled.datasets.pins("dev3")) == {"t", "u", "w"}
     assert by_id(filled, "t", "dev3")[3]["v"] == -3.0
     assert 10 in by_id(filled, "t", "dev3")
 
@@ -794,7 +794,7 @@ def test_merge_schema_change_against_row_changes(filled: Repo) -> None:
 def test_revert_latest_commit(filled: Repo) -> None:
     before = rows(filled)
     bad = filled.ingest("t", table([1, 2, 40], v=[-1.0, -2.0, 40.0]), mode="upsert", message="oops")
-    c = filled.revert("HEAD")
+    c = filled.refs.revert("HEAD")
     assert c.parents == (bad.id,)
     assert c.message.startswith(f"revert {bad.short_id}: oops")
     assert rows(filled) == before
@@ -805,7 +805,7 @@ def test_revert_older_commit_keeps_later_ones(filled: Repo) -> None:
     bad = filled.ingest("t", pa.table({"id": [4, 5]}), mode="delete")
     filled.ingest("t", table([20]))
     filled.ingest("t", table([6], v=[-6.0]), mode="upsert")
-    filled.revert(bad.id)
+    filled.refs.revert(bad.id)
     got = by_id(filled)
     assert sorted(got) == [*range(10), 20]
     assert got[4] == {"id": 4, "v": 4.0, "s": "s4"} and got[6]["v"] == -6.0
@@ -814,30 +814,30 @@ def test_revert_older_commit_keeps_later_ones(filled: Repo) -> None:
     filled.ingest("t", table([7], v=[-70.0]), mode="upsert")
     before = snapshot(filled)
     with pytest.raises(tillage.MergeConflictError):
-        filled.revert(bad2.id)
+        filled.refs.revert(bad2.id)
     assert snapshot(filled) == before
 
 
 def test_revert_root_commit_drops_what_it_created(filled: Repo) -> None:
-    root = filled.commit()
+    root = filled.refs.commit()
     filled.ingest("u", table([1]), key="id")
-    c = filled.revert(root.id)
+    c = filled.refs.revert(root.id)
     assert set(c.pins) == {"u"}
-    assert set(filled.datasets()) == {"u"}
+    assert set(filled.datasets.pins()) == {"u"}
     with pytest.raises(tillage.NoSuchDatasetError):
         filled.read("t")
     assert len(rows(filled, ref=root.id)) == 10
 
 
 def test_reset(filled: Repo) -> None:
-    first = filled.commit()
+    first = filled.refs.commit()
     later = filled.ingest("t", table([10, 11]))
     filled.ingest("t", table([12]))
-    back = filled.reset(first.id)
+    back = filled.refs.reset(first.id)
     assert back.id == first.id
-    assert filled.resolve("main") == first.id
+    assert filled.refs.resolve("main") == first.id
     assert len(rows(filled)) == 10
-    assert [c.id for c in filled.log()] == [first.id]
+    assert [c.id for c in filled.refs.log()] == [first.id]
     # Commits after it stay readable by id, also after new writes on the branch.
     assert len(rows(filled, ref=later.id)) == 12
     new = filled.ingest("t", table([30]))
@@ -848,9 +848,9 @@ def test_reset(filled: Repo) -> None:
 
 
 def _all_reachable(repo: Repo) -> dict[str, Commit]:
-    commits = repo.catalog.all_commits()
+    commits = repo._storage.catalog.all_commits()
     out: dict[str, Commit] = {}
-    for head in [*repo.branches().values(), *repo.tags().values()]:
+    for head in [*repo.refs.branches().values(), *repo.refs.tags().values()]:
         stack = [head] if head else []
         while stack:
             cid = stack.pop()
@@ -872,44 +872,44 @@ def test_gc_removes_unreachable_and_keeps_reachable(filled: Repo) -> None:
     filled.ingest("t", table(list(range(100, 160))), branch="tmp")
     filled.create_tag("kept", "tmp")
     filled.ingest("t", table(list(range(200, 260))), branch="tmp")
-    filled.delete_branch("tmp")
+    filled.refs.delete_branch("tmp")
     filled.ingest("t", table(list(range(300, 360))))
     filled.ingest("t", table([5]), mode="overwrite")
     filled.ingest("t", table(list(range(400, 460))))
-    filled.reset("HEAD~2")  # the overwrite and the last append become unreachable
+    filled.refs.reset("HEAD~2")  # the overwrite and the last append become unreachable
     reachable = _all_reachable(filled)
     expected = {
         (cid, name): rows(filled, name, cid) for cid, c in reachable.items() for name in c.pins
     }
-    total = len(filled.catalog.all_commits())
-    report = filled.gc()
+    total = len(filled._storage.catalog.all_commits())
+    report = filled.datasets.gc()
     assert report.commits_removed == total - len(reachable) == 3
     assert report.bytes_after < report.bytes_before
-    assert filled.tables.size_bytes() == report.bytes_after
-    assert set(filled.catalog.all_commits()) == set(reachable)
+    assert filled._storage.tables.size_bytes() == report.bytes_after
+    assert set(filled._storage.catalog.all_commits()) == set(reachable)
     for (cid, name), want in expected.items():
         assert rows(filled, name, cid) == want
         assert filled.read(name, cid).num_rows == reachable[cid].pins[name].num_rows
     # The repository keeps working, and a second gc finds nothing more to do.
     filled.ingest("t", table([999]))
     filled.ingest("t", table([1000]), branch="dev")
-    again = filled.gc()
+    again = filled.datasets.gc()
     assert again.commits_removed == 0
     assert 999 in by_id(filled) and 1000 in by_id(filled, ref="dev")
-    assert len(rows(filled, ref="kept")) == len(expected[(filled.resolve("kept") or "", "t")])
+    assert len(rows(filled, ref="kept")) == len(expected[(filled.refs.resolve("kept") or "", "t")])
 
 
 def test_gc_drops_data_only_unreachable_commits_used(filled: Repo) -> None:
     filled.create_branch("scratch")
     filled.ingest("big", table(list(range(500))), key="id", branch="scratch")
-    filled.delete_branch("scratch")
-    size = filled.tables.size_bytes()
-    report = filled.gc()
+    filled.refs.delete_branch("scratch")
+    size = filled._storage.tables.size_bytes()
+    report = filled.datasets.gc()
     assert report.commits_removed == 1
     assert report.datasets_removed == 1
-    assert filled.tables.size_bytes() < size
-    assert not (filled.tables.root / "big.lance").exists()
-    assert "big" not in filled.catalog.list_datasets()
+    assert filled._storage.tables.size_bytes() < size
+    assert not (filled._storage.tables.root / "big.lance").exists()
+    assert "big" not in filled._storage.catalog.list_datasets()
     assert len(rows(filled)) == 10
     # The name is free again.
     filled.ingest("big", table([1]), key="id")
@@ -924,23 +924,23 @@ def test_gc_after_deleting_nested_branches(filled: Repo) -> None:
     filled.ingest("t", table([11]), branch="x")
     filled.create_branch("y", "x")
     filled.ingest("t", table([12]), branch="y")
-    assert len(filled.tables.lance_branches("t")) == 3
-    filled.delete_branch("feature-with-a-long-name")
-    filled.delete_branch("x")
-    report = filled.gc()  # y keeps the history of its parents alive
+    assert len(filled._storage.tables.lance_branches("t")) == 3
+    filled.refs.delete_branch("feature-with-a-long-name")
+    filled.refs.delete_branch("x")
+    report = filled.datasets.gc()  # y keeps the history of its parents alive
     assert report.commits_removed == 0
     assert [r["id"] for r in rows(filled, ref="y")] == [*range(10), 10, 11, 12]
-    filled.delete_branch("y")
-    report = filled.gc()
+    filled.refs.delete_branch("y")
+    report = filled.datasets.gc()
     assert report.commits_removed == 3
     assert report.lance_branches_removed == 3
-    assert filled.tables.lance_branches("t") == []
-    assert not list((Path(filled.tables.uri("t")) / "tree").glob("*"))
+    assert filled._storage.tables.lance_branches("t") == []
+    assert not list((Path(filled._storage.tables.uri("t")) / "tree").glob("*"))
     assert len(rows(filled)) == 10
 
 
 def test_gc_on_empty_repository(repo: Repo) -> None:
-    report = repo.gc()
+    report = repo.datasets.gc()
     assert report.commits_removed == 0 and report.bytes_after == report.bytes_before
 
 
@@ -982,7 +982,7 @@ def test_unknown_dataset(filled: Repo) -> None:
         "'nope' does not exist",
     )
     expect_unchanged(
-        filled, tillage.NoSuchDatasetError, lambda: filled.key("nope"), "Check the name"
+        filled, tillage.NoSuchDatasetError, lambda: filled.datasets.key("nope"), "Check the name"
     )
 
 
@@ -1004,17 +1004,19 @@ def test_unknown_ref_and_branch(filled: Repo) -> None:
         "no branch, tag or commit named 'nope'",
         "tillage log",
     )
-    expect_unchanged(filled, tillage.NoSuchRefError, lambda: filled.commit("deadbeef00"), "log")
+    expect_unchanged(
+        filled, tillage.NoSuchRefError, lambda: filled.refs.commit("deadbeef00"), "log"
+    )
     expect_unchanged(filled, tillage.NoSuchRefError, lambda: filled.merge("nope"), "'nope'")
     expect_unchanged(
         filled, tillage.NoSuchRefError, lambda: filled.create_branch("x", "nope"), "'nope'"
     )
     for action in (
         lambda: filled.ingest("t", table([10]), branch="nope"),
-        lambda: filled.switch("nope"),
+        lambda: filled.refs.switch("nope"),
         lambda: filled.merge("main", into="nope"),
-        lambda: filled.reset("main", branch="nope"),
-        lambda: filled.delete_branch("nope"),
+        lambda: filled.refs.reset("main", branch="nope"),
+        lambda: filled.refs.delete_branch("nope"),
     ):
         expect_unchanged(filled, tillage.NoSuchRefError, action, "no branch named 'nope'", "--list")
     filled.create_tag("v1")
@@ -1025,7 +1027,7 @@ def test_unknown_ref_and_branch(filled: Repo) -> None:
         lambda: filled.ingest("t", table([10]), branch="v1"),
         "no branch named 'v1'",
     )
-    expect_unchanged(filled, tillage.NoSuchRefError, lambda: filled.delete_tag("main"), "tag")
+    expect_unchanged(filled, tillage.NoSuchRefError, lambda: filled.refs.delete_tag("main"), "tag")
 
 
 BAD_FILES: dict[str, tuple[bytes | None, str]] = {
@@ -1377,7 +1379,7 @@ def test_init_twice(filled: Repo) -> None:
 def test_delete_current_branch_is_refused(filled: Repo) -> None:
     before = snapshot(filled)
     with pytest.raises(tillage.TillageError, match="switch first"):
-        filled.delete_branch("main")
+        filled.refs.delete_branch("main")
     assert snapshot(filled) == before
 
 

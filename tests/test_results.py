@@ -95,7 +95,7 @@ def test_alerts_are_frozen_values_and_their_json_is_the_clis(
     monitored: tuple[tillage.Repo, Path],
 ) -> None:
     repo, root = monitored
-    alerts = repo.alerts()
+    alerts = repo.quality.alerts()
     [domain] = [a for a in alerts if a.kind == "domain"]
     assert isinstance(domain, tillage.Alert) and isinstance(domain.finding, tillage.Finding)
     assert domain.column == "origin" and "ZZZ" in domain.message
@@ -105,7 +105,7 @@ def test_alerts_are_frozen_values_and_their_json_is_the_clis(
     )
     frozen(domain, "status")
     # Read twice, the same alert is equal and hashes alike; another alert is not equal.
-    again = next(a for a in repo.alerts() if a.id == domain.id)
+    again = next(a for a in repo.quality.alerts() if a.id == domain.id)
     assert again == domain and hash(again) == hash(domain) and len({again, domain}) == 1
     assert pickle.loads(pickle.dumps(domain)) == domain  # a pipeline step may return it
     assert all(a != domain for a in alerts if a.id != domain.id)
@@ -115,13 +115,13 @@ def test_alerts_are_frozen_values_and_their_json_is_the_clis(
     assert list(listed[0]) == ALERT_KEYS
     assert listed[0]["finding"]["kind"] == alerts[0].kind
 
-    muted = repo.mute_alert(domain.id, "7d")
+    muted = repo.quality.mute_alert(domain.id, "7d")
     assert muted.status == "muted" and muted.muted_until and muted != domain
     [shown] = [a for a in cli_json("-C", root, "alerts", "--all")["alerts"] if a["id"] == domain.id]
     assert shown == muted.to_dict()
     resolved = cli_json("-C", root, "alerts", "resolve", str(domain.id))
     assert resolved["status"] == "resolved"
-    [now] = [a for a in repo.alerts(show_all=True) if a.id == domain.id]
+    [now] = [a for a in repo.quality.alerts(show_all=True) if a.id == domain.id]
     assert resolved == now.to_dict()
 
 
@@ -129,11 +129,11 @@ def test_accepting_an_alert_returns_the_alert_the_file_and_the_recheck(
     monitored: tuple[tillage.Repo, Path],
 ) -> None:
     repo, root = monitored
-    [domain] = [a for a in repo.alerts() if a.kind == "domain"]
+    [domain] = [a for a in repo.quality.alerts() if a.kind == "domain"]
     doc = cli_json("-C", root, "alerts", "accept", str(domain.id))
     assert list(doc) == ["alert", "schema_file", "remaining"]
     assert doc["alert"]["status"] == "accepted" and doc["remaining"] == []
-    [accepted] = [a for a in repo.alerts(show_all=True) if a.id == domain.id]
+    [accepted] = [a for a in repo.quality.alerts(show_all=True) if a.id == domain.id]
     assert doc["alert"] == accepted.to_dict()
     done = tillage.AcceptedAlert(alert=accepted, schema_file=doc["schema_file"], remaining=())
     assert done.to_dict() == doc
@@ -144,21 +144,21 @@ def test_ingest_checks_are_typed_and_ingest_json_carries_their_dicts(
     monitored: tuple[tillage.Repo, Path], tmp_path: Path
 ) -> None:
     repo, root = monitored
-    [check] = repo.checks()
+    [check] = repo.quality.checks()
     assert isinstance(check, tillage.CheckRecord) and check.dataset == "flights"
     assert check.schema_file == "schemas/flights.yaml"
     assert isinstance(check.findings, tuple) and check.findings
     assert all(isinstance(f, tillage.Finding) for f in check.findings)
     assert {f.kind for f in check.findings} >= {"domain"}
     frozen(check, "findings")
-    assert repo.checks() == [check]
+    assert repo.quality.checks() == [check]
 
     day = tmp_path / "day5.parquet"
     import pyarrow.parquet as pq
 
     pq.write_table(flights(range(1200, 1500), origin="ZZZ"), day)
     doc = cli_json("-C", root, "ingest", "flights", day)
-    assert doc["checks"] == [c.to_dict() for c in repo.checks(doc["id"])]
+    assert doc["checks"] == [c.to_dict() for c in repo.quality.checks(doc["id"])]
     assert list(doc["checks"][0]) == CHECK_KEYS
     finding = doc["checks"][0]["findings"][0]
     assert tillage.Finding.from_dict(finding).to_dict() == finding
@@ -173,10 +173,12 @@ def test_recorded_models_are_frozen_values(monitored: tuple[tillage.Repo, Path])
     assert list(model.to_dict()) == MODEL_KEYS
     assert model.to_dict()["metrics"] == {"auc": 0.7}
     frozen(model, "name")
-    assert repo.models("m") == [model] and hash(repo.models("m")[0]) == hash(model)
-    changed = repo.set_feature_importance("m", {"origin": 0.5})
+    assert repo.models.recorded("m") == [model] and hash(repo.models.recorded("m")[0]) == hash(
+        model
+    )
+    changed = repo.models.set_feature_importance("m", {"origin": 0.5})
     assert changed.id == model.id and changed.importance == {"origin": 0.5}
-    assert changed != model and repo.models() == [changed]
+    assert changed != model and repo.models.recorded() == [changed]
 
 
 # -- labels ---------------------------------------------------------------------------
@@ -224,17 +226,17 @@ def labelled(tmp_path: Path) -> tuple[tillage.Repo, Path]:
     x = np.where(truth == "android", 1.0, -1.0) + rng.normal(0, 0.4, n)
     ids = [f"r{i}" for i in range(n)]
     repo.ingest("recs", pa.table({"id": ids, "x": x}), key="id")
-    repo.create_labelset("src", records="recs", taxonomy="source")
+    repo.labels.create("src", records="recs", taxonomy="source")
     given = truth.copy()
     flipped = rng.choice(n, 8, replace=False)
     given[flipped] = np.where(truth[flipped] == "android", "apple", "android")
-    repo.label("src", ids, list(given), source="import")
+    repo.labels.add("src", ids, list(given), source="import")
     return repo, root
 
 
 def test_label_sets_are_frozen_values(labelled: tuple[tillage.Repo, Path]) -> None:
     repo, root = labelled
-    created = repo.create_labelset("gold", records="recs", taxonomy="source")
+    created = repo.labels.create("gold", records="recs", taxonomy="source")
     assert isinstance(created, tillage.LabelSet) and created.records == "recs"
     assert list(created.to_dict()) == ["name", "records", "taxonomy", "created_at"]
     frozen(created, "taxonomy")
@@ -248,7 +250,7 @@ def test_label_sets_are_frozen_values(labelled: tuple[tillage.Repo, Path]) -> No
 
 def test_label_issues_name_records_and_match_the_cli(labelled: tuple[tillage.Repo, Path]) -> None:
     repo, root = labelled
-    found = repo.label_issues("src")
+    found = repo.labels.issues("src")
     assert isinstance(found, tillage.LabelIssues) and found.labelset == "src"
     assert found.issues and all(i.record_id and i.record_id.startswith("r") for i in found.issues)
     frozen(found, "labelset")
@@ -266,7 +268,7 @@ def test_labeling_functions_report_is_typed_and_the_cli_prints_its_dict(
     lfs = tmp_path / "lfs.py"
     lfs.write_text(LFS)
     functions = tillage.load_functions(str(lfs))
-    report = repo.label_with_functions("src", functions, gold="src", write=False)
+    report = repo.labels.apply_functions("src", functions, gold="src", write=False)
     assert isinstance(report, tillage.AppliedFunctions) and report.commit is None
     assert isinstance(report.votes, tillage.Tally) and report.votes.total > 0
     assert set(report.labels.per_class) == {"android", "apple", "web", "bot"}
@@ -278,7 +280,7 @@ def test_labeling_functions_report_is_typed_and_the_cli_prints_its_dict(
     assert doc == report.to_dict()
     assert list(doc) == APPLIED_KEYS
     applied = cli_json("-C", root, "lf", "apply", lfs, "src")
-    assert applied["commit"] == repo.log(dataset="src", limit=1)[0].id
+    assert applied["commit"] == repo.refs.log(dataset="src", limit=1)[0].id
 
 
 def test_annotation_progress_items_and_aggregates_are_typed(
@@ -316,9 +318,9 @@ def test_annotation_progress_items_and_aggregates_are_typed(
     assert doc == progress.to_dict()
     assert list(doc) == ["task", "spec_version", "queued", "done", "annotations", "message"]
 
-    quality = repo.aggregate_annotations("src")
+    quality = repo.labels.aggregate_annotations("src")
     assert isinstance(quality, tillage.AggregatedAnnotations)
-    assert quality.commit == repo.log(dataset="src", limit=1)[0].id
+    assert quality.commit == repo.refs.log(dataset="src", limit=1)[0].id
     assert {a.annotator for a in quality.annotators} == {"ann", "bob"}
     frozen(quality, "commit")
     doc = quality.to_dict()
@@ -332,7 +334,7 @@ def test_annotation_progress_items_and_aggregates_are_typed(
 
 def test_migrating_labels_reports_what_to_redo(labelled: tuple[tillage.Repo, Path]) -> None:
     repo, _ = labelled
-    repo.label(
+    repo.labels.add(
         "src", ["r0", "r1"], ["other", "iphone"], kind="lf", source="odd", taxonomy_version=1
     )
     report = repo.migrate_labels("src")
@@ -351,5 +353,5 @@ def test_migrating_labels_reports_what_to_redo(labelled: tuple[tillage.Repo, Pat
         "relabel": [{"record_id": "r0", "why": "'other' was split into web, bot in version 2"}],
         "rerun_labeling_functions": ["odd"],
     }
-    assert report.carried == 1 and report.commit == repo.log(dataset="src", limit=1)[0].id
+    assert report.carried == 1 and report.commit == repo.refs.log(dataset="src", limit=1)[0].id
     assert hash(report) == hash(dataclasses.replace(report))

@@ -25,7 +25,7 @@ def _drift_alert(project: Path) -> None:
                 }
             ),
         )
-        [alert] = [a for a in repo.alerts() if a.column == "dep_delay"]
+        [alert] = [a for a in repo.quality.alerts() if a.column == "dep_delay"]
         assert alert.id == 1 and alert.finding.check == "drift"
 
 

@@ -45,7 +45,7 @@ def _label_set(project: Path) -> None:
     (project / "taxonomies").mkdir()
     (project / "taxonomies" / "delay.yaml").write_text(yaml.safe_dump(taxonomy))
     with tillage.open(project) as repo:
-        repo.create_labelset("delays", records="flights", taxonomy="delay")
+        repo.labels.create("delays", records="flights", taxonomy="delay")
 
 
 CASES = [

@@ -31,10 +31,10 @@ def labelled(task: dict[str, Any] | None = None, labels: int = 0) -> Damage:
             (project / "tasks").mkdir()
             (project / "tasks" / "t.yaml").write_text(yaml.safe_dump(task))
         with tillage.open(project) as repo:
-            repo.create_labelset("delays", records="flights", taxonomy="delay")
+            repo.labels.create("delays", records="flights", taxonomy="delay")
             if labels:
                 classes = ["late" if i % 2 else "on_time" for i in range(labels)]
-                repo.label("delays", list(range(labels)), classes, source="me")
+                repo.labels.add("delays", list(range(labels)), classes, source="me")
 
     return damage
 
@@ -78,7 +78,8 @@ CASES = [
         ["labels", "issues", "delays"],
         says=["only 'late'", "at least 2 classes"],
         damage=then(
-            labelled(), with_repo(lambda r: r.label("delays", [1, 3, 5], ["late"] * 3, source="me"))
+            labelled(),
+            with_repo(lambda r: r.labels.add("delays", [1, 3, 5], ["late"] * 3, source="me")),
         ),
     ),
     Case(
@@ -133,7 +134,7 @@ CASES = [
             labelled(),
             lf_file,
             with_repo(lambda r: r.ingest("planes", pa.table({"tail": ["N1", "N2"]}), key="tail")),
-            with_repo(lambda r: r.create_labelset("other", records="planes", taxonomy="delay")),
+            with_repo(lambda r: r.labels.create("other", records="planes", taxonomy="delay")),
         ),
     ),
 ]

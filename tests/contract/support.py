@@ -34,18 +34,18 @@ def state(repo: Repo) -> dict[str, Any]:
     rows of every dataset at every commit of that history: a failed operation
     must leave all of it as it was.
     """
-    branches = repo.branches()
-    history = {b: [c.id for c in repo.log(b)] for b in branches}
+    branches = repo.refs.branches()
+    history = {b: [c.id for c in repo.refs.log(b)] for b in branches}
     data = {
         (cid, name): sorted(repo.read(name, cid).to_pylist(), key=repr)
         for ids in history.values()
         for cid in ids
-        for name in repo.commit(cid).pins
+        for name in repo.refs.commit(cid).pins
     }
     return {
-        "current": repo.current_branch,
+        "current": repo.refs.current_branch,
         "branches": branches,
-        "tags": repo.tags(),
+        "tags": repo.refs.tags(),
         "history": history,
         "data": data,
     }

@@ -28,24 +28,24 @@ def test_alerts_accept_mute_and_resolve(repo: Repo) -> None:
     _, path = repo.infer_schema("t")
     repo.record_model("m", "t", feature_importance={"v": 1.0})
     c = repo.ingest("t", pa.table({"id": list(range(600, 800)), "v": ["z"] * 200}))
-    [check] = repo.checks(c.id)
+    [check] = repo.quality.checks(c.id)
     assert any(f.kind == "domain" for f in check.findings)
-    [alert] = [a for a in repo.alerts() if a.kind == "domain"]
+    [alert] = [a for a in repo.quality.alerts() if a.kind == "domain"]
     assert alert.finding.importance is not None and alert.finding.importance.rank == 1
-    done = repo.accept_alert(alert.id)
+    done = repo.quality.accept_alert(alert.id)
     assert done.alert.status == "accepted" and done.remaining == ()
     assert "z" in path.read_text()
-    assert alert.id not in [a.id for a in repo.alerts()]
+    assert alert.id not in [a.id for a in repo.quality.alerts()]
 
     repo.ingest("t", pa.table({"id": list(range(800, 1000)), "v": ["y"] * 200}))
-    [other] = [a for a in repo.alerts() if a.kind == "domain"]
-    muted = repo.mute_alert(other.id, "7d")
+    [other] = [a for a in repo.quality.alerts() if a.kind == "domain"]
+    muted = repo.quality.mute_alert(other.id, "7d")
     assert muted.status == "muted" and muted.muted_until
-    assert other.id not in [a.id for a in repo.alerts()]
-    assert other.id in [a.id for a in repo.alerts(show_all=True)]
-    assert repo.resolve_alert(other.id).status == "resolved"
+    assert other.id not in [a.id for a in repo.quality.alerts()]
+    assert other.id in [a.id for a in repo.quality.alerts(show_all=True)]
+    assert repo.quality.resolve_alert(other.id).status == "resolved"
     with pytest.raises(tillage.NoSuchAlertError):
-        repo.resolve_alert(other.id + 1000)
+        repo.quality.resolve_alert(other.id + 1000)
 
 
 def test_label_sets_and_labels(repo: Repo) -> None:
@@ -53,20 +53,22 @@ def test_label_sets_and_labels(repo: Repo) -> None:
     (repo.path / "taxonomies" / "source.yaml").write_text(yaml.safe_dump(TAXONOMY))
     records = {"id": [f"t{i}" for i in range(4)], "text": [f"tweet {i}" for i in range(4)]}
     repo.ingest("tweets", pa.table(records), key="id")
-    created = repo.create_labelset("source", records="tweets", taxonomy="source")
+    created = repo.labels.create("source", records="tweets", taxonomy="source")
     assert created.name == "source"
-    first = repo.label("source", ["t0", "t1"], ["android", "iphone"], kind="lf", source="has_link")
-    repo.label("source", ["t1"], ["android"], kind="aggregate", source="model", confidence=0.9)
-    current = {r["record_id"]: r for r in repo.labels("source").to_pylist()}
+    first = repo.labels.add(
+        "source", ["t0", "t1"], ["android", "iphone"], kind="lf", source="has_link"
+    )
+    repo.labels.add("source", ["t1"], ["android"], kind="aggregate", source="model", confidence=0.9)
+    current = {r["record_id"]: r for r in repo.labels.current("source").to_pylist()}
     assert {k: r["label"] for k, r in current.items()} == {"t0": "android", "t1": "android"}
     assert current["t1"]["confidence"] == 0.9
-    assert repo.labels("source", first.id).num_rows == 2
-    training = repo.training_set("tweets", "source")
+    assert repo.labels.current("source", first.id).num_rows == 2
+    training = repo.labels.training_set("tweets", "source")
     assert training.column("label").to_pylist() == ["android", "android"]
     with pytest.raises(tillage.InputError, match="not classes"):
-        repo.label("source", ["t2"], ["ipad"], source="x")
+        repo.labels.add("source", ["t2"], ["ipad"], source="x")
     with pytest.raises(tillage.NoSuchLabelSetError):
-        repo.labels("nope")
+        repo.labels.current("nope")
 
 
 def test_alert_outbox_rows_land_with_the_commit_and_are_sent_once(repo: Repo) -> None:
@@ -90,7 +92,7 @@ def test_alert_outbox_rows_land_with_the_commit_and_are_sent_once(repo: Repo) ->
             with warnings.catch_warnings(record=True):
                 warnings.simplefilter("always")
                 mine.ingest("t", pa.table({"id": ids, "v": [f"z{d}"] * 200}))
-        queued = mine.alert_deliveries()
+        queued = mine.quality.alert_deliveries()
     assert len(queued) >= 4 and {r.status for r in queued} == {"pending"}
     blocker.unlink()
 
@@ -99,7 +101,7 @@ def test_alert_outbox_rows_land_with_the_commit_and_are_sent_once(repo: Repo) ->
     def drain() -> None:
         with tillage.open(project) as other:
             barrier.wait()
-            other.deliver_alerts()
+            other.quality.deliver_alerts()
 
     threads = [threading.Thread(target=drain) for _ in range(2)]
     for t in threads:

@@ -82,22 +82,25 @@ def test_two_processes_appending_to_one_branch(filled: Repo, tmp_path: Path) -> 
         "LockTimeoutError",
     }
     assert landed
-    log = filled.log()
+    log = filled.refs.log()
     for newer, older in itertools.pairwise(log):
         assert newer.parents == (older.id,)  # one chain, no lost head
     assert {r["ok"] for r in landed} <= {c.id for c in log}
     assert sorted(by_id(filled)) == sorted([*range(10), *(k for r in landed for k in r["keys"])])
-    assert filled.verify().ok
+    assert filled.datasets.verify().ok
 
 
 def test_branch_head_compare_and_swap(filled: Repo) -> None:
-    head = filled.resolve("main")
+    head = filled.refs.resolve("main")
     with tillage.open(filled.path) as other:
         other.ingest("t", table([10]))
-        moved = other.resolve("main")
-    with pytest.raises(tillage.ConcurrentUpdateError), filled.catalog.transaction() as conn:
-        type(filled.catalog).move_branch(conn, "main", head, head or "")
-    assert filled.resolve("main") == moved != head
+        moved = other.refs.resolve("main")
+    with (
+        pytest.raises(tillage.ConcurrentUpdateError),
+        filled._storage.catalog.transaction() as conn,
+    ):
+        type(filled._storage.catalog).move_branch(conn, "main", head, head or "")
+    assert filled.refs.resolve("main") == moved != head
 
 
 @pytest.mark.slow
@@ -122,6 +125,6 @@ def test_writer_killed_mid_write_leaves_the_repository_unchanged(filled: Repo) -
     assert proc.returncode == -signal.SIGKILL
     with tillage.open(filled.path) as again:
         assert state(again) == before
-        assert again.verify().ok
+        assert again.datasets.verify().ok
         again.ingest("t", table([10]))  # the next write works
         assert sorted(by_id(again)) == list(range(11))

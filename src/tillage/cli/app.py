@@ -120,7 +120,7 @@ def init(
         doc = {
             "path": str(repo.path),
             "repo_dir": str(repo.repo_dir),
-            "branch": repo.current_branch,
+            "branch": repo.refs.current_branch,
             "catalog": "sqlite (inside the repository)" if catalog_url is None else "external",
         }
         out.emit(doc, f"created an empty tillage repository in {repo.repo_dir}")
@@ -130,7 +130,7 @@ def init(
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show the current branch, its head commit, datasets with row counts and storage used."""
     out = _out(ctx, as_json)
-    st = _open(ctx).status()
+    st = _open(ctx).refs.status()
     out.emit(st.to_dict(), output.status_view(st))
 
 
@@ -140,7 +140,7 @@ def gc(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working("collecting garbage…"):
-        report = repo.gc()
+        report = repo.datasets.gc()
     out.emit(report.to_dict(), output.gc_view(report))
 
 
@@ -157,7 +157,7 @@ def verify(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working("verifying…"):
-        report = repo.verify(deep=deep)
+        report = repo.datasets.verify(deep=deep)
     out.emit(report.to_dict(), output.verify_view(report))
     if not report.ok:
         raise typer.Exit(1)
@@ -251,10 +251,10 @@ def ingest(
     """
     out = _out(ctx, as_json)
     repo = _open(ctx)
-    target = branch or repo.current_branch
+    target = branch or repo.refs.current_branch
     data: Path | list[Path] = files[0] if len(files) == 1 else files
     with out.working(f"ingesting {len(files)} file(s) into {dataset}…"):
-        commit = repo.ingest(
+        commit = repo.datasets.ingest(
             dataset,
             data,
             key=_columns(key),
@@ -265,7 +265,7 @@ def ingest(
             encoding=encoding,
             coerce=coerce,
         )
-    checks = repo.checks(commit.id)
+    checks = repo.quality.checks(commit.id)
     lines: list[Any] = [output.commit_line(commit, target)]
     for c in checks:
         lines += [monitoring.finding_text(f) for f in c.findings if not f.suppressed]
@@ -300,7 +300,7 @@ def merge(
 ) -> None:
     """Merge a branch into another, row by row; conflicts are listed and nothing is written."""
     out = _out(ctx, as_json)
-    result = _open(ctx).merge(source, into, prefer=_prefer(prefer), message=message)
+    result = _open(ctx).refs.merge(source, into, prefer=_prefer(prefer), message=message)
     out.emit(result.to_dict(), output.merge_view(result))
 
 
@@ -321,8 +321,8 @@ def revert(
     """Make a new commit that undoes the changes of an earlier one."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
-    target = branch or repo.current_branch
-    commit = repo.revert(ref, branch=branch, prefer=_prefer(prefer), message=message)
+    target = branch or repo.refs.current_branch
+    commit = repo.refs.revert(ref, branch=branch, prefer=_prefer(prefer), message=message)
     out.emit({"branch": target, **commit.to_dict()}, output.commit_line(commit, target))
 
 
@@ -344,9 +344,9 @@ def reset(
     """Move a branch to an earlier commit; later commits stay readable by id until gc."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
-    target = branch or repo.current_branch
-    previous = repo.branches().get(target)
-    commit = repo.reset(ref, branch=branch)
+    target = branch or repo.refs.current_branch
+    previous = repo.refs.branches().get(target)
+    commit = repo.refs.reset(ref, branch=branch)
     doc = {"branch": target, "commit": commit.id, "previous": previous}
     was = previous[:12] if previous else "(empty)"
     out.emit(doc, f"{target}: {was} → {commit.short_id} ({commit.message.splitlines()[0]})")
@@ -376,7 +376,7 @@ def log(
 ) -> None:
     """List commits reachable from a ref, newest first."""
     out = _out(ctx, as_json)
-    commits = _open(ctx).log(ref, dataset=dataset, limit=limit)
+    commits = _open(ctx).refs.log(ref, dataset=dataset, limit=limit)
     doc = {"ref": ref or "HEAD", "commits": [c.to_dict() for c in commits]}
     out.emit(doc, output.log_view(commits))
 
@@ -394,7 +394,7 @@ def show(
 ) -> None:
     """Show one commit: message, datasets it pins, changes, code version and principal."""
     out = _out(ctx, as_json)
-    commit = _open(ctx).commit(ref)
+    commit = _open(ctx).refs.commit(ref)
     out.emit(commit.to_dict(), output.commit_view(commit))
 
 
@@ -416,7 +416,7 @@ def diff(
 ) -> None:
     """Show schema and row-level changes between two refs, keyed by primary key."""
     out = _out(ctx, as_json)
-    diffs = _open(ctx).diff(a, b, dataset=dataset, rows=rows)
+    diffs = _open(ctx).datasets.diff(a, b, dataset=dataset, rows=rows)
     doc = {"from": a, "to": b or "HEAD", "datasets": [d.to_dict() for d in diffs]}
     out.emit(doc, output.diff_view(diffs))
 
@@ -442,7 +442,7 @@ def head(
     A table wider than the terminal is shown one record at a time, a column per line.
     """
     out = _out(ctx, as_json)
-    table = _open(ctx).head(dataset, ref, n=n, columns=_columns(columns))
+    table = _open(ctx).datasets.head(dataset, ref, n=n, columns=_columns(columns))
     types = [str(f.type) for f in table.schema]
     rows = table.to_pylist()
     doc = {
@@ -498,7 +498,7 @@ def export(
         raise typer.BadParameter(f"folder {str(path.parent)!r} does not exist", param_hint="PATH")
     repo = _open(ctx)
     with out.working(f"exporting {dataset}…"):
-        rows = repo.export(
+        rows = repo.datasets.export(
             dataset, path, ref, columns=_columns(columns), where=where, labels=labels
         )
     doc = {"dataset": dataset, "ref": ref or "HEAD", "path": str(path), "rows": rows}
@@ -538,15 +538,15 @@ def branch(
     repo = _open(ctx)
     if delete:
         assert name is not None
-        repo.delete_branch(name)
+        repo.refs.delete_branch(name)
         out.emit({"deleted": name, "kind": "branch"}, f"deleted branch {name}")
     elif name is not None:
-        cid = repo.create_branch(name, from_ref)
+        cid = repo.refs.create_branch(name, from_ref)
         at = cid[:12] if cid else "(no commits yet)"
         out.emit({"branch": name, "commit": cid}, f"created branch {name} at {at}")
     else:
-        current = repo.current_branch
-        refs = repo.branches()
+        current = repo.refs.current_branch
+        refs = repo.refs.branches()
         doc = {
             "current": current,
             "branches": [
@@ -565,8 +565,8 @@ def switch(
     """Make a branch the current one: reads and writes default to it."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
-    repo.switch(name)
-    cid = repo.branches().get(name)
+    repo.refs.switch(name)
+    cid = repo.refs.branches().get(name)
     out.emit({"branch": name, "commit": cid}, f"switched to branch {name}")
 
 
@@ -596,13 +596,13 @@ def tag(
     repo = _open(ctx)
     if delete:
         assert name is not None
-        repo.delete_tag(name)
+        repo.refs.delete_tag(name)
         out.emit({"deleted": name, "kind": "tag"}, f"deleted tag {name}")
     elif name is not None:
-        cid = repo.create_tag(name, ref)
+        cid = repo.refs.create_tag(name, ref)
         out.emit({"tag": name, "commit": cid}, f"tagged {cid[:12]} as {name}")
     else:
-        refs = repo.tags()
+        refs = repo.refs.tags()
         doc = {"tags": [{"name": n, "commit": c} for n, c in sorted(refs.items())]}
         out.emit(doc, output.refs_view(refs, None, "tag"))
 

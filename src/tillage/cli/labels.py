@@ -74,7 +74,7 @@ def labels_create(
 ) -> None:
     """Create a label set over a dataset's records, with a taxonomy file."""
     out = _out(ctx, as_json)
-    created = _open(ctx).create_labelset(name, records=records, taxonomy=taxonomy)
+    created = _open(ctx).labels.create(name, records=records, taxonomy=taxonomy)
     out.emit(created.to_dict(), f"label set {name} over {records}, taxonomy {taxonomy}")
 
 
@@ -107,7 +107,7 @@ def labels_add(
             "(and may have confidence)."
         )
     conf = table.column("confidence").to_pylist() if "confidence" in table.column_names else None
-    commit = repo.label(
+    commit = repo.labels.add(
         name,
         table.column("record_id").to_pylist(),
         table.column("label").to_pylist(),
@@ -116,7 +116,7 @@ def labels_add(
         taxonomy_version=taxonomy_version,
         confidence=conf,
     )
-    out.emit(commit.to_dict(), commit_line(commit, repo.current_branch))
+    out.emit(commit.to_dict(), commit_line(commit, repo.refs.current_branch))
 
 
 @labels_app.command("show")
@@ -125,7 +125,7 @@ def labels_show(
 ) -> None:
     """Show each record's current label and where it came from."""
     out = _out(ctx, as_json)
-    table = _open(ctx).labels(name, ref)
+    table = _open(ctx).labels.current(name, ref)
     out.emit({"labelset": name, "labels": _rows(table)}, _table_view(table))
 
 
@@ -190,7 +190,7 @@ def annotate_submit(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     commit = repo.annotation.submit(task, annotator, record, label, spec_version)
-    out.emit(commit.to_dict(), commit_line(commit, repo.current_branch))
+    out.emit(commit.to_dict(), commit_line(commit, repo.refs.current_branch))
 
 
 @annotate_app.command("progress")
@@ -215,7 +215,7 @@ def labels_issues(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working(f"cross-validating a model on {name}…"):
-        found = repo.label_issues(name, ref)
+        found = repo.labels.issues(name, ref)
     view = Table(show_edge=False, title=f"{len(found.issues)} likely label error(s) in {name}")
     for col in ("record", "given", "suggested", "score"):
         view.add_column(col)
@@ -273,7 +273,7 @@ def lf_report(
     """Coverage, overlap, conflict and accuracy of labeling functions (writes nothing)."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
-    applied = repo.label_with_functions(
+    applied = repo.labels.apply_functions(
         labelset, tillage.load_functions(str(file)), ref=ref, gold=gold, write=False
     )
     out.emit(applied.to_dict(), _lf_view(applied))
@@ -294,10 +294,10 @@ def lf_apply(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working("labeling…"):
-        applied = repo.label_with_functions(
+        applied = repo.labels.apply_functions(
             labelset, tillage.load_functions(str(file)), gold=gold, model=not no_model
         )
-    line = _applied_line(applied, repo.current_branch)
+    line = _applied_line(applied, repo.refs.current_branch)
     out.emit(applied.to_dict(), _lf_view(applied), Text(line))
 
 
@@ -339,7 +339,7 @@ def labels_aggregate(
 ) -> None:
     """Combine annotators' labels per record (Dawid-Skene) and report annotator quality."""
     out = _out(ctx, as_json)
-    done = _open(ctx).aggregate_annotations(name, spec_version=spec_version)
+    done = _open(ctx).labels.aggregate_annotations(name, spec_version=spec_version)
     view = Table(show_edge=False, title=f"{len(done.result.records)} record(s) aggregated")
     for col in ("annotator", "estimated accuracy", "annotations"):
         view.add_column(col)

@@ -171,8 +171,8 @@ def profile(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working(f"profiling {dataset}…"):
-        prof = repo.profile(dataset, ref, executor="ray" if ray else "local")
-    doc = {"dataset": dataset, "ref": ref or repo.current_branch, **prof.to_dict()}
+        prof = repo.quality.profile(dataset, ref, executor="ray" if ray else "local")
+    doc = {"dataset": dataset, "ref": ref or repo.refs.current_branch, **prof.to_dict()}
     out.emit(doc, profile_view(doc))
 
 
@@ -204,7 +204,9 @@ def schema_infer(
     """Write a reviewable YAML schema inferred from the data; ingest then checks against it."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
-    schema, path = repo.infer_schema(dataset, ref, path=output, margin=margin, overwrite=force)
+    schema, path = repo.quality.infer_schema(
+        dataset, ref, path=output, margin=margin, overwrite=force
+    )
     doc = {"dataset": dataset, "path": str(path), "sha256": schema.content_hash}
     out.emit(doc, f"wrote {path}: review it, commit it to git; ingests of {dataset} now check it")
 
@@ -227,8 +229,8 @@ def check(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working(f"checking {dataset}…"):
-        found = repo.check(dataset, ref, file=file, schema=schema)
-    what = str(file) if file else f"{dataset} at {ref or repo.current_branch}"
+        found = repo.quality.check(dataset, ref, file=file, schema=schema)
+    what = str(file) if file else f"{dataset} at {ref or repo.refs.current_branch}"
     out.emit({"findings": [f.to_dict() for f in found]}, findings_view(found, what))
     if any(f.severity == "block" for f in found):
         raise typer.Exit(3)
@@ -257,10 +259,10 @@ def drift(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working(f"comparing {dataset}…"):
-        found = repo.drift(
+        found = repo.quality.drift(
             dataset, ref, file=file, against=against, window=window, show_all=show_all
         )
-    what = str(file) if file else f"{dataset} at {ref or repo.current_branch}"
+    what = str(file) if file else f"{dataset} at {ref or repo.refs.current_branch}"
     out.emit({"findings": [f.to_dict() for f in found]}, findings_view(found, what))
 
 
@@ -278,8 +280,8 @@ def alerts(
         return
     out = _out(ctx, as_json)
     repo = _open(ctx)
-    found = repo.alerts(show_all=show_all, dataset=dataset)
-    undelivered = [r.to_dict() for r in repo.alert_deliveries()]
+    found = repo.quality.alerts(show_all=show_all, dataset=dataset)
+    undelivered = [r.to_dict() for r in repo.quality.alert_deliveries()]
     out.emit(
         {"alerts": [a.to_dict() for a in found], "undelivered": undelivered},
         alerts_view(found, undelivered),
@@ -297,7 +299,7 @@ def alerts_accept(ctx: typer.Context, alert_id: AlertId, as_json: JsonOpt = Fals
     covers is refused: resolve or mute it, or change the drift reference.
     """
     out = _out(ctx, as_json)
-    done = _open(ctx).accept_alert(alert_id)
+    done = _open(ctx).quality.accept_alert(alert_id)
     lines: list[RenderableType] = [Text(f"alert {alert_id} accepted")]
     if done.schema_file:
         lines.append(Text(f"widened {done.schema_file}: review the change and commit it"))
@@ -320,7 +322,7 @@ def alerts_mute(
 ) -> None:
     """Silence an alert: it keeps counting, but sinks are not told until the mute ends."""
     out = _out(ctx, as_json)
-    muted = _open(ctx).mute_alert(alert_id, duration)
+    muted = _open(ctx).quality.mute_alert(alert_id, duration)
     until = f" until {muted.muted_until[:16]}" if muted.muted_until else ""
     out.emit(muted.to_dict(), f"alert {alert_id} muted{until}")
 
@@ -329,7 +331,7 @@ def alerts_mute(
 def alerts_resolve(ctx: typer.Context, alert_id: AlertId, as_json: JsonOpt = False) -> None:
     """Close an alert; if the problem comes back, a new alert opens."""
     out = _out(ctx, as_json)
-    resolved = _open(ctx).resolve_alert(alert_id)
+    resolved = _open(ctx).quality.resolve_alert(alert_id)
     out.emit(resolved.to_dict(), f"alert {alert_id} resolved")
 
 
@@ -346,8 +348,8 @@ def alerts_deliver(
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working("delivering alert events…"):
-        report = repo.deliver_alerts(retry_dead=retry_dead)
-    undelivered = [r.to_dict() for r in repo.alert_deliveries()]
+        report = repo.quality.deliver_alerts(retry_dead=retry_dead)
+    undelivered = [r.to_dict() for r in repo.quality.alert_deliveries()]
     doc = {**report.to_dict(), "undelivered": undelivered}
     lines: list[RenderableType] = [
         Text(

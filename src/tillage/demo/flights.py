@@ -192,7 +192,7 @@ def _daily_runs(repo: tillage.Repo) -> list[tillage.Run]:
 
 def _print_alerts(repo: tillage.Repo, runs: list[tillage.Run], console: Console) -> None:
     """The open alerts, most frequent first, with the days they were first and last seen."""
-    alerts = sorted(repo.alerts(), key=lambda a: -a.count)
+    alerts = sorted(repo.quality.alerts(), key=lambda a: -a.count)
     day_of = {r.result["commit"]: r.params["day"] for r in runs if r.status == "done"}
     by_dataset = Counter(a.dataset for a in alerts)
     where = ", ".join(f"{n} on {d}" for d, n in sorted(by_dataset.items()))
@@ -246,22 +246,22 @@ def summarize(repo: tillage.Repo) -> dict[str, Any]:
     cards: list[pipeline.Card] = [r.result["model"] for r in done if r.result["model"]]
     steps = [s for r in runs for s in r.steps]
     ingest_ms = [s.seconds * 1000 for s in steps if s.name == "ingest" and s.status == "done"]
-    status = repo.status()
+    status = repo.refs.status()
     final = repo.read(DATASET, "main")
     parquet = pa.BufferOutputStream()
     pq.write_table(final, parquet)
-    alerts = repo.alerts()
+    alerts = repo.quality.alerts()
     return {
-        "commits": len(repo.log("main")),
+        "commits": len(repo.refs.log("main")),
         "rows": final.num_rows,
-        "head": repo.resolve("main"),
+        "head": repo.refs.resolve("main"),
         # Each run also leaves its branch, runs/ID (see `tillage runs show`).
-        "branches": sorted(b for b in repo.branches() if not b.startswith("runs/")),
-        "tags": sorted(repo.tags()),
+        "branches": sorted(b for b in repo.refs.branches() if not b.startswith("runs/")),
+        "tags": sorted(repo.refs.tags()),
         "storage_bytes": status.storage_bytes,
         # Every version stays readable; Parquet holds only the last one.
         "storage_vs_parquet": round(status.storage_bytes / parquet.tell(), 2),
-        "alerts_opened": len(repo.alerts(show_all=True)),
+        "alerts_opened": len(repo.quality.alerts(show_all=True)),
         "open_alerts": len(alerts),
         "open_alerts_by_dataset": dict(sorted(Counter(a.dataset for a in alerts).items())),
         "findings_raised": sum(r["checks"]["raised"] for r in landed),
@@ -271,7 +271,7 @@ def summarize(repo: tillage.Repo) -> dict[str, Any]:
         "runs_by_status": dict(sorted(Counter(r.status for r in runs).items())),
         "steps_done": sum(s.status == "done" for s in steps),
         "steps_cached": sum(s.status == "cached" for s in steps),
-        "models_recorded": len(repo.models(MODEL)),
+        "models_recorded": len(repo.models.recorded(MODEL)),
         "retrains": sum(c["challenger"] is not None for c in cards),
         "retrains_won": sum(c["kind"] == "boosting" for c in cards),
         "last_accuracy": cards[-1]["accuracy"] if cards else None,

@@ -222,9 +222,9 @@ def ingest(day: str) -> Landed:
 def check(commit: str) -> Checked:
     """What the ingest of ``commit`` found: new alerts, and known ones that got bad again."""
     repo = tillage.context().repo
-    opened = {a.id for a in repo.alerts(commit=commit, show_all=True) if a.count == 1}
+    opened = {a.id for a in repo.quality.alerts(commit=commit, show_all=True) if a.count == 1}
     out = Checked(raised=0, suppressed=0, opened=[], again=[])
-    for result in repo.checks(commit):
+    for result in repo.quality.checks(commit):
         for f in result.findings:
             if f.suppressed:
                 out["suppressed"] += 1
@@ -310,7 +310,7 @@ def _permutation_importance(
 @tillage.step(cache=False)  # it depends on what earlier runs recorded
 def previous_accuracy(day: str) -> float | None:
     """The daily model's accuracy of the latest day before ``day`` that has a model."""
-    for m in tillage.context().repo.models(MODEL):  # newest first
+    for m in tillage.context().repo.models.recorded(MODEL):  # newest first
         seen = m.metrics
         if "daily_accuracy" in seen and str(seen.get("day", "")) < day:
             return float(seen["daily_accuracy"])

@@ -241,14 +241,10 @@ def label_tweets(
     """
     console = console or Console()
     started = time.perf_counter()
-    before = repo.current_branch
     repo.create_branch(BRANCH)
-    repo.bind(BRANCH)  # this handle writes to the branch; the repository's HEAD stays
-    try:
-        with progress_bar(console) as bar:
-            summary = _chapter(repo, console, sample, annotate, seed, _Steps(bar))
-    finally:
-        repo.bind(before)
+    on_branch = repo.at(BRANCH)  # writes to the branch; the repository's HEAD stays
+    with progress_bar(console) as bar:
+        summary = _chapter(on_branch, console, sample, annotate, seed, _Steps(bar))
     return {**summary, "labels_seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -297,7 +293,7 @@ def _chapter(
     for folder, name, doc in (("taxonomies", LABELSET, TAXONOMY), ("tasks", TASK, SPEC)):
         (repo.path / folder).mkdir(exist_ok=True)
         (repo.path / folder / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    repo.create_labelset(LABELSET, records=DATASET, taxonomy=LABELSET)
+    repo.labels.create(LABELSET, records=DATASET, taxonomy=LABELSET)
     steps.done("annotating")
 
     # 2. Three annotators start on a sample, three per tweet: half of it under spec v1, the
@@ -319,7 +315,7 @@ def _chapter(
                 steps.done()
     steps.done("labeling functions and the label model")  # (the annotation stage)
     # 3. Meanwhile, labeling functions and the label model label every tweet.
-    applied = repo.label_with_functions(LABELSET, FUNCTIONS)
+    applied = repo.labels.apply_functions(LABELSET, FUNCTIONS)
     events = repo.read(LABELSET)
     lf = events.filter(pc.equal(events.column("kind"), "lf"))
     votes: dict[str, list[str]] = {}
@@ -345,7 +341,7 @@ def _chapter(
     steps.done("Dawid-Skene over the annotators")
     # 4. Dawid-Skene combines the annotations (its labels win over the label model's).
     progress = repo.annotation.progress(TASK)
-    quality = repo.aggregate_annotations(LABELSET)
+    quality = repo.labels.aggregate_annotations(LABELSET)
     aggregated = dict(zip(quality.result.records, quality.result.labels, strict=True))
     aggregate_acc = _accuracy(aggregated, truth)
     annotators = {
@@ -372,7 +368,7 @@ def _chapter(
     # 5. Label issues and a classifier trained on the training set.
     current = _current(repo)
     training_acc = _accuracy(current, gold)
-    issues = repo.label_issues(LABELSET, model=classifier(), seed=seed)
+    issues = repo.labels.issues(LABELSET, model=classifier(), seed=seed)
     flagged = [i.record_id for i in issues.issues if i.record_id is not None]
     wrong = sum(current[r] != gold[r] for r in flagged)
     print_(
@@ -382,7 +378,7 @@ def _chapter(
     )
 
     steps.done("training a classifier")
-    data = repo.training_set(DATASET, LABELSET)
+    data = repo.labels.training_set(DATASET, LABELSET)
     ids = data.column("id").to_pylist()
     held_out = rng.random(len(ids)) < 0.2
     frame = data.select(["text", "hour_et"]).to_pandas()
@@ -435,7 +431,7 @@ def _chapter(
 
 def _current(repo: tillage.Repo) -> dict[str, str]:
     """The current label of each tweet."""
-    now = repo.labels(LABELSET)
+    now = repo.labels.current(LABELSET)
     return dict(
         zip(now.column("record_id").to_pylist(), now.column("label").to_pylist(), strict=True)
     )

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
 
+from tillage.access import Purpose, ReadEvent
 from tillage.core.commit import Commit
 from tillage.core.names import check_ref
 from tillage.errors import (
@@ -235,9 +236,7 @@ def wait_for_annotations(task: str, records: int, spec_version: int | None = Non
     rt = _runtime_for("wait_for_annotations")
 
     # Annotations land on the run's target branch, not on the run's own branch.
-    target = Repo.__new__(Repo)
-    target.__dict__.update(rt.base.__dict__)
-    target.bind(rt.run.branch)
+    target = rt.base.at(rt.run.branch, principal=f"job:{rt.run.id}")
 
     def check() -> tuple[bool, str]:
         done = target.annotation.progress(task, spec_version).done
@@ -277,29 +276,29 @@ class _Frame:
     """The step's earlier attempts, kept when `guard` stores the step as running."""
 
 
-class _TrackedRepo(Repo):
-    """The run's repository handle: bound to the run branch, noting what steps read and write."""
+class _Lineage:
+    """Notes what the run's steps read and write (the run's handle's observer)."""
 
-    _runtime: _Runtime
+    def __init__(self, runtime: _Runtime) -> None:
+        self._runtime = runtime
 
-    def read(self, dataset: str, ref: str | None = None, **kwargs: Any) -> Any:
-        table = super().read(dataset, ref, **kwargs)
+    def read(self, event: ReadEvent) -> None:
         frame = self._runtime.frame
-        if frame is not None:
-            commit = self.resolve(ref)
-            entry = {"dataset": dataset, "commit": commit}
+        # An ingest's comparison with its drift reference is monitoring, not an input.
+        if frame is not None and event.commit is not None and event.purpose != Purpose.ALERT:
+            entry = {"dataset": event.dataset, "commit": event.commit}
             if entry not in frame.reads:
                 frame.reads.append(entry)
-        return table
 
-    def ingest(self, dataset: str, data: Any, **kwargs: Any) -> Commit:
+    def writing(self, dataset: str) -> None:
         frame = self._runtime.frame
         if frame is not None and not frame.guarded:
             self._runtime.guard(frame)
-        commit = super().ingest(dataset, data, **kwargs)
+
+    def written(self, dataset: str, commit: Commit) -> None:
+        frame = self._runtime.frame
         if frame is not None:
             frame.writes.append({"dataset": dataset, "commit": commit.id})
-        return commit
 
 
 class _Runtime:
@@ -327,11 +326,15 @@ class _Runtime:
         # The latest objects steps returned -> their fingerprints (kept alive while
         # here, so that ``id`` stays unique); older ones are fingerprinted again.
         self.known: OrderedDict[int, tuple[Any, str]] = OrderedDict()
-        tracked = _TrackedRepo.__new__(_TrackedRepo)
-        tracked.__dict__.update(repo.__dict__)
-        tracked._runtime = self
-        tracked.bind(run.run_branch, alerts_on=run.branch)
-        self.repo: Repo = tracked
+        # The run's handle: bound to the run branch, reading as the run's job, its
+        # alerts filed under the target branch, and noting what steps read and write.
+        self.principal = f"job:{run.id}"
+        self.repo: Repo = repo.at(
+            run.run_branch,
+            alerts_on=run.branch,
+            principal=self.principal,
+            observer=_Lineage(self),
+        )
 
     # -- identity --
 
@@ -376,14 +379,14 @@ class _Runtime:
     def _load(self, ref: dict[str, Any], step: str, run_id: str | None = None) -> Any:
         """A stored value; ``step`` and ``run_id`` (default: this run) name it in errors."""
         who = run_id or self.run.id
-        return self.artifacts.get(ref, load_commit=self.base.commit, run_id=who, step=step)
+        return self.artifacts.get(ref, load_commit=self.base.refs.commit, run_id=who, step=step)
 
     # -- steps --
 
     def guard(self, frame: _Frame) -> None:
         """Before a step's first write: store where the run branch was, so that a step
         killed half way is re-run from there (its writes land once, not twice)."""
-        frame.restore = {"restore": self.base.resolve(self.run.run_branch)}
+        frame.restore = {"restore": self.base.refs.resolve(self.run.run_branch)}
         self._store(
             frame.seq,
             frame.name,
@@ -407,9 +410,9 @@ class _Runtime:
     def _move_back(self, head: str) -> None:
         """Move the run's branch back to ``head``, dropping what a step wrote after it."""
         branch = self.run.run_branch
-        now = self.base.resolve(branch)
+        now = self.base.refs.resolve(branch)
         if now != head:  # the run's own branch: nobody else writes there
-            with self.base.catalog.transaction() as conn:
+            with self.base._storage.catalog.transaction() as conn:
                 Catalog.move_branch(conn, branch, now, head)
 
     def call(self, step: Step[Any, Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -617,10 +620,10 @@ class _Runtime:
         """
         if rows < 1:
             raise InputError(f"batches need at least one row, not {rows}.")
-        commit = self.repo.commit(ref)
+        commit = self.repo.refs.commit(ref)
         if dataset not in commit.pins:
             raise InputError(
-                f"dataset {dataset!r} is not at {ref or self.repo.current_branch!r} "
+                f"dataset {dataset!r} is not at {ref or self.repo.refs.current_branch!r} "
                 f"(datasets there: {', '.join(commit.pins) or 'none'})."
             )
         total = commit.pins[dataset].num_rows
@@ -640,7 +643,7 @@ class _Runtime:
         batches: bool = False,
     ) -> list[Any]:
         if self.frame is not None:
-            fn = _OnBatch(str(self.base.path), step.fn) if batches else step.fn
+            fn = _OnBatch(str(self.base.path), step.fn, self.principal) if batches else step.fn
             return [fn(item, **kwargs) for item in items]
         inputs = [f"map[{len(items)}]:" + _digest([self._fingerprint(i) for i in items])]
         inputs += self._inputs((), kwargs)
@@ -703,9 +706,11 @@ class _Runtime:
             last = time.monotonic()
 
         results: Iterator[tuple[int, Any]]
-        fn = _retrying(_OnBatch(repo_dir, step.fn) if repo_dir else step.fn, step.retry)
+        fn = _retrying(
+            _OnBatch(repo_dir, step.fn, self.principal) if repo_dir else step.fn, step.retry
+        )
         if self.executor == "process" and len(todo) > 1:
-            results = _in_processes(step, items, todo, kwargs, repo_dir)
+            results = _in_processes(step, items, todo, kwargs, repo_dir, self.principal)
         elif self.executor == "ray" and todo:
             from tillage.pipelines.ray_executor import in_ray
 
@@ -780,12 +785,13 @@ def _unhashable(inputs: list[str]) -> bool:
 class _OnBatch:
     """Calls a step function on the rows a batch description names (picklable)."""
 
-    def __init__(self, repo_path: str, fn: Callable[..., Any]) -> None:
+    def __init__(self, repo_path: str, fn: Callable[..., Any], principal: str) -> None:
         self.repo_path = repo_path
         self.fn = fn
+        self.principal = principal
 
     def __call__(self, item: dict[str, Any], **kwargs: Any) -> Any:
-        table = _repo_at(self.repo_path).read(
+        table = _repo_at(self.repo_path, self.principal).read(
             item["dataset"], item["commit"], offset=item["offset"], limit=item["rows"]
         )
         return self.fn(table, **kwargs)
@@ -819,16 +825,22 @@ def _retrying(fn: Callable[..., Any], policy: RetryPolicy) -> Callable[..., Any]
 
 
 @functools.cache
-def _repo_at(path: str) -> Repo:
-    return Repo.open(path)
+def _repo_at(path: str, principal: str) -> Repo:
+    repo = Repo.open(path)
+    return repo.at(repo.refs.current_branch, principal=principal)  # reads name their commit
 
 
 def _call_by_name(
-    where: str, name: str, item: Any, kwargs: dict[str, Any], repo_path: str | None
+    where: str,
+    name: str,
+    item: Any,
+    kwargs: dict[str, Any],
+    repo_path: str | None,
+    principal: str,
 ) -> Any:
     """In a pool process: import the step by module (or file) and name, call it on one item."""
     step = _step_named(where, name)
-    fn = _OnBatch(repo_path, step.fn) if repo_path else step.fn
+    fn = _OnBatch(repo_path, step.fn, principal) if repo_path else step.fn
     return _retrying(fn, step.retry)(item, **kwargs)
 
 
@@ -851,6 +863,7 @@ def _in_processes(
     todo: list[int],
     kwargs: dict[str, Any],
     repo_path: str | None,
+    principal: str,
 ) -> Iterator[tuple[int, Any]]:
     """Map items in a pool of fresh processes (Lance is not fork-safe), results in order.
 
@@ -865,7 +878,12 @@ def _in_processes(
     pool = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
     try:
         futures = [
-            (i, pool.submit(_call_by_name, where, step.fn.__name__, items[i], kwargs, repo_path))
+            (
+                i,
+                pool.submit(
+                    _call_by_name, where, step.fn.__name__, items[i], kwargs, repo_path, principal
+                ),
+            )
             for i in todo
         ]
         for i, fut in futures:
@@ -882,7 +900,7 @@ class Runs:
 
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
-        self.store = RunStore(repo.catalog.engine)
+        self.store = RunStore(repo._storage.catalog.engine)
         self.artifacts = Artifacts(repo.repo_dir / "artifacts", self.store)
         self.locks = repo.repo_dir / "runs"
 
@@ -908,12 +926,14 @@ class Runs:
         pipe = load_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
         params = dict(params or {})
         _check_params(pipe, params)
-        target_branch = self.repo.current_branch if branch is None else check_ref(branch, "branch")
-        if self.repo.catalog.get_ref(target_branch) is None:
-            self.repo.commit(target_branch)  # NoSuchRefError names it
+        target_branch = (
+            self.repo.refs.current_branch if branch is None else check_ref(branch, "branch")
+        )
+        if target_branch not in self.repo.refs.branches():
+            self.repo.refs.commit(target_branch)  # NoSuchRefError names it
         run_id = uuid.uuid4().hex[:16]
         run_branch = f"runs/{run_id}"
-        self.repo.create_branch(run_branch, target_branch)
+        self.repo.refs.create_branch(run_branch, target_branch)
         code = code_version()
         pid, host, started = this_process()
         self.store.create(
@@ -1019,11 +1039,11 @@ class Runs:
             if self.store.status(run.id) == "cancelled":
                 return self._end(run)
             try:
-                merged = self.repo.merge(run.run_branch, into=run.branch)
+                merged = self.repo.refs.merge(run.run_branch, into=run.branch)
             except MergeConflictError as e:
                 return self._end(run, status="failed", error=str(e), result=ref)
             self.store.update(run.id, status="done", result=ref, merged_commit=merged.commit)
-            self.repo.delete_branch(run.run_branch)  # merged: its commits stay reachable
+            self.repo.refs.delete_branch(run.run_branch)  # merged: its commits stay reachable
             return self.show(run.id)
 
     def _end(self, run: RunRecord, **fields: Any) -> Run:
@@ -1034,8 +1054,8 @@ class Runs:
         return self.show(run.id)
 
     def _drop_branch(self, run: RunRecord) -> None:
-        if run.run_branch in self.repo.branches():
-            self.repo.delete_branch(run.run_branch)
+        if run.run_branch in self.repo.refs.branches():
+            self.repo.refs.delete_branch(run.run_branch)
 
     def cancel(self, run_id: str) -> Run:
         """Cancel a waiting, failed, crashed or running run: it ends without merging.

@@ -94,7 +94,7 @@ def _full_graph(repo: Repo, store: RunStore) -> Graph:
         node = f"commit:{cid}"
         if node not in g.nodes:
             if cid not in messages:
-                c = repo.catalog.get_commit(cid)
+                c = repo._storage.catalog.get_commit(cid)
                 messages[cid] = c.message if c else "(gone)"
             what = f" {dataset}" if dataset else ""
             g.nodes[node] = f"commit {cid[:12]}{what}: {messages[cid]}"
@@ -151,7 +151,7 @@ def lineage(repo: Repo, what: str, direction: Direction = "up") -> tuple[Graph, 
     """
     if direction not in ("up", "down"):
         raise InputError(f"direction must be 'up' or 'down', not {direction!r}.")
-    store = RunStore(repo.catalog.engine)
+    store = RunStore(repo._storage.catalog.engine)
     full = _full_graph(repo, store)
     root = _root(repo, store, full, what)
     forward: dict[str, list[str]] = {}
@@ -186,13 +186,13 @@ def _root(repo: Repo, store: RunStore, g: Graph, what: str) -> str:
     if len(values) == 1:
         return values[0]
     try:
-        cid = repo.resolve(what)
+        cid = repo.refs.resolve(what)
     except NoSuchRefError:
         raise NoSuchRunError(what) from None
     if cid is None:
         raise InputError(f"{what!r} has no commits yet, so it has no lineage.")
     node = f"commit:{cid}"
     if node not in g.nodes:
-        c = repo.commit(cid)
+        c = repo.refs.commit(cid)
         g.nodes[node] = f"commit {cid[:12]}: {c.message}"
     return node

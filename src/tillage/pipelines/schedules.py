@@ -68,7 +68,7 @@ def add_schedule(
     _check_params(pipe, dict(params or {}))
     store = Runs(repo).store
     if branch is not None:
-        repo.commit(branch)  # NoSuchRefError names it
+        repo.refs.commit(branch)  # NoSuchRefError names it
     if kind == "cron":
         if not croniter.is_valid(spec):
             raise InputError(
@@ -77,12 +77,12 @@ def add_schedule(
             )
         seen: str | None = _now().isoformat()
     elif kind == "commit":
-        datasets = repo.datasets(branch)
+        datasets = repo.datasets.pins(branch)
         if spec not in datasets:
-            raise NoSuchDatasetError(spec, branch or repo.current_branch, list(datasets))
+            raise NoSuchDatasetError(spec, branch or repo.refs.current_branch, list(datasets))
         seen = _latest_commit(repo, spec, branch)
     else:
-        alerts = repo.alerts(show_all=True)
+        alerts = repo.quality.alerts(show_all=True)
         seen = str(max((a.id for a in alerts), default=0))
     return store.add_schedule(target, kind, spec, dict(params or {}), branch, seen)
 
@@ -92,7 +92,7 @@ def _now() -> datetime:
 
 
 def _latest_commit(repo: Repo, dataset: str, branch: str | None) -> str | None:
-    found = repo.log(branch, dataset=dataset, limit=1)
+    found = repo.refs.log(branch, dataset=dataset, limit=1)
     return found[0].id if found else None
 
 
@@ -111,7 +111,7 @@ def _due(repo: Repo, s: ScheduleRecord, now: datetime) -> str | None:
         return latest if latest and latest != s.last_seen else None
     newer = [
         a.id
-        for a in repo.alerts(show_all=True)
+        for a in repo.quality.alerts(show_all=True)
         if a.kind == s.spec and a.id > int(s.last_seen or 0)
     ]
     return str(max(newer)) if newer else None
@@ -172,7 +172,7 @@ def tick(repo: Repo, *, now: datetime | None = None, resume_waiting: bool = True
             if run.status != "waiting":
                 done.resumed.append(run)
     try:
-        delivery = repo.deliver_alerts(due_only=True)
+        delivery = repo.quality.deliver_alerts(due_only=True)
         done.delivered = delivery.delivered
         done.errors.extend(delivery.errors)
     except Exception as e:  # the schedules must keep running while the catalog recovers

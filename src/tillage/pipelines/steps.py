@@ -183,7 +183,7 @@ class Step(Generic[P, R]):
             from tillage.repo import Repo
 
             with Repo.open() as repo:
-                table = repo.read(dataset, ref)
+                table = repo.datasets.read(dataset, ref)
             return [self.fn(table.slice(o, rows), **kwargs) for o in range(0, table.num_rows, rows)]
         return rt.map_batches(self, dataset, ref, rows, kwargs)
 

@@ -9,12 +9,15 @@ silently resolved, unless the caller prefers one side.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 import pyarrow as pa
 
+from tillage.core.commit import Commit, DatasetPin
+from tillage.errors import MergeConflictError
 from tillage.versioning.diff import (
     RowChanges,
     is_table,
@@ -24,6 +27,11 @@ from tillage.versioning.diff import (
     schema_change,
     unshared_rows,
 )
+
+if TYPE_CHECKING:
+    from tillage.store.catalog import Catalog
+    from tillage.store.tables import Tables
+    from tillage.versioning.writer import Transaction
 
 Prefer = Literal["ours", "theirs"] | None
 ROW = "(row)"  # the pseudo-column of a conflict about a whole row
@@ -228,3 +236,108 @@ def _rows_by_key(
     out = con.sql(f"SELECT t.* FROM t SEMI JOIN w USING ({cols})").to_arrow_table()
     con.close()
     return out.to_pylist()  # type: ignore[no-any-return]
+
+
+def three_way(
+    catalog: Catalog,
+    tables: Tables,
+    tx: Transaction,
+    base: Commit | None,
+    theirs: Commit,
+    prefer: Prefer,
+    source: str,
+    *,
+    reading: Callable[[str, str | None], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Replay ``theirs``' changes since ``base`` onto the transaction ``tx``.
+
+    Each dataset both sides changed is merged row by row (`merge_rows`); one
+    only ``theirs`` changed takes ``theirs``' version. Nothing is written unless
+    no dataset conflicts.
+
+    Args:
+        catalog: the catalog (for the datasets' keys).
+        tables: the Lance tables the pins name.
+        tx: the open transaction on the target branch ("ours").
+        base: the merge base (None: no common history).
+        theirs: the commit whose changes are replayed.
+        prefer: settle conflicting cells for "ours" or "theirs" (None: report them).
+        source: what is merged, for the error message.
+        reading: called with a dataset and a commit id before that side's rows are
+            read (conflicts report their cells); the repository records it.
+
+    Returns:
+        Per dataset, what the merge did (``op`` and row counts).
+
+    Raises:
+        MergeConflictError: listing every conflict; ``tx`` is left unwritten.
+    """
+    base_pins = base.pins if base else {}
+    ours_pins = dict(tx.pins)
+    plans: dict[str, RowMerge] = {}
+    taken: dict[str, DatasetPin | None] = {}
+    conflicts: list[dict[str, Any]] = []
+    report: dict[str, dict[str, Any]] = {}
+    keys: dict[str, list[str]] = {}
+    for name in sorted(set(base_pins) | set(ours_pins) | set(theirs.pins)):
+        b, o, t = base_pins.get(name), ours_pins.get(name), theirs.pins.get(name)
+        if o == t or t == b:
+            continue
+        if o == b or (prefer == "theirs" and (o is None or t is None or b is None)):
+            taken[name] = t
+            continue
+        if b is None or o is None or t is None:
+            if prefer is None:
+                conflicts.append(
+                    {
+                        "dataset": name,
+                        "key": None,
+                        "column": "(dataset)",
+                        "base": "absent" if b is None else "present",
+                        "ours": "absent" if o is None else "changed",
+                        "theirs": "absent" if t is None else "changed",
+                    }
+                )
+            continue
+        keys[name] = key = catalog.dataset_key(name) or []
+        if reading is not None:
+            ours = tx.head.id if tx.head else None
+            for commit in dict.fromkeys((base.id if base else None, ours, theirs.id)):
+                reading(name, commit or None)
+        read = tables.open
+        try:
+            plan = merge_rows(name, key, read(name, b), read(name, o), read(name, t), prefer)
+        except ValueError as e:
+            conflicts.append(
+                {
+                    "dataset": name,
+                    "key": None,
+                    "column": "(schema)",
+                    "base": None,
+                    "ours": None,
+                    "theirs": str(e),
+                }
+            )
+            continue
+        conflicts.extend(plan.conflicts)
+        plans[name] = plan
+    if conflicts:
+        raise MergeConflictError(source, tx.branch, conflicts)
+    for name, pin in taken.items():
+        if pin is None:
+            tx.drop(name)
+            report[name] = {"op": "drop"}
+        else:
+            tx.pins[name] = pin
+            tx.changes[name] = {"op": "merge", "took": "theirs", "rows": pin.num_rows}
+            report[name] = tx.changes[name]
+    for name, plan in plans.items():
+        key = keys[name]
+        if plan.upserts.num_rows:
+            target = tx.write_target(name)
+            tx.record(name, tables.upsert(name, target, plan.upserts, key), {"op": "merge"})
+        if plan.deletes.num_rows:
+            target = tx.write_target(name)
+            tx.record(name, tables.delete(name, target, plan.deletes, key), {"op": "merge"})
+        report[name] = {"op": "merge", **plan.counts}
+    return report

@@ -115,6 +115,18 @@ class Writer:
         self._staged = False
         self._started = 0  # when the current write lock was taken (ns)
 
+    @classmethod
+    def for_repository(cls, catalog: Catalog, repo_dir: Path, principal: str) -> Writer:
+        """The writer of the repository in ``repo_dir``, with its tables.
+
+        The tables' reads are guarded by the writer's file ledger: each file a
+        read uses is checked against the checksums recorded when it was written.
+        """
+        tables = Tables(repo_dir / "tables")
+        writer = cls(catalog, tables, repo_dir / "write.lock", principal)
+        tables.guard = writer.ledger.guard
+        return writer
+
     def check_writable(self) -> None:
         """Fail before any write if this process may not change the repository.
 

@@ -1,0 +1,227 @@
+"""`repo.labels`: label sets, label events, labeling functions, training sets, label issues.
+
+`tillage.labels.sets.LabelSets` does the work; it reads and writes through
+``repo.datasets``, so label events are commits like any other write, and every
+read it makes is recorded with the purpose of the call that made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tillage.access import Purpose
+from tillage.api._storage import Namespace
+from tillage.core.commit import Commit
+from tillage.core.names import check_name
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from tillage.api.datasets import Datasets
+    from tillage.labels.issues import LabelIssues
+    from tillage.labels.results import (
+        AggregatedAnnotations,
+        AppliedFunctions,
+        LabelSet,
+        MigrationReport,
+    )
+    from tillage.labels.sets import LabelSets
+
+
+class _ReadsFor:
+    """``repo.datasets`` as label sets use it, with every read made for ``purpose``."""
+
+    def __init__(self, datasets: Datasets, purpose: Purpose) -> None:
+        self._datasets = datasets
+        self._purpose = purpose
+        self.ingest = datasets.ingest
+        self.key = datasets.key
+        self.schema = datasets.schema
+
+    def read(
+        self, dataset: str, ref: str | None = None, *, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        return self._datasets.read(dataset, ref, columns=columns, purpose=self._purpose)
+
+
+class Labels(Namespace):
+    """The label sets of a repository (``repo.labels``)."""
+
+    def sets(self, purpose: Purpose = Purpose.LABELS) -> LabelSets:
+        """The label sets' service, reading records for ``purpose``."""
+        from tillage.labels.sets import LabelSets
+
+        reads = _ReadsFor(self._repo.datasets, purpose)
+        return LabelSets(reads, self._storage.label_store, self._storage.path)
+
+    def create(self, name: str, *, records: str, taxonomy: str) -> LabelSet:
+        """Register a label set over a dataset's records.
+
+        Args:
+            name: the label set's name (a dataset name).
+            records: the dataset whose records it labels (by primary key).
+            taxonomy: the taxonomy file ``taxonomies/NAME.yaml`` of its classes.
+
+        Returns:
+            The label set's record.
+
+        Raises:
+            InvalidNameError: a bad name.
+            NoSuchDatasetError, NoSuchTaxonomyError: unknown records or taxonomy.
+        """
+        check_name(name, "label set")
+        return self.sets().create(name, records, taxonomy)
+
+    def add(
+        self,
+        labelset: str,
+        record_ids: Sequence[Any],
+        labels: Sequence[str | None],
+        *,
+        kind: str = "import",
+        source: str,
+        taxonomy_version: int | None = None,
+        spec_version: int | None = None,
+        confidence: Sequence[float | None] | float | None = None,
+        message: str | None = None,
+        branch: str | None = None,
+    ) -> Commit:
+        """Add label events to a label set, as one commit (records and classes are checked).
+
+        Many annotations at once (an import from another tool, say) go in here with
+        ``kind="annotator"`` and their ``spec_version``.
+
+        Args:
+            labelset: the label set.
+            record_ids: the records labelled, by key.
+            labels: one class (or None: no label) per record.
+            kind: "import", "annotator", "function", "model" or "aggregate".
+            source: who or what labelled them.
+            taxonomy_version: the taxonomy version of the classes (default: latest).
+            spec_version: the annotation task-spec version, for annotators.
+            confidence: one per record, or one for all.
+            message: the commit message.
+            branch: the branch to commit on.
+
+        Returns:
+            The commit.
+
+        Raises:
+            InputError: unknown records or classes, or mismatched lengths.
+            NoSuchLabelSetError: no such label set.
+        """
+        return self.sets().add(
+            labelset,
+            record_ids,
+            labels,
+            kind=kind,
+            source=source,
+            taxonomy_version=taxonomy_version,
+            spec_version=spec_version,
+            confidence=confidence,
+            message=message,
+            branch=branch,
+        )
+
+    def current(self, labelset: str, ref: str | None = None) -> pa.Table:
+        """The current label of each labelled record (latest aggregate, else latest event).
+
+        Raises:
+            NoSuchLabelSetError: no such label set.
+        """
+        return self.sets().current(labelset, ref)
+
+    def migrate(self, labelset: str, to_version: int | None = None) -> MigrationReport:
+        """Carry labels to a newer taxonomy version; lists what must be labelled again.
+
+        Raises:
+            NoSuchLabelSetError: no such label set.
+            InputError: no such taxonomy version.
+        """
+        return self.sets().migrate(labelset, to_version)
+
+    def training_set(
+        self,
+        dataset: str,
+        labelset: str,
+        ref: str | None = None,
+        *,
+        purpose: Purpose = Purpose.TRAINING_SET,
+    ) -> pa.Table:
+        """``dataset`` at ``ref`` with each record's label, confidence and provenance.
+
+        Args:
+            dataset: the records.
+            labelset: the label set over them.
+            ref: the ref to read both at (default: HEAD).
+            purpose: what the rows are read for (recorded, see `tillage.access`).
+
+        Raises:
+            NoSuchDatasetError, NoSuchLabelSetError: unknown dataset or label set.
+        """
+        return self.sets(purpose).training_set(dataset, labelset, ref)
+
+    def apply_functions(
+        self,
+        labelset: str,
+        functions: Sequence[Any],
+        *,
+        ref: str | None = None,
+        model: bool = True,
+        gold: str | None = None,
+        write: bool = True,
+    ) -> AppliedFunctions:
+        """Apply labeling functions to the records and store their votes in one commit.
+
+        Args:
+            labelset: the label set.
+            functions: labeling functions (``@tillage.labeling_function``).
+            ref: the records' ref.
+            model: also store the label model's labels.
+            gold: a CSV of known labels to report the label model's accuracy on.
+            write: False reports without storing anything.
+
+        Returns:
+            The commit, the votes and labels per class, the accuracy on ``gold``,
+            the per-function report and errors.
+        """
+        return self.sets().apply_functions(
+            labelset, functions, ref=ref, model=model, gold=gold, write=write
+        )
+
+    def aggregate_annotations(
+        self, labelset: str, *, spec_version: int | None = None
+    ) -> AggregatedAnnotations:
+        """Combine annotators' labels per record (Dawid-Skene); returns annotator quality.
+
+        Raises:
+            NoSuchLabelSetError: no such label set.
+        """
+        return self.sets().aggregate_annotations(labelset, spec_version=spec_version)
+
+    def issues(
+        self,
+        labelset: str,
+        ref: str | None = None,
+        *,
+        model: Any = None,
+        folds: int = 5,
+        seed: int = 0,
+    ) -> LabelIssues:
+        """Likely label errors in a label set, by confident learning, most certain first.
+
+        Out-of-sample probabilities come from ``folds``-fold cross-validation of
+        ``model`` (default: logistic regression on the record's columns) on the
+        training set at ``ref``.
+
+        Returns:
+            The issues, each naming the record, its label and the suggested one.
+
+        Raises:
+            NoSuchLabelSetError: no such label set.
+            InputError: too few labelled records for ``folds``.
+        """
+        return self.sets(Purpose.LABEL_ISSUES).issues(
+            labelset, ref, model=model, folds=folds, seed=seed
+        )
