@@ -8,14 +8,13 @@ a commit and read the dataset versions it pins.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Literal
 
 from tillage.config import REPO_DIR, RepoConfig, find_repo_dir, repo_dir_of
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
@@ -40,25 +39,24 @@ from tillage.errors import (
     RepositoryExistsError,
     TillageError,
 )
-from tillage.formats import is_csv, to_table, write_file
-from tillage.labels.annotation import Annotation
-from tillage.labels.sets import LabelSets
-from tillage.quality.monitor import BatchCheck, Monitor, alert_dict, model_dict
-from tillage.quality.profile import Profile, profile_table
-from tillage.quality.schema import Schema
-from tillage.quality.schema import infer as infer_schema
-from tillage.quality.settings import QualitySettings, parse_reference
 from tillage.store.catalog import Catalog
 from tillage.store.filters import lance_filter, lance_problem
 from tillage.store.fs import environment_error
-from tillage.store.labels import LabelStore
-from tillage.store.tables import Tables, children_first
-from tillage.versioning import batches
-from tillage.versioning.diff import dataset_diff
 from tillage.versioning.history import ancestors, is_ancestor, merge_base, split_ancestor_suffix
-from tillage.versioning.merge import Prefer, RowMerge, merge_rows
-from tillage.versioning.verify import verify
-from tillage.versioning.writer import Transaction, Writer
+
+# Lance, pyarrow, pandas, DuckDB and the quality and label libraries load in the
+# methods that use them: `log` and `status` need none of them.
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from tillage.labels.annotation import Annotation
+    from tillage.labels.sets import LabelSets
+    from tillage.quality.monitor import BatchCheck, Monitor
+    from tillage.quality.profile import Profile
+    from tillage.quality.schema import Schema
+    from tillage.store.tables import Tables
+    from tillage.versioning.merge import Prefer, RowMerge
+    from tillage.versioning.writer import Transaction, Writer
 
 Mode = Literal["append", "upsert", "overwrite", "delete"]
 MODES: tuple[str, ...] = ("append", "upsert", "overwrite", "delete")
@@ -116,14 +114,35 @@ class Repo:
             if config.catalog_url
             else Catalog.sqlite(repo_dir / "catalog.db", create=create)
         )
-        self.tables = Tables(repo_dir / "tables")
-        self._writer = Writer(self.catalog, self.tables, repo_dir / "write.lock", config.who())
-        self.tables.guard = self._writer.ledger.guard
         self._bound: str | None = None
         self._alerts_on: str | None = None
-        self.monitor = Monitor(
-            self.catalog.engine, self.tables, self.path, QualitySettings.from_dict(config.quality)
-        )
+
+    # Storage and monitoring are built on first use, so that commands which read
+    # only the catalog (`log`, `branch`, `show`) never load Lance or the quality code.
+
+    @functools.cached_property
+    def _writer(self) -> Writer:
+        from tillage.store.tables import Tables
+        from tillage.versioning.writer import Writer
+
+        tables = Tables(self.repo_dir / "tables")
+        writer = Writer(self.catalog, tables, self.repo_dir / "write.lock", self.config.who())
+        tables.guard = writer.ledger.guard
+        return writer
+
+    @property
+    def tables(self) -> Tables:
+        """The repository's Lance tables (the writer's, whose ledger checks every read)."""
+        return self._writer.tables
+
+    @functools.cached_property
+    def monitor(self) -> Monitor:
+        """Profiles, schema checks, drift and alerts, with the ``quality:`` settings."""
+        from tillage.quality.monitor import Monitor
+        from tillage.quality.settings import QualitySettings
+
+        settings = QualitySettings.from_dict(self.config.quality)
+        return Monitor(self.catalog.engine, self.tables, self.path, settings)
 
     # -- opening ----------------------------------------------------------
 
@@ -396,6 +415,8 @@ class Repo:
             InvalidFilterError: ``where`` is not one condition on this dataset's columns.
             InputError: unknown or repeated columns, or a bad ``limit`` or ``offset``.
         """
+        import pyarrow as pa
+
         cols = _read_columns(columns)
         limit, offset = _count("limit", limit), _count("offset", offset)
         pin = self._pin(dataset, ref)
@@ -481,6 +502,8 @@ class Repo:
             dataset: only this dataset.
             rows: sample rows to include per kind of change.
         """
+        from tillage.versioning.diff import dataset_diff
+
         old = self._commit_or_none(a)
         new = self._commit_or_none(b)
         old_pins = old.pins if old else {}
@@ -519,6 +542,8 @@ class Repo:
         With ``labels`` (a label set), write the training set: the labelled records
         with their label, confidence and provenance (`training_set`).
         """
+        from tillage.formats import write_file
+
         columns = _read_columns(columns)
         if labels is None:
             table = self.read(dataset, ref, columns=columns, where=where)
@@ -580,6 +605,9 @@ class Repo:
             NoSuchDatasetError, NoSuchRefError: unknown dataset (for delete) or branch.
             ConcurrentUpdateError: the branch moved under us (another catalog client).
         """
+        from tillage.formats import is_csv, to_table
+        from tillage.versioning import batches
+
         check_dataset_name(dataset)
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}.")
@@ -662,6 +690,8 @@ class Repo:
         import, an annotator, a model), so a batch against the ones before compares
         sources, not data, and would only cry wolf.
         """
+        from tillage.quality.settings import parse_reference
+
         kind, arg = parse_reference(self.monitor.settings.reference)
         if head is None or kind == "none" or self._is_label_set(dataset):
             return None
@@ -713,6 +743,8 @@ class Repo:
         mode: str,
         validate: Callable[[pa.Table], None],
     ) -> None:
+        from tillage.versioning import batches
+
         if mode == "delete":
             raise NoSuchDatasetError(dataset, tx.branch, list(tx.pins))
         if not key:
@@ -748,6 +780,8 @@ class Repo:
         evolve: bool,
         validate: Callable[[pa.Table], None],
     ) -> None:
+        from tillage.versioning import batches
+
         pin = tx.pins[dataset]
         schema = self.tables.schema(dataset, pin)
         if mode == "delete":
@@ -876,6 +910,8 @@ class Repo:
         source: str,
     ) -> dict[str, dict[str, Any]]:
         """Replay ``theirs``' changes since ``base`` onto ``tx``; write only if no conflict."""
+        from tillage.versioning.merge import merge_rows
+
         base_pins = base.pins if base else {}
         ours_pins = dict(tx.pins)
         plans: dict[str, RowMerge] = {}
@@ -981,6 +1017,8 @@ class Repo:
         from then on every ingest into the dataset is checked against it.
         Returns the schema and the file written.
         """
+        from tillage.quality.schema import infer as infer_schema
+
         prof = self.profile(dataset, ref)
         schema = infer_schema(prof, dataset=dataset, key=self.key(dataset), margin=margin)
         target = Path(path) if path else self.monitor.schema_path(dataset)
@@ -1031,6 +1069,9 @@ class Repo:
         it. Without either, the configured reference (``quality.reference``).
         Findings on columns the model does not use are left out unless ``show_all``.
         """
+        from tillage.quality.profile import profile_table
+        from tillage.quality.settings import parse_reference
+
         if against is not None and window is not None:
             raise InputError("give either --against REF or --window N, not both.")
         if window is not None and window < 1:
@@ -1079,6 +1120,9 @@ class Repo:
         return found if show_all else [f for f in found if not f.suppressed]
 
     def _data(self, dataset: str, ref: str | None, file: str | os.PathLike[str] | None) -> pa.Table:
+        from tillage.formats import is_csv, to_table
+        from tillage.versioning import batches
+
         if file is None:
             return self.read(dataset, ref)
         types = self._csv_types(dataset, ref) if is_csv(file) else None
@@ -1108,6 +1152,8 @@ class Repo:
         return prof, f"the {len(commits)} previous batch(es) up to {commits[0].short_id}"
 
     def _reference(self, dataset: str, spec: str) -> tuple[Profile, str]:
+        from tillage.quality.settings import parse_reference
+
         kind, arg = parse_reference(spec)
         if kind == "model":
             models = self.monitor.store.models(name=str(arg))
@@ -1127,6 +1173,8 @@ class Repo:
         self, *, show_all: bool = False, dataset: str | None = None, commit: str | None = None
     ) -> list[dict[str, Any]]:
         """Open alerts (``show_all``: also muted, resolved and accepted ones)."""
+        from tillage.quality.monitor import alert_dict
+
         statuses = None if show_all else ["open"]
         cid = self.commit(commit).id if commit is not None else None
         found = self.monitor.store.alerts(statuses=statuses, dataset=dataset, commit_id=cid)
@@ -1138,6 +1186,8 @@ class Repo:
         Returns the alert, the schema file changed (if any) and the findings of
         the re-check on the alert's branch that are still about its column.
         """
+        from tillage.quality.monitor import alert_dict
+
         alert, path = self.monitor.accept(alert_id)
         remaining: list[Finding] = []
         spec = self.monitor.schema(alert.dataset)
@@ -1157,10 +1207,14 @@ class Repo:
 
     def mute_alert(self, alert_id: int, duration: str | None = None) -> dict[str, Any]:
         """Mute an alert (for a duration like ``7d``, or until unmuted by resolving it)."""
+        from tillage.quality.monitor import alert_dict
+
         return alert_dict(self.monitor.mute(alert_id, duration))
 
     def resolve_alert(self, alert_id: int) -> dict[str, Any]:
         """Close an alert; the same problem later opens a new one."""
+        from tillage.quality.monitor import alert_dict
+
         return alert_dict(self.monitor.resolve(alert_id))
 
     def record_model(
@@ -1178,6 +1232,8 @@ class Repo:
         drift on columns the model does not use is suppressed. ``model:NAME``
         becomes a drift reference, and gc keeps the data version it names.
         """
+        from tillage.quality.monitor import model_dict
+
         commit = self.commit(ref)
         if dataset not in commit.pins:
             raise NoSuchDatasetError(dataset, ref or self.current_branch, list(commit.pins))
@@ -1189,6 +1245,8 @@ class Repo:
 
     def set_feature_importance(self, name: str, importance: dict[str, float]) -> dict[str, Any]:
         """Set the feature importances of the latest model recorded as ``name``."""
+        from tillage.quality.monitor import model_dict
+
         models = self.monitor.store.models(name=name)
         if not models:
             raise NoSuchModelError(name, self._model_names())
@@ -1198,6 +1256,8 @@ class Repo:
 
     def models(self, name: str | None = None) -> list[dict[str, Any]]:
         """Recorded models, newest first."""
+        from tillage.quality.monitor import model_dict
+
         return [model_dict(m) for m in self.monitor.store.models(name=name)]
 
     def _model_names(self) -> list[str]:
@@ -1222,10 +1282,15 @@ class Repo:
     # -- labels ---------------------------------------------------------------
 
     def _is_label_set(self, dataset: str) -> bool:
+        from tillage.store.labels import LabelStore
+
         return LabelStore(self.catalog.engine).label_set(dataset) is not None
 
     @property
     def _labels(self) -> LabelSets:
+        from tillage.labels.sets import LabelSets
+        from tillage.store.labels import LabelStore
+
         return LabelSets(self, LabelStore(self.catalog.engine), self.path)
 
     def create_labelset(self, name: str, *, records: str, taxonomy: str) -> dict[str, Any]:
@@ -1322,6 +1387,8 @@ class Repo:
     @property
     def annotation(self) -> Annotation:
         """Annotation tasks: ``enqueue``, ``next``, ``submit``, ``progress``."""
+        from tillage.labels.annotation import Annotation
+
         return Annotation(self._labels)
 
     # -- maintenance --------------------------------------------------------
@@ -1336,6 +1403,8 @@ class Repo:
         modification time changed are hashed; ``deep`` hashes every file.
         Never changes the repository.
         """
+        from tillage.versioning.verify import verify
+
         return verify(self.catalog, self.tables, self._writer.ledger, deep=deep)
 
     def gc(self) -> GcReport:
@@ -1344,6 +1413,8 @@ class Repo:
         Never removes anything a branch or tag reaches: every such commit stays
         readable. Also removes Lance versions and branches left by crashed writes.
         """
+        from tillage.store.tables import children_first
+
         with self._writer.locked():
             before = self.tables.size_bytes() if self.tables.root.exists() else 0
             commits = self.catalog.all_commits()

@@ -7,8 +7,6 @@ code (1 for every error today), never with a traceback. Usage errors exit with
 2, as Typer does; with ``--json`` they are a JSON document too.
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,7 +14,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 import tillage  # tillage.Repo loads Lance and more on first use: `--help` stays fast
-from tillage import Finding, __version__
+from tillage import __version__
 from tillage.cli import output
 from tillage.cli.common import BranchOpt, JsonOpt, RefOpt, State, _open, _out, _set_json, app
 
@@ -131,7 +129,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show the current branch, its head commit, datasets with row counts and storage used."""
     out = _out(ctx, as_json)
     st = _open(ctx).status()
-    out.emit(st.to_dict(), output.status_view(st))
+    out.emit(st.to_dict(), lambda: output.status_view(st))
 
 
 @app.command(rich_help_panel="Repository")
@@ -270,7 +268,7 @@ def ingest(
     for c in checks:
         for f in c["findings"]:
             if not f["suppressed"]:
-                lines.append(monitoring.finding_text(Finding.from_dict(f)))
+                lines.append(monitoring.finding_text(tillage.Finding.from_dict(f)))
     out.emit({"branch": target, **commit.to_dict(), "checks": checks}, *lines)
 
 
@@ -378,7 +376,7 @@ def log(
     out = _out(ctx, as_json)
     commits = _open(ctx).log(ref, dataset=dataset, limit=limit)
     doc = {"ref": ref or "HEAD", "commits": [c.to_dict() for c in commits]}
-    out.emit(doc, output.log_view(commits))
+    out.emit(doc, lambda: output.log_view(commits))
 
 
 @app.command(rich_help_panel="History")
@@ -395,7 +393,7 @@ def show(
     """Show one commit: message, datasets it pins, changes, code version and principal."""
     out = _out(ctx, as_json)
     commit = _open(ctx).commit(ref)
-    out.emit(commit.to_dict(), output.commit_view(commit))
+    out.emit(commit.to_dict(), lambda: output.commit_view(commit))
 
 
 @app.command(rich_help_panel="History")
@@ -553,7 +551,7 @@ def branch(
                 {"name": n, "commit": c, "current": n == current} for n, c in sorted(refs.items())
             ],
         }
-        out.emit(doc, output.refs_view(refs, current, "branch"))
+        out.emit(doc, lambda: output.refs_view(refs, current, "branch"))
 
 
 @app.command(rich_help_panel="Branches and tags")
@@ -604,7 +602,7 @@ def tag(
     else:
         refs = repo.tags()
         doc = {"tags": [{"name": n, "commit": c} for n, c in sorted(refs.items())]}
-        out.emit(doc, output.refs_view(refs, None, "tag"))
+        out.emit(doc, lambda: output.refs_view(refs, None, "tag"))
 
 
 # -- demo ------------------------------------------------------------------------------------

@@ -5,8 +5,6 @@ common options and the helpers that open the repository and pick the output mode
 it; it imports none of them, so the commands do not depend on each other.
 """
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +46,28 @@ class TillageGroup(TyperGroup):
             state = ctx.find_object(State)
             Output(json_mode=bool(state and state.json)).error(err)
             raise typer.Exit(err.exit_status) from None
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """``tillage --help`` as plain text, commands under their panels' titles.
+
+        Typer draws help with Rich, whose help module alone takes longer to import
+        than git takes to answer; the overview people ask for most is drawn the
+        way git's is. Each command's own ``--help`` keeps Typer's Rich layout.
+        """
+        super(TyperGroup, self).format_help(ctx, formatter)  # Click's, not Typer's Rich one
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The commands, grouped by ``rich_help_panel`` in the order they were added."""
+        panels: dict[str, list[tuple[str, str]]] = {}
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            panel = getattr(command, "rich_help_panel", None) or "Commands"
+            panels.setdefault(panel, []).append((name, command.get_short_help_str(limit=1000)))
+        for panel, rows in panels.items():
+            with formatter.section(panel):
+                formatter.write_dl(rows)
 
     def main(
         self,
@@ -132,7 +152,7 @@ def _out(ctx: typer.Context, as_json: bool) -> Output:
     return Output(json_mode=state.json)
 
 
-def _open(ctx: typer.Context) -> tillage.Repo:
+def _open(ctx: typer.Context) -> "tillage.Repo":
     """Open the repository ``--repo`` names (or TILLAGE_REPO, or the nearest one above)."""
     repo = tillage.Repo.open(ctx.ensure_object(State).repo)
     ctx.call_on_close(repo.close)

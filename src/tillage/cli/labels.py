@@ -3,16 +3,10 @@
 Registered on the root app by `tillage.cli.app`; they call the public API only.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Group, RenderableType
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
 import tillage
 from tillage.cli.common import JsonOpt, RefOpt, _open, _out, app
@@ -20,6 +14,8 @@ from tillage.cli.output import Records, commit_line
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from rich.console import Group, RenderableType
+    from rich.table import Table
 
 lf_app = typer.Typer(
     name="lf", help="Labeling functions: report on them, apply them.", no_args_is_help=True
@@ -47,13 +43,13 @@ SpecOpt = Annotated[
 ]
 
 
-def _table_view(table: pa.Table, limit: int = 50) -> Records:
+def _table_view(table: "pa.Table", limit: int = 50) -> Records:
     more = table.num_rows - limit
     caption = f"... {more:,} more (all of them with --json)" if more > 0 else None
     return Records(table.column_names, table.slice(0, limit).to_pylist(), caption=caption)
 
 
-def _rows(table: pa.Table) -> list[dict[str, Any]]:
+def _rows(table: "pa.Table") -> list[dict[str, Any]]:
     return [
         {k: (str(v) if hasattr(v, "isoformat") else v) for k, v in r.items()}
         for r in table.to_pylist()
@@ -167,8 +163,13 @@ def annotate_next(
 
 def _annotation_view(
     task: str, annotator: str, instructions: str, shown: list[dict[str, Any]]
-) -> Group:
+) -> "Group":
     """Each record handed out: its id and the fields the task shows, under the instructions."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     if not shown:
         return Group(Text(f"no records left for {annotator} in {task}"))
     parts: list[RenderableType] = [Text(f"{len(shown)} record(s) for {annotator} in {task}")]
@@ -221,6 +222,9 @@ def labels_issues(
     as_json: JsonOpt = False,
 ) -> None:
     """Find likely label errors (confident learning on cross-validated predictions)."""
+    from rich.table import Table
+    from rich.text import Text
+
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working(f"cross-validating a model on {name}…"):
@@ -247,7 +251,10 @@ GoldOpt = Annotated[
 ]
 
 
-def _lf_view(doc: dict[str, Any]) -> Table:
+def _lf_view(doc: dict[str, Any]) -> "Table":
+    from rich.table import Table
+    from rich.text import Text
+
     view = Table(show_edge=False, title=f"{len(doc['report']['lfs'])} labeling function(s)")
     for col in ("function", "coverage", "overlap", "conflict", "accuracy", "errors"):
         view.add_column(col)
@@ -300,6 +307,8 @@ def lf_apply(
     as_json: JsonOpt = False,
 ) -> None:
     """Apply labeling functions and the label model; one commit on the label set."""
+    from rich.text import Text
+
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working("labeling…"):
@@ -346,6 +355,9 @@ def labels_aggregate(
     ctx: typer.Context, name: LabelSetArg, spec_version: SpecOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Combine annotators' labels per record (Dawid-Skene) and report annotator quality."""
+    from rich.table import Table
+    from rich.text import Text
+
     out = _out(ctx, as_json)
     doc = _open(ctx).aggregate_annotations(name, spec_version=spec_version)
     view = Table(show_edge=False, title=f"{len(doc['records'])} record(s) aggregated")

@@ -4,18 +4,18 @@ Registered on the root app by `tillage.cli.app`; like every command they only
 call the `Repo` API and render what it returns.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
 
-from tillage import Finding
 from tillage.cli.common import JsonOpt, RefOpt, _open, _out, app
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.text import Text
+
+    from tillage import Finding
 
 schema_app = typer.Typer(
     name="schema", help="Infer and keep reviewable schema files.", no_args_is_help=True
@@ -41,8 +41,10 @@ AllOpt = Annotated[
 _STYLE = {"block": "bold red", "warn": "yellow", "info": "dim"}
 
 
-def finding_text(f: Finding) -> Text:
+def finding_text(f: "Finding") -> "Text":
     """One finding as one line: severity, message, importance, reference, action."""
+    from rich.text import Text
+
     t = Text()
     t.append(f"[{f.severity}] ", style=_STYLE.get(f.severity, ""))
     t.append(f.message)
@@ -58,7 +60,10 @@ def finding_text(f: Finding) -> Text:
     return t
 
 
-def findings_view(findings: list[Finding], what: str) -> RenderableType:
+def findings_view(findings: "list[Finding]", what: str) -> "RenderableType":
+    from rich.console import Group
+    from rich.text import Text
+
     if not findings:
         return Text(f"no findings: {what}", style="green")
     lines: list[RenderableType] = [Text(f"{len(findings)} finding(s): {what}", style="bold")]
@@ -77,7 +82,10 @@ def _fmt(v: Any) -> str:
     return s if len(s) <= 24 else s[:23] + "…"
 
 
-def profile_view(doc: dict[str, Any]) -> RenderableType:
+def profile_view(doc: dict[str, Any]) -> "RenderableType":
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"{doc['dataset']} at {doc['ref']}: {doc['rows']:,} rows", show_edge=False)
     for col in ("column", "type", "nulls", "min", "p50", "max", "mean", "distinct", "top value"):
         table.add_column(col, overflow="fold")
@@ -104,7 +112,10 @@ def profile_view(doc: dict[str, Any]) -> RenderableType:
     return table
 
 
-def alerts_view(alerts: list[dict[str, Any]]) -> RenderableType:
+def alerts_view(alerts: list[dict[str, Any]]) -> "RenderableType":
+    from rich.table import Table
+    from rich.text import Text
+
     if not alerts:
         return Text("no open alerts", style="green")
     table = Table(show_edge=False)
@@ -262,6 +273,9 @@ def alerts_accept(ctx: typer.Context, alert_id: AlertId, as_json: JsonOpt = Fals
     The file is edited in place (your comments stay). A drift alert no schema rule
     covers is refused: resolve or mute it, or change the drift reference.
     """
+    from rich.console import Group
+    from rich.text import Text
+
     out = _out(ctx, as_json)
     doc = _open(ctx).accept_alert(alert_id)
     lines: list[RenderableType] = [Text(f"alert {alert_id} accepted")]
