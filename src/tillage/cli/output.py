@@ -15,6 +15,7 @@ import functools
 import json
 import math
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from decimal import Decimal
@@ -191,31 +192,42 @@ def commit_view(commit: Commit) -> RenderableType:
     return Group(*parts)
 
 
-def log_view(commits: Sequence[Commit]) -> RenderableType:
-    """A table of commits, newest first (`tillage log`)."""
-    from rich.table import Table
-    from rich.text import Text
+def log_view(commits: Sequence[Commit]) -> str:
+    """Commits newest first, one line each in aligned columns, as git prints them (`tillage log`).
 
+    Plain text: Rich took longer to lay out a table of a few dozen commits than
+    the rest of the command took to run.
+    """
     if not commits:
-        return Text("no commits yet", style="dim")
-    table = Table(show_edge=False)
-    table.add_column("commit", style="yellow", no_wrap=True)
-    table.add_column("date", no_wrap=True)
-    table.add_column("principal")
-    table.add_column("message")
-    table.add_column("datasets")
+        return "no commits yet"
+    rows = [("commit", "date", "principal", "message", "datasets")]
     for c in commits:
-        changes = ", ".join(c.changes)
         first = c.message.splitlines()[0] if c.message else ""
         merge = " (merge)" if len(c.parents) > 1 else ""
-        table.add_row(
-            Text(c.short_id),
-            Text(short_time(c.created_at)),
-            Text(c.principal),
-            Text(first + merge),
-            Text(changes),
+        rows.append(
+            (c.short_id, short_time(c.created_at), c.principal, first + merge, ", ".join(c.changes))
         )
-    return table
+    return aligned(rows)
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of text as left-aligned columns two spaces apart; control characters dropped."""
+    cells = [[_printable(v) for v in row] for row in rows]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = (
+        "  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    )
+    return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
+
+
+def _width(text: str) -> int:
+    """Terminal columns ``text`` takes: wide East Asian characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def status_view(status: Status) -> RenderableType:
@@ -571,12 +583,15 @@ class Output:
         if self.json:
             write_json(doc)
             return
-        from rich.text import Text
-
         for view in renderables:
             r = view() if callable(view) else view
+            if isinstance(r, str):  # plain text: written as it is, without loading Rich
+                sys.stdout.write(r + "\n")
+                continue
+            from rich.text import Text
+
             # Plain lines are not wrapped, so piped output keeps one line per message.
-            self.stdout.print(r, soft_wrap=isinstance(r, str | Text))
+            self.stdout.print(r, soft_wrap=isinstance(r, Text))
 
     def note(self, message: str) -> None:
         """A remark for people (stderr, text mode only)."""
