@@ -7,6 +7,7 @@ code (1 for every error today), never with a traceback. Usage errors exit with
 2, as Typer does; with ``--json`` they are a JSON document too.
 """
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -51,8 +52,8 @@ def _columns(text: str | None) -> list[str] | None:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"tillage {__version__}")
-        raise typer.Exit()
+        print(f"tillage {__version__}")
+        sys.exit(0)
 
 
 @app.callback()
@@ -650,6 +651,8 @@ from tillage.cli import monitoring, runs  # noqa: E402, F401
 
 def main() -> None:
     """Entry point of the ``tillage`` script."""
+    if sys.argv[1:] == ["--version"]:  # answered before Typer builds every command
+        _version(True)
     app()
 
 
