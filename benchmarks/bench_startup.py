@@ -17,7 +17,9 @@ Each command runs ``--repeats`` times (after one untimed run that warms the disk
 cache) as a fresh process, the way a person or a script runs it: the ``tillage``
 script next to the running Python (else ``python -c`` with the same entry point),
 with ``--src`` first on ``PYTHONPATH``. The table gives the median and the
-fastest run; on a shared machine the fastest is the steadier figure.
+fastest wall time, and the median CPU time (user + system) of the process: on
+a machine that other work shares, the fastest run and the CPU time are the
+steadier figures.
 
 Run by hand::
 
@@ -35,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -121,20 +124,36 @@ def build_git(path: Path) -> None:
         )
 
 
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(argv: list[str], cwd: Path, env: dict[str, str], repeats: int) -> dict[str, Any]:
-    """Run ``argv`` once untimed, then ``repeats`` times; wall seconds of each timed run."""
-    seconds = []
+    """Run ``argv`` once untimed, then ``repeats`` times: wall and CPU seconds of each run.
+
+    CPU time (user + system) varies less than wall time on a machine that other
+    work shares; on an idle machine they are close for these commands.
+    """
+    seconds, cpu = [], []
     for i in range(repeats + 1):
-        t0 = time.perf_counter()
+        c0, t0 = _child_cpu(), time.perf_counter()
         res = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=120)
-        elapsed = time.perf_counter() - t0
+        elapsed, used = time.perf_counter() - t0, _child_cpu() - c0
         if res.returncode != 0:
             raise SystemExit(
                 f"{' '.join(argv)} failed (exit {res.returncode}): {res.stderr.decode()[-800:]}"
             )
         if i:
             seconds.append(elapsed)
-    return {"seconds": seconds, "median_s": statistics.median(seconds), "min_s": min(seconds)}
+            cpu.append(used)
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "median_s": statistics.median(seconds),
+        "min_s": min(seconds),
+        "median_cpu_s": statistics.median(cpu),
+    }
 
 
 def find_dvc(given: str | None) -> str | None:
@@ -204,7 +223,10 @@ def main() -> None:
         for tool, name, argv, cwd in runs:
             r = timed(argv, cwd, env, repeats)
             results.append({"tool": tool, "command": name, **r})
-            log(f"  {tool} {name}: median {ms(r['median_s'])}, fastest {ms(r['min_s'])}")
+            log(
+                f"  {tool} {name}: median {ms(r['median_s'])}, fastest {ms(r['min_s'])}, "
+                f"CPU {ms(r['median_cpu_s'])}"
+            )
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -217,13 +239,14 @@ def main() -> None:
         + ("" if lakectl else "; lakectl not found")
     )
     lines = [
-        "| command | median | fastest | target |",
-        "| --- | --- | --- | --- |",
+        "| command | wall, median | wall, fastest | CPU, median | target (wall, median) |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for r in results:
         target = verdict(r["command"], r["median_s"]) if r["tool"] == "tillage" else "(reference)"
         lines.append(
-            f"| `{r['tool']} {r['command']}` | {ms(r['median_s'])} | {ms(r['min_s'])} | {target} |"
+            f"| `{r['tool']} {r['command']}` | {ms(r['median_s'])} | {ms(r['min_s'])} "
+            f"| {ms(r['median_cpu_s'])} | {target} |"
         )
     print(head + "\n\n" + "\n".join(lines))
     if args.json:
