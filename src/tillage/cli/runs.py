@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 import tillage
+from tillage.cli.common import BranchOpt, JsonOpt, _open, _out, app
+from tillage.cli.output import progress_bar
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
-from tillage.cli.common import BranchOpt, JsonOpt, _open, _out, app
-from tillage.cli.output import progress_bar
 
 runs_app = typer.Typer(
     name="runs", help="List, inspect, resume, approve, cancel and delete pipeline runs."
