@@ -23,6 +23,8 @@ import tillage
 from tillage.cli.app import app
 from tillage.store import migrate
 
+pytestmark = pytest.mark.slow  # about a dozen fresh interpreters
+
 DATA = ("lance", "pyarrow", "numpy", "pandas", "duckdb", "polars", "ray", "sklearn", "datasketches")
 """Data libraries: no command that only reads the catalog may load them."""
 HEAVY = (*DATA, "alembic")
