@@ -36,28 +36,11 @@ def _click_exception() -> type[Exception]:
     return Exception  # pragma: no cover
 
 
-class TillageGroup(TyperGroup):
-    """The root command: turns errors into messages (or JSON documents) and exit codes."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TillageError as err:
-            state = ctx.find_object(State)
-            Output(json_mode=bool(state and state.json)).error(err)
-            raise typer.Exit(err.exit_status) from None
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        """``tillage --help`` as plain text, commands under their panels' titles.
-
-        Typer draws help with Rich, whose help module alone takes longer to import
-        than git takes to answer; the overview people ask for most is drawn the
-        way git's is. Each command's own ``--help`` keeps Typer's Rich layout.
-        """
-        super(TyperGroup, self).format_help(ctx, formatter)  # Click's, not Typer's Rich one
+class TopicGroup(TyperGroup):
+    """A command group whose help lists its commands in full, under their topics."""
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
-        """The commands, grouped by ``rich_help_panel`` in the order they were added."""
+        """The commands under their topics (``rich_help_panel``), in the order they were added."""
         panels: dict[str, list[tuple[str, str]]] = {}
         for name in self.list_commands(ctx):
             command = self.get_command(ctx, name)
@@ -68,6 +51,18 @@ class TillageGroup(TyperGroup):
         for panel, rows in panels.items():
             with formatter.section(panel):
                 formatter.write_dl(rows)
+
+
+class TillageGroup(TopicGroup):
+    """The root command: turns errors into messages (or JSON documents) and exit codes."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TillageError as err:
+            state = ctx.find_object(State)
+            Output(json_mode=bool(state and state.json)).error(err)
+            raise typer.Exit(err.exit_status) from None
 
     def main(
         self,
@@ -104,6 +99,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help and usage errors as plain text, as git prints them: Typer's Rich help
+    # module alone takes longer to import than the rest of `tillage --help` to run.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 import tillage
-from tillage.cli.common import JsonOpt, RefOpt, _open, _out, app
+from tillage.cli.common import JsonOpt, RefOpt, TopicGroup, _open, _out, app
 from tillage.cli.output import Records, commit_line
 
 if TYPE_CHECKING:
@@ -18,12 +18,19 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 lf_app = typer.Typer(
-    name="lf", help="Labeling functions: report on them, apply them.", no_args_is_help=True
+    cls=TopicGroup,
+    name="lf",
+    help="Labeling functions: report on them, apply them.",
+    no_args_is_help=True,
 )
 labels_app = typer.Typer(
-    name="labels", help="Label sets: create, add labels, show.", no_args_is_help=True
+    cls=TopicGroup,
+    name="labels",
+    help="Label sets: create, add labels, show.",
+    no_args_is_help=True,
 )
 annotate_app = typer.Typer(
+    cls=TopicGroup,
     name="annotate",
     help="Human annotation: queue records, hand them out, take answers.",
     no_args_is_help=True,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tillage.cli.common import JsonOpt, RefOpt, _open, _out, app
+from tillage.cli.common import JsonOpt, RefOpt, TopicGroup, _open, _out, app
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -18,9 +18,12 @@ if TYPE_CHECKING:
     from tillage import Finding
 
 schema_app = typer.Typer(
-    name="schema", help="Infer and keep reviewable schema files.", no_args_is_help=True
+    cls=TopicGroup,
+    name="schema",
+    help="Infer and keep reviewable schema files.",
+    no_args_is_help=True,
 )
-alerts_app = typer.Typer(name="alerts", help="List and act on data-quality alerts.")
+alerts_app = typer.Typer(cls=TopicGroup, name="alerts", help="List and act on data-quality alerts.")
 app.add_typer(schema_app, rich_help_panel="Quality")
 app.add_typer(alerts_app, rich_help_panel="Quality")
 

@@ -11,16 +11,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 import tillage
-from tillage.cli.common import BranchOpt, JsonOpt, _open, _out, app
+from tillage.cli.common import BranchOpt, JsonOpt, TopicGroup, _open, _out, app
 from tillage.cli.output import progress_bar
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
 runs_app = typer.Typer(
-    name="runs", help="List, inspect, resume, approve, cancel and delete pipeline runs."
+    cls=TopicGroup,
+    name="runs",
+    help="List, inspect, resume, approve, cancel and delete pipeline runs.",
 )
 schedule_app = typer.Typer(
+    cls=TopicGroup,
     name="schedule",
     help="Start pipelines on a cron, on new commits or on alerts.",
     no_args_is_help=True,
