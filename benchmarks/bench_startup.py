@@ -205,6 +205,7 @@ def main() -> None:
         runs: list[tuple[str, str, list[str], Path]] = [
             ("tillage", "--version", [*tillage, "--version"], project),
             ("tillage", "--help", [*tillage, "--help"], project),
+            ("tillage", "ingest --help", [*tillage, "ingest", "--help"], project),
             ("tillage", "log", [*tillage, "log"], project),
             ("tillage", "log --json", [*tillage, "log", "--json"], project),
             ("tillage", "status", [*tillage, "status"], project),
