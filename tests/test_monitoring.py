@@ -255,21 +255,26 @@ def test_alerts_reach_a_webhook_and_a_jsonl_file(tmp_path: Path) -> None:
 
 
 def test_bad_quality_settings_are_named(tmp_path: Path) -> None:
+    """The first use of monitoring names the bad setting and writes nothing.
+
+    Settings are read when monitoring is first used, so commands that do not
+    monitor (``log``, ``branch``) need not load it (`tests/test_cli_startup.py`).
+    """
     repo = tillage.init(tmp_path / "p")
     config = repo.repo_dir / "config.yaml"
     repo.close()
     cfg = yaml.safe_load(config.read_text())
-    cfg["quality"] = {"refrence": "window:3"}
-    config.write_text(yaml.safe_dump(cfg))
-    # Read on first use of the monitor: `log` and `status` do not need them.
-    with tillage.open(tmp_path / "p") as repo:
-        assert repo.refs.log() == []
-        with pytest.raises(tillage.InputError, match="refrence"):
-            repo.quality.alerts()
-    cfg["quality"] = {"reference": "window:zero"}
-    config.write_text(yaml.safe_dump(cfg))
-    with pytest.raises(tillage.InputError, match="window:N"):
-        tillage.open(tmp_path / "p").ingest("t", pa.table({"id": [1]}), key="id")
+    for bad, said in (
+        ({"refrence": "window:3"}, "refrence"),
+        ({"reference": "window:zero"}, "window:N"),
+    ):
+        cfg["quality"] = bad
+        config.write_text(yaml.safe_dump(cfg))
+        with tillage.open(tmp_path / "p") as opened:
+            assert opened.refs.log() == []
+            with pytest.raises(tillage.InputError, match=said):
+                opened.ingest("flights", batch(range(10)), key="id")
+            assert opened.datasets.pins() == {} and opened.refs.log() == []
 
 
 def test_gc_keeps_the_data_a_model_was_trained_on(repo: Repo) -> None:

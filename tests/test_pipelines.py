@@ -650,7 +650,7 @@ def test_a_catalog_from_before_run_processes_upgrades_and_keeps_its_runs(
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import inspect, text
 
-    from tillage.store.catalog import Base
+    from tillage.store.catalog import METADATA
     from tillage.store.migrate import _config, head_revision
 
     done = tillage.run(repo, target(flow, "daily"), {"day": 1})
@@ -670,7 +670,7 @@ def test_a_catalog_from_before_run_processes_upgrades_and_keeps_its_runs(
     assert tillage.Repo.upgrade(path) == ("0005", head_revision())
     with tillage.open(path) as again:
         with again._storage.catalog.engine.connect() as conn:
-            diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            diffs = compare_metadata(MigrationContext.configure(conn), METADATA)
         assert not [d for d in diffs if d[0] in ("add_column", "remove_column")], diffs
         runs = tillage.Runs(again)
         assert {r.id: r.status for r in runs.list()} == {done.id: "done", waiting.id: "running"}

@@ -9,17 +9,6 @@ import importlib
 import typing
 
 from tillage._version import __version__
-from tillage.core.commit import CodeVersion, Commit, DatasetPin
-from tillage.core.diff import DatasetDiff, SchemaChange
-from tillage.core.findings import Finding, Importance
-from tillage.core.reports import (
-    DatasetStatus,
-    GcReport,
-    IntegrityProblem,
-    MergeResult,
-    Status,
-    VerifyReport,
-)
 from tillage.errors import (
     AlertNotAcceptableError,
     CatalogDamagedError,
@@ -61,8 +50,9 @@ from tillage.errors import (
     UnreadableFileError,
 )
 
-# The rest loads on first use (PEP 562): these pull in Lance, pandas, DuckDB,
-# SQLAlchemy and DataSketches, which `tillage --help` and `--version` do not need.
+# The rest loads on first use (PEP 562): most pull in Lance, pandas, DuckDB,
+# SQLAlchemy and DataSketches, which `tillage --help` and `--version` do not need,
+# and even the plain value classes cost a command that does not use them.
 _LAZY = {
     "ABSTAIN": "tillage.labels.functions",
     "AcceptedAlert": "tillage.quality.results",
@@ -74,12 +64,22 @@ _LAZY = {
     "AppliedFunctions": "tillage.labels.results",
     "BackfillResult": "tillage.pipelines.backfill",
     "CheckRecord": "tillage.quality.results",
+    "CodeVersion": "tillage.core.commit",
+    "Commit": "tillage.core.commit",
     "Context": "tillage.pipelines.engine",
+    "DatasetDiff": "tillage.core.diff",
+    "DatasetPin": "tillage.core.commit",
+    "DatasetStatus": "tillage.core.reports",
+    "Finding": "tillage.core.findings",
+    "GcReport": "tillage.core.reports",
     "GoldAccuracy": "tillage.labels.results",
     "Graph": "tillage.pipelines.lineage",
+    "Importance": "tillage.core.findings",
+    "IntegrityProblem": "tillage.core.reports",
     "LabelIssue": "tillage.labels.issues",
     "LabelIssues": "tillage.labels.issues",
     "LabelSet": "tillage.labels.results",
+    "MergeResult": "tillage.core.reports",
     "MigrationReport": "tillage.labels.results",
     "Model": "tillage.quality.results",
     "Pipeline": "tillage.pipelines.steps",
@@ -89,10 +89,13 @@ _LAZY = {
     "Run": "tillage.pipelines.engine",
     "Runs": "tillage.pipelines.engine",
     "Schema": "tillage.quality.schema",
+    "SchemaChange": "tillage.core.diff",
+    "Status": "tillage.core.reports",
     "Step": "tillage.pipelines.steps",
     "StepView": "tillage.pipelines.engine",
     "Tally": "tillage.labels.results",
     "Tick": "tillage.pipelines.schedules",
+    "VerifyReport": "tillage.core.reports",
     "WorkerReport": "tillage.pipelines.schedules",
     "add_schedule": "tillage.pipelines.schedules",
     "approval": "tillage.pipelines.engine",
@@ -115,6 +118,17 @@ _LAZY = {
 }
 
 if typing.TYPE_CHECKING:
+    from tillage.core.commit import CodeVersion, Commit, DatasetPin
+    from tillage.core.diff import DatasetDiff, SchemaChange
+    from tillage.core.findings import Finding, Importance
+    from tillage.core.reports import (
+        DatasetStatus,
+        GcReport,
+        IntegrityProblem,
+        MergeResult,
+        Status,
+        VerifyReport,
+    )
     from tillage.labels.functions import ABSTAIN, labeling_function, load_functions
     from tillage.labels.issues import LabelIssue, LabelIssues
     from tillage.labels.results import (

@@ -7,8 +7,7 @@ code (1 for every error today), never with a traceback. Usage errors exit with
 2, as Typer does; with ``--json`` they are a JSON document too.
 """
 
-from __future__ import annotations
-
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -53,8 +52,8 @@ def _columns(text: str | None) -> list[str] | None:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"tillage {__version__}")
-        raise typer.Exit()
+        print(f"tillage {__version__}")
+        sys.exit(0)
 
 
 @app.callback()
@@ -131,7 +130,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show the current branch, its head commit, datasets with row counts and storage used."""
     out = _out(ctx, as_json)
     st = _open(ctx).refs.status()
-    out.emit(st.to_dict(), output.status_view(st))
+    out.emit(st.to_dict(), lambda: output.status_view(st))
 
 
 @app.command(rich_help_panel="Repository")
@@ -378,7 +377,7 @@ def log(
     out = _out(ctx, as_json)
     commits = _open(ctx).refs.log(ref, dataset=dataset, limit=limit)
     doc = {"ref": ref or "HEAD", "commits": [c.to_dict() for c in commits]}
-    out.emit(doc, output.log_view(commits))
+    out.emit(doc, lambda: output.log_view(commits))
 
 
 @app.command(rich_help_panel="History")
@@ -395,7 +394,7 @@ def show(
     """Show one commit: message, datasets it pins, changes, code version and principal."""
     out = _out(ctx, as_json)
     commit = _open(ctx).refs.commit(ref)
-    out.emit(commit.to_dict(), output.commit_view(commit))
+    out.emit(commit.to_dict(), lambda: output.commit_view(commit))
 
 
 @app.command(rich_help_panel="History")
@@ -553,7 +552,7 @@ def branch(
                 {"name": n, "commit": c, "current": n == current} for n, c in sorted(refs.items())
             ],
         }
-        out.emit(doc, output.refs_view(refs, current, "branch"))
+        out.emit(doc, lambda: output.refs_view(refs, current, "branch"))
 
 
 @app.command(rich_help_panel="Branches and tags")
@@ -604,7 +603,7 @@ def tag(
     else:
         refs = repo.refs.tags()
         doc = {"tags": [{"name": n, "commit": c} for n, c in sorted(refs.items())]}
-        out.emit(doc, output.refs_view(refs, None, "tag"))
+        out.emit(doc, lambda: output.refs_view(refs, None, "tag"))
 
 
 # -- demo ------------------------------------------------------------------------------------
@@ -652,6 +651,8 @@ from tillage.cli import monitoring, runs  # noqa: E402, F401
 
 def main() -> None:
     """Entry point of the ``tillage`` script."""
+    if sys.argv[1:] == ["--version"]:  # answered before Typer builds every command
+        _version(True)
     app()
 
 

@@ -5,8 +5,6 @@ common options and the helpers that open the repository and pick the output mode
 it; it imports none of them, so the commands do not depend on each other.
 """
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +36,24 @@ def _click_exception() -> type[Exception]:
     return Exception  # pragma: no cover
 
 
-class TillageGroup(TyperGroup):
+class TopicGroup(TyperGroup):
+    """A command group whose help lists its commands in full, under their topics."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The commands under their topics (``rich_help_panel``), in the order they were added."""
+        panels: dict[str, list[tuple[str, str]]] = {}
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            panel = getattr(command, "rich_help_panel", None) or "Commands"
+            panels.setdefault(panel, []).append((name, command.get_short_help_str(limit=1000)))
+        for panel, rows in panels.items():
+            with formatter.section(panel):
+                formatter.write_dl(rows)
+
+
+class TillageGroup(TopicGroup):
     """The root command: turns errors into messages (or JSON documents) and exit codes."""
 
     def invoke(self, ctx: Any) -> Any:
@@ -84,6 +99,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help and usage errors as plain text, as git prints them: Typer's Rich help
+    # module alone takes longer to import than the rest of `tillage --help` to run.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -132,7 +150,7 @@ def _out(ctx: typer.Context, as_json: bool) -> Output:
     return Output(json_mode=state.json)
 
 
-def _open(ctx: typer.Context) -> tillage.Repo:
+def _open(ctx: typer.Context) -> "tillage.Repo":
     """Open the repository ``--repo`` names (or TILLAGE_REPO, or the nearest one above)."""
     repo = tillage.Repo.open(ctx.ensure_object(State).repo)
     ctx.call_on_close(repo.close)

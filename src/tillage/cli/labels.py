@@ -3,33 +3,36 @@
 Registered on the root app by `tillage.cli.app`; they call the public API only.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Group, RenderableType
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
 import tillage
-from tillage.cli.common import JsonOpt, RefOpt, _open, _out, app
+from tillage.cli.common import JsonOpt, RefOpt, TopicGroup, _open, _out, app
 from tillage.cli.output import Records, commit_line
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from rich.console import Group, RenderableType
+    from rich.table import Table
 
     from tillage import AnnotationTask, AppliedFunctions, Tally
 
 lf_app = typer.Typer(
-    name="lf", help="Labeling functions: report on them, apply them.", no_args_is_help=True
+    cls=TopicGroup,
+    name="lf",
+    help="Labeling functions: report on them, apply them.",
+    no_args_is_help=True,
 )
 labels_app = typer.Typer(
-    name="labels", help="Label sets: create, add labels, show.", no_args_is_help=True
+    cls=TopicGroup,
+    name="labels",
+    help="Label sets: create, add labels, show.",
+    no_args_is_help=True,
 )
 annotate_app = typer.Typer(
+    cls=TopicGroup,
     name="annotate",
     help="Human annotation: queue records, hand them out, take answers.",
     no_args_is_help=True,
@@ -49,13 +52,13 @@ SpecOpt = Annotated[
 ]
 
 
-def _table_view(table: pa.Table, limit: int = 50) -> Records:
+def _table_view(table: "pa.Table", limit: int = 50) -> Records:
     more = table.num_rows - limit
     caption = f"... {more:,} more (all of them with --json)" if more > 0 else None
     return Records(table.column_names, table.slice(0, limit).to_pylist(), caption=caption)
 
 
-def _rows(table: pa.Table) -> list[dict[str, Any]]:
+def _rows(table: "pa.Table") -> list[dict[str, Any]]:
     return [
         {k: (str(v) if hasattr(v, "isoformat") else v) for k, v in r.items()}
         for r in table.to_pylist()
@@ -157,8 +160,13 @@ def annotate_next(
     out.emit(handed.to_dict(), _annotation_view(handed, annotator))
 
 
-def _annotation_view(handed: AnnotationTask, annotator: str) -> Group:
+def _annotation_view(handed: "AnnotationTask", annotator: str) -> "Group":
     """Each record handed out: its id and the fields the task shows, under the instructions."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     task, shown = handed.task, handed.items
     if not shown:
         return Group(Text(f"no records left for {annotator} in {task}"))
@@ -212,6 +220,9 @@ def labels_issues(
     as_json: JsonOpt = False,
 ) -> None:
     """Find likely label errors (confident learning on cross-validated predictions)."""
+    from rich.table import Table
+    from rich.text import Text
+
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working(f"cross-validating a model on {name}…"):
@@ -238,7 +249,10 @@ GoldOpt = Annotated[
 ]
 
 
-def _lf_view(applied: AppliedFunctions) -> Table:
+def _lf_view(applied: "AppliedFunctions") -> "Table":
+    from rich.table import Table
+    from rich.text import Text
+
     view = Table(show_edge=False, title=f"{len(applied.report.lfs)} labeling function(s)")
     for col in ("function", "coverage", "overlap", "conflict", "accuracy", "errors"):
         view.add_column(col)
@@ -291,6 +305,8 @@ def lf_apply(
     as_json: JsonOpt = False,
 ) -> None:
     """Apply labeling functions and the label model; one commit on the label set."""
+    from rich.text import Text
+
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working("labeling…"):
@@ -301,10 +317,10 @@ def lf_apply(
     out.emit(applied.to_dict(), _lf_view(applied), Text(line))
 
 
-def _applied_line(applied: AppliedFunctions, branch: str | None) -> str:
+def _applied_line(applied: "AppliedFunctions", branch: str | None) -> str:
     """What `lf apply` committed: the commit, votes and labels per class, gold accuracy."""
 
-    def tally(t: Tally, noun: str) -> str:
+    def tally(t: "Tally", noun: str) -> str:
         per = ", ".join(f"{c} {n:,}" for c, n in t.per_class.items())
         return f"{t.total:,} {noun} ({per})" if t.total else f"0 {noun}"
 
@@ -338,6 +354,9 @@ def labels_aggregate(
     ctx: typer.Context, name: LabelSetArg, spec_version: SpecOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Combine annotators' labels per record (Dawid-Skene) and report annotator quality."""
+    from rich.table import Table
+    from rich.text import Text
+
     out = _out(ctx, as_json)
     done = _open(ctx).labels.aggregate_annotations(name, spec_version=spec_version)
     view = Table(show_edge=False, title=f"{len(done.result.records)} record(s) aggregated")

@@ -6,26 +6,26 @@ Registered on the root app by `tillage.cli.app`; like every command they only
 call the `Repo` API and render what it returns.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
 
-from tillage import Finding
-from tillage.cli.common import JsonOpt, RefOpt, _open, _out, app
+from tillage.cli.common import JsonOpt, RefOpt, TopicGroup, _open, _out, app
 
 if TYPE_CHECKING:
-    from tillage import Alert
+    from rich.console import RenderableType
+    from rich.text import Text
+
+    from tillage import Alert, Finding
 
 schema_app = typer.Typer(
-    name="schema", help="Infer and keep reviewable schema files.", no_args_is_help=True
+    cls=TopicGroup,
+    name="schema",
+    help="Infer and keep reviewable schema files.",
+    no_args_is_help=True,
 )
-alerts_app = typer.Typer(name="alerts", help="List and act on data-quality alerts.")
+alerts_app = typer.Typer(cls=TopicGroup, name="alerts", help="List and act on data-quality alerts.")
 app.add_typer(schema_app, rich_help_panel="Quality")
 app.add_typer(alerts_app, rich_help_panel="Quality")
 
@@ -46,8 +46,10 @@ AllOpt = Annotated[
 _STYLE = {"block": "bold red", "warn": "yellow", "info": "dim"}
 
 
-def finding_text(f: Finding) -> Text:
+def finding_text(f: "Finding") -> "Text":
     """One finding as one line: severity, message, importance, reference, action."""
+    from rich.text import Text
+
     t = Text()
     t.append(f"[{f.severity}] ", style=_STYLE.get(f.severity, ""))
     t.append(f.message)
@@ -63,7 +65,10 @@ def finding_text(f: Finding) -> Text:
     return t
 
 
-def findings_view(findings: list[Finding], what: str) -> RenderableType:
+def findings_view(findings: "list[Finding]", what: str) -> "RenderableType":
+    from rich.console import Group
+    from rich.text import Text
+
     if not findings:
         return Text(f"no findings: {what}", style="green")
     lines: list[RenderableType] = [Text(f"{len(findings)} finding(s): {what}", style="bold")]
@@ -82,7 +87,10 @@ def _fmt(v: Any) -> str:
     return s if len(s) <= 24 else s[:23] + "…"
 
 
-def profile_view(doc: dict[str, Any]) -> RenderableType:
+def profile_view(doc: dict[str, Any]) -> "RenderableType":
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"{doc['dataset']} at {doc['ref']}: {doc['rows']:,} rows", show_edge=False)
     for col in ("column", "type", "nulls", "min", "p50", "max", "mean", "distinct", "top value"):
         table.add_column(col, overflow="fold")
@@ -109,8 +117,10 @@ def profile_view(doc: dict[str, Any]) -> RenderableType:
     return table
 
 
-def undelivered_view(rows: list[dict[str, Any]]) -> RenderableType | None:
+def undelivered_view(rows: list[dict[str, Any]]) -> "RenderableType | None":
     """One line on alert events the sinks have not had, and what to do about them."""
+    from rich.text import Text
+
     if not rows:
         return None
     dead = [r for r in rows if r["status"] == "dead"]
@@ -128,13 +138,18 @@ def undelivered_view(rows: list[dict[str, Any]]) -> RenderableType | None:
     return Text("; ".join(parts) + f"\n    → {fix}", style="yellow")
 
 
-def alerts_view(alerts: list[Alert], undelivered: list[dict[str, Any]]) -> RenderableType:
+def alerts_view(alerts: "list[Alert]", undelivered: list[dict[str, Any]]) -> "RenderableType":
+    from rich.console import Group
+
     note = undelivered_view(undelivered)
     table = _alerts_table(alerts)
     return table if note is None else Group(table, note)
 
 
-def _alerts_table(alerts: list[Alert]) -> RenderableType:
+def _alerts_table(alerts: "list[Alert]") -> "RenderableType":
+    from rich.table import Table
+    from rich.text import Text
+
     if not alerts:
         return Text("no open alerts", style="green")
     table = Table(show_edge=False)
@@ -298,6 +313,9 @@ def alerts_accept(ctx: typer.Context, alert_id: AlertId, as_json: JsonOpt = Fals
     The file is edited in place (your comments stay). A drift alert no schema rule
     covers is refused: resolve or mute it, or change the drift reference.
     """
+    from rich.console import Group
+    from rich.text import Text
+
     out = _out(ctx, as_json)
     done = _open(ctx).quality.accept_alert(alert_id)
     lines: list[RenderableType] = [Text(f"alert {alert_id} accepted")]
@@ -345,6 +363,9 @@ def alerts_deliver(
     as_json: JsonOpt = False,
 ) -> None:
     """Send queued alert events to the sinks now (ingest and the worker also do it)."""
+    from rich.console import Group
+    from rich.text import Text
+
     out = _out(ctx, as_json)
     repo = _open(ctx)
     with out.working("delivering alert events…"):

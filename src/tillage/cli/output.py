@@ -9,30 +9,27 @@ text (never interpreted as Rich markup).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.measure import Measurement
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
-
-from tillage import (
-    Commit,
-    DatasetDiff,
-    GcReport,
-    MergeConflictError,
-    MergeResult,
-    Status,
-    TillageError,
-    VerifyReport,
-)
 from tillage.core.jsonable import jsonable
+from tillage.errors import MergeConflictError
+
+# Rich is imported where text is drawn: `--json`, `--help` and `--version` never need it.
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+    from rich.progress import Progress
+    from rich.table import Table
+    from rich.text import Text
+
+    from tillage import Commit, DatasetDiff, GcReport, MergeResult, Status, VerifyReport
+    from tillage.errors import TillageError
 
 MAX_CONFLICT_ROWS = 50
 """Conflicts shown as a table in text mode; ``--json`` always has all of them."""
@@ -65,6 +62,8 @@ def short_time(iso: str) -> str:
 
 def cell(value: Any) -> Text:
     """A table cell showing ``value`` literally (no markup), cut to `MAX_CELL` characters."""
+    from rich.text import Text
+
     if value is None:
         return Text("null", style="dim")
     if isinstance(value, float) and math.isnan(value):
@@ -114,12 +113,18 @@ def change_summary(change: Mapping[str, Any]) -> str:
 
 def commit_line(commit: Commit, branch: str | None = None) -> Text:
     """``[branch abc123] message`` for the result of a write."""
+    from rich.text import Text
+
     where = f"[{branch} {commit.short_id}] " if branch else f"[{commit.short_id}] "
     return Text.assemble((where, "bold"), commit.message.splitlines()[0] if commit.message else "")
 
 
 def commit_view(commit: Commit) -> RenderableType:
     """Everything about one commit (`tillage show`)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
@@ -159,32 +164,50 @@ def commit_view(commit: Commit) -> RenderableType:
     return Group(*parts)
 
 
-def log_view(commits: Sequence[Commit]) -> RenderableType:
-    """A table of commits, newest first (`tillage log`)."""
+def log_view(commits: Sequence[Commit]) -> str:
+    """Commits newest first, one line each in aligned columns, as git prints them (`tillage log`).
+
+    Plain text: Rich took longer to lay out a table of a few dozen commits than
+    the rest of the command took to run.
+    """
     if not commits:
-        return Text("no commits yet", style="dim")
-    table = Table(show_edge=False)
-    table.add_column("commit", style="yellow", no_wrap=True)
-    table.add_column("date", no_wrap=True)
-    table.add_column("principal")
-    table.add_column("message")
-    table.add_column("datasets")
+        return "no commits yet"
+    rows = [("commit", "date", "principal", "message", "datasets")]
     for c in commits:
-        changes = ", ".join(c.changes)
         first = c.message.splitlines()[0] if c.message else ""
         merge = " (merge)" if len(c.parents) > 1 else ""
-        table.add_row(
-            Text(c.short_id),
-            Text(short_time(c.created_at)),
-            Text(c.principal),
-            Text(first + merge),
-            Text(changes),
+        rows.append(
+            (c.short_id, short_time(c.created_at), c.principal, first + merge, ", ".join(c.changes))
         )
-    return table
+    return aligned(rows)
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of text as left-aligned columns two spaces apart; control characters dropped."""
+    cells = [[_printable(v) for v in row] for row in rows]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = (
+        "  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    )
+    return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
+
+
+def _width(text: str) -> int:
+    """Terminal columns ``text`` takes: wide East Asian characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def status_view(status: Status) -> RenderableType:
     """Branch, head, datasets and storage (`tillage status`)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
@@ -219,6 +242,8 @@ def status_view(status: Status) -> RenderableType:
 
 def progress_bar(console: Console, *, disable: bool = False) -> Progress:
     """The progress bar of long work: what it is doing, a bar, done of total, time taken."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -231,6 +256,9 @@ def progress_bar(console: Console, *, disable: bool = False) -> Progress:
 
 def titled(title: str, body: RenderableType) -> Group:
     """``body`` under a bold title line (table titles would wrap to the table's width)."""
+    from rich.console import Group
+    from rich.text import Text
+
     return Group(Text(title, style="bold"), body)
 
 
@@ -255,6 +283,9 @@ class Records:
         self.caption = caption
 
     def table(self) -> Table:
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(show_edge=False, caption=self.caption)
         for i, name in enumerate(self.names):
             head = Text(name, style="bold")
@@ -266,6 +297,10 @@ class Records:
         return table
 
     def records(self, width: int) -> Group:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
         parts: list[RenderableType] = []
         if not self.rows:
             grid = Table.grid(padding=(0, 2))
@@ -291,6 +326,8 @@ class Records:
         return Group(*parts)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.measure import Measurement
+
         table = self.table()
         unbounded = options.update_width(1_000_000)
         if Measurement.get(console, unbounded, table).maximum <= options.max_width:
@@ -316,6 +353,10 @@ def data_view(
 
 def diff_view(diffs: Sequence[DatasetDiff]) -> RenderableType:
     """Schema and row changes per dataset (`tillage diff`)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     if not diffs:
         return Text("no datasets on either side", style="dim")
     parts: list[RenderableType] = []
@@ -361,6 +402,9 @@ def diff_view(diffs: Sequence[DatasetDiff]) -> RenderableType:
 
 def refs_view(refs: Mapping[str, str | None], current: str | None, kind: str) -> RenderableType:
     """Branches or tags with the commit each points at; the current branch starred."""
+    from rich.table import Table
+    from rich.text import Text
+
     if not refs:
         return Text(f"no {kind}s yet", style="dim")
     table = Table(show_edge=False, show_header=False)
@@ -379,6 +423,9 @@ def refs_view(refs: Mapping[str, str | None], current: str | None, kind: str) ->
 
 def merge_view(result: MergeResult) -> RenderableType:
     """What a merge did."""
+    from rich.console import Group
+    from rich.text import Text
+
     target = result.commit[:12] if result.commit else "(empty)"
     lines: list[RenderableType] = []
     if result.kind == "up-to-date":
@@ -397,6 +444,8 @@ def merge_view(result: MergeResult) -> RenderableType:
 
 def gc_view(report: GcReport) -> RenderableType:
     """What `gc` removed and the space it freed."""
+    from rich.text import Text
+
     freed = report.bytes_before - report.bytes_after
     return Text(
         f"removed {report.commits_removed} commit(s), {report.versions_removed} table "
@@ -408,6 +457,9 @@ def gc_view(report: GcReport) -> RenderableType:
 
 def verify_view(report: VerifyReport) -> RenderableType:
     """What `verify` checked, then each problem on its own line."""
+    from rich.console import Group
+    from rich.text import Text
+
     how = "hashed every file" if report.deep else f"hashed {report.hashed} changed file(s)"
     summary = (
         f"checked {report.commits} commit(s), {report.versions} dataset version(s), "
@@ -430,6 +482,9 @@ def verify_view(report: VerifyReport) -> RenderableType:
 
 def mapping_view(doc: Mapping[str, Any]) -> Table:
     """A key/value grid, nested values shown as compact JSON."""
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -441,6 +496,9 @@ def mapping_view(doc: Mapping[str, Any]) -> Table:
 
 def conflicts_table(conflicts: Sequence[Mapping[str, Any]]) -> Table:
     """Merge conflicts, one row per dataset, key and column."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_edge=False)
     for col in ("dataset", "key", "column", "base", "ours", "theirs"):
         table.add_column(col)
@@ -466,32 +524,59 @@ def conflicts_table(conflicts: Sequence[Mapping[str, Any]]) -> Table:
 class Output:
     """Where a command's results go: Rich text on stdout, or one JSON document.
 
-    Consoles are made per command so they write to whatever ``sys.stdout`` and
-    ``sys.stderr`` are at that moment (test runners swap them).
+    Consoles are made per command, on first use, so they write to whatever
+    ``sys.stdout`` and ``sys.stderr`` are at that moment (test runners swap them)
+    and a JSON document is written without loading Rich at all.
     """
 
     def __init__(self, json_mode: bool = False) -> None:
         self.json = json_mode
-        self.stdout = Console(highlight=False)
-        self.stderr = Console(stderr=True, highlight=False)
 
-    def emit(self, doc: Mapping[str, Any], *renderables: RenderableType) -> None:
-        """Print ``doc`` as JSON in JSON mode, else the renderables as text."""
+    @functools.cached_property
+    def stdout(self) -> Console:
+        from rich.console import Console
+
+        return Console(highlight=False)
+
+    @functools.cached_property
+    def stderr(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False)
+
+    def emit(
+        self, doc: Mapping[str, Any], *renderables: RenderableType | Callable[[], RenderableType]
+    ) -> None:
+        """Print ``doc`` as JSON in JSON mode, else the renderables as text.
+
+        A renderable may be given as a function that makes it, so that JSON mode
+        does not pay for building (and importing) the text view.
+        """
         if self.json:
             write_json(doc)
-        else:
-            for r in renderables:
-                # Plain lines are not wrapped, so piped output keeps one line per message.
-                self.stdout.print(r, soft_wrap=isinstance(r, str | Text))
+            return
+        for view in renderables:
+            r = view() if callable(view) else view
+            if isinstance(r, str):  # plain text: written as it is, without loading Rich
+                sys.stdout.write(r + "\n")
+                continue
+            from rich.text import Text
+
+            # Plain lines are not wrapped, so piped output keeps one line per message.
+            self.stdout.print(r, soft_wrap=isinstance(r, Text))
 
     def note(self, message: str) -> None:
         """A remark for people (stderr, text mode only)."""
         if not self.json:
+            from rich.text import Text
+
             self.stderr.print(Text(message, style="dim"), soft_wrap=True)
 
     @contextmanager
     def working(self, message: str) -> Iterator[None]:
         """A spinner on stderr while long work runs (shown only on a terminal)."""
+        from rich.text import Text
+
         status = self.stderr.status(Text(message)) if self.stderr.is_terminal else nullcontext()
         with status:
             yield
@@ -501,6 +586,8 @@ class Output:
         if self.json:
             write_json(error_doc(err.code, str(err), err.attrs()))
             return
+        from rich.text import Text
+
         if isinstance(err, MergeConflictError):
             first = str(err).splitlines()[0]
             self.stderr.print(

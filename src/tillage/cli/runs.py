@@ -4,25 +4,26 @@
 Registered on the root app by `tillage.cli.app`; they call the public API only.
 """
 
-from __future__ import annotations
-
 import json
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
 
 import tillage
-from tillage.cli.common import BranchOpt, JsonOpt, _open, _out, app
+from tillage.cli.common import BranchOpt, JsonOpt, TopicGroup, _open, _out, app
 from tillage.cli.output import progress_bar
 
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
 runs_app = typer.Typer(
-    name="runs", help="List, inspect, resume, approve, cancel and delete pipeline runs."
+    cls=TopicGroup,
+    name="runs",
+    help="List, inspect, resume, approve, cancel and delete pipeline runs.",
 )
 schedule_app = typer.Typer(
+    cls=TopicGroup,
     name="schedule",
     help="Start pipelines on a cron, on new commits or on alerts.",
     no_args_is_help=True,
@@ -93,7 +94,11 @@ _STYLE = {
 }
 
 
-def run_view(run: tillage.Run) -> RenderableType:
+def run_view(run: "tillage.Run") -> "RenderableType":
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     head = Text.assemble(
         (f"run {run.id} ", "bold"),
         (run.status, _STYLE.get(run.status, "")),
@@ -144,7 +149,7 @@ def run_view(run: tillage.Run) -> RenderableType:
     return Group(*lines)
 
 
-def _doc(run: tillage.Run) -> dict[str, Any]:
+def _doc(run: "tillage.Run") -> dict[str, Any]:
     d = run.to_dict()
     d["result"] = run.result if _jsonish(run.result) else repr(run.result)
     return d
@@ -201,6 +206,9 @@ def runs_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List runs, newest first, with what each waits on."""
+    from rich.table import Table
+    from rich.text import Text
+
     if ctx.invoked_subcommand is not None:
         return
     out = _out(ctx, as_json)
@@ -310,7 +318,7 @@ def backfill(
     with progress_bar(console, disable=out.json or not console.is_terminal) as progress:
         task = progress.add_task(f"backfill {target}", total=len(values))
 
-        def step(value: Any, run: tillage.Run | None) -> None:
+        def step(value: Any, run: "tillage.Run | None") -> None:
             state = "skipped" if run is None else run.status
             progress.update(task, advance=1, description=f"{param}={value}: {state}")
 
@@ -345,6 +353,8 @@ def lineage(
     as_json: JsonOpt = False,
 ) -> None:
     """Which data and code made something (--up), or what was built from it (--down)."""
+    from rich.text import Text
+
     out = _out(ctx, as_json)
     if up and down:
         raise tillage.InputError("give --up or --down, not both.")
@@ -394,6 +404,9 @@ def schedule_add(
 @schedule_app.command("list")
 def schedule_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List schedules with what each last acted on and the run it started."""
+    from rich.table import Table
+    from rich.text import Text
+
     out = _out(ctx, as_json)
     found = tillage.Runs(_open(ctx)).store.schedules()
     table = Table(show_edge=False)
@@ -443,7 +456,7 @@ def worker(
     out = _out(ctx, as_json)
     repo = _open(ctx)
 
-    def report(t: tillage.Tick) -> None:
+    def report(t: "tillage.Tick") -> None:
         for r in t.started:
             out.note(f"started run {r.id} ({r.pipeline}): {r.status}")
         for r in t.resumed:

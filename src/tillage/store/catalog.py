@@ -31,11 +31,14 @@ from urllib.parse import quote
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Connection,
     Engine,
     ForeignKey,
     Integer,
+    MetaData,
     String,
+    Table,
     Text,
     create_engine,
     delete,
@@ -46,7 +49,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
 from tillage.core.jsonable import jsonable
@@ -62,57 +64,69 @@ from tillage.errors import (
     TillageError,
 )
 
+METADATA = MetaData()
+"""Every table of the catalog. Alembic's migrations create them; these describe them.
 
-class Base(DeclarativeBase):
-    pass
+Commits, pins, refs and datasets are SQLAlchemy Core tables: reading history
+(`tillage log`) must not pay for importing the ORM. The monitoring, run, label
+and checksum stores map their tables with the ORM (`tillage.store.orm`) onto
+this same metadata.
+"""
 
+DATASETS = Table(
+    "datasets",
+    METADATA,
+    Column("name", String(128), primary_key=True),
+    Column("key_columns", JSON, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
 
-class DatasetRow(Base):
-    __tablename__ = "datasets"
-    name: Mapped[str] = mapped_column(String(128), primary_key=True)
-    key_columns: Mapped[list[str]] = mapped_column(JSON)
-    created_at: Mapped[str] = mapped_column(String(40))
+COMMITS = Table(
+    "commits",
+    METADATA,
+    Column("id", String(64), primary_key=True),
+    Column("parents", JSON, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", String(40), nullable=False, index=True),
+    Column("principal", String(256), nullable=False),
+    Column("tillage_version", String(32), nullable=False),
+    Column("code_sha", String(64), nullable=True),
+    Column("code_dirty", Boolean, nullable=False, default=False),
+    Column("changes", JSON, nullable=False),
+)
 
+PINS = Table(
+    "pins",
+    METADATA,
+    Column(
+        "commit_id",
+        String(64),
+        ForeignKey("commits.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("dataset", String(128), primary_key=True),
+    Column("lance_branch", String(200), nullable=False),
+    Column("lance_version", Integer, nullable=False),
+    Column("num_rows", Integer, nullable=False),
+)
 
-class CommitRow(Base):
-    __tablename__ = "commits"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    parents: Mapped[list[str]] = mapped_column(JSON)
-    message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[str] = mapped_column(String(40), index=True)
-    principal: Mapped[str] = mapped_column(String(256))
-    tillage_version: Mapped[str] = mapped_column(String(32))
-    code_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    code_dirty: Mapped[bool] = mapped_column(Boolean, default=False)
-    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+REFS = Table(
+    "refs",
+    METADATA,
+    Column("name", String(200), primary_key=True),
+    Column("kind", String(8), nullable=False),  # "branch" | "tag"
+    Column("commit_id", String(64), nullable=True),
+    Column("updated_at", String(40), nullable=False),
+)
 
-
-class PinRow(Base):
-    __tablename__ = "pins"
-    commit_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("commits.id", ondelete="CASCADE"), primary_key=True
-    )
-    dataset: Mapped[str] = mapped_column(String(128), primary_key=True)
-    lance_branch: Mapped[str] = mapped_column(String(200))
-    lance_version: Mapped[int] = mapped_column(Integer)
-    num_rows: Mapped[int] = mapped_column(Integer)
-
-
-class RefRow(Base):
-    __tablename__ = "refs"
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))  # "branch" | "tag"
-    commit_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    updated_at: Mapped[str] = mapped_column(String(40))
-
-
-class LanceBranchRow(Base):
-    """Which Lance branch a repo branch writes a dataset to (made lazily)."""
-
-    __tablename__ = "lance_branches"
-    dataset: Mapped[str] = mapped_column(String(128), primary_key=True)
-    repo_branch: Mapped[str] = mapped_column(String(200), primary_key=True)
-    lance_branch: Mapped[str] = mapped_column(String(200))
+LANCE_BRANCHES = Table(
+    "lance_branches",
+    METADATA,
+    # Which Lance branch a repo branch writes a dataset to (made lazily).
+    Column("dataset", String(128), primary_key=True),
+    Column("repo_branch", String(200), primary_key=True),
+    Column("lance_branch", String(200), nullable=False),
+)
 
 
 def json_ready(value: Any) -> Any:
@@ -309,25 +323,23 @@ class Catalog:
     def dataset_key(self, name: str) -> list[str] | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(DatasetRow.key_columns).where(DatasetRow.name == name)
+                select(DATASETS.c.key_columns).where(DATASETS.c.name == name)
             ).first()
         return list(row[0]) if row else None
 
     def list_datasets(self) -> dict[str, list[str]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(DatasetRow.name, DatasetRow.key_columns)).all()
+            rows = conn.execute(select(DATASETS.c.name, DATASETS.c.key_columns)).all()
         return {r[0]: list(r[1]) for r in rows}
 
     @staticmethod
     def add_dataset(conn: Connection, name: str, key: Sequence[str]) -> None:
-        conn.execute(
-            insert(DatasetRow).values(name=name, key_columns=list(key), created_at=utcnow())
-        )
+        conn.execute(insert(DATASETS).values(name=name, key_columns=list(key), created_at=utcnow()))
 
     def drop_dataset(self, name: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(DatasetRow).where(DatasetRow.name == name))
-            conn.execute(delete(LanceBranchRow).where(LanceBranchRow.dataset == name))
+            conn.execute(delete(DATASETS).where(DATASETS.c.name == name))
+            conn.execute(delete(LANCE_BRANCHES).where(LANCE_BRANCHES.c.dataset == name))
 
     # -- commits ------------------------------------------------------------
 
@@ -347,10 +359,10 @@ class Catalog:
 
     def get_commit(self, commit_id: str) -> Commit | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(CommitRow.__table__).where(CommitRow.id == commit_id)).first()
+            row = conn.execute(select(COMMITS).where(COMMITS.c.id == commit_id)).first()
             if row is None:
                 return None
-            pins = conn.execute(select(PinRow.__table__).where(PinRow.commit_id == commit_id)).all()
+            pins = conn.execute(select(PINS).where(PINS.c.commit_id == commit_id)).all()
         return self._commit_from_rows(row, pins)
 
     def find_commit_ids(self, prefix: str) -> list[str]:
@@ -360,8 +372,8 @@ class Catalog:
         """
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(CommitRow.id)
-                .where(CommitRow.id.startswith(prefix, autoescape=True))
+                select(COMMITS.c.id)
+                .where(COMMITS.c.id.startswith(prefix, autoescape=True))
                 .limit(2)
             ).all()
         return [r[0] for r in rows]
@@ -370,8 +382,8 @@ class Catalog:
         """Every commit, loaded in two queries (for tests and tools: history is walked
         in SQL by `store.history`, which loads only the commits it returns)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(CommitRow.__table__)).all()
-            pins = conn.execute(select(PinRow.__table__)).all()
+            rows = conn.execute(select(COMMITS)).all()
+            pins = conn.execute(select(PINS)).all()
         by_commit: dict[str, list[Any]] = {}
         for p in pins:
             by_commit.setdefault(p.commit_id, []).append(p)
@@ -380,7 +392,7 @@ class Catalog:
     @staticmethod
     def insert_commit(conn: Connection, commit: Commit) -> None:
         conn.execute(
-            insert(CommitRow).values(
+            insert(COMMITS).values(
                 id=commit.id,
                 parents=list(commit.parents),
                 message=commit.message,
@@ -394,7 +406,7 @@ class Catalog:
         )
         if commit.pins:
             conn.execute(
-                insert(PinRow),
+                insert(PINS),
                 [
                     {
                         "commit_id": commit.id,
@@ -411,14 +423,14 @@ class Catalog:
         with self.engine.begin() as conn:
             for chunk_start in range(0, len(ids), 500):
                 chunk = list(ids[chunk_start : chunk_start + 500])
-                conn.execute(delete(PinRow).where(PinRow.commit_id.in_(chunk)))
-                conn.execute(delete(CommitRow).where(CommitRow.id.in_(chunk)))
+                conn.execute(delete(PINS).where(PINS.c.commit_id.in_(chunk)))
+                conn.execute(delete(COMMITS).where(COMMITS.c.id.in_(chunk)))
 
     def pinned_versions(self) -> set[tuple[str, str, int]]:
         """Every (dataset, Lance branch, version) some stored commit pins."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(PinRow.dataset, PinRow.lance_branch, PinRow.lance_version)
+                select(PINS.c.dataset, PINS.c.lance_branch, PINS.c.lance_version)
             ).all()
         return {(r[0], r[1], r[2]) for r in rows}
 
@@ -428,16 +440,16 @@ class Catalog:
         """Return (kind, commit id) of a ref, or None."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(RefRow.kind, RefRow.commit_id).where(RefRow.name == name)
+                select(REFS.c.kind, REFS.c.commit_id).where(REFS.c.name == name)
             ).first()
         return (row[0], row[1]) if row else None
 
     def list_refs(self, kind: str | None = None) -> dict[str, tuple[str, str | None]]:
         with self.engine.connect() as conn:
-            q = select(RefRow.name, RefRow.kind, RefRow.commit_id)
+            q = select(REFS.c.name, REFS.c.kind, REFS.c.commit_id)
             if kind:
-                q = q.where(RefRow.kind == kind)
-            rows = conn.execute(q.order_by(RefRow.name)).all()
+                q = q.where(REFS.c.kind == kind)
+            rows = conn.execute(q.order_by(REFS.c.name)).all()
         return {r[0]: (r[1], r[2]) for r in rows}
 
     @staticmethod
@@ -445,56 +457,58 @@ class Catalog:
         try:
             with conn.begin_nested():
                 conn.execute(
-                    insert(RefRow).values(
+                    insert(REFS).values(
                         name=name, kind=kind, commit_id=commit_id, updated_at=utcnow()
                     )
                 )
         except IntegrityError as e:
-            existing = conn.execute(select(RefRow.kind).where(RefRow.name == name)).scalar()
+            existing = conn.execute(select(REFS.c.kind).where(REFS.c.name == name)).scalar()
             raise RefExistsError(name, existing or kind) from e
 
     @staticmethod
     def move_branch(conn: Connection, name: str, expected: str | None, new: str | None) -> None:
         """Compare-and-swap a branch head; raise `ConcurrentUpdateError` if it moved."""
-        cond = RefRow.commit_id.is_(None) if expected is None else RefRow.commit_id == expected
+        cond = REFS.c.commit_id.is_(None) if expected is None else REFS.c.commit_id == expected
         res = conn.execute(
-            update(RefRow)
-            .where(RefRow.name == name, RefRow.kind == "branch", cond)
+            update(REFS)
+            .where(REFS.c.name == name, REFS.c.kind == "branch", cond)
             .values(commit_id=new, updated_at=utcnow())
         )
         if res.rowcount != 1:
-            found = conn.execute(select(RefRow.commit_id).where(RefRow.name == name)).scalar()
+            found = conn.execute(select(REFS.c.commit_id).where(REFS.c.name == name)).scalar()
             raise ConcurrentUpdateError(name, expected, found)
 
     def delete_ref(self, name: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(RefRow).where(RefRow.name == name))
-            conn.execute(delete(LanceBranchRow).where(LanceBranchRow.repo_branch == name))
+            conn.execute(delete(REFS).where(REFS.c.name == name))
+            conn.execute(delete(LANCE_BRANCHES).where(LANCE_BRANCHES.c.repo_branch == name))
 
     # -- Lance branch ownership -------------------------------------------
 
     def lance_branch_for(self, dataset: str, repo_branch: str) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(
-                select(LanceBranchRow.lance_branch).where(
-                    LanceBranchRow.dataset == dataset, LanceBranchRow.repo_branch == repo_branch
+                select(LANCE_BRANCHES.c.lance_branch).where(
+                    LANCE_BRANCHES.c.dataset == dataset, LANCE_BRANCHES.c.repo_branch == repo_branch
                 )
             ).scalar()
 
     def lance_branch_owners(self) -> set[tuple[str, str]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(LanceBranchRow.dataset, LanceBranchRow.lance_branch)).all()
+            rows = conn.execute(
+                select(LANCE_BRANCHES.c.dataset, LANCE_BRANCHES.c.lance_branch)
+            ).all()
         return {(r[0], r[1]) for r in rows}
 
     @staticmethod
     def set_lance_branch(conn: Connection, dataset: str, repo_branch: str, lance: str) -> None:
         conn.execute(
-            delete(LanceBranchRow).where(
-                LanceBranchRow.dataset == dataset, LanceBranchRow.repo_branch == repo_branch
+            delete(LANCE_BRANCHES).where(
+                LANCE_BRANCHES.c.dataset == dataset, LANCE_BRANCHES.c.repo_branch == repo_branch
             )
         )
         conn.execute(
-            insert(LanceBranchRow).values(
+            insert(LANCE_BRANCHES).values(
                 dataset=dataset, repo_branch=repo_branch, lance_branch=lance
             )
         )

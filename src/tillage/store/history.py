@@ -32,11 +32,8 @@ from sqlalchemy import (
 )
 
 from tillage.core.commit import Commit, DatasetPin
-from tillage.store.catalog import Catalog, CommitRow, PinRow, RefRow
+from tillage.store.catalog import COMMITS, PINS, REFS, Catalog
 
-_commits = CommitRow.__table__
-_pins = PinRow.__table__
-_refs = RefRow.__table__
 _CHUNK = 500  # ids per IN list, well under every database's parameter limit
 # Deeper than any history: larger step counts (``main~99999999999999999999``) would
 # not fit the databases' integers, and could reach nothing anyway.
@@ -71,13 +68,13 @@ def _ancestors(conn: Connection, starts: Select[Any] | Sequence[str], name: str)
     """
     seed_ids = starts if isinstance(starts, Select) else list(starts)
     # Both terms typed alike: PostgreSQL refuses VARCHAR(64) in one and text in the other.
-    seed = select(cast(_commits.c.id, String).label("id")).where(_commits.c.id.in_(seed_ids))
+    seed = select(cast(COMMITS.c.id, String).label("id")).where(COMMITS.c.id.in_(seed_ids))
     walk = seed.cte(name, recursive=True)
-    parent = _json_items(conn, _commits.c.parents)
+    parent = _json_items(conn, COMMITS.c.parents)
     step = (
         select(cast(parent, String).label("id"))
         .select_from(walk)
-        .join(_commits, _commits.c.id == walk.c.id)
+        .join(COMMITS, COMMITS.c.id == walk.c.id)
         .join(_item_from(parent), true())
     )
     return walk.union(step)
@@ -85,7 +82,7 @@ def _ancestors(conn: Connection, starts: Select[Any] | Sequence[str], name: str)
 
 def _has_change(conn: Connection, dataset: str) -> ColumnElement[bool]:
     """True where the commit's ``changes`` name ``dataset``."""
-    key = _json_items(conn, _commits.c.changes, keys=True)
+    key = _json_items(conn, COMMITS.c.changes, keys=True)
     return exists(select(literal(1)).select_from(_item_from(key)).where(key == dataset))
 
 
@@ -94,7 +91,7 @@ def _load(conn: Connection, rows: Sequence[Any]) -> list[Commit]:
     ids = [r.id for r in rows]
     pins: dict[str, list[Any]] = {}
     for i in range(0, len(ids), _CHUNK):
-        q = select(_pins).where(_pins.c.commit_id.in_(ids[i : i + _CHUNK]))
+        q = select(PINS).where(PINS.c.commit_id.in_(ids[i : i + _CHUNK]))
         for p in conn.execute(q).all():
             pins.setdefault(p.commit_id, []).append(p)
     return [Catalog._commit_from_rows(r, pins.get(r.id, [])) for r in rows]
@@ -113,10 +110,10 @@ def log(
     """
     with catalog.engine.connect() as conn:
         walk = _ancestors(conn, [start], "reach")
-        q = select(_commits).where(_commits.c.id.in_(select(walk.c.id)))
+        q = select(COMMITS).where(COMMITS.c.id.in_(select(walk.c.id)))
         if dataset is not None:
             q = q.where(_has_change(conn, dataset))
-        q = q.order_by(_commits.c.created_at.desc(), _commits.c.id.desc())
+        q = q.order_by(COMMITS.c.created_at.desc(), COMMITS.c.id.desc())
         if limit:
             q = q.limit(limit)
         return _load(conn, conn.execute(q).all())
@@ -129,19 +126,19 @@ def _first_parent(column: Any) -> ColumnElement[str]:
 def _first_parent_chain(conn: Connection, start: str, steps: int) -> CTE:
     """(id, first parent id, depth) for ``start`` and up to ``steps`` first parents."""
     seed = select(
-        _commits.c.id,
-        _first_parent(_commits.c.parents).label("first"),
+        COMMITS.c.id,
+        _first_parent(COMMITS.c.parents).label("first"),
         literal(0).label("depth"),
-    ).where(_commits.c.id == start)
+    ).where(COMMITS.c.id == start)
     chain = seed.cte("chain", recursive=True)
     step = (
         select(
-            _commits.c.id,
-            _first_parent(_commits.c.parents).label("first"),
+            COMMITS.c.id,
+            _first_parent(COMMITS.c.parents).label("first"),
             (chain.c.depth + 1).label("depth"),
         )
         .select_from(chain)
-        .join(_commits, _commits.c.id == chain.c.first)
+        .join(COMMITS, COMMITS.c.id == chain.c.first)
         .where(chain.c.depth < steps)
     )
     return chain.union_all(step)
@@ -154,7 +151,7 @@ def first_parents(catalog: Catalog, start: str, count: int) -> list[Commit]:
     count = min(count, _MAX_DEPTH)
     with catalog.engine.connect() as conn:
         chain = _first_parent_chain(conn, start, count - 1)
-        q = select(_commits).join(chain, chain.c.id == _commits.c.id).order_by(chain.c.depth)
+        q = select(COMMITS).join(chain, chain.c.id == COMMITS.c.id).order_by(chain.c.depth)
         return _load(conn, conn.execute(q).all())
 
 
@@ -168,7 +165,7 @@ def nth_first_parent(catalog: Catalog, start: str, n: int) -> str | None:
         return None
     if n <= 0:
         with catalog.engine.connect() as conn:
-            found = conn.execute(select(_commits.c.id).where(_commits.c.id == start)).scalar()
+            found = conn.execute(select(COMMITS.c.id).where(COMMITS.c.id == start)).scalar()
         return found
     with catalog.engine.connect() as conn:
         chain = _first_parent_chain(conn, start, n - 1)
@@ -180,9 +177,7 @@ def is_ancestor(catalog: Catalog, maybe: str, of: str) -> bool:
     """Whether stored commit ``maybe`` is reachable from ``of`` (itself included)."""
     with catalog.engine.connect() as conn:
         walk = _ancestors(conn, [of], "reach")
-        q = select(_commits.c.id).where(
-            _commits.c.id == maybe, _commits.c.id.in_(select(walk.c.id))
-        )
+        q = select(COMMITS.c.id).where(COMMITS.c.id == maybe, COMMITS.c.id.in_(select(walk.c.id)))
         return conn.execute(q).first() is not None
 
 
@@ -196,8 +191,8 @@ def best_common_ancestors(catalog: Catalog, a: str, b: str) -> list[str]:
         of_a = _ancestors(conn, [a], "of_a")
         of_b = _ancestors(conn, [b], "of_b")
         common = (
-            select(_commits.c.id, _commits.c.parents)
-            .where(_commits.c.id.in_(select(of_a.c.id)), _commits.c.id.in_(select(of_b.c.id)))
+            select(COMMITS.c.id, COMMITS.c.parents)
+            .where(COMMITS.c.id.in_(select(of_a.c.id)), COMMITS.c.id.in_(select(of_b.c.id)))
             .cte("common")
         )
         children = common.alias("children")
@@ -212,9 +207,9 @@ def parents_outside(catalog: Catalog, start: str, other: str) -> dict[str, tuple
     with catalog.engine.connect() as conn:
         of_start = _ancestors(conn, [start], "of_start")
         of_other = _ancestors(conn, [other], "of_other")
-        q = select(_commits.c.id, _commits.c.parents).where(
-            _commits.c.id.in_(select(of_start.c.id)),
-            _commits.c.id.not_in(select(of_other.c.id)),
+        q = select(COMMITS.c.id, COMMITS.c.parents).where(
+            COMMITS.c.id.in_(select(of_start.c.id)),
+            COMMITS.c.id.not_in(select(of_other.c.id)),
         )
         return {r.id: tuple(r.parents) for r in conn.execute(q)}
 
@@ -223,19 +218,19 @@ def unreachable(catalog: Catalog, roots: Iterable[str]) -> list[str]:
     """Ids of the stored commits that no commit in ``roots`` reaches."""
     with catalog.engine.connect() as conn:
         walk = _ancestors(conn, sorted(set(roots)), "reach")
-        q = select(_commits.c.id).where(_commits.c.id.not_in(select(walk.c.id)))
+        q = select(COMMITS.c.id).where(COMMITS.c.id.not_in(select(walk.c.id)))
         return [r[0] for r in conn.execute(q)]
 
 
 def _ref_roots() -> Select[Any]:
-    return select(_refs.c.commit_id).where(_refs.c.commit_id.is_not(None))
+    return select(REFS.c.commit_id).where(REFS.c.commit_id.is_not(None))
 
 
 def count_reachable(catalog: Catalog) -> int:
     """How many stored commits a branch or tag reaches."""
     with catalog.engine.connect() as conn:
         walk = _ancestors(conn, _ref_roots(), "reach")
-        q = select(func.count()).where(_commits.c.id.in_(select(walk.c.id)))
+        q = select(func.count()).where(COMMITS.c.id.in_(select(walk.c.id)))
         return int(conn.execute(q).scalar_one())
 
 
@@ -246,15 +241,13 @@ def reachable_pins(catalog: Catalog) -> list[tuple[str, DatasetPin]]:
     """
     with catalog.engine.connect() as conn:
         walk = _ancestors(conn, _ref_roots(), "reach")
-        first = func.min(_commits.c.created_at)
+        first = func.min(COMMITS.c.created_at)
         q = (
-            select(_pins.c.dataset, _pins.c.lance_branch, _pins.c.lance_version, _pins.c.num_rows)
-            .join(_commits, _commits.c.id == _pins.c.commit_id)
-            .where(_pins.c.commit_id.in_(select(walk.c.id)))
-            .group_by(
-                _pins.c.dataset, _pins.c.lance_branch, _pins.c.lance_version, _pins.c.num_rows
-            )
-            .order_by(first, _pins.c.dataset, _pins.c.lance_branch, _pins.c.lance_version)
+            select(PINS.c.dataset, PINS.c.lance_branch, PINS.c.lance_version, PINS.c.num_rows)
+            .join(COMMITS, COMMITS.c.id == PINS.c.commit_id)
+            .where(PINS.c.commit_id.in_(select(walk.c.id)))
+            .group_by(PINS.c.dataset, PINS.c.lance_branch, PINS.c.lance_version, PINS.c.num_rows)
+            .order_by(first, PINS.c.dataset, PINS.c.lance_branch, PINS.c.lance_version)
         )
         return [(r[0], DatasetPin(r[1], r[2], r[3])) for r in conn.execute(q)]
 
@@ -263,10 +256,10 @@ def first_pin(catalog: Catalog, dataset: str) -> DatasetPin | None:
     """The version of ``dataset`` that the oldest commit pinning it pins; None if none does."""
     with catalog.engine.connect() as conn:
         q = (
-            select(_pins.c.lance_branch, _pins.c.lance_version, _pins.c.num_rows)
-            .join(_commits, _commits.c.id == _pins.c.commit_id)
-            .where(_pins.c.dataset == dataset)
-            .order_by(_commits.c.created_at, _commits.c.id)
+            select(PINS.c.lance_branch, PINS.c.lance_version, PINS.c.num_rows)
+            .join(COMMITS, COMMITS.c.id == PINS.c.commit_id)
+            .where(PINS.c.dataset == dataset)
+            .order_by(COMMITS.c.created_at, COMMITS.c.id)
             .limit(1)
         )
         row = conn.execute(q).first()
@@ -277,10 +270,10 @@ def dangling_refs(catalog: Catalog) -> list[tuple[str, str, str]]:
     """(name, kind, commit id) of each ref whose commit is not stored."""
     with catalog.engine.connect() as conn:
         q = (
-            select(_refs.c.name, _refs.c.kind, _refs.c.commit_id)
-            .where(_refs.c.commit_id.is_not(None))
-            .where(_refs.c.commit_id.not_in(select(_commits.c.id)))
-            .order_by(_refs.c.name)
+            select(REFS.c.name, REFS.c.kind, REFS.c.commit_id)
+            .where(REFS.c.commit_id.is_not(None))
+            .where(REFS.c.commit_id.not_in(select(COMMITS.c.id)))
+            .order_by(REFS.c.name)
         )
         return [(r[0], r[1], r[2]) for r in conn.execute(q)]
 
@@ -289,18 +282,18 @@ def missing_parents(catalog: Catalog) -> list[tuple[str, str]]:
     """(commit id, parent id) for each parent, named by a reachable commit, that is not stored."""
     with catalog.engine.connect() as conn:
         walk = _ancestors(conn, _ref_roots(), "reach")
-        parent = _json_items(conn, _commits.c.parents)
-        stored = _commits.alias("stored")
+        parent = _json_items(conn, COMMITS.c.parents)
+        stored = COMMITS.alias("stored")
         q = (
-            select(_commits.c.id, parent)
-            .select_from(_commits)
+            select(COMMITS.c.id, parent)
+            .select_from(COMMITS)
             .join(_item_from(parent), true())
             .where(
                 and_(
-                    _commits.c.id.in_(select(walk.c.id)),
+                    COMMITS.c.id.in_(select(walk.c.id)),
                     parent.not_in(select(stored.c.id)),
                 )
             )
-            .order_by(_commits.c.created_at, _commits.c.id)
+            .order_by(COMMITS.c.created_at, COMMITS.c.id)
         )
         return [(r[0], r[1]) for r in conn.execute(q)]

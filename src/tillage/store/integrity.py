@@ -32,7 +32,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tillage.core.commit import DatasetPin
 from tillage.core.reports import IntegrityProblem
 from tillage.errors import CorruptDataError
-from tillage.store.catalog import Base, utcnow
+from tillage.store.catalog import utcnow
+from tillage.store.orm import Base
 from tillage.store.tables import Tables, VersionFile, version_label
 
 _CHUNK = 500

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, Integer, String, delete, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tillage.store.catalog import Base, utcnow
+from tillage.store.catalog import utcnow
+from tillage.store.orm import Base
 
 
 class LabelSetRow(Base):

@@ -37,7 +37,8 @@ from sqlalchemy import (
 from sqlalchemy import func as sql_func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tillage.store.catalog import Base, json_ready, utcnow
+from tillage.store.catalog import json_ready, utcnow
+from tillage.store.orm import Base
 
 
 class BatchProfileRow(Base):

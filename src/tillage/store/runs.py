@@ -28,7 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tillage.store.catalog import Base, json_ready, utcnow
+from tillage.store.catalog import json_ready, utcnow
+from tillage.store.orm import Base
 
 
 class RunRow(Base):

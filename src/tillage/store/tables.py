@@ -30,15 +30,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import lance
-import pyarrow as pa
-import pyarrow.compute as pc
-from lance.schema import LanceSchema
+from typing import TYPE_CHECKING, Any, Literal
 
 from tillage.core.commit import DatasetPin
 from tillage.errors import CorruptDataError
+
+# Lance and pyarrow load in the functions that use them: `status` measures the
+# tables' folders and needs neither.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 LANCE_MAIN = "main"
 # Lance file format 2.1: per-column compression below keeps 60 small daily
@@ -106,6 +106,9 @@ def _encoding_metadata(table: pa.Table) -> pa.Schema:
     Low-cardinality strings get dictionary encoding; everything else zstd.
     Lance keeps field metadata in the dataset schema, so later appends use it too.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     fields = []
     for f in table.schema:
         md = dict(f.metadata or {})
@@ -123,11 +126,16 @@ def _encoding_metadata(table: pa.Table) -> pa.Schema:
 
 
 def _has_map(t: pa.DataType) -> bool:
+    import pyarrow as pa
+
     return bool(pa.types.is_map(t)) or any(_has_map(t.field(i).type) for i in range(t.num_fields))
 
 
 def unstorable_columns(schema: pa.Schema) -> list[str]:
     """The columns (``"name (type)"``) whose type Lance cannot store, checked without writing."""
+    import pyarrow as pa
+    from lance.schema import LanceSchema
+
     bad = []
     for f in schema:
         if _has_map(f.type):  # a valid Lance type, but not in file format 2.1
@@ -142,6 +150,8 @@ def unstorable_columns(schema: pa.Schema) -> list[str]:
 
 def _filterable(t: pa.DataType) -> bool:
     """Types a Lance filter can compare with a list of values (and a BTREE index can hold)."""
+    import pyarrow as pa
+
     if pa.types.is_timestamp(t):
         return bool(t.unit != "ns")  # Lance cannot take nanosecond literals in a filter
     return bool(
@@ -159,6 +169,8 @@ def _filterable(t: pa.DataType) -> bool:
 
 def _matching(keys: pa.Table, found: pa.Table, key: list[str]) -> pa.Table:
     """The rows of ``keys`` whose key is among ``found``'s."""
+    import pyarrow.compute as pc
+
     if len(key) == 1:  # a set lookup: cheaper than a join, and for more types
         return keys.filter(pc.is_in(keys.column(0), value_set=found.column(0).combine_chunks()))
     return keys.join(found.select(key), keys=key, join_type="left semi")
@@ -179,6 +191,8 @@ def children_first(parents: dict[str, str | None]) -> list[str]:
 
 def strip_metadata(schema: pa.Schema) -> pa.Schema:
     """The schema users see: no Lance encoding hints."""
+    import pyarrow as pa
+
     return pa.schema([f.remove_metadata() for f in schema])
 
 
@@ -213,6 +227,8 @@ class Tables:
         return (self.root / f"{dataset}.lance" / "_versions").is_dir()
 
     def _open_branch(self, dataset: str, lance_branch: str, version: int | None) -> Any:
+        import lance
+
         if lance_branch == LANCE_MAIN:
             # Straight to the version: a damaged later manifest must not block it.
             return lance.dataset(self.uri(dataset), version=version)
@@ -221,6 +237,8 @@ class Tables:
     def _open_pinned(self, dataset: str, pin: DatasetPin) -> Any:
         """A pinned version for reading, opened from its own branch's folder: a damaged
         manifest of another branch (Lance main's latest, say) does not block it."""
+        import lance
+
         if pin.lance_branch == LANCE_MAIN:
             return self._open_branch(dataset, LANCE_MAIN, pin.version)
         folder = self.root / f"{dataset}.lance" / self.branch_root(pin.lance_branch)
@@ -340,6 +358,8 @@ class Tables:
 
     def create(self, dataset: str, table: pa.Table, key: list[str]) -> WriteResult:
         """Create the Lance dataset with ``table`` as its first version on Lance main."""
+        import lance
+
         table = table.cast(_encoding_metadata(table))
         lance.write_dataset(
             table,
@@ -360,6 +380,8 @@ class Tables:
         restoring ``base`` if a crashed or reset write left later versions on it.
         Otherwise a new Lance branch is forked from ``base`` (copy-on-write, O(1)).
         """
+        import lance
+
         if owned == base.lance_branch:
             self._save_hint(dataset, owned)
             head = self.latest(dataset, owned)
@@ -392,6 +414,8 @@ class Tables:
         return WriteResult(lance_branch, head.version, head.count_rows(), **counts)
 
     def append(self, dataset: str, target: Target, table: pa.Table, key: list[str]) -> WriteResult:
+        import lance
+
         lance.write_dataset(table, target.handle, mode="append")
         self._index_keys(dataset, target.branch, key)
         return self._result(dataset, target.branch, inserted=table.num_rows)
@@ -399,6 +423,8 @@ class Tables:
     def overwrite(
         self, dataset: str, target: Target, table: pa.Table, deleted: int, key: list[str]
     ) -> WriteResult:
+        import lance
+
         lance.write_dataset(table.cast(_encoding_metadata(table)), target.handle, mode="overwrite")
         self._index_keys(dataset, target.branch, key)  # an overwrite drops Lance's indexes
         return self._result(dataset, target.branch, inserted=table.num_rows, deleted=deleted)
@@ -446,6 +472,9 @@ class Tables:
         keys read in chunks. Either way memory stays bounded by the batch and a
         chunk, never the whole key column of a large table.
         """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         keys = batch.select(key)
         if pin.num_rows == 0:
             return keys.slice(0, 0)
@@ -500,14 +529,20 @@ class Tables:
         return len(drop)
 
     def lance_branches(self, dataset: str) -> list[str]:
+        import lance
+
         return list(lance.dataset(self.uri(dataset)).branches.list())
 
     def lance_branch_parents(self, dataset: str) -> dict[str, str | None]:
         """Lance branch -> the branch it was forked from (None: Lance main)."""
+        import lance
+
         branches = lance.dataset(self.uri(dataset)).branches.list()
         return {name: info.get("parent_branch") for name, info in branches.items()}
 
     def drop_lance_branch(self, dataset: str, lance_branch: str) -> None:
+        import lance
+
         lance.dataset(self.uri(dataset)).branches.delete(lance_branch)
 
     def stray_branch_folders(self, dataset: str) -> list[Path]:
