@@ -91,6 +91,7 @@ import pyarrow.compute as pc
 
 from tillage.core.jsonable import jsonable
 from tillage.core.kinds import (
+    ID_MIN_DISTINCT,
     ID_UNIQUE_RATIO,
     ISO_PROBE,
     ColumnKind,
@@ -521,8 +522,22 @@ class ColumnProfile:
     def value_facts(self) -> ValueFacts:
         """What the sketches say of the values, for `column_kind` (distinct: HyperLogLog's
         estimate; the top share and ISO-time probe from the frequent items, if tracked)."""
+        return self._value_facts
+
+    @functools.cached_property
+    def _value_facts(self) -> ValueFacts:
+        """Worked out once: a profile's sketches never change (merging makes a new one)."""
         distinct = self.distinct()
-        rows = self.frequent_rows()
+        # The top share only tells a named identifier from a measurement, which needs
+        # `ID_MIN_DISTINCT` values of an int, string or timestamp column; reading the
+        # frequent items costs, so other columns skip it.
+        rows = (
+            self.frequent_rows()
+            if self.kind in ("int", "string", "timestamp")
+            and distinct is not None
+            and distinct.value >= ID_MIN_DISTINCT
+            else None
+        )
         top = max((est for _, est, _, _ in rows), default=0) if rows else None
         ends = [self.raw_min, self.raw_max]
         time_text = self.kind == "string" and self.valid > 0 and is_time_text(ends)
