@@ -57,7 +57,7 @@ _LAZY = {
     "ABSTAIN": "tillage.labels.functions",
     "AcceptedAlert": "tillage.quality.results",
     "AggregatedAnnotations": "tillage.labels.results",
-    "Alert": "tillage.quality.results",
+    "Alert": "tillage.core.alerts",
     "AnnotationItem": "tillage.labels.results",
     "AnnotationProgress": "tillage.labels.results",
     "AnnotationTask": "tillage.labels.results",
@@ -81,7 +81,7 @@ _LAZY = {
     "LabelSet": "tillage.labels.results",
     "MergeResult": "tillage.core.reports",
     "MigrationReport": "tillage.labels.results",
-    "Model": "tillage.quality.results",
+    "Model": "tillage.core.alerts",
     "Pipeline": "tillage.pipelines.steps",
     "Profile": "tillage.quality.profile",
     "Relabel": "tillage.labels.results",
@@ -118,6 +118,7 @@ _LAZY = {
 }
 
 if typing.TYPE_CHECKING:
+    from tillage.core.alerts import Alert, Model
     from tillage.core.commit import CodeVersion, Commit, DatasetPin
     from tillage.core.diff import DatasetDiff, SchemaChange
     from tillage.core.findings import Finding, Importance
@@ -160,7 +161,7 @@ if typing.TYPE_CHECKING:
     from tillage.pipelines.schedules import Tick, WorkerReport, add_schedule, tick, worker
     from tillage.pipelines.steps import Pipeline, Step, pipeline, step
     from tillage.quality.profile import Profile
-    from tillage.quality.results import AcceptedAlert, Alert, CheckRecord, Model
+    from tillage.quality.results import AcceptedAlert, CheckRecord
     from tillage.quality.schema import Schema
     from tillage.repo import Repo, init, open
 

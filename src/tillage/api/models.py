@@ -54,7 +54,7 @@ class Models(Namespace):
         rec = self._monitor.store.add_model(
             name, dataset, commit.id, importance, metrics or {}, self._storage.config.who()
         )
-        return Model.from_record(rec)
+        return rec
 
     def set_feature_importance(self, name: str, importance: dict[str, float]) -> Model:
         """Set the feature importances of the latest model recorded as ``name``.
@@ -71,11 +71,11 @@ class Models(Namespace):
             raise NoSuchModelError(name, self.names())
         m = models[0]
         checked = self._check_importance(m.dataset, m.commit_id, importance)
-        return Model.from_record(self._monitor.store.set_importance(m.id, checked))
+        return self._monitor.store.set_importance(m.id, checked)
 
     def recorded(self, name: str | None = None) -> list[Model]:
         """Recorded models, newest first."""
-        return [Model.from_record(m) for m in self._monitor.store.models(name=name)]
+        return self._monitor.store.models(name=name)
 
     def names(self) -> list[str]:
         """The names models are recorded under, for `NoSuchModelError`."""

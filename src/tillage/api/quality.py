@@ -307,7 +307,7 @@ class Quality(Namespace):
         found = self._monitor.store.alerts(statuses=statuses, dataset=dataset, commit_id=cid)
         for ds, last in dict.fromkeys((a.dataset, a.last_commit) for a in found):
             self._reader.grant(Purpose.ALERT, ds, last)
-        return [Alert.from_record(a) for a in found]
+        return found
 
     def deliver_alerts(self, *, retry_dead: bool = False, due_only: bool = False) -> DeliveryReport:
         """Send the alert events the outbox holds to the sinks now.

@@ -327,7 +327,7 @@ class Monitor:
             if alert.status == "open" and self.sinks:
                 event = {
                     "event": "alert.opened" if new else "alert.updated",
-                    "alert": Alert.from_record(alert).to_dict(),
+                    "alert": alert.to_dict(),
                     "finding": numbered[-1].to_dict(),
                     "repo": str(self.project),
                     "commit": commit.id,
@@ -386,16 +386,16 @@ class Monitor:
         found = self.store.alert(alert_id)
         if found is None:
             raise NoSuchAlertError(alert_id)
-        return Alert.from_record(found)
+        return found
 
     def mute(self, alert_id: int, duration: str | None) -> Alert:
         self.alert(alert_id)
         until = (datetime.now(UTC) + parse_duration(duration)).isoformat() if duration else None
-        return Alert.from_record(self.store.set_alert_status(alert_id, "muted", muted_until=until))
+        return self.store.set_alert_status(alert_id, "muted", muted_until=until)
 
     def resolve(self, alert_id: int) -> Alert:
         self.alert(alert_id)
-        return Alert.from_record(self.store.set_alert_status(alert_id, "resolved"))
+        return self.store.set_alert_status(alert_id, "resolved")
 
     def accept(self, alert_id: int) -> tuple[Alert, Path | None]:
         """Widen the schema so the alert's finding holds; returns the alert and the file.
@@ -437,7 +437,7 @@ class Monitor:
                 "which no longer exists; resolve the alert instead (`tillage alerts resolve "
                 f"{alert_id}`)."
             )
-        return Alert.from_record(self.store.set_alert_status(alert_id, "accepted")), path
+        return self.store.set_alert_status(alert_id, "accepted"), path
 
 
 class _SlidingWindow:

@@ -37,6 +37,8 @@ from sqlalchemy import (
 from sqlalchemy import func as sql_func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tillage.core.alerts import Alert, Model
+from tillage.core.findings import Finding
 from tillage.store.catalog import json_ready, utcnow
 from tillage.store.orm import Base
 
@@ -121,27 +123,6 @@ class ModelRow(Base):
 
 
 @dataclass(frozen=True)
-class AlertRecord:
-    """An alert as stored: one (dataset, column, kind, branch) that keeps recurring."""
-
-    id: int
-    dataset: str
-    column: str | None
-    check: str
-    kind: str
-    branch: str
-    status: str
-    severity: str
-    count: int
-    first_seen: str
-    last_seen: str
-    first_commit: str | None
-    last_commit: str | None
-    muted_until: str | None
-    finding: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class OutboxRecord:
     """One alert event waiting for (or done with) one sink."""
 
@@ -165,22 +146,8 @@ class OutboxRecord:
         return d
 
 
-@dataclass(frozen=True)
-class ModelRecord:
-    """A model recorded against the data version it was trained on."""
-
-    id: int
-    name: str
-    dataset: str
-    commit_id: str
-    importance: dict[str, float]
-    metrics: dict[str, Any]
-    created_at: str
-    principal: str
-
-
-def _alert(r: Any) -> AlertRecord:
-    return AlertRecord(
+def _alert(r: Any) -> Alert:
+    return Alert(
         id=r.id,
         dataset=r.dataset,
         column=r.column_name or None,
@@ -195,7 +162,7 @@ def _alert(r: Any) -> AlertRecord:
         first_commit=r.first_commit,
         last_commit=r.last_commit,
         muted_until=r.muted_until,
-        finding=dict(r.finding),
+        finding=Finding.from_dict(r.finding),
     )
 
 
@@ -216,8 +183,8 @@ def _outbox(r: Any) -> OutboxRecord:
     )
 
 
-def _model(r: Any) -> ModelRecord:
-    return ModelRecord(
+def _model(r: Any) -> Model:
+    return Model(
         id=r.id,
         name=r.name,
         dataset=r.dataset,
@@ -371,7 +338,7 @@ class MonitoringStore:
     @staticmethod
     def upsert_alert(
         conn: Connection, branch: str, finding: dict[str, Any], commit_id: str | None, now: str
-    ) -> tuple[AlertRecord, bool]:
+    ) -> tuple[Alert, bool]:
         """Open an alert for ``finding``, or update the live one for the same column and kind.
 
         Returns the alert and whether it is new. A muted alert stays muted (its
@@ -436,7 +403,7 @@ class MonitoringStore:
         statuses: Sequence[str] | None = None,
         dataset: str | None = None,
         commit_id: str | None = None,
-    ) -> list[AlertRecord]:
+    ) -> list[Alert]:
         q = select(AlertRow.__table__).order_by(AlertRow.id)
         if statuses:
             q = q.where(AlertRow.status.in_(list(statuses)))
@@ -447,14 +414,14 @@ class MonitoringStore:
         with self.engine.connect() as conn:
             return [_alert(r) for r in conn.execute(q)]
 
-    def alert(self, alert_id: int) -> AlertRecord | None:
+    def alert(self, alert_id: int) -> Alert | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(AlertRow.__table__).where(AlertRow.id == alert_id)).first()
         return _alert(row) if row else None
 
     def set_alert_status(
         self, alert_id: int, status: str, *, muted_until: str | None = None
-    ) -> AlertRecord:
+    ) -> Alert:
         with self.engine.begin() as conn:
             conn.execute(
                 update(AlertRow)
@@ -611,7 +578,7 @@ class MonitoringStore:
         importance: dict[str, float],
         metrics: dict[str, Any],
         principal: str,
-    ) -> ModelRecord:
+    ) -> Model:
         with self.engine.begin() as conn:
             new_id = conn.execute(
                 insert(ModelRow)
@@ -629,7 +596,7 @@ class MonitoringStore:
             row = conn.execute(select(ModelRow.__table__).where(ModelRow.id == new_id)).one()
         return _model(row)
 
-    def set_importance(self, model_id: int, importance: dict[str, float]) -> ModelRecord:
+    def set_importance(self, model_id: int, importance: dict[str, float]) -> Model:
         with self.engine.begin() as conn:
             conn.execute(
                 update(ModelRow)
@@ -639,7 +606,7 @@ class MonitoringStore:
             row = conn.execute(select(ModelRow.__table__).where(ModelRow.id == model_id)).one()
         return _model(row)
 
-    def models(self, *, name: str | None = None, dataset: str | None = None) -> list[ModelRecord]:
+    def models(self, *, name: str | None = None, dataset: str | None = None) -> list[Model]:
         """Recorded models, newest first."""
         q = select(ModelRow.__table__).order_by(ModelRow.id.desc())
         if name:
