@@ -522,11 +522,6 @@ class ColumnProfile:
     def value_facts(self) -> ValueFacts:
         """What the sketches say of the values, for `column_kind` (distinct: HyperLogLog's
         estimate; the top share and ISO-time probe from the frequent items, if tracked)."""
-        return self._value_facts
-
-    @functools.cached_property
-    def _value_facts(self) -> ValueFacts:
-        """Worked out once: a profile's sketches never change (merging makes a new one)."""
         distinct = self.distinct()
         # The top share only tells a named identifier from a measurement, which needs
         # `ID_MIN_DISTINCT` values of an int, string or timestamp column; reading the
