@@ -17,7 +17,9 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── NoSuchTaskError          no annotation task spec for a name
     │   ├── NoSuchScheduleError      unknown schedule number
     │   ├── NoSuchAlertError         unknown alert id
-    │   └── NoSuchRunError           unknown pipeline run id
+    │   ├── NoSuchRunError           unknown pipeline run id
+    │   ├── NoSuchStrategyError      unknown selection strategy
+    │   └── NoSuchActionError        unknown action on selected records
     ├── InvalidRefError              a ref that cannot name anything (empty)
     ├── RefExistsError               branch or tag name already taken
     ├── InvalidNameError             a name that is not allowed
@@ -31,7 +33,11 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── KeyViolationError        duplicate or null primary keys
     │   ├── SchemaFileError          a schema file that does not parse or fit
     │   ├── AlertNotAcceptableError  accepting an alert would change nothing
-    │   └── QualityCheckError        a batch broke a blocking schema rule
+    │   ├── QualityCheckError        a batch broke a blocking schema rule
+    │   ├── EmptyPoolError           no records left to select from
+    │   ├── MissingFeaturesError     a model's features are not in a dataset
+    │   └── FidelityGateError        generated records less faithful than a baseline
+    ├── NoPredictionsError           a model has no predictions for a dataset version
     ├── ConcurrentUpdateError        a branch moved while a commit was being made
     ├── LockTimeoutError             another writer held the repository too long
     ├── MergeConflictError           a three-way merge found conflicting keys
@@ -640,6 +646,93 @@ class NondeterminismError(TillageError):
         )
 
 
+class NoSuchStrategyError(NoSuchNameError):
+    code = "no_such_strategy"
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known, have = _known(known)
+        super().__init__(
+            f"no selection strategy named {name!r} (strategies: {have}). Check the name, "
+            "or register your own with tillage.selection.strategies.register."
+        )
+
+
+class NoSuchActionError(NoSuchNameError):
+    code = "no_such_action"
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known, have = _known(known)
+        super().__init__(f"no action named {name!r} (actions: {have}). Check the name.")
+
+
+class NoPredictionsError(TillageError):
+    """A strategy needs a model's predictions on a dataset version that has none."""
+
+    code = "no_predictions"
+
+    def __init__(self, model: str, dataset: str, commit: str, needs: str = "predictions") -> None:
+        self.model = model
+        self.dataset = dataset
+        self.commit = commit
+        self.needs = needs
+        super().__init__(
+            f"model {model!r} has no {needs} for {dataset!r} at commit {commit[:12]}. "
+            f"Record them first with `tillage models predict {model} {dataset}` "
+            f"(or repo.models.predict({model!r}, {dataset!r}))."
+        )
+
+
+class EmptyPoolError(InputError):
+    """Nothing is left to select from once the filter and the exclusions are applied."""
+
+    code = "empty_pool"
+
+    def __init__(self, dataset: str, total: int, excluded: dict[str, int]) -> None:
+        self.dataset = dataset
+        self.total = total
+        self.excluded = dict(excluded)
+        why = ", ".join(f"{n:,} {what}" for what, n in self.excluded.items() if n)
+        super().__init__(
+            f"the pool of {dataset!r} is empty: {total:,} record(s)"
+            + (f", of which {why} are excluded" if why else "")
+            + ". Widen --where, or include labelled records with --include-labelled."
+        )
+
+
+class MissingFeaturesError(InputError):
+    """A model's feature columns are not all in the dataset it is asked about."""
+
+    code = "missing_features"
+
+    def __init__(self, model: str, dataset: str, missing: Sequence[str]) -> None:
+        self.model = model
+        self.dataset = dataset
+        self.missing = sorted(missing)
+        super().__init__(
+            f"model {model!r} uses column(s) {', '.join(self.missing)} that {dataset!r} "
+            "does not have. Add them to the dataset, or use a model trained on its columns."
+        )
+
+
+class FidelityGateError(InputError):
+    """Generated records fit the real slice worse than sampling each column alone does."""
+
+    code = "fidelity_gate"
+
+    def __init__(self, measure: str, score: float, baseline: float, where: str) -> None:
+        self.measure = measure
+        self.score = score
+        self.baseline = baseline
+        self.where = where
+        super().__init__(
+            f"the generated batch for {where} was refused: its {measure} to the real records "
+            f"is {score:.3f}, worse than {baseline:.3f} for sampling each column on its own. "
+            "Nothing was written. Try another generator, more real records, or fewer columns."
+        )
+
+
 # The one table from error code to CLI exit status and to HTTP status. Every
 # class above has a row (a test checks); a class without one (an error raised by
 # a plugin, say) takes its nearest base's. Exit statuses 2 (usage), 3 (`check`
@@ -687,6 +780,12 @@ EXIT_STATUS: dict[str, int] = {
     "stored_value_changed": 1,
     "nondeterministic_run": 1,
     "sink_failed": 1,
+    "no_such_strategy": 1,
+    "no_such_action": 1,
+    "no_predictions": 1,
+    "empty_pool": 1,
+    "missing_features": 1,
+    "fidelity_gate": 1,
     "usage_error": 2,
 }
 
@@ -732,6 +831,12 @@ HTTP_STATUS: dict[str, int] = {
     "stored_value_changed": 409,
     "nondeterministic_run": 409,
     "sink_failed": 502,
+    "no_such_strategy": 404,
+    "no_such_action": 404,
+    "no_predictions": 409,
+    "empty_pool": 422,
+    "missing_features": 422,
+    "fidelity_gate": 422,
     "usage_error": 400,
 }
 
