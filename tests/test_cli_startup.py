@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 
 import tillage
 from tillage.cli.app import app
+from tillage.cli.common import command_in, only
 from tillage.store import migrate
 
 pytestmark = pytest.mark.slow  # about a dozen fresh interpreters
@@ -108,6 +109,7 @@ def test_log_reads_the_catalog_only(project: Path, argv: list[str]) -> None:
     if "--json" in argv:
         assert "rich" not in names  # one JSON document needs no text rendering
         assert stdout.count('"message"') == 3
+    assert "pydantic" not in names  # Typer 0.29 imports it to parse any option
 
 
 def test_status_loads_no_data_library(project: Path) -> None:
@@ -154,3 +156,54 @@ def test_the_schema_check_agrees_with_alembic(project: Path) -> None:
     empty = create_engine("sqlite://")
     with empty.connect() as conn:
         assert migrate.current_revision(conn) is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["log"], "log"),
+        (["-C", "proj", "--json", "log", "-n", "3"], "log"),
+        (["--repo=proj", "labels", "list"], "labels"),
+        (["--repo", "proj", "alerts"], "alerts"),
+        (["--help", "log"], None),  # root help asked first: every command
+        (["-h"], None),
+        (["--json"], None),
+        ([], None),
+    ],
+)
+def test_the_command_a_line_names(argv: list[str], command: str | None) -> None:
+    assert command_in(argv) == command
+
+
+def test_only_the_named_command_is_built_and_unknown_names_keep_all() -> None:
+    def built(name: str | None) -> set[str]:
+        group = typer.main.get_command(only(app, name))
+        assert isinstance(group, TyperGroup)
+        return set(group.commands)
+
+    every = built(None)
+    assert built("log") == {"log"}
+    assert built("alerts") == {"alerts"}
+    assert built("nosuchcommand") == every  # its usage error lists every command
+    assert {"log", "alerts", "ingest", "labels"} <= every
+    assert len(app.registered_commands) > 10  # `only` copies; it never changes `app`
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [(["lgo"], "No such command 'lgo'"), (["--help", "log"], " ingest ")],
+    ids=" ".join,
+)
+def test_usage_errors_and_root_help_still_see_every_command(
+    project: Path, argv: list[str], expected: str
+) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, "-c", ENTRY_POINT, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project,
+        timeout=120,
+    )
+    assert expected in proc.stdout + proc.stderr

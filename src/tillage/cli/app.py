@@ -17,7 +17,18 @@ import typer
 import tillage  # tillage.Repo loads Lance and more on first use: `--help` stays fast
 from tillage import __version__
 from tillage.cli import output
-from tillage.cli.common import BranchOpt, JsonOpt, RefOpt, State, _open, _out, _set_json, app
+from tillage.cli.common import (
+    BranchOpt,
+    JsonOpt,
+    RefOpt,
+    State,
+    _open,
+    _out,
+    _set_json,
+    app,
+    command_in,
+    only,
+)
 
 __all__ = ["app", "main"]  # `app` is defined in cli.common; the script and tests use it here
 
@@ -376,8 +387,10 @@ def log(
     """List commits reachable from a ref, newest first."""
     out = _out(ctx, as_json)
     commits = _open(ctx).refs.log(ref, dataset=dataset, limit=limit)
-    doc = {"ref": ref or "HEAD", "commits": [c.to_dict() for c in commits]}
-    out.emit(doc, lambda: output.log_view(commits))
+    out.emit(
+        lambda: {"ref": ref or "HEAD", "commits": [c.to_dict() for c in commits]},
+        lambda: output.log_view(commits),
+    )
 
 
 @app.command(rich_help_panel="History")
@@ -653,7 +666,7 @@ def main() -> None:
     """Entry point of the ``tillage`` script."""
     if sys.argv[1:] == ["--version"]:  # answered before Typer builds every command
         _version(True)
-    app()
+    only(app, command_in(sys.argv[1:]))()
 
 
 if __name__ == "__main__":  # pragma: no cover

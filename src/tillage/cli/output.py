@@ -545,15 +545,17 @@ class Output:
         return Console(stderr=True, highlight=False)
 
     def emit(
-        self, doc: Mapping[str, Any], *renderables: RenderableType | Callable[[], RenderableType]
+        self,
+        doc: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+        *renderables: RenderableType | Callable[[], RenderableType],
     ) -> None:
         """Print ``doc`` as JSON in JSON mode, else the renderables as text.
 
-        A renderable may be given as a function that makes it, so that JSON mode
-        does not pay for building (and importing) the text view.
+        The document and each renderable may be given as a function that makes it,
+        so that each mode pays only for the output it prints.
         """
         if self.json:
-            write_json(doc)
+            write_json(doc() if callable(doc) else doc)
             return
         for view in renderables:
             r = view() if callable(view) else view
