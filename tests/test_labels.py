@@ -298,3 +298,32 @@ def test_label_events_from_one_source_after_another_open_no_drift_alerts(tmp_pat
         )
     assert r.quality.alerts(dataset="source") == []
     r.close()
+
+
+def test_many_annotations_make_one_commit_and_one_bad_answer_refuses_all(repo: Repo) -> None:
+    ann = repo.annotation
+    ann.enqueue("tweets", ["t0", "t1", "t2", "t3"])
+    ann.submit("tweets", "ann", "t3", "android", spec_version=1)
+    before = len(repo.refs.log())
+    events_before = repo.read("source").num_rows
+    bad_answers: list[tuple[dict[str, str], str]] = [
+        ({"t0": "iphone", "t5": "android"}, "not queued"),
+        ({"t0": "iphone", "t3": "android"}, "annotated record 't3' already"),
+        ({"t0": "iphone", "t1": "apple"}, "not classes"),
+        ({}, "no annotations"),
+    ]
+    for answers, fragment in bad_answers:
+        with pytest.raises(tillage.InputError, match=fragment):
+            ann.submit_many("tweets", "ann", answers, spec_version=1)
+    assert len(repo.refs.log()) == before  # nothing was written
+    assert repo.read("source").num_rows == events_before
+
+    commit = ann.submit_many("tweets", "ann", {"t0": "iphone", "t1": "other"}, spec_version=1)
+    assert commit.message == "ann annotated 2 records for tweets v1"
+    assert len(repo.refs.log()) == before + 1
+    made = [e for e in repo.read("source").to_pylist() if e["source"] == "ann"]
+    assert sorted((e["record_id"], e["label"]) for e in made) == [
+        ("t0", "iphone"),
+        ("t1", "other"),
+        ("t3", "android"),
+    ]

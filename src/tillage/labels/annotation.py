@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -250,31 +250,61 @@ class Annotation:
         spec_version: int | None = None,
     ) -> Commit:
         """Record one annotation (a label event with the annotator and spec version)."""
+        return self.submit_many(task, annotator, {record_id: label}, spec_version)
+
+    def submit_many(
+        self,
+        task: str,
+        annotator: str,
+        answers: Mapping[Any, str],
+        spec_version: int | None = None,
+    ) -> Commit:
+        """Record several annotations by one annotator as one commit.
+
+        Each answer is checked as `submit` checks one, and one bad answer refuses
+        them all (nothing is written).
+
+        Raises:
+            InputError: no answers; a record not queued for the task, annotated by
+                this annotator already, or with all its annotations already.
+        """
+        if not answers:
+            raise InputError(f"no annotations to submit for task {task!r}.")
         spec = self.spec(task)
         version = spec.version(spec_version)
-        [record] = self.labels.check_records(self.labels.get(spec.labelset), [record_id], None)
-        if record not in set(self.labels.store.queue(task)):
+        records = self.labels.check_records(self.labels.get(spec.labelset), list(answers), None)
+        labels = list(answers.values())
+        if len(set(records)) < len(records):
+            raise InputError("the answers name the same record twice; give one label a record.")
+        queued = set(self.labels.store.queue(task))
+        not_queued = [r for r in records if r not in queued]
+        if not_queued:
             raise InputError(
-                f"record {record!r} is not queued for task {task!r}; annotate records the task "
-                f"hands out (`tillage annotate next {task}`)."
+                f"record {_some(not_queued)} is not queued for task {task!r}; annotate records "
+                f"the task hands out (`tillage annotate next {task}`)."
             )
         rows = self._annotations(spec)
-        if any(r["record_id"] == record and r["source"] == annotator for r in rows):
-            raise InputError(f"{annotator} has annotated record {record!r} already.")
-        if self._counted(spec, version, rows)[record] >= version.overlap:
+        done = {r["record_id"] for r in rows if r["source"] == annotator}
+        again = [r for r in records if r in done]
+        if again:
+            raise InputError(f"{annotator} has annotated record {_some(again)} already.")
+        counts = self._counted(spec, version, rows)
+        full = [r for r in records if counts[r] >= version.overlap]
+        if full:
             raise InputError(
-                f"record {record!r} has its {version.overlap} annotation(s) already for task "
+                f"record {_some(full)} has its {version.overlap} annotation(s) already for task "
                 f"{task!r}; take another with `tillage annotate next {task}`."
             )
+        what = records[0] if len(records) == 1 else f"{len(records)} records"
         return self.labels.add(
             spec.labelset,
-            [record],
-            [label],
+            records,
+            labels,
             kind="annotator",
             source=annotator,
             taxonomy_version=version.taxonomy_version,
             spec_version=version.version,
-            message=f"{annotator} annotated {record} for {task} v{version.version}",
+            message=f"{annotator} annotated {what} for {task} v{version.version}",
         )
 
     def progress(self, task: str, spec_version: int | None = None) -> AnnotationProgress:
@@ -291,3 +321,9 @@ class Annotation:
             done=done,
             annotations=sum(counts[r] for r in queued),
         )
+
+
+def _some(records: Sequence[str]) -> str:
+    """The first few of ``records`` for a message: ``'7'`` or ``'7', '9' and 3 more``."""
+    shown = ", ".join(map(repr, records[:3]))
+    return shown if len(records) <= 3 else f"{shown} and {len(records) - 3} more"
