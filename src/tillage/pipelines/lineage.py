@@ -94,7 +94,10 @@ def _full_graph(repo: Repo, store: RunStore) -> Graph:
         node = f"commit:{cid}"
         if node not in g.nodes:
             if cid not in messages:
-                c = repo._storage.catalog.get_commit(cid)
+                try:
+                    c = repo.refs.find_commit(cid)
+                except NoSuchRefError:  # collected by gc since the run read it
+                    c = None
                 messages[cid] = c.message if c else "(gone)"
             what = f" {dataset}" if dataset else ""
             g.nodes[node] = f"commit {cid[:12]}{what}: {messages[cid]}"
