@@ -59,7 +59,7 @@ MAX_CATEGORIES = 50
 #: At most this many column pairs are compared (a seeded sample when there are more).
 MAX_PAIRS = 200
 #: Independent-column batches drawn for the baseline.
-BASELINE_DRAWS = 10
+BASELINE_DRAWS = 30
 #: A batch fails a measure when it is this many standard deviations (of one baseline
 #: draw) worse than the baseline's mean.
 GATE_SD = 3.0
