@@ -752,14 +752,15 @@ class TransformError(InputError):
 
     code = "bad_transform"
 
-    def __init__(self, transform: str, record: str, problem: str) -> None:
+    def __init__(self, transform: str, record: str | None, problem: str) -> None:
         self.transform = transform
         self.record = record
         self.problem = problem
+        on = f"record {record}" if record is not None else "its batch of records"
         super().__init__(
-            f"transform {transform!r} failed on record {record}: {problem}. Nothing was "
-            "written. Fix the transform so that it returns a record with the same columns "
-            "and types it was given, or leave it out."
+            f"transform {transform!r} failed on {on}: {problem}. Nothing was written. Fix "
+            "the transform so that it returns records with the columns and types it was "
+            "given, or leave it out."
         )
 
 
