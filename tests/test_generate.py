@@ -208,6 +208,17 @@ def test_what_generate_refuses(spam: pa.Table) -> None:
     with pytest.raises(InputError, match="'forgetful' returned columns"):
         generate(spam, 5, Forgetful(), key="id", seed=0)
 
+    class Broken(Uniform):
+        name = "broken"
+
+        def sample(self, n: int, rng: np.random.Generator) -> pa.Table:
+            raise ZeroDivisionError("oops")
+
+    with pytest.raises(InputError, match="'broken' failed on a slice of 4,601 records: Zero"):
+        generate(spam, 5, Broken(), key="id", seed=0)
+    with pytest.raises(InputError, match="context lacks column"):
+        generate(spam, 5, SmoteNC(), key="id", seed=0, context=spam.drop_columns(["bang"]))
+
 
 def test_generators_by_name() -> None:
     assert generator_named("smote-nc", k_neighbors=3).name == "smote-nc"

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tillage.errors import InputError, NoSuchGeneratorError
+from tillage.errors import InputError, NoSuchGeneratorError, TillageError
 from tillage.selection.derived import fresh_keys, key_column, provenance
 from tillage.selection.fidelity import FidelityReport, fidelity_gate
 
@@ -131,8 +131,9 @@ def generate(
     Raises:
         FidelityGateError: the batch fits the slice worse than the baseline; nothing
             is returned.
-        InputError: no real records, ``n`` below 1, a missing key, a generator that
-            returns the wrong columns, types or number of records.
+        InputError: fewer than 2 real records, ``n`` below 1, a missing key, a
+            generator that raises or returns the wrong columns, types or number of
+            records.
     """
     import numpy as np
 
@@ -149,8 +150,17 @@ def generate(
     if context is not None:
         taken = [*taken, key_column(context, key, "the context")]
         rest = context.drop_columns([key])
-    generator.fit(real, rest)
-    batch = _conform(generator.sample(n, np.random.default_rng(seed)), real.schema, n, generator)
+    try:
+        generator.fit(real, rest)
+        made = generator.sample(n, np.random.default_rng(seed))
+    except TillageError:
+        raise
+    except Exception as e:
+        raise InputError(
+            f"generator {generator.name!r} failed on a slice of {real.num_rows:,} records: "
+            f"{type(e).__name__}: {e}. Fix the generator, or use another."
+        ) from e
+    batch = _conform(made, real.schema, n, generator)
     report = fidelity_gate(real, batch, seed=seed)
     report.check(where or f"a slice of {real_slice.num_rows:,} records")
     new_keys = fresh_keys(keys.type, n, [keys, *taken], prefix="generated")
@@ -375,6 +385,12 @@ class SmoteNC:
         if real.num_rows < 2:
             raise InputError("SMOTE-NC needs at least 2 real records to interpolate between.")
         if context is not None and context.schema.names != real.schema.names:
+            missing = [c for c in real.schema.names if c not in context.schema.names]
+            if missing:
+                raise InputError(
+                    f"the context lacks column(s) {', '.join(missing)} of the slice; give "
+                    "the rest of the same dataset."
+                )
             context = context.select(real.schema.names)
         self._real, self._context = real, context
 
