@@ -216,8 +216,6 @@ def test_what_generate_refuses(spam: pa.Table) -> None:
 
     with pytest.raises(InputError, match="'broken' failed on a slice of 4,601 records: Zero"):
         generate(spam, 5, Broken(), key="id", seed=0)
-    with pytest.raises(InputError, match="context lacks column"):
-        generate(spam, 5, SmoteNC(), key="id", seed=0, context=spam.drop_columns(["bang"]))
 
 
 def test_generators_by_name() -> None:

@@ -21,8 +21,7 @@ Two generators ship, both built on well-kept numerical libraries:
   record between a real record of the slice and one of its nearest neighbours
   in the slice: numbers interpolated, categories the neighbours' most frequent
   (SMOTE or SMOTE-N where the slice has only numbers or only categories). It is
-  made for "more records of this class": the slice is the class, the context
-  the other classes.
+  made for "more records of this class": the slice is the class.
 
 A user's generator is any object with a ``name``, ``fit(real, context)`` and
 ``sample(n, rng)`` (`Generator`).
@@ -120,8 +119,8 @@ def generate(
         key: the dataset's key column; new records get keys that neither the slice,
             ``context`` nor ``taken`` hold.
         seed: seeds the generator and the gate; same inputs, same records.
-        context: the rest of the dataset, with the key (the other classes for
-            ``smote-nc``).
+        context: the rest of the dataset, with the key: its keys are taken, and a
+            generator may read its records (neither shipped one does).
         taken: further key values in use (the whole dataset's keys, other branches').
         where: what the slice is, for messages ("class spam"); by default its size.
 
@@ -361,11 +360,16 @@ class GaussianCopula:
 class SmoteNC:
     """imbalanced-learn's SMOTE-NC: new records between a real record and a neighbour.
 
-    Ordered columns are interpolated (integers rounded, times as their numbers),
-    categorical ones take the neighbours' most frequent value; nulls are a category
-    of their own, and an ordered column's nulls come back where a present/null
-    indicator (a category) says so. SMOTE-NC neighbours are found within the slice
-    only; ``context`` (the other classes) is handed to imbalanced-learn as such.
+    Ordered columns are interpolated (integers rounded, times as their numbers, and
+    floats whose real values are all whole rounded too), categorical ones take the
+    neighbours' most frequent value; nulls are a category of their own, and an
+    ordered column's nulls come back where a present/null indicator (a category)
+    says so. Numbers are scaled by the slice's spread first, so that no column's
+    units decide who is near.
+
+    SMOTE-NC finds neighbours within the class it oversamples, so its records
+    depend on the slice alone and ``context`` is not read; imbalanced-learn's need
+    for a second class is met by a placeholder.
 
     Args:
         k_neighbors: neighbours per record (fewer when the slice is smaller).
@@ -378,21 +382,12 @@ class SmoteNC:
         self.name = name
         self.k_neighbors = k_neighbors
         self._real: pa.Table | None = None
-        self._context: pa.Table | None = None
 
     def fit(self, real: pa.Table, context: pa.Table | None = None) -> None:
-        """Keep the slice (and the other classes); SMOTE-NC works at sampling time."""
+        """Keep the slice; SMOTE-NC works at sampling time."""
         if real.num_rows < 2:
             raise InputError("SMOTE-NC needs at least 2 real records to interpolate between.")
-        if context is not None and context.schema.names != real.schema.names:
-            missing = [c for c in real.schema.names if c not in context.schema.names]
-            if missing:
-                raise InputError(
-                    f"the context lacks column(s) {', '.join(missing)} of the slice; give "
-                    "the rest of the same dataset."
-                )
-            context = context.select(real.schema.names)
-        self._real, self._context = real, context
+        self._real = real
 
     def sample(self, n: int, rng: np.random.Generator) -> pa.Table:
         """``n`` records made by SMOTE-NC with a seed drawn from ``rng``."""
@@ -403,12 +398,13 @@ class SmoteNC:
         if self._real is None:
             raise InputError("fit the generator before sampling from it.")
         real = self._real
-        other = self._context if self._context is not None else real
-        both = pa.concat_tables([real, other.cast(real.schema)])
-        frame, categorical, decode = _smote_frame(both)
-        y = np.r_[np.ones(real.num_rows, dtype=np.int64), np.zeros(other.num_rows, np.int64)]
-        k = min(self.k_neighbors, real.num_rows - 1)
-        strategy = {1: real.num_rows + n}
+        frame, categorical, decode = _smote_frame(real)
+        rows = len(frame)
+        # the placeholder class: one copy of the first record, never a neighbour
+        frame = pd.concat([frame, frame.iloc[:1]], ignore_index=True)
+        y = pd.Series(np.r_[np.ones(rows, dtype=np.int64), 0])
+        k = min(self.k_neighbors, rows - 1)
+        strategy = {1: rows + n}
         seed = int(rng.integers(2**31 - 1))
         method: Any
         if categorical and len(categorical) < len(frame.columns):
@@ -419,8 +415,8 @@ class SmoteNC:
             method = SMOTEN(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
         else:
             method = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
-        x, _ = method.fit_resample(frame, pd.Series(y))
-        return decode(x.iloc[len(frame) :]).cast(real.schema)
+        x, _ = method.fit_resample(frame, y)  # the real rows, then the new ones
+        return decode(x.iloc[rows + 1 :]).cast(real.schema)
 
 
 def _smote_frame(table: pa.Table) -> tuple[Any, list[str], Callable[[Any], pa.Table]]:
