@@ -206,15 +206,20 @@ def fidelity_gate(
     sizes = [b.size for b in bins]
     pair_index = _pairs(len(columns), rng)
 
+    # the real side's distributions are fixed: count them once
+    real_one = [_shares(r, k) for r, k in zip(real_codes, sizes, strict=True)]
+    real_two = [
+        _shares(real_codes[i] * sizes[j] + real_codes[j], sizes[i] * sizes[j])
+        for i, j in pair_index
+    ]
+
     def scores(codes: list[np.ndarray]) -> tuple[np.ndarray, float]:
-        one = np.array([_tvd(r, g, k) for r, g, k in zip(real_codes, codes, sizes, strict=True)])
+        one = np.array(
+            [_tvd(p, _shares(c, k)) for p, c, k in zip(real_one, codes, sizes, strict=True)]
+        )
         two = [
-            _tvd(
-                real_codes[i] * sizes[j] + real_codes[j],
-                codes[i] * sizes[j] + codes[j],
-                sizes[i] * sizes[j],
-            )
-            for i, j in pair_index
+            _tvd(p, _shares(codes[i] * sizes[j] + codes[j], sizes[i] * sizes[j]))
+            for p, (i, j) in zip(real_two, pair_index, strict=True)
         ]
         return one, float(np.mean(two)) if two else 0.0
 
@@ -270,12 +275,17 @@ def _measure(name: str, score: float, draws: list[float]) -> Measure:
     )
 
 
-def _tvd(real: np.ndarray, generated: np.ndarray, size: int) -> float:
-    """TVD between the distributions of two arrays of bin codes in ``range(size)``."""
+def _shares(codes: np.ndarray, size: int) -> np.ndarray:
+    """The share of ``codes`` (bin numbers in ``range(size)``) in each bin."""
     import numpy as np
 
-    p = np.bincount(real, minlength=size) / len(real)
-    q = np.bincount(generated, minlength=size) / len(generated)
+    return np.bincount(codes, minlength=size) / len(codes)
+
+
+def _tvd(p: np.ndarray, q: np.ndarray) -> float:
+    """Total variation distance between two distributions over the same bins."""
+    import numpy as np
+
     return float(0.5 * np.abs(p - q).sum())
 
 
