@@ -32,6 +32,7 @@ from tillage.errors import (
     NoSuchActionError,
     NoSuchAlertError,
     NoSuchDatasetError,
+    NoSuchGeneratorError,
     NoSuchLabelSetError,
     NoSuchModelError,
     NoSuchNameError,
@@ -53,6 +54,7 @@ from tillage.errors import (
     StorageError,
     StoredValueError,
     TillageError,
+    TransformError,
     UnreadableFileError,
 )
 
@@ -235,6 +237,7 @@ __all__ = [
     "NoSuchActionError",
     "NoSuchAlertError",
     "NoSuchDatasetError",
+    "NoSuchGeneratorError",
     "NoSuchLabelSetError",
     "NoSuchModelError",
     "NoSuchNameError",
@@ -270,6 +273,7 @@ __all__ = [
     "Tally",
     "Tick",
     "TillageError",
+    "TransformError",
     "UnreadableFileError",
     "VerifyReport",
     "WorkerReport",

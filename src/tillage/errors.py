@@ -19,7 +19,8 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── NoSuchAlertError         unknown alert id
     │   ├── NoSuchRunError           unknown pipeline run id
     │   ├── NoSuchStrategyError      unknown selection strategy
-    │   └── NoSuchActionError        unknown action on selected records
+    │   ├── NoSuchActionError        unknown action on selected records
+    │   └── NoSuchGeneratorError     unknown generator of synthetic records
     ├── InvalidRefError              a ref that cannot name anything (empty)
     ├── RefExistsError               branch or tag name already taken
     ├── InvalidNameError             a name that is not allowed
@@ -36,7 +37,8 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── QualityCheckError        a batch broke a blocking schema rule
     │   ├── EmptyPoolError           no records left to select from
     │   ├── MissingFeaturesError     a model's features are not in a dataset
-    │   └── FidelityGateError        generated records less faithful than a baseline
+    │   ├── FidelityGateError        generated records less faithful than a baseline
+    │   └── TransformError           an augmentation transform failed on a record
     ├── NoPredictionsError           a model has no predictions for a dataset version
     ├── ConcurrentUpdateError        a branch moved while a commit was being made
     ├── LockTimeoutError             another writer held the repository too long
@@ -667,6 +669,18 @@ class NoSuchActionError(NoSuchNameError):
         super().__init__(f"no action named {name!r} (actions: {have}). Check the name.")
 
 
+class NoSuchGeneratorError(NoSuchNameError):
+    code = "no_such_generator"
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known, have = _known(known)
+        super().__init__(
+            f"no generator named {name!r} (generators: {have}). Check the name, or pass "
+            "your own object with a name, fit(real) and sample(n, rng)."
+        )
+
+
 class NoPredictionsError(TillageError):
     """A strategy needs a model's predictions on a dataset version that has none."""
 
@@ -733,6 +747,23 @@ class FidelityGateError(InputError):
         )
 
 
+class TransformError(InputError):
+    """An augmentation transform raised, or returned something that is not a record."""
+
+    code = "bad_transform"
+
+    def __init__(self, transform: str, record: str | None, problem: str) -> None:
+        self.transform = transform
+        self.record = record
+        self.problem = problem
+        on = f"record {record}" if record is not None else "its batch of records"
+        super().__init__(
+            f"transform {transform!r} failed on {on}: {problem}. Nothing was written. Fix "
+            "the transform so that it returns records with the columns and types it was "
+            "given, or leave it out."
+        )
+
+
 # The one table from error code to CLI exit status and to HTTP status. Every
 # class above has a row (a test checks); a class without one (an error raised by
 # a plugin, say) takes its nearest base's. Exit statuses 2 (usage), 3 (`check`
@@ -786,6 +817,8 @@ EXIT_STATUS: dict[str, int] = {
     "empty_pool": 1,
     "missing_features": 1,
     "fidelity_gate": 1,
+    "no_such_generator": 1,
+    "bad_transform": 1,
     "usage_error": 2,
 }
 
@@ -837,6 +870,8 @@ HTTP_STATUS: dict[str, int] = {
     "empty_pool": 422,
     "missing_features": 422,
     "fidelity_gate": 422,
+    "no_such_generator": 404,
+    "bad_transform": 422,
     "usage_error": 400,
 }
 
