@@ -38,6 +38,7 @@ from tillage.errors import (
     NoSuchRefError,
     NoSuchRunError,
     NoSuchScheduleError,
+    NoSuchSelectionError,
     NoSuchStrategyError,
     NoSuchTaskError,
     NoSuchTaxonomyError,
@@ -62,6 +63,7 @@ from tillage.errors import (
 _LAZY = {
     "ABSTAIN": "tillage.labels.functions",
     "AcceptedAlert": "tillage.quality.results",
+    "ActionResult": "tillage.selection.selections",
     "AggregatedAnnotations": "tillage.labels.results",
     "Alert": "tillage.core.alerts",
     "AnnotationItem": "tillage.labels.results",
@@ -95,6 +97,8 @@ _LAZY = {
     "Run": "tillage.pipelines.engine",
     "Runs": "tillage.pipelines.engine",
     "Schema": "tillage.quality.schema",
+    "SelectedRecord": "tillage.selection.selections",
+    "Selection": "tillage.selection.selections",
     "SchemaChange": "tillage.core.diff",
     "Status": "tillage.core.reports",
     "Step": "tillage.pipelines.steps",
@@ -170,6 +174,7 @@ if typing.TYPE_CHECKING:
     from tillage.quality.results import AcceptedAlert, CheckRecord
     from tillage.quality.schema import Schema
     from tillage.repo import Repo, init, open
+    from tillage.selection.selections import ActionResult, SelectedRecord, Selection
 
 
 def __getattr__(name: str) -> typing.Any:
@@ -188,6 +193,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ABSTAIN",
     "AcceptedAlert",
+    "ActionResult",
     "AggregatedAnnotations",
     "Alert",
     "AlertNotAcceptableError",
@@ -241,6 +247,7 @@ __all__ = [
     "NoSuchRefError",
     "NoSuchRunError",
     "NoSuchScheduleError",
+    "NoSuchSelectionError",
     "NoSuchStrategyError",
     "NoSuchTaskError",
     "NoSuchTaxonomyError",
@@ -261,6 +268,8 @@ __all__ = [
     "SchemaChange",
     "SchemaFileError",
     "SchemaMismatchError",
+    "SelectedRecord",
+    "Selection",
     "SinkError",
     "Status",
     "Step",

@@ -19,6 +19,7 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── NoSuchAlertError         unknown alert id
     │   ├── NoSuchRunError           unknown pipeline run id
     │   ├── NoSuchStrategyError      unknown selection strategy
+    │   ├── NoSuchSelectionError     unknown selection id
     │   └── NoSuchActionError        unknown action on selected records
     ├── InvalidRefError              a ref that cannot name anything (empty)
     ├── RefExistsError               branch or tag name already taken
@@ -658,6 +659,17 @@ class NoSuchStrategyError(NoSuchNameError):
         )
 
 
+class NoSuchSelectionError(NoSuchNameError):
+    code = "no_such_selection"
+
+    def __init__(self, selection_id: str) -> None:
+        self.selection_id = selection_id
+        super().__init__(
+            f"no selection {selection_id!r}; list them with `tillage selection list` "
+            "(repo.selection.list())."
+        )
+
+
 class NoSuchActionError(NoSuchNameError):
     code = "no_such_action"
 
@@ -781,6 +793,7 @@ EXIT_STATUS: dict[str, int] = {
     "nondeterministic_run": 1,
     "sink_failed": 1,
     "no_such_strategy": 1,
+    "no_such_selection": 1,
     "no_such_action": 1,
     "no_predictions": 1,
     "empty_pool": 1,
@@ -832,6 +845,7 @@ HTTP_STATUS: dict[str, int] = {
     "nondeterministic_run": 409,
     "sink_failed": 502,
     "no_such_strategy": 404,
+    "no_such_selection": 404,
     "no_such_action": 404,
     "no_predictions": 409,
     "empty_pool": 422,
