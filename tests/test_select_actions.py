@@ -174,3 +174,38 @@ def test_a_failed_remove_leaves_no_branch(repo: Repo) -> None:
         "nothing to remove",
     )
     assert set(repo.refs.branches()) == {"main"}
+
+
+@pytest.mark.usefixtures("wide_terminal")
+def test_the_cli_selects_shows_lists_and_applies(repo: Repo) -> None:
+    from cli_runner import cli, cli_json
+
+    listed = cli_json("-C", repo.path, "select", "--list")
+    assert {"name": "random", "needs": [], "action": "label"}.items() <= next(
+        s for s in listed["strategies"] if s["name"] == "random"
+    ).items()
+
+    doc = cli_json(
+        "-C", repo.path, "select", "flights", "--strategy", "random", "-n", "500",
+        "--where", "carrier = 'AA'", "--seed", "3", "--task", "t", "--param", "k=2",
+    )  # fmt: skip
+    assert doc["pool_size"] == 20 - 2 and len(doc["picks"]) == 18  # records 0 and 3 labelled
+    assert doc["params"] == {"k": 2} and "whole pool" in doc["note"]
+    same = repo.select("flights", strategy="random", n=500, where="carrier = 'AA'", seed=3)
+    assert same.record_ids == [p["record_id"] for p in doc["picks"]]
+
+    text = cli("-C", repo.path, "select", "flights", "-s", "random", "-n", "3").stdout
+    assert "3 of 55 record(s) of flights@" in text and "5 labelled" in text
+    assert "chosen at random (baseline)" in text and "tillage selection apply" in text
+
+    sel = doc["id"]
+    shown = cli_json("-C", repo.path, "selection", "show", sel)
+    assert shown["picks"] == doc["picks"] and shown["actions"] == []
+    assert sel in [s["id"] for s in cli_json("-C", repo.path, "selection", "list")["selections"]]
+
+    applied = cli_json("-C", repo.path, "selection", "apply", sel)
+    assert applied["action"] == "label" and applied["queued"] == 18 and applied["task"] == "t"
+    removed = cli("-C", repo.path, "selection", "apply", sel, "--action", "remove").stdout
+    assert f"removed 18 record(s) on branch selection/{sel}" in removed
+    shown = cli("-C", repo.path, "selection", "show", sel).stdout
+    assert "applied: label by tester" in shown and "applied: remove by tester" in shown

@@ -14,11 +14,11 @@ key in one commit on a branch of their own (merge it to make the removal real;
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from uuid import uuid4
 
 from tillage.access import Purpose
 from tillage.api._storage import Namespace
@@ -325,9 +325,9 @@ class SelectionApi(Namespace):
         """Commit the picks to the ``selections`` dataset and the provenance to the catalog."""
         from tillage.selection.selections import PICKS_KEY, SELECTIONS, Selection, picks_table
 
-        selection_id = uuid.uuid4().hex[:12]
+        selection_id = uuid4().hex[:12]
         principal = self._scope.principal or self._storage.config.who()
-        created_at = datetime.now(UTC).isoformat(timespec="seconds")
+        created_at = datetime.now(UTC).isoformat()
         selection = Selection(id=selection_id, principal=principal, created_at=created_at, **fields)
         where = f" where {selection.where}" if selection.where else ""
         commit = self._repo.datasets.ingest(

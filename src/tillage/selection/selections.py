@@ -13,6 +13,7 @@ strategy's only source of randomness is ``numpy.random.default_rng(seed)``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -56,7 +57,7 @@ class SelectedRecord:
         return {
             "rank": self.rank,
             "record_id": self.record_id,
-            "score": self.score,
+            "score": self.score if math.isfinite(self.score) else None,
             "reason": self.reason,
             "action": self.action,
         }
