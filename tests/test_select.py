@@ -315,3 +315,14 @@ def test_selecting_reads_the_pool_for_select(repo: Repo) -> None:
     repo.select("flights", strategy="random", n=2)
     purposes = {(e.dataset, e.purpose.value) for e in repo.access_log.events[before:]}
     assert ("flights", "select") in purposes
+
+
+def test_a_dataset_with_a_composite_key_is_refused(repo: Repo) -> None:
+    repo.ingest("legs", pa.table({"a": [1, 1], "b": [1, 2]}), key=["a", "b"])
+    expect_unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.select("legs", strategy="random"),
+        "composite key (a, b)",
+        "one-column key",
+    )

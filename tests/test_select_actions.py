@@ -103,7 +103,7 @@ def test_remove_deletes_on_a_branch_that_merges_and_reverts(repo: Repo) -> None:
 
 def test_remove_on_a_named_branch_and_proposed_actions(repo: Repo) -> None:
     def lowest(c: Candidates, n: int, rng: np.random.Generator, p: Mapping[str, Any]) -> list[Pick]:
-        return [Pick(i, 0.0, "lowest value", "remove") for i in range(n)]
+        return [Pick(i, 0.0, "lowest value") for i in range(n)]  # the strategy's action
 
     strategies.register("test-lowest", lowest, action="remove")
     try:

@@ -133,7 +133,7 @@ class SelectionApi(Namespace):
             raise NoSuchDatasetError(
                 dataset, ref or self._repo.refs.current_branch, list(commit.pins)
             )
-        key = self._labels().record_key(dataset)
+        key = self._record_key(dataset)
         pool_table = self._repo.datasets.read(
             dataset, commit.id, columns=[key], where=where, purpose=Purpose.SELECT
         ).sort_by(key)
@@ -191,6 +191,17 @@ class SelectionApi(Namespace):
             picks=tuple(picks),
             note=note,
         )
+
+    def _record_key(self, dataset: str) -> str:
+        """The one key column of ``dataset``: picks name records by it, as label sets do."""
+        key = self._repo.datasets.key(dataset)
+        if len(key) != 1:
+            raise InputError(
+                f"dataset {dataset!r} has a composite key ({', '.join(key)}); selections name "
+                "records by a one-column key. Add a column that identifies each record on its "
+                "own and select from a dataset keyed by it."
+            )
+        return key[0]
 
     def _label_sets(self, dataset: str, labelset: str | None) -> list[str]:
         """The label sets whose labels leave records out: ``labelset``, else all of ``dataset``."""
@@ -551,7 +562,7 @@ class SelectionApi(Namespace):
         if created:
             self._repo.refs.create_branch(target)
         try:
-            key = self._labels().record_key(selection.dataset)
+            key = self._record_key(selection.dataset)
             rows = self._repo.datasets.read(
                 selection.dataset, target, columns=[key], purpose=Purpose.SELECT
             )

@@ -245,6 +245,9 @@ def choose(
 ) -> tuple[list[SelectedRecord], str | None]:
     """Run ``info``'s strategy for ``n`` records (at most the pool) and check its picks.
 
+    A pick proposes its own action, or the strategy's (`StrategyInfo.action`) where
+    it keeps `Pick`'s default.
+
     Returns:
         The picks, ranked from 1, and a note when ``n`` is larger than the pool.
 
@@ -286,7 +289,8 @@ def choose(
             record_id=str(keys[int(p.position)]),
             score=float(p.score),
             reason=p.reason,
-            action=p.action,
+            # `Pick.action` defaults to "label": a pick left at it proposes the strategy's.
+            action=info.action if p.action == "label" else p.action,
         )
         for r, p in enumerate(picks)
     ]
