@@ -326,3 +326,42 @@ def test_a_dataset_with_a_composite_key_is_refused(repo: Repo) -> None:
         "composite key (a, b)",
         "one-column key",
     )
+
+
+def test_a_selection_made_in_a_run_is_in_its_lineage(repo: Repo, tmp_path: Path) -> None:
+    flow = tmp_path / "select_flow.py"
+    flow.write_text(
+        "import tillage\n"
+        "@tillage.step\n"
+        "def choose() -> str:\n"
+        "    return tillage.context().repo.select('flights', strategy='random', n=5).id\n"
+        "@tillage.pipeline\n"
+        "def pick() -> str:\n"
+        "    return choose()\n"
+    )
+    head = repo.refs.resolve("main")
+    run = tillage.run(repo, f"{flow}:pick")
+    sel = repo.selection.get(run.result)
+    assert sel.pool_commit == head and len(sel) == 5
+    [step] = run.steps
+    assert {r["dataset"]: r["commit"] for r in step.reads}["flights"] == head
+    assert [w["dataset"] for w in step.writes] == ["selections"]
+    up, _ = tillage.lineage(repo, "main")
+    assert any(run.id in node for node in up.nodes)
+
+
+def test_a_catalog_from_before_selections_upgrades(repo: Repo) -> None:
+    from alembic import command
+
+    from tillage.store.migrate import _config, head_revision
+
+    with repo._storage.catalog.engine.begin() as conn:
+        command.downgrade(_config(conn), "0009")
+    path = repo.path
+    repo.close()
+    with pytest.raises(tillage.CatalogError, match="tillage upgrade"):
+        tillage.open(path)
+    assert tillage.Repo.upgrade(path) == ("0009", head_revision())
+    with tillage.open(path) as again:
+        sel = again.select("flights", strategy="random", n=3)
+        assert again.selection.get(sel.id).record_ids == sel.record_ids

@@ -92,7 +92,7 @@ CASES = [
         says=["--param 'oops' is not NAME=VALUE"],
     ),
     Case(
-        "select-labelset-of-another-dataset",
+        "select-unknown-labelset",
         ["select", "flights", "--strategy", "random", "--labelset", "nope"],
         says=["no label set 'nope'"],
         error="no_such_labelset",
