@@ -196,6 +196,12 @@ def test_unknown_strategy_and_bad_arguments_write_nothing(repo: Repo) -> None:
     )
     expect_unchanged(
         repo,
+        tillage.NoSuchModelError,
+        lambda: repo.select("flights", strategy="random", model="clf"),
+        "no model named 'clf'",
+    )
+    expect_unchanged(
+        repo,
         tillage.InvalidFilterError,
         lambda: repo.select("flights", strategy="random", where="nope >"),
         "cannot filter",
@@ -221,6 +227,9 @@ def test_a_strategy_reads_the_models_predictions_aligned_by_record(
     assert sel.record_ids[0] == "30" and set(sel.record_ids) == {"29", "30", "31"}
     assert sel.picks[0].reason == "top class at 0.50" and sel.picks[0].action == "label"
     assert sel.model == "clf" and sel.model_version == 3
+    repo.record_model("clf", "flights")
+    named = repo.select("flights", strategy="random", n=2, model="clf")
+    assert named.model == "clf" and named.model_version is None
 
 
 def test_a_strategy_without_what_it_needs_is_a_clear_error(repo: Repo, confident: str) -> None:

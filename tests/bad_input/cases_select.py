@@ -76,6 +76,12 @@ CASES = [
         ),
     ),
     Case(
+        "select-unknown-model",
+        ["select", "flights", "--strategy", "random", "--model", "clf"],
+        says=["no model named 'clf'", "models: none yet"],
+        error="no_such_model",
+    ),
+    Case(
         "select-bad-where",
         ["select", "flights", "--strategy", "random", "--where", "id >"],
         says=["cannot filter with 'id >'"],

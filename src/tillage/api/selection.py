@@ -27,6 +27,7 @@ from tillage.errors import (
     NoPredictionsError,
     NoSuchActionError,
     NoSuchDatasetError,
+    NoSuchModelError,
     NoSuchSelectionError,
     TillageError,
 )
@@ -119,6 +120,7 @@ class SelectionApi(Namespace):
             NoSuchDatasetError, NoSuchRefError: unknown dataset or ref.
             InvalidFilterError: ``where`` is not one condition on the dataset's columns.
             EmptyPoolError: no record is left once filtered and excluded.
+            NoSuchModelError: no model is recorded as ``model``.
             NoPredictionsError: the model has no predictions for (all of) the pool.
             InputError: a need the strategy has that nothing supplies, or bad arguments.
         """
@@ -263,6 +265,8 @@ class SelectionApi(Namespace):
         from tillage.selection.strategies import Candidates
 
         needs = info.needs
+        if model is not None and model not in self._repo.models.names():
+            raise NoSuchModelError(model, self._repo.models.names())
         if predictions is None and model is not None and "proba" in needs:
             predictions = self._predictions(model, dataset, commit)
         proba = None
