@@ -210,10 +210,15 @@ class Alignment:
 def align(source: Sequence[str], wanted: Sequence[str]) -> Alignment:
     """The row of each of ``wanted`` in ``source`` (record ids), and those it lacks."""
     import numpy as np
+    import pyarrow.compute as pc
 
-    where = {k: i for i, k in enumerate(source)}
-    rows = np.fromiter((where.get(k, -1) for k in wanted), dtype=np.int64, count=len(wanted))
-    missing = [wanted[i] for i in np.flatnonzero(rows < 0)[:5]] if (rows < 0).any() else []
+    if len(source) == len(wanted) and list(source) == list(wanted):
+        return Alignment(np.arange(len(wanted), dtype=np.int64))
+    found = pc.index_in(
+        pa.array(list(wanted), pa.string()), value_set=pa.array(list(source), pa.string())
+    )
+    rows = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    missing = [wanted[i] for i in np.flatnonzero(rows < 0)[:5]]
     return Alignment(rows, missing)
 
 
