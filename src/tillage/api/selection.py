@@ -14,7 +14,9 @@ key in one commit on a branch of their own (merge it to make the removal real;
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ from uuid import uuid4
 from tillage.access import Purpose
 from tillage.api._storage import Namespace
 from tillage.errors import (
+    EmptyPoolError,
     InputError,
     NoPredictionsError,
     NoSuchActionError,
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
 
     from tillage.labels.sets import LabelSets
     from tillage.selection.results import Features, Predictions
-    from tillage.selection.selections import ActionResult, Selection
+    from tillage.selection.selections import ActionResult, SelectedRecord, Selection
     from tillage.selection.strategies import Candidates, StrategyInfo
     from tillage.store.selections import SelectionRecord, SelectionStore
 
@@ -154,8 +157,6 @@ class SelectionApi(Namespace):
         excluded["queued"] = len(ids) - len(kept)
         ids = kept
         if not ids:
-            from tillage.errors import EmptyPoolError
-
             raise EmptyPoolError(dataset, total, excluded)
 
         candidates, preds = self._candidates(
@@ -366,8 +367,6 @@ class SelectionApi(Namespace):
             principal=principal,
             created_at=created_at,
         )
-        from dataclasses import replace
-
         return replace(selection, commit=commit.id)
 
     # -- stored selections ------------------------------------------------------------
@@ -626,8 +625,6 @@ def _json_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
         raise InputError(f"params must map names to values, not {params!r}.")
     out = dict(params)
-    import json
-
     try:
         json.dumps(out, allow_nan=False)
     except (TypeError, ValueError) as e:
@@ -683,7 +680,7 @@ def _supply(lacking: Sequence[str]) -> str:
     return "; ".join(parts) + "."
 
 
-def _selection(record: SelectionRecord, picks: tuple[Any, ...]) -> Selection:
+def _selection(record: SelectionRecord, picks: tuple[SelectedRecord, ...]) -> Selection:
     from tillage.selection.selections import Selection
 
     p = record.provenance
