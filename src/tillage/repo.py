@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from tillage.api.labels import Labels
     from tillage.api.models import Models
     from tillage.api.quality import Quality
-    from tillage.api.selection import SelectionApi
+    from tillage.api.selection import Selections
     from tillage.core.diff import DatasetDiff
     from tillage.core.findings import Finding
     from tillage.core.reports import MergeResult
@@ -254,11 +254,11 @@ class Repo:
         return Annotation(self.labels.sets(Purpose.ANNOTATION))
 
     @cached_property
-    def selection(self) -> SelectionApi:
+    def selection(self) -> Selections:
         """Selections: choose records by model state, store them, act on them."""
-        from tillage.api.selection import SelectionApi
+        from tillage.api.selection import Selections
 
-        return SelectionApi(self, self._storage, self._scope)
+        return Selections(self, self._storage, self._scope)
 
     # -- aliases the README documents ---------------------------------------
 
@@ -398,7 +398,7 @@ class Repo:
         committee: Sequence[Predictions] | None = None,
         extra: dict[str, dict[str, float]] | None = None,
     ) -> Selection:
-        """Choose up to ``n`` records of ``dataset`` by ``strategy``; see `SelectionApi.select`."""
+        """Choose up to ``n`` records of ``dataset`` by ``strategy``; see `Selections.select`."""
         return self.selection.select(
             dataset,
             strategy=strategy,

@@ -49,7 +49,7 @@ WIRED_LATER = ("augment", "generate")
 """Actions whose pure modules exist but that `apply` does not run yet."""
 
 
-class SelectionApi(Namespace):
+class Selections(Namespace):
     """Selections of a repository (``repo.selection``; ``repo.select`` is `select`)."""
 
     @cached_property
