@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -209,3 +210,58 @@ def test_the_cli_selects_shows_lists_and_applies(repo: Repo) -> None:
     assert f"removed 18 record(s) on branch selection/{sel}" in removed
     shown = cli("-C", repo.path, "selection", "show", sel).stdout
     assert "applied: label by tester" in shown and "applied: remove by tester" in shown
+
+
+def test_the_readme_selection_section_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's Selection section, on a small tweets project like the Labels section's."""
+    import pyarrow as pa
+    from typer.testing import CliRunner
+
+    from test_labels_readme import blocks, commands, section
+    from tillage.cli.app import app
+
+    project = tmp_path / "project"
+    with tillage.init(project) as r:
+        ids = [str(815270850916208000 + i) for i in range(40)]
+        r.ingest("tweets", pa.table({"id_str": ids, "text": ["x" * i for i in range(40)]}),
+                 key="id_str")  # fmt: skip
+        (project / "taxonomies").mkdir()
+        (project / "taxonomies" / "source.yaml").write_text(
+            yaml.safe_dump(
+                {"name": "source", "versions": [{"classes": {"android": "", "iphone": ""}}]}
+            )
+        )
+        (project / "tasks").mkdir()
+        (project / "tasks" / "tweet-source.yaml").write_text(
+            yaml.safe_dump({"name": "tweet-source", "labelset": "source", "versions": [{}]})
+        )
+        r.labels.create("source", records="tweets", taxonomy="source")
+        r.labels.add("source", ids, ["iphone"] * 40, source="lf")
+
+    found = blocks(section("Selection: which records, and what to do with them"))
+    [shell] = [body for lang, body in found if lang == "sh"]
+    [python] = [body for lang, body in found if lang == "python"]
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(project)
+    runner = CliRunner()
+    chosen = None
+    for argv in commands(shell):
+        assert argv[0] == "tillage", argv
+        args = [a.replace("SELECTION", chosen or "SELECTION") for a in argv[1:]]
+        result = runner.invoke(app, [*args, "--json"])
+        assert result.exit_code == 0, (argv, result.stdout, result.exception)
+        if args[0] == "select" and "--list" not in args:
+            chosen = json.loads(result.stdout)["id"]
+    with tillage.open(project) as repo:
+        assert repo.read("tweets", "main").num_rows == 40 - 20  # the removal was merged
+        scope: dict[str, Any] = {"repo": repo}
+        try:
+            exec(compile(python, "README.md", "exec"), scope)
+        finally:
+            strategies._REGISTRY.pop("longest", None)
+        assert (
+            scope["chosen"].record_ids[0]
+            == max(repo.read("tweets").to_pylist(), key=lambda t: len(t["text"]))["id_str"]
+        )
