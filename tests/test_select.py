@@ -374,3 +374,26 @@ def test_a_catalog_from_before_selections_upgrades(repo: Repo) -> None:
     with tillage.open(path) as again:
         sel = again.select("flights", strategy="random", n=3)
         assert again.selection.get(sel.id).record_ids == sel.record_ids
+
+
+def test_a_selection_whose_provenance_cannot_be_recorded_is_not_committed(repo: Repo) -> None:
+    import uuid
+    from unittest import mock
+
+    from sqlalchemy.exc import IntegrityError
+
+    first = repo.select("flights", strategy="random", n=3)
+    head = repo.refs.commit().id
+    taken = "0123456789ab"  # a catalog row with this id already: the catalog refuses another
+    store = repo.selection._store
+    with store.engine.begin() as conn:
+        store.add(conn, taken, dataset="flights", ref=None, pool_commit=head, commit_id=head,
+                  provenance=first.provenance(), principal="x", created_at="2026")  # fmt: skip
+    with (
+        mock.patch("tillage.api.selection.uuid4", return_value=uuid.UUID(taken + "0" * 20)),
+        pytest.raises(IntegrityError),
+    ):
+        repo.select("flights", strategy="random", n=5, seed=1)
+    assert repo.refs.commit().id == head
+    assert repo.read("selections").num_rows == 3
+    assert first.id in [s.id for s in repo.selection.list()]

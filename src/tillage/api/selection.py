@@ -38,7 +38,9 @@ from tillage.errors import (
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+    from sqlalchemy import Connection
 
+    from tillage.core.commit import Commit
     from tillage.labels.sets import LabelSets
     from tillage.selection.results import Features, Predictions
     from tillage.selection.selections import ActionResult, SelectedRecord, Selection
@@ -346,6 +348,20 @@ class Selections(Namespace):
         created_at = datetime.now(UTC).isoformat()
         selection = Selection(id=selection_id, principal=principal, created_at=created_at, **fields)
         where = f" where {selection.where}" if selection.where else ""
+
+        def record(conn: Connection, commit: Commit) -> None:
+            self._store.add(
+                conn,
+                selection_id,
+                dataset=selection.dataset,
+                ref=selection.ref,
+                pool_commit=selection.pool_commit,
+                commit_id=commit.id,
+                provenance=selection.provenance(),
+                principal=principal,
+                created_at=created_at,
+            )
+
         commit = self._repo.datasets.ingest(
             SELECTIONS,
             picks_table(selection_id, selection.picks),
@@ -356,16 +372,7 @@ class Selections(Namespace):
                 f"by {selection.strategy} (seed {selection.seed})"
             ),
             check=False,
-        )
-        self._store.add(
-            selection_id,
-            dataset=selection.dataset,
-            ref=selection.ref,
-            pool_commit=selection.pool_commit,
-            commit_id=commit.id,
-            provenance=selection.provenance(),
-            principal=principal,
-            created_at=created_at,
+            on_commit=record,
         )
         return replace(selection, commit=commit.id)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Engine, Integer, String, insert, select
+from sqlalchemy import JSON, Connection, Engine, Integer, String, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tillage.store.catalog import json_ready, utcnow
@@ -70,8 +70,9 @@ class SelectionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @staticmethod
     def add(
-        self,
+        conn: Connection,
         selection_id: str,
         *,
         dataset: str,
@@ -82,19 +83,19 @@ class SelectionStore:
         principal: str,
         created_at: str,
     ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(SelectionRow).values(
-                    id=selection_id,
-                    dataset=dataset,
-                    ref=ref,
-                    pool_commit=pool_commit,
-                    commit_id=commit_id,
-                    provenance=json_ready(provenance),
-                    principal=principal,
-                    created_at=created_at,
-                )
+        """Record a selection in the open transaction ``conn`` (the one committing its picks)."""
+        conn.execute(
+            insert(SelectionRow).values(
+                id=selection_id,
+                dataset=dataset,
+                ref=ref,
+                pool_commit=pool_commit,
+                commit_id=commit_id,
+                provenance=json_ready(provenance),
+                principal=principal,
+                created_at=created_at,
             )
+        )
 
     def get(self, selection_id: str) -> SelectionRecord | None:
         with self.engine.connect() as conn:
