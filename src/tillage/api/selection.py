@@ -491,18 +491,17 @@ class Selections(Namespace):
                 f"action {action!r} is not wired to selections yet; apply label, relabel or "
                 f"remove, or run {action} through tillage.selection.{action} directly."
             )
+        principal = self._scope.principal or self._storage.config.who()
         if action == "remove":
             if task is not None:
                 raise InputError("--task is for label and relabel; remove takes --branch.")
-            result = self._remove(selection, branch)
-        else:
-            if branch is not None:
-                raise InputError(
-                    f"--branch is for remove; {action} queues records in an annotation task "
-                    "(--task), which no branch holds."
-                )
-            result = self._enqueue(selection, action, task)
-        principal = self._scope.principal or self._storage.config.who()
+            return self._remove(selection, branch, principal)
+        if branch is not None:
+            raise InputError(
+                f"--branch is for remove; {action} queues records in an annotation task "
+                "(--task), which no branch holds."
+            )
+        result = self._enqueue(selection, action, task)
         self._store.add_action(selection.id, action, result.to_dict(), principal)
         return result
 
@@ -561,7 +560,8 @@ class Selections(Namespace):
             note=note,
         )
 
-    def _remove(self, selection: Selection, branch: str | None) -> ActionResult:
+    def _remove(self, selection: Selection, branch: str | None, principal: str) -> ActionResult:
+        """Delete the records in one commit on ``branch``; the action is recorded with it."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -583,7 +583,26 @@ class Selections(Namespace):
                     f"none of the {len(selection)} record(s) of selection {selection.id} are in "
                     f"{selection.dataset!r} on branch {target!r}; nothing to remove."
                 )
-            commit = self._repo.datasets.ingest(
+            gone = len(selection) - keys.num_rows
+            results: list[ActionResult] = []
+
+            def record(conn: Connection, commit: Commit) -> None:
+                result = ActionResult(
+                    selection=selection.id,
+                    action="remove",
+                    records=keys.num_rows,
+                    branch=target,
+                    commit=commit.id,
+                    note=(
+                        f"{gone} record(s) of the selection were not on {target} any more."
+                        if gone
+                        else None
+                    ),
+                )
+                self._store.add_action(selection.id, "remove", result.to_dict(), principal, conn)
+                results.append(result)
+
+            self._repo.datasets.ingest(
                 selection.dataset,
                 keys,
                 key=key,
@@ -593,24 +612,13 @@ class Selections(Namespace):
                     f"remove {keys.num_rows} record(s) of {selection.dataset} chosen by "
                     f"selection {selection.id} ({selection.strategy})"
                 ),
+                on_commit=record,
             )
         except TillageError:
             if created:
                 self._repo.refs.delete_branch(target)
             raise
-        gone = len(selection) - keys.num_rows
-        return ActionResult(
-            selection=selection.id,
-            action="remove",
-            records=keys.num_rows,
-            branch=target,
-            commit=commit.id,
-            note=(
-                f"{gone} record(s) of the selection were not on {target} any more."
-                if gone
-                else None
-            ),
-        )
+        return results[-1]
 
     def list(self, dataset: str | None = None) -> list[Selection]:
         """Stored selections, newest first (of ``dataset`` only, if given), without their picks."""

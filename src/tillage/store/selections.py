@@ -115,22 +115,26 @@ class SelectionStore:
             return [SelectionRecord(**r._mapping) for r in conn.execute(query)]
 
     def add_action(
-        self, selection_id: str, action: str, detail: dict[str, Any], principal: str
-    ) -> ActionRecord:
-        now = utcnow()
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                insert(SelectionActionRow).values(
-                    selection_id=selection_id,
-                    action=action,
-                    detail=json_ready(detail),
-                    principal=principal,
-                    created_at=now,
-                )
-            )
-            key = result.inserted_primary_key
-        assert key is not None
-        return ActionRecord(int(key[0]), selection_id, action, detail, principal, now)
+        self,
+        selection_id: str,
+        action: str,
+        detail: dict[str, Any],
+        principal: str,
+        conn: Connection | None = None,
+    ) -> None:
+        """Record an action on a selection (in the open transaction ``conn``, if given)."""
+        row = insert(SelectionActionRow).values(
+            selection_id=selection_id,
+            action=action,
+            detail=json_ready(detail),
+            principal=principal,
+            created_at=utcnow(),
+        )
+        if conn is not None:
+            conn.execute(row)
+            return
+        with self.engine.begin() as own:
+            own.execute(row)
 
     def actions(self, selection_id: str) -> list[ActionRecord]:
         """The actions applied to a selection, oldest first."""
