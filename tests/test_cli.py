@@ -493,7 +493,7 @@ def test_usage_errors(proj: Path) -> None:
 def test_every_command_has_help() -> None:
     group = typer.main.get_command(app)
     assert isinstance(group, TyperGroup)
-    assert len(group.commands) == 32
+    assert len(group.commands) == 34
     leaves: list[tuple[list[str], Any]] = []
     for name, command in group.commands.items():
         assert command.help, name
@@ -502,9 +502,9 @@ def test_every_command_has_help() -> None:
             leaves += [([name, sub], c) for sub, c in subs.items()]
         if not subs or getattr(command, "invoke_without_command", False):
             leaves.append(([name], command))
-    assert (
-        len(leaves) == 51
-    )  # + schema, alerts x5, runs x6, schedule x3, labels x5, annotate x4, lf x2
+    # + schema, alerts x5, runs x6, schedule x3, labels x5, annotate x4, lf x2, select,
+    # selection x3
+    assert len(leaves) == 55
     for path, command in leaves:
         assert command.help, path
         res = cli(*path, "--help")

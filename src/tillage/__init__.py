@@ -39,6 +39,7 @@ from tillage.errors import (
     NoSuchRefError,
     NoSuchRunError,
     NoSuchScheduleError,
+    NoSuchSelectionError,
     NoSuchStrategyError,
     NoSuchTaskError,
     NoSuchTaxonomyError,
@@ -64,6 +65,7 @@ from tillage.errors import (
 _LAZY = {
     "ABSTAIN": "tillage.labels.functions",
     "AcceptedAlert": "tillage.quality.results",
+    "ActionResult": "tillage.selection.selections",
     "AggregatedAnnotations": "tillage.labels.results",
     "Alert": "tillage.core.alerts",
     "AnnotationItem": "tillage.labels.results",
@@ -97,6 +99,8 @@ _LAZY = {
     "Run": "tillage.pipelines.engine",
     "Runs": "tillage.pipelines.engine",
     "Schema": "tillage.quality.schema",
+    "SelectedRecord": "tillage.selection.selections",
+    "Selection": "tillage.selection.selections",
     "SchemaChange": "tillage.core.diff",
     "Status": "tillage.core.reports",
     "Step": "tillage.pipelines.steps",
@@ -172,6 +176,7 @@ if typing.TYPE_CHECKING:
     from tillage.quality.results import AcceptedAlert, CheckRecord
     from tillage.quality.schema import Schema
     from tillage.repo import Repo, init, open
+    from tillage.selection.selections import ActionResult, SelectedRecord, Selection
 
 
 def __getattr__(name: str) -> typing.Any:
@@ -190,6 +195,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ABSTAIN",
     "AcceptedAlert",
+    "ActionResult",
     "AggregatedAnnotations",
     "Alert",
     "AlertNotAcceptableError",
@@ -244,6 +250,7 @@ __all__ = [
     "NoSuchRefError",
     "NoSuchRunError",
     "NoSuchScheduleError",
+    "NoSuchSelectionError",
     "NoSuchStrategyError",
     "NoSuchTaskError",
     "NoSuchTaxonomyError",
@@ -264,6 +271,8 @@ __all__ = [
     "SchemaChange",
     "SchemaFileError",
     "SchemaMismatchError",
+    "SelectedRecord",
+    "Selection",
     "SinkError",
     "Status",
     "Step",

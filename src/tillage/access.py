@@ -46,6 +46,7 @@ class Purpose(StrEnum):
     LABEL_ISSUES = "label_issues"
     ANNOTATION = "annotation"  # task content shown to annotators
     TRAINING_SET = "training_set"
+    SELECT = "select"  # the pool a selection strategy chooses records from
 
 
 @dataclass(frozen=True)

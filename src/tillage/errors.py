@@ -19,6 +19,7 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── NoSuchAlertError         unknown alert id
     │   ├── NoSuchRunError           unknown pipeline run id
     │   ├── NoSuchStrategyError      unknown selection strategy
+    │   ├── NoSuchSelectionError     unknown selection id
     │   ├── NoSuchActionError        unknown action on selected records
     │   └── NoSuchGeneratorError     unknown generator of synthetic records
     ├── InvalidRefError              a ref that cannot name anything (empty)
@@ -660,6 +661,17 @@ class NoSuchStrategyError(NoSuchNameError):
         )
 
 
+class NoSuchSelectionError(NoSuchNameError):
+    code = "no_such_selection"
+
+    def __init__(self, selection_id: str) -> None:
+        self.selection_id = selection_id
+        super().__init__(
+            f"no selection {selection_id!r}; list them with `tillage selection list` "
+            "(repo.selection.list())."
+        )
+
+
 class NoSuchActionError(NoSuchNameError):
     code = "no_such_action"
 
@@ -812,6 +824,7 @@ EXIT_STATUS: dict[str, int] = {
     "nondeterministic_run": 1,
     "sink_failed": 1,
     "no_such_strategy": 1,
+    "no_such_selection": 1,
     "no_such_action": 1,
     "no_predictions": 1,
     "empty_pool": 1,
@@ -865,6 +878,7 @@ HTTP_STATUS: dict[str, int] = {
     "nondeterministic_run": 409,
     "sink_failed": 502,
     "no_such_strategy": 404,
+    "no_such_selection": 404,
     "no_such_action": 404,
     "no_predictions": 409,
     "empty_pool": 422,

@@ -7,7 +7,7 @@ a commit and read the dataset versions it pins.
 
 `Repo` opens repositories and delegates to namespaces, each built on first use:
 ``repo.refs``, ``repo.datasets``, ``repo.quality``, ``repo.models``,
-``repo.labels`` and ``repo.annotation`` (see `tillage.api`). The few top-level
+``repo.labels``, ``repo.annotation`` and ``repo.selection`` (see `tillage.api`). The few top-level
 methods below are the ones the README documents, kept as aliases.
 """
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from tillage.api.labels import Labels
     from tillage.api.models import Models
     from tillage.api.quality import Quality
+    from tillage.api.selection import Selections
     from tillage.core.diff import DatasetDiff
     from tillage.core.findings import Finding
     from tillage.core.reports import MergeResult
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from tillage.quality.profile import Profile
     from tillage.quality.results import Model
     from tillage.quality.schema import Schema
+    from tillage.selection.results import Features, Predictions
+    from tillage.selection.selections import Selection
     from tillage.versioning.ingest import Mode
     from tillage.versioning.merge import Prefer
 
@@ -250,6 +253,13 @@ class Repo:
 
         return Annotation(self.labels.sets(Purpose.ANNOTATION))
 
+    @cached_property
+    def selection(self) -> Selections:
+        """Selections: choose records by model state, store them, act on them."""
+        from tillage.api.selection import Selections
+
+        return Selections(self, self._storage, self._scope)
+
     # -- aliases the README documents ---------------------------------------
 
     def ingest(
@@ -367,6 +377,44 @@ class Repo:
         """Record a model trained on ``dataset``; see `Models.record`."""
         return self.models.record(
             name, dataset, ref=ref, feature_importance=feature_importance, metrics=metrics
+        )
+
+    def select(
+        self,
+        dataset: str,
+        *,
+        strategy: str,
+        n: int = 50,
+        model: str | None = None,
+        ref: str | None = None,
+        where: str | None = None,
+        seed: int = 0,
+        params: dict[str, Any] | None = None,
+        labelset: str | None = None,
+        task: str | None = None,
+        include_labelled: bool = False,
+        predictions: Predictions | None = None,
+        features: Features | None = None,
+        committee: Sequence[Predictions] | None = None,
+        extra: dict[str, dict[str, float]] | None = None,
+    ) -> Selection:
+        """Choose up to ``n`` records of ``dataset`` by ``strategy``; see `Selections.select`."""
+        return self.selection.select(
+            dataset,
+            strategy=strategy,
+            n=n,
+            model=model,
+            ref=ref,
+            where=where,
+            seed=seed,
+            params=params,
+            labelset=labelset,
+            task=task,
+            include_labelled=include_labelled,
+            predictions=predictions,
+            features=features,
+            committee=committee,
+            extra=extra,
         )
 
     def migrate_labels(self, labelset: str, to_version: int | None = None) -> MigrationReport:

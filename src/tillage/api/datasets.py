@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -272,6 +272,7 @@ class Datasets(Namespace):
         check: bool = True,
         encoding: str | None = None,
         coerce: bool = False,
+        on_commit: Callable[[Connection, Commit], None] | None = None,
     ) -> Commit:
         """Write ``data`` into ``dataset`` and make exactly one commit.
 
@@ -296,6 +297,8 @@ class Datasets(Namespace):
             coerce: CSV cells that do not convert exactly to the dataset's column types
                 are converted anyway ("007" to 7, 1.5 to 1) or, if they cannot be, stored
                 as null; without it they are an error naming the column, row and value.
+            on_commit: called with the catalog transaction that makes the commit, and the
+                commit, so that what it records there lands with the commit or not at all.
 
         Raises:
             InputError: bad data (its subclasses say what exactly); nothing is written.
@@ -335,6 +338,8 @@ class Datasets(Namespace):
             return {"schema": {"file": result.schema_file, "sha256": result.schema_sha256}}
 
         def record(conn: Connection, commit: Commit, parent: DatasetPin | None) -> None:
+            if on_commit is not None:
+                on_commit(conn, commit)
             if checked:
                 alerts = self._scope.alerts_on if branch == self._scope.branch else None
                 self._monitor.record(

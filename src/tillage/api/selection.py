@@ -1,0 +1,725 @@
+"""`repo.selection`: choose records from a pool by a strategy over model state, and act on them.
+
+`select` reads the pool (a dataset version, filtered, without the records
+already labelled or waiting for annotation) through the access layer, lines the
+model's predictions and the featurizer's vectors up with it, and runs a
+registered strategy (`tillage.selection.strategies`) with a seeded generator.
+The picks are stored as rows of the ``selections`` dataset, one commit per
+selection, and the provenance in the catalog, so `get` shows a selection as it
+was made and `rerun` makes it again. `apply` acts on a selection: ``label`` and
+``relabel`` queue its records in an annotation task, ``remove`` deletes them by
+key in one commit on a branch of their own (merge it to make the removal real;
+`Refs.revert` undoes it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+from tillage.access import Purpose
+from tillage.api._storage import Namespace
+from tillage.errors import (
+    EmptyPoolError,
+    InputError,
+    NoPredictionsError,
+    NoSuchActionError,
+    NoSuchDatasetError,
+    NoSuchModelError,
+    NoSuchSelectionError,
+    TillageError,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    from sqlalchemy import Connection
+
+    from tillage.core.commit import Commit
+    from tillage.labels.sets import LabelSets
+    from tillage.selection.results import Features, Predictions
+    from tillage.selection.selections import ActionResult, SelectedRecord, Selection
+    from tillage.selection.strategies import Candidates, StrategyInfo
+    from tillage.store.selections import SelectionRecord, SelectionStore
+
+WIRED_LATER = ("augment", "generate")
+"""Actions whose pure modules exist but that `apply` does not run yet."""
+
+
+class Selections(Namespace):
+    """Selections of a repository (``repo.selection``; ``repo.select`` is `select`)."""
+
+    @cached_property
+    def _store(self) -> SelectionStore:
+        from tillage.store.selections import SelectionStore
+
+        return SelectionStore(self._catalog.engine)
+
+    def _labels(self) -> LabelSets:
+        return self._repo.labels.sets(Purpose.SELECT)
+
+    def strategies(self) -> list[StrategyInfo]:
+        """Every registered strategy, with what it needs and the action it proposes."""
+        from tillage.selection import strategies
+
+        return strategies.registered()
+
+    # -- which records ------------------------------------------------------------
+
+    def select(
+        self,
+        dataset: str,
+        *,
+        strategy: str,
+        n: int = 50,
+        model: str | None = None,
+        ref: str | None = None,
+        where: str | None = None,
+        seed: int = 0,
+        params: Mapping[str, Any] | None = None,
+        labelset: str | None = None,
+        task: str | None = None,
+        include_labelled: bool = False,
+        predictions: Predictions | None = None,
+        features: Features | None = None,
+        committee: Sequence[Predictions] | None = None,
+        extra: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> Selection:
+        """Choose up to ``n`` records of ``dataset`` by ``strategy`` and store the choice.
+
+        The pool is ``dataset`` at ``ref``, filtered by ``where``, ordered by key,
+        without the records that have a current label (in ``labelset``, or in any
+        label set over ``dataset``) unless ``include_labelled``, and without the
+        records queued for annotation (in ``task``, or in any task over
+        ``dataset``). The strategy reads what its ``needs`` name: ``model``'s
+        predictions on that version (or ``predictions``), the featurizer's
+        vectors (or ``features``), ``committee``, the current labels, ``extra``.
+
+        Args:
+            dataset: the dataset to choose from (a one-column key).
+            strategy: a registered strategy (``strategies()`` lists them).
+            n: how many records; more than the pool selects the whole pool, with a note.
+            model: the recorded model whose predictions the strategy reads.
+            ref: the version to choose from (default: HEAD).
+            where: one SQL condition on the dataset's columns.
+            seed: the seed of the strategy's random generator.
+            params: the strategy's parameters (JSON-ready values).
+            labelset: leave out (and give the strategy) the labels of this label set.
+            task: leave out the records queued in this annotation task.
+            include_labelled: keep labelled records in the pool (to relabel them).
+            predictions: a model's predictions, instead of ``model``'s recorded ones.
+            features: record vectors, instead of the default featurizer's.
+            committee: several models' predictions, for disagreement strategies.
+            extra: per-record values by name (record id -> value), for ``extra:NAME``.
+
+        Returns:
+            The selection, stored with its provenance (one commit on the current branch).
+
+        Raises:
+            NoSuchStrategyError: no strategy of that name.
+            NoSuchDatasetError, NoSuchRefError: unknown dataset or ref.
+            InvalidFilterError: ``where`` is not one condition on the dataset's columns.
+            EmptyPoolError: no record is left once filtered and excluded.
+            NoSuchModelError: no model is recorded as ``model``.
+            NoPredictionsError: the model has no predictions for (all of) the pool.
+            InputError: a need the strategy has that nothing supplies, or bad arguments.
+        """
+        from tillage.selection import strategies
+
+        info = strategies.get(strategy)
+        n = _whole(n, "n", 1)
+        seed = _whole(seed, "seed", 0)
+        checked_params = _json_params(params)
+        commit = self._repo.refs.commit(ref)
+        if dataset not in commit.pins:
+            raise NoSuchDatasetError(
+                dataset, ref or self._repo.refs.current_branch, list(commit.pins)
+            )
+        key = self._record_key(dataset)
+        pool_table = self._repo.datasets.read(
+            dataset, commit.id, columns=[key], where=where, purpose=Purpose.SELECT
+        ).sort_by(key)
+        ids = _record_ids(pool_table.column(key))
+        total = len(ids)
+
+        sets = self._label_sets(dataset, labelset)
+        current = self._current_labels(sets, commit.id)
+        excluded = {"labelled": 0, "queued": 0}
+        if not include_labelled:
+            kept = [i for i in ids if i not in current]
+            excluded["labelled"] = len(ids) - len(kept)
+            ids = kept
+        queued = self._queued(dataset, task)
+        kept = [i for i in ids if i not in queued]
+        excluded["queued"] = len(ids) - len(kept)
+        ids = kept
+        if not ids:
+            raise EmptyPoolError(dataset, total, excluded)
+
+        candidates, preds = self._candidates(
+            info,
+            ids,
+            dataset,
+            commit.id,
+            model=model,
+            labelled=current,
+            predictions=predictions,
+            features=features,
+            committee=committee,
+            extra=extra,
+        )
+        from tillage.selection.selections import choose
+
+        picks, note = choose(info, candidates, n, seed, checked_params)
+        return self._store_selection(
+            dataset=dataset,
+            ref=ref,
+            pool_commit=commit.id,
+            where=where,
+            strategy=info.name,
+            params=checked_params,
+            model=preds.model if preds is not None else model,
+            model_version=preds.version if preds is not None else None,
+            seed=seed,
+            n=n,
+            total=total,
+            excluded=excluded,
+            pool_size=len(ids),
+            labelset=labelset,
+            task=task,
+            include_labelled=include_labelled,
+            picks=tuple(picks),
+            note=note,
+        )
+
+    def _record_key(self, dataset: str) -> str:
+        """The one key column of ``dataset``: picks name records by it, as label sets do."""
+        key = self._repo.datasets.key(dataset)
+        if len(key) != 1:
+            raise InputError(
+                f"dataset {dataset!r} has a composite key ({', '.join(key)}); selections name "
+                "records by a one-column key. Add a column that identifies each record on its "
+                "own and select from a dataset keyed by it."
+            )
+        return key[0]
+
+    def _label_sets(self, dataset: str, labelset: str | None) -> list[str]:
+        """The label sets whose labels leave records out: ``labelset``, else all of ``dataset``."""
+        if labelset is None:
+            return self._store.labelsets(dataset)
+        spec = self._labels().get(labelset)
+        if spec.records != dataset:
+            raise InputError(
+                f"label set {labelset!r} labels dataset {spec.records!r}, not {dataset!r}; "
+                f"pass a label set over {dataset!r} (or none: every label set over it)."
+            )
+        return [labelset]
+
+    def _current_labels(self, sets: Sequence[str], commit: str) -> dict[str, str]:
+        """Record id -> current label in ``sets`` at ``commit`` (the first set's label wins)."""
+        labels: dict[str, str] = {}
+        for name in reversed(sets):
+            table = self._labels().current(name, commit)
+            for record, label in zip(
+                table.column("record_id").to_pylist(),
+                table.column("label").to_pylist(),
+                strict=True,
+            ):
+                if label is not None:
+                    labels[record] = label
+        return labels
+
+    def _queued(self, dataset: str, task: str | None) -> set[str]:
+        """Records waiting in ``task`` (checked), else in any task over ``dataset``."""
+        if task is None:
+            return self._store.queued(dataset)
+        spec = self._repo.annotation.spec(task)
+        records = self._labels().get(spec.labelset).records
+        if records != dataset:
+            raise InputError(
+                f"annotation task {task!r} labels dataset {records!r}, not {dataset!r}; "
+                f"pass a task over {dataset!r} (or none: every task over it)."
+            )
+        return self._store.queued(dataset, task)
+
+    def _candidates(
+        self,
+        info: StrategyInfo,
+        ids: list[str],
+        dataset: str,
+        commit: str,
+        *,
+        model: str | None,
+        labelled: Mapping[str, str],
+        predictions: Predictions | None,
+        features: Features | None,
+        committee: Sequence[Predictions] | None,
+        extra: Mapping[str, Mapping[str, float]] | None,
+    ) -> tuple[Candidates, Predictions | None]:
+        """The pool as `Candidates`, with what ``info`` needs lined up by record id."""
+        import numpy as np
+
+        from tillage.selection.selections import align, missing_needs
+        from tillage.selection.strategies import Candidates
+
+        needs = info.needs
+        if model is not None and model not in self._repo.models.names():
+            raise NoSuchModelError(model, self._repo.models.names())
+        if predictions is None and model is not None and "proba" in needs:
+            predictions = self._predictions(model, dataset, commit)
+        proba = None
+        classes: tuple[str, ...] = ()
+        if predictions is not None:
+            proba = _aligned(predictions, ids, dataset, commit)
+            classes = tuple(predictions.classes)
+        stacked = None
+        if committee is not None:
+            members = list(committee)
+            if not members:
+                raise InputError("committee is empty; give at least two models' predictions.")
+            if any(tuple(m.classes) != tuple(members[0].classes) for m in members):
+                raise InputError(
+                    "committee members predict different classes; give members with the same "
+                    "classes in the same order."
+                )
+            stacked = np.stack([_aligned(m, ids, dataset, commit) for m in members])
+            classes = classes or tuple(members[0].classes)
+        vectors = labelled_vectors = None
+        if features is None and ({"features", "labelled_features"} & needs):
+            features = self._features(dataset, commit)
+        if features is not None:
+            found = align(features.keys, ids)
+            if found.missing:
+                raise InputError(
+                    f"the features of {dataset!r} lack {int((found.rows < 0).sum())} record(s) "
+                    f"of the pool, e.g. {', '.join(map(repr, found.missing))}; compute them on "
+                    f"the pool's version (commit {commit[:12]})."
+                )
+            vectors = features.matrix[found.rows]
+            rows = align(features.keys, list(labelled)).rows
+            labelled_vectors = features.matrix[rows[rows >= 0]]
+        extras: dict[str, np.ndarray] = {}
+        for name, values in (extra or {}).items():
+            extras[name] = np.array([float(values.get(i, np.nan)) for i in ids], dtype=np.float64)
+        has_labels = bool(labelled) or "labels" in needs
+        candidates = Candidates(
+            keys=ids,
+            proba=proba,
+            classes=classes,
+            features=vectors,
+            committee=stacked,
+            labelled_features=labelled_vectors,
+            labels=[labelled.get(i) for i in ids] if has_labels else None,
+            extra=extras,
+        )
+        lacking = missing_needs(info, candidates)
+        if lacking:
+            raise InputError(
+                f"strategy {info.name!r} needs {', '.join(lacking)}, which this call does not "
+                f"supply; {_supply(lacking)}"
+            )
+        return candidates, predictions
+
+    def _predictions(self, model: str, dataset: str, commit: str) -> Predictions:
+        """``model``'s recorded predictions on ``dataset`` at ``commit``."""
+        # repo.models.predictions lands with model versions; integration calls it directly.
+        predictions: Predictions = getattr(self._repo.models, "predictions")(  # noqa: B009
+            model, dataset, commit
+        )
+        return predictions
+
+    def _features(self, dataset: str, commit: str) -> Features:
+        """The default featurizer's vectors of ``dataset`` at ``commit``."""
+        # repo.models.features lands with the featurizer; integration calls it directly.
+        features: Features = getattr(self._repo.models, "features")(dataset, commit)  # noqa: B009
+        return features
+
+    def _store_selection(self, **fields: Any) -> Selection:
+        """Commit the picks to the ``selections`` dataset and the provenance to the catalog."""
+        from tillage.selection.selections import PICKS_KEY, SELECTIONS, Selection, picks_table
+
+        selection_id = uuid4().hex[:12]
+        principal = self._scope.principal or self._storage.config.who()
+        created_at = datetime.now(UTC).isoformat()
+        selection = Selection(id=selection_id, principal=principal, created_at=created_at, **fields)
+        where = f" where {selection.where}" if selection.where else ""
+
+        def record(conn: Connection, commit: Commit) -> None:
+            self._store.add(
+                conn,
+                selection_id,
+                dataset=selection.dataset,
+                ref=selection.ref,
+                pool_commit=selection.pool_commit,
+                commit_id=commit.id,
+                provenance=selection.provenance(),
+                principal=principal,
+                created_at=created_at,
+            )
+
+        commit = self._repo.datasets.ingest(
+            SELECTIONS,
+            picks_table(selection_id, selection.picks),
+            key=list(PICKS_KEY),
+            message=(
+                f"selection {selection_id}: {len(selection.picks)} of {selection.pool_size} "
+                f"record(s) of {selection.dataset}@{selection.pool_commit[:12]}{where} "
+                f"by {selection.strategy} (seed {selection.seed})"
+            ),
+            check=False,
+            on_commit=record,
+        )
+        return replace(selection, commit=commit.id)
+
+    # -- stored selections ------------------------------------------------------------
+
+    def get(self, selection_id: str) -> Selection:
+        """The stored selection ``selection_id``, picks and provenance as they were made.
+
+        Raises:
+            NoSuchSelectionError: no selection has that id.
+        """
+        record = self._record(selection_id)
+        from tillage.selection.selections import SELECTIONS, picks_of
+
+        table = self._repo.datasets.read(
+            SELECTIONS,
+            record.commit_id,
+            where=f"selection_id = '{record.id}'",
+            purpose=Purpose.SELECT,
+        )
+        return _selection(record, picks_of(table))
+
+    def rerun(
+        self,
+        selection_id: str,
+        *,
+        predictions: Predictions | None = None,
+        features: Features | None = None,
+        committee: Sequence[Predictions] | None = None,
+        extra: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> Selection:
+        """Make selection ``selection_id`` again from its provenance, as a new selection.
+
+        The pool is read at the stored pool commit, with the same filter, strategy,
+        parameters, seed and exclusions; give again what the first call was given
+        directly (``predictions``, ``features``, ``committee``, ``extra``).
+
+        Raises:
+            NoSuchSelectionError: no selection has that id.
+        """
+        p = self._record(selection_id).provenance
+        return self.select(
+            p["dataset"],
+            strategy=p["strategy"],
+            n=p["n"],
+            model=p["model"] if predictions is None and committee is None else None,
+            ref=p["pool_commit"],
+            where=p["where"],
+            seed=p["seed"],
+            params=p["params"],
+            labelset=p["labelset"],
+            task=p["task"],
+            include_labelled=p["include_labelled"],
+            predictions=predictions,
+            features=features,
+            committee=committee,
+            extra=extra,
+        )
+
+    def _record(self, selection_id: str) -> SelectionRecord:
+        record = self._store.get(selection_id) if isinstance(selection_id, str) else None
+        if record is None:
+            raise NoSuchSelectionError(str(selection_id))
+        return record
+
+    # -- what to do with them ---------------------------------------------------------
+
+    def apply(
+        self,
+        selection_id: str,
+        action: str | None = None,
+        *,
+        branch: str | None = None,
+        task: str | None = None,
+    ) -> ActionResult:
+        """Act on the records of a stored selection.
+
+        ``label`` and ``relabel`` queue them in annotation ``task`` (default: the
+        selection's) under its current spec version; ``label`` refuses records that
+        already have a label there, ``relabel`` takes them. ``remove`` deletes them
+        by key in one commit on ``branch`` (default: a new branch
+        ``selection/ID`` off the current branch); merging that branch makes the
+        removal real and reverting its commit undoes it. The action and the
+        selection id are recorded with the selection.
+
+        Args:
+            selection_id: the selection.
+            action: ``label``, ``relabel`` or ``remove`` (default: the one its picks propose).
+            branch: where ``remove`` commits (created off the current branch if new).
+            task: the annotation task for ``label`` and ``relabel``.
+
+        Returns:
+            What was done: records, branch and commit, or task and spec version.
+
+        Raises:
+            NoSuchSelectionError: no selection has that id.
+            NoSuchActionError: an action that does not exist.
+            InputError: no task for ``label``, records already labelled, a task over
+                another dataset, an action not wired yet, picks proposing several actions.
+        """
+        from tillage.selection.strategies import ACTIONS
+
+        selection = self.get(selection_id)
+        if action is None:
+            proposed = selection.proposed_actions()
+            if len(proposed) != 1:
+                raise InputError(
+                    f"the picks of selection {selection.id} propose {', '.join(proposed)}; "
+                    "say which to apply with --action (action= in Python)."
+                )
+            action = proposed[0]
+        if action not in ACTIONS:
+            raise NoSuchActionError(str(action), ACTIONS)
+        if action in WIRED_LATER:
+            raise InputError(
+                f"action {action!r} is not wired to selections yet; apply label, relabel or "
+                f"remove, or run {action} through tillage.selection.{action} directly."
+            )
+        principal = self._scope.principal or self._storage.config.who()
+        if action == "remove":
+            if task is not None:
+                raise InputError("--task is for label and relabel; remove takes --branch.")
+            return self._remove(selection, branch, principal)
+        if branch is not None:
+            raise InputError(
+                f"--branch is for remove; {action} queues records in an annotation task "
+                "(--task), which no branch holds."
+            )
+        result = self._enqueue(selection, action, task)
+        self._store.add_action(selection.id, action, result.to_dict(), principal)
+        return result
+
+    def actions(self, selection_id: str) -> list[dict[str, Any]]:
+        """The actions applied to a selection, oldest first, as JSON-ready values."""
+        self._record(selection_id)
+        return [
+            {
+                "action": a.action,
+                "principal": a.principal,
+                "created_at": a.created_at,
+                **a.detail,
+            }
+            for a in self._store.actions(selection_id)
+        ]
+
+    def _enqueue(self, selection: Selection, action: str, task: str | None) -> ActionResult:
+        from tillage.selection.selections import ActionResult
+
+        task = task or selection.task
+        if task is None:
+            raise InputError(
+                f"{action} queues records in an annotation task; name it with --task "
+                "(task= in Python)."
+            )
+        spec = self._repo.annotation.spec(task)
+        labelset = self._labels().get(spec.labelset)
+        if labelset.records != selection.dataset:
+            raise InputError(
+                f"annotation task {task!r} labels dataset {labelset.records!r}, but selection "
+                f"{selection.id} is of {selection.dataset!r}; pick a task over "
+                f"{selection.dataset!r}."
+            )
+        ids = selection.record_ids
+        if action == "label":
+            current = self._current_labels([spec.labelset], self._repo.refs.commit().id)
+            have = [i for i in ids if i in current]
+            if have:
+                raise InputError(
+                    f"{len(have)} record(s) of selection {selection.id} are labelled in "
+                    f"{spec.labelset!r} already, e.g. {', '.join(map(repr, have[:5]))}; "
+                    "apply relabel to label them again."
+                )
+        version = spec.version().version
+        added = self._repo.annotation.enqueue(task, ids)
+        note = None
+        if added < len(ids):
+            note = f"{len(ids) - added} record(s) were queued in {task} already."
+        return ActionResult(
+            selection=selection.id,
+            action=action,
+            records=len(ids),
+            task=task,
+            spec_version=version,
+            queued=added,
+            note=note,
+        )
+
+    def _remove(self, selection: Selection, branch: str | None, principal: str) -> ActionResult:
+        """Delete the records in one commit on ``branch``; the action is recorded with it."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from tillage.selection.selections import ActionResult
+
+        target = branch or f"selection/{selection.id}"
+        created = target not in self._repo.refs.branches()
+        if created:
+            self._repo.refs.create_branch(target)
+        try:
+            key = self._record_key(selection.dataset)
+            rows = self._repo.datasets.read(
+                selection.dataset, target, columns=[key], purpose=Purpose.SELECT
+            )
+            wanted = pa.array(selection.record_ids, pa.string())
+            keys = rows.filter(pc.is_in(_record_ids_array(rows.column(key)), value_set=wanted))
+            if keys.num_rows == 0:
+                raise InputError(
+                    f"none of the {len(selection)} record(s) of selection {selection.id} are in "
+                    f"{selection.dataset!r} on branch {target!r}; nothing to remove."
+                )
+            gone = len(selection) - keys.num_rows
+            results: list[ActionResult] = []
+
+            def record(conn: Connection, commit: Commit) -> None:
+                result = ActionResult(
+                    selection=selection.id,
+                    action="remove",
+                    records=keys.num_rows,
+                    branch=target,
+                    commit=commit.id,
+                    note=(
+                        f"{gone} record(s) of the selection were not on {target} any more."
+                        if gone
+                        else None
+                    ),
+                )
+                self._store.add_action(selection.id, "remove", result.to_dict(), principal, conn)
+                results.append(result)
+
+            self._repo.datasets.ingest(
+                selection.dataset,
+                keys,
+                key=key,
+                mode="delete",
+                branch=target,
+                message=(
+                    f"remove {keys.num_rows} record(s) of {selection.dataset} chosen by "
+                    f"selection {selection.id} ({selection.strategy})"
+                ),
+                on_commit=record,
+            )
+        except TillageError:
+            if created:
+                self._repo.refs.delete_branch(target)
+            raise
+        return results[-1]
+
+    def list(self, dataset: str | None = None) -> list[Selection]:
+        """Stored selections, newest first (of ``dataset`` only, if given), without their picks."""
+        return [_selection(r, ()) for r in self._store.selections(dataset)]
+
+
+def _whole(value: object, name: str, least: int) -> int:
+    """``value`` as a whole number >= ``least`` (bools and floats are refused)."""
+    index = None if isinstance(value, bool) else getattr(value, "__index__", None)
+    if callable(index) and int(index()) >= least:
+        return int(index())
+    raise InputError(f"{name} must be a whole number >= {least}, not {value!r}.")
+
+
+def _json_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``params`` as a plain dict of JSON-ready values (they are stored as provenance)."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+        raise InputError(f"params must map names to values, not {params!r}.")
+    out = dict(params)
+    try:
+        json.dumps(out, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise InputError(
+            f"params must be JSON-ready values (numbers, text, lists, mappings): {e}."
+        ) from None
+    return out
+
+
+def _record_ids_array(values: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
+    from tillage.labels.sets import key_text
+
+    return key_text(values)
+
+
+def _record_ids(values: pa.ChunkedArray | pa.Array) -> list[str]:
+    return [str(v) for v in _record_ids_array(values).to_pylist()]
+
+
+def _aligned(predictions: Predictions, ids: list[str], dataset: str, commit: str) -> np.ndarray:
+    """``predictions.proba`` lined up with ``ids``; every one of them must have a row."""
+    from tillage.selection.selections import align
+
+    found = align(predictions.keys, ids)
+    if found.missing:
+        lacking = int((found.rows < 0).sum())
+        raise NoPredictionsError(
+            predictions.model,
+            dataset,
+            commit,
+            needs=(
+                f"predictions for {lacking} of the {len(ids)} pool record(s) "
+                f"(e.g. {', '.join(map(repr, found.missing))})"
+            ),
+        )
+    proba: np.ndarray = predictions.proba[found.rows]
+    return proba
+
+
+def _supply(lacking: Sequence[str]) -> str:
+    """How to supply each of ``lacking`` needs, as one sentence."""
+    how = {
+        "proba": "pass --model NAME (model= or predictions= in Python)",
+        "committee": "pass committee= (several models' predictions)",
+        "features": "pass features= (a featurizer's vectors)",
+        "labelled_features": "pass --labelset NAME with labelled records, and features",
+        "labels": "pass --labelset NAME (labelset=) with labelled records",
+    }
+    parts = [
+        how.get(need, f"pass extra={{{need.removeprefix('extra:')!r}: {{record id: value}}}}")
+        for need in lacking
+    ]
+    return "; ".join(parts) + "."
+
+
+def _selection(record: SelectionRecord, picks: tuple[SelectedRecord, ...]) -> Selection:
+    from tillage.selection.selections import Selection
+
+    p = record.provenance
+    return Selection(
+        id=record.id,
+        dataset=record.dataset,
+        ref=record.ref,
+        pool_commit=record.pool_commit,
+        where=p.get("where"),
+        strategy=p["strategy"],
+        params=p.get("params") or {},
+        model=p.get("model"),
+        model_version=p.get("model_version"),
+        seed=int(p["seed"]),
+        n=int(p["n"]),
+        total=int(p["total"]),
+        excluded=p.get("excluded") or {},
+        pool_size=int(p["pool_size"]),
+        labelset=p.get("labelset"),
+        task=p.get("task"),
+        include_labelled=bool(p.get("include_labelled")),
+        picks=picks,
+        note=p.get("note"),
+        commit=record.commit_id,
+        principal=record.principal,
+        created_at=record.created_at,
+    )
