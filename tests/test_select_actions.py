@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import yaml
 
@@ -126,7 +127,7 @@ def test_remove_on_a_named_branch_and_proposed_actions(repo: Repo) -> None:
     )
 
 
-def test_unknown_and_unwired_actions_change_nothing(repo: Repo) -> None:
+def test_unknown_actions_and_misplaced_options_change_nothing(repo: Repo) -> None:
     sel = repo.select("flights", strategy="random", n=4, task="t")
     err = expect_unchanged(
         repo,
@@ -136,13 +137,37 @@ def test_unknown_and_unwired_actions_change_nothing(repo: Repo) -> None:
         "label, relabel, remove",
     )
     assert err.code == "no_such_action"
-    for action in ("augment", "generate"):
-        unchanged(
-            repo,
-            tillage.InputError,
-            lambda a=action: repo.selection.apply(sel.id, a),  # type: ignore[misc]
-            f"action {action!r} is not wired to selections yet",
-        )
+    unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.selection.apply(sel.id, "augment"),
+        "augment needs transforms",
+    )
+    unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.selection.apply(sel.id, "generate", transforms=["word-dropout:carrier"]),
+        "transforms are for augment",
+    )
+    unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.selection.apply(sel.id, "label", task="t", n=3),
+        "is for generate",
+    )
+    unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.selection.apply(sel.id, "augment", transforms=["shout:carrier"]),
+        "cannot read transform 'shout:carrier'",
+        "word-dropout",
+    )
+    unchanged(
+        repo,
+        tillage.NoSuchGeneratorError,
+        lambda: repo.selection.apply(sel.id, "generate", generator="oracle"),
+        "oracle",
+    )
     unchanged(
         repo,
         tillage.InputError,
@@ -265,3 +290,53 @@ def test_the_readme_selection_section_runs_as_written(
             scope["chosen"].record_ids[0]
             == max(repo.read("tweets").to_pylist(), key=lambda t: len(t["text"]))["id_str"]
         )
+
+
+def test_augment_and_generate_add_records_on_a_branch_with_their_provenance(
+    repo: Repo,
+) -> None:
+    rows = 40
+    repo.ingest(
+        "notes",
+        pa.table(
+            {
+                "nid": list(range(rows)),
+                "text": [f"the flight {i} left late from gate {i % 7} today" for i in range(rows)],
+                "delay": [float(i % 11) for i in range(rows)],
+                "carrier": [["AA", "UA"][i % 2] for i in range(rows)],
+            }
+        ),
+        key="nid",
+    )
+    main_rows = repo.read("notes").num_rows
+    sel = repo.select("notes", strategy="random", n=10, seed=1)
+
+    aug = repo.selection.apply(
+        sel.id, "augment", transforms=["word-dropout:text", "swap-words:text"], seed=3
+    )
+    assert (aug.action, aug.records, aug.made) == ("augment", 10, 20)
+    assert aug.branch == f"selection/{sel.id}" and aug.detail["transforms"] == {
+        "word-dropout": 10,
+        "swap-words": 10,
+    }
+    on_branch = repo.read("notes", aug.branch)
+    assert on_branch.num_rows == main_rows + 20
+    assert repo.read("notes").num_rows == main_rows  # main is untouched until a merge
+    derived = repo.selection.derived("notes")
+    assert len(derived) == 20 and {d["how"] for d in derived} == {"word-dropout", "swap-words"}
+    assert {d["derived_from"] for d in derived} == set(sel.record_ids)
+    assert all(d["selection_id"] == sel.id and d["commit_id"] == aug.commit for d in derived)
+    new_ids = {d["record_id"] for d in derived}
+    assert new_ids.isdisjoint({str(i) for i in range(rows)})
+
+    gen = repo.selection.apply(sel.id, "generate", branch="synthetic", n=15, seed=2)
+    assert (gen.action, gen.made, gen.branch) == ("generate", 15, "synthetic")
+    assert gen.detail["fidelity"]["passed"] is True
+    assert repo.read("notes", "synthetic").num_rows == main_rows + 15
+    made = repo.selection.derived("notes")[20:]
+    assert len(made) == 15 and all(d["derived_from"] is None for d in made)
+    assert {d["how"] for d in made} == {"gaussian-copula"}
+    assert [a["action"] for a in repo.selection.actions(sel.id)] == ["augment", "generate"]
+    # the commit is an ordinary commit: reverting it takes the records away again
+    repo.refs.revert(gen.commit, branch="synthetic")
+    assert repo.read("notes", "synthetic").num_rows == main_rows

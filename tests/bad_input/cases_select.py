@@ -123,9 +123,9 @@ CASES = [
         damage=selected(),
     ),
     Case(
-        "selection-apply-augment-not-wired",
+        "selection-apply-augment-without-transforms",
         ["selection", "apply", SELECTION, "--action", "augment"],
-        says=["'augment' is not wired to selections yet"],
+        says=["augment needs transforms", "word-dropout:text"],
         error="bad_input",
         damage=selected(),
     ),

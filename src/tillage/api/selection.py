@@ -7,9 +7,12 @@ registered strategy (`tillage.selection.strategies`) with a seeded generator.
 The picks are stored as rows of the ``selections`` dataset, one commit per
 selection, and the provenance in the catalog, so `get` shows a selection as it
 was made and `rerun` makes it again. `apply` acts on a selection: ``label`` and
-``relabel`` queue its records in an annotation task, ``remove`` deletes them by
-key in one commit on a branch of their own (merge it to make the removal real;
-`Refs.revert` undoes it).
+``relabel`` queue its records in an annotation task; ``remove`` deletes them by
+key, ``augment`` adds records made from them by named transforms and
+``generate`` adds synthetic records like them (refused unless they pass the
+fidelity gate), each in one commit on a branch of their own (merge it to make
+the change real; `Refs.revert` undoes it). Where each new record came from is
+recorded in the same transaction (`derived`).
 """
 
 from __future__ import annotations
@@ -42,13 +45,11 @@ if TYPE_CHECKING:
 
     from tillage.core.commit import Commit
     from tillage.labels.sets import LabelSets
+    from tillage.selection.augment import Transform
     from tillage.selection.results import Features, Predictions
     from tillage.selection.selections import ActionResult, SelectedRecord, Selection
     from tillage.selection.strategies import Candidates, StrategyInfo
     from tillage.store.selections import SelectionRecord, SelectionStore
-
-WIRED_LATER = ("augment", "generate")
-"""Actions whose pure modules exist but that `apply` does not run yet."""
 
 
 class Selections(Namespace):
@@ -447,22 +448,38 @@ class Selections(Namespace):
         *,
         branch: str | None = None,
         task: str | None = None,
+        transforms: Mapping[str, Any] | Sequence[Transform | str] | None = None,
+        generator: str = "gaussian-copula",
+        n: int | None = None,
+        seed: int = 0,
     ) -> ActionResult:
         """Act on the records of a stored selection.
 
         ``label`` and ``relabel`` queue them in annotation ``task`` (default: the
         selection's) under its current spec version; ``label`` refuses records that
-        already have a label there, ``relabel`` takes them. ``remove`` deletes them
-        by key in one commit on ``branch`` (default: a new branch
-        ``selection/ID`` off the current branch); merging that branch makes the
-        removal real and reverting its commit undoes it. The action and the
-        selection id are recorded with the selection.
+        already have a label there, ``relabel`` takes them. The other actions make
+        one commit on ``branch`` (default: a new branch ``selection/ID`` off the
+        current branch); merging that branch makes the change real and reverting
+        its commit undoes it: ``remove`` deletes the records by key; ``augment``
+        adds, for each of ``transforms`` and each record, a transformed copy with a
+        fresh key; ``generate`` adds ``n`` synthetic records learnt from the
+        selected ones by ``generator``, refused (nothing written) when they fit the
+        selected records worse than sampling each column on its own does. The
+        action, and where each new record came from, are recorded with the commit.
 
         Args:
             selection_id: the selection.
-            action: ``label``, ``relabel`` or ``remove`` (default: the one its picks propose).
-            branch: where ``remove`` commits (created off the current branch if new).
+            action: ``label``, ``relabel``, ``remove``, ``augment`` or ``generate``
+                (default: the one its picks propose).
+            branch: where ``remove``, ``augment`` and ``generate`` commit (created
+                off the current branch if new).
             task: the annotation task for ``label`` and ``relabel``.
+            transforms: for ``augment``: `tillage.selection.augment.Transform`
+                values or ``NAME:COLUMN`` of one that ships (``word-dropout:text``,
+                ``swap-words:text``), or name -> ``function(record) -> record``.
+            generator: for ``generate``: ``gaussian-copula`` or ``smote-nc``.
+            n: for ``generate``: how many records (default: as many as selected).
+            seed: seeds ``augment``'s and ``generate``'s random draws.
 
         Returns:
             What was done: records, branch and commit, or task and spec version.
@@ -470,8 +487,10 @@ class Selections(Namespace):
         Raises:
             NoSuchSelectionError: no selection has that id.
             NoSuchActionError: an action that does not exist.
+            FidelityGateError: generated records failed the fidelity gate.
             InputError: no task for ``label``, records already labelled, a task over
-                another dataset, an action not wired yet, picks proposing several actions.
+                another dataset, picks proposing several actions, options that do
+                not belong to the action, no transforms for ``augment``.
         """
         from tillage.selection.strategies import ACTIONS
 
@@ -486,16 +505,19 @@ class Selections(Namespace):
             action = proposed[0]
         if action not in ACTIONS:
             raise NoSuchActionError(str(action), ACTIONS)
-        if action in WIRED_LATER:
-            raise InputError(
-                f"action {action!r} is not wired to selections yet; apply label, relabel or "
-                f"remove, or run {action} through tillage.selection.{action} directly."
-            )
         principal = self._scope.principal or self._storage.config.who()
-        if action == "remove":
+        if transforms is not None and action != "augment":
+            raise InputError(f"transforms are for augment, not {action}.")
+        if n is not None and action != "generate":
+            raise InputError(f"n (how many records to generate) is for generate, not {action}.")
+        if action in ("remove", "augment", "generate"):
             if task is not None:
-                raise InputError("--task is for label and relabel; remove takes --branch.")
-            return self._remove(selection, branch, principal)
+                raise InputError(f"--task is for label and relabel; {action} takes --branch.")
+            if action == "remove":
+                return self._remove(selection, branch, principal)
+            return self._derive(
+                selection, action, branch, principal, transforms, generator, n, seed
+            )
         if branch is not None:
             raise InputError(
                 f"--branch is for remove; {action} queues records in an annotation task "
@@ -619,6 +641,126 @@ class Selections(Namespace):
                 self._repo.refs.delete_branch(target)
             raise
         return results[-1]
+
+    def _derive(
+        self,
+        selection: Selection,
+        action: str,
+        branch: str | None,
+        principal: str,
+        transforms: Mapping[str, Any] | Sequence[Transform | str] | None,
+        generator: str,
+        n: int | None,
+        seed: int,
+    ) -> ActionResult:
+        """Add records made from the selected ones (``augment``, ``generate``) in one commit."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from tillage.selection.selections import ActionResult
+
+        if action == "augment" and not transforms:
+            raise InputError(
+                "augment needs transforms: NAME:COLUMN of one that ships (word-dropout:text, "
+                "swap-words:text), or in Python name -> function(record) -> record."
+            )
+        count_ = len(selection) if n is None else _whole(n, "n", 1)
+        target = branch or f"selection/{selection.id}"
+        created = target not in self._repo.refs.branches()
+        if created:
+            self._repo.refs.create_branch(target)
+        try:
+            key = self._record_key(selection.dataset)
+            keys = self._repo.datasets.read(
+                selection.dataset, target, columns=[key], purpose=Purpose.SELECT
+            ).column(key)
+            wanted = pa.array(selection.record_ids, pa.string())
+            rows = self._repo.datasets.read(selection.dataset, target, purpose=Purpose.SELECT)
+            chosen = rows.filter(pc.is_in(_record_ids_array(rows.column(key)), value_set=wanted))
+            if chosen.num_rows == 0:
+                raise InputError(
+                    f"none of the {len(selection)} record(s) of selection {selection.id} are in "
+                    f"{selection.dataset!r} on branch {target!r}; nothing to {action} from."
+                )
+            made: Any
+            if action == "augment":
+                from tillage.selection.augment import augment
+
+                assert transforms is not None
+                made = augment(chosen, transforms, key=key, seed=seed, taken=[keys])
+                how = "transform"
+            else:
+                from tillage.selection.generate import generate, generator_named
+
+                made = generate(
+                    chosen,
+                    count_,
+                    generator_named(generator),
+                    key=key,
+                    seed=seed,
+                    taken=[keys],
+                    where=f"the {chosen.num_rows:,} records of selection {selection.id}",
+                )
+                how = "generator"
+            provenance = made.provenance.to_pylist()
+            results: list[ActionResult] = []
+
+            def record(conn: Connection, commit: Commit) -> None:
+                result = ActionResult(
+                    selection=selection.id,
+                    action=action,
+                    records=chosen.num_rows,
+                    branch=target,
+                    commit=commit.id,
+                    made=len(made),
+                    detail=made.to_dict(),
+                )
+                self._store.add_action(selection.id, action, result.to_dict(), principal, conn)
+                self._store.add_derived(
+                    conn,
+                    [
+                        {
+                            "dataset": selection.dataset,
+                            "record_id": str(p[key]),
+                            "commit_id": commit.id,
+                            "derived_from": p["derived_from"],
+                            "action": action,
+                            "selection_id": selection.id,
+                            "how": p[how],
+                        }
+                        for p in provenance
+                    ],
+                )
+                results.append(result)
+
+            self._repo.datasets.ingest(
+                selection.dataset,
+                made.records,
+                key=key,
+                mode="append",
+                branch=target,
+                message=(
+                    f"{action}: {len(made)} record(s) of {selection.dataset} made from the "
+                    f"{chosen.num_rows} chosen by selection {selection.id} ({selection.strategy})"
+                ),
+                on_commit=record,
+            )
+        except TillageError:
+            if created:
+                self._repo.refs.delete_branch(target)
+            raise
+        return results[-1]
+
+    def derived(
+        self, dataset: str, record_ids: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Where ``dataset``'s generated and augmented records came from, oldest first.
+
+        Each: ``record_id``, the ``commit_id`` that added it, ``derived_from`` (the
+        source record's id, or None for a generated record), ``action``,
+        ``selection_id`` and ``how`` (the transform or generator).
+        """
+        return self._store.derived(dataset, None if record_ids is None else list(record_ids))
 
     def list(self, dataset: str | None = None) -> list[Selection]:
         """Stored selections, newest first (of ``dataset`` only, if given), without their picks."""

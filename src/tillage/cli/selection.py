@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 selection_app = typer.Typer(
     cls=TopicGroup,
     name="selection",
-    help="Stored selections: show, list, apply an action (label, relabel, remove).",
+    help="Stored selections: show, list, apply an action (label, relabel, remove, augment, "
+    "generate).",
     no_args_is_help=True,
 )
 app.add_typer(selection_app, rich_help_panel="Selection")
@@ -239,7 +240,8 @@ def selection_apply(
             "--action",
             "-a",
             metavar="A",
-            help="label, relabel or remove (default: the action the picks propose).",
+            help="label, relabel, remove, augment or generate (default: the action the "
+            "picks propose).",
         ),
     ] = None,
     branch: Annotated[
@@ -248,7 +250,8 @@ def selection_apply(
             "--branch",
             "-b",
             metavar="B",
-            help="For remove: the branch to commit on (default: a new selection/ID).",
+            help="For remove, augment and generate: the branch to commit on (default: a new "
+            "selection/ID).",
         ),
     ] = None,
     task: Annotated[
@@ -257,16 +260,53 @@ def selection_apply(
             "--task", metavar="T", help="For label and relabel: the annotation task to queue in."
         ),
     ] = None,
+    transform: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--transform",
+            metavar="NAME:COLUMN",
+            help="For augment (repeatable): word-dropout:COLUMN or swap-words:COLUMN.",
+        ),
+    ] = None,
+    generator: Annotated[
+        str,
+        typer.Option("--generator", metavar="G", help="For generate: gaussian-copula or smote-nc."),
+    ] = "gaussian-copula",
+    count: Annotated[
+        int | None,
+        typer.Option(
+            "-n", metavar="N", help="For generate: how many records (default: as many as chosen)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="For augment and generate: the seed.")
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Act on a selection's records: queue them for (re)labelling, or remove them on a branch."""
+    """Act on a selection's records: queue them for (re)labelling, or remove them, augment
+    them or generate records like them on a branch."""
     out = _out(ctx, as_json)
-    result = _open(ctx).selection.apply(selection_id, action, branch=branch, task=task)
+    result = _open(ctx).selection.apply(
+        selection_id,
+        action,
+        branch=branch,
+        task=task,
+        transforms=transform or None,
+        generator=generator,
+        n=count,
+        seed=seed,
+    )
     if result.action == "remove":
         text = (
             f"removed {result.records:,} record(s) on branch {result.branch} "
             f"(commit {str(result.commit)[:12]}); merge it to make the removal real: "
             f"tillage merge {result.branch}"
+        )
+    elif result.action in ("augment", "generate"):
+        text = (
+            f"{result.action}: added {result.made:,} record(s) made from {result.records:,} on "
+            f"branch {result.branch} (commit {str(result.commit)[:12]}); merge it to keep "
+            f"them: tillage merge {result.branch}"
         )
     else:
         text = (

@@ -94,7 +94,7 @@ class Augmented:
 
 def augment(
     records: pa.Table,
-    transforms: Mapping[str, Callable[..., Any] | Transform] | Sequence[Transform],
+    transforms: Mapping[str, Callable[..., Any] | Transform] | Sequence[Transform | str],
     *,
     key: str,
     seed: int,
@@ -104,7 +104,8 @@ def augment(
 
     Args:
         records: the selected records, with the key column.
-        transforms: `Transform` values, or a mapping from name to a record function
+        transforms: `Transform` values (or ``NAME:COLUMN`` for one that ships, see
+            `transform_named`), or a mapping from name to a record function
             (``record -> record``) or to a `Transform`.
         key: the dataset's key column; new records get keys that neither ``records``
             nor ``taken`` hold.
@@ -146,16 +147,17 @@ def augment(
 
 
 def _transforms(
-    given: Mapping[str, Callable[..., Any] | Transform] | Sequence[Transform],
+    given: Mapping[str, Callable[..., Any] | Transform] | Sequence[Transform | str],
 ) -> list[Transform]:
-    """``given`` as a list of `Transform`, each name once."""
+    """``given`` as a list of `Transform`, each name once (``NAME:COLUMN`` names one that
+    ships, see `transform_named`)."""
     if isinstance(given, Mapping):
         out = [
             t if isinstance(t, Transform) and t.name == name else _named(name, t)
             for name, t in given.items()
         ]
     else:
-        out = list(given)
+        out = [transform_named(t) if isinstance(t, str) else t for t in given]
     if not out:
         raise InputError("no transforms given; name at least one transform to augment with.")
     bad = [t for t in out if not isinstance(t, Transform) or not callable(t.function)]
@@ -303,6 +305,29 @@ def swap_adjacent_words(column: str, swaps: int = 1, *, name: str = "swap-words"
         return record
 
     return Transform(name, swap, seeded=True)
+
+
+BUILT_IN: dict[str, Callable[[str], Transform]] = {
+    "word-dropout": word_dropout,
+    "swap-words": swap_adjacent_words,
+}
+"""The transforms that ship, by the name ``NAME:COLUMN`` gives (`transform_named`)."""
+
+
+def transform_named(spec: str) -> Transform:
+    """A transform that ships, from ``NAME:COLUMN`` (``word-dropout:text``), at its defaults.
+
+    Raises:
+        InputError: not ``NAME:COLUMN``, or no transform of that name ships.
+    """
+    name, sep, column = spec.partition(":")
+    make = BUILT_IN.get(name.strip())
+    if not sep or not column.strip() or make is None:
+        raise InputError(
+            f"cannot read transform {spec!r}; write NAME:COLUMN with NAME one of "
+            f"{', '.join(BUILT_IN)} (word-dropout:text), or pass functions in Python."
+        )
+    return make(column.strip())
 
 
 def _words(record: Mapping[str, Any], column: str) -> list[str] | None:

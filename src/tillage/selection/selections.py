@@ -172,6 +172,9 @@ class ActionResult:
         spec_version: that task's spec version when they were queued.
         queued: how many of them were new to the task's queue.
         note: a remark a person should see.
+        made: how many new records ``augment`` or ``generate`` made.
+        detail: what else the action reports (the fidelity gate's numbers, the
+            records each transform made), as JSON-ready values.
     """
 
     selection: str
@@ -183,10 +186,14 @@ class ActionResult:
     spec_version: int | None = None
     queued: int | None = None
     note: str | None = None
+    made: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready values."""
         return {
+            "made": self.made,
+            "detail": self.detail,
             "selection": self.selection,
             "action": self.action,
             "records": self.records,

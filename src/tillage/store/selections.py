@@ -7,6 +7,7 @@ how each selection was made and what was done with it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,18 @@ class SelectionActionRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     principal: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[str] = mapped_column(String(40))
+
+
+class DerivedRecordRow(Base):
+    __tablename__ = "derived_records"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset: Mapped[str] = mapped_column(String(128))
+    record_id: Mapped[str] = mapped_column(String(512))
+    commit_id: Mapped[str] = mapped_column(String(64))
+    derived_from: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    action: Mapped[str] = mapped_column(String(40))
+    selection_id: Mapped[str] = mapped_column(String(40))
+    how: Mapped[str] = mapped_column(String(200))
 
 
 @dataclass(frozen=True)
@@ -145,6 +158,26 @@ class SelectionStore:
                 .order_by(SelectionActionRow.id)
             )
             return [ActionRecord(**r._mapping) for r in rows]
+
+    @staticmethod
+    def add_derived(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Record where new records came from, in the transaction committing them."""
+        if rows:
+            conn.execute(insert(DerivedRecordRow), list(rows))
+
+    def derived(
+        self, dataset: str, record_ids: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The provenance of ``dataset``'s generated and augmented records, oldest first."""
+        query = (
+            select(DerivedRecordRow.__table__)
+            .where(DerivedRecordRow.dataset == dataset)
+            .order_by(DerivedRecordRow.id)
+        )
+        if record_ids is not None:
+            query = query.where(DerivedRecordRow.record_id.in_(list(record_ids)))
+        with self.engine.connect() as conn:
+            return [{k: v for k, v in r._mapping.items() if k != "id"} for r in conn.execute(query)]
 
     def queued(self, dataset: str, task: str | None = None) -> set[str]:
         """Record ids waiting in annotation tasks over ``dataset`` (in ``task`` only, if given)."""
