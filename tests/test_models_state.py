@@ -430,3 +430,28 @@ def test_models_recorded_before_versions_are_numbered_on_upgrade(tmp_path: Path)
         got = sorted((m.name, m.version, m.artifact) for m in again.models.recorded())
         assert got == [("a", 1, None), ("a", 2, None), ("a", 3, None), ("b", 1, None)]
         assert again.models.record("b", "pts").version == 2
+
+
+# -- the CLI ---------------------------------------------------------------------------
+
+
+def test_the_models_commands_list_show_and_predict(repo: Repo, clf: LogisticRegression) -> None:
+    from cli_runner import cli, cli_json
+
+    root = repo.path
+    assert cli_json("-C", root, "models", "list") == {"models": []}
+    assert "no models recorded yet" in cli("-C", root, "models", "list").stdout
+    first = repo.models.record("clf", "pts", model=clf, metrics={"auc": 0.9})
+    repo.models.record("clf", "pts", features=["x1"])
+    listed = cli_json("-C", root, "models", "list", "clf")["models"]
+    assert [m["version"] for m in listed] == [2, 1]
+    assert listed[1] == first.to_dict()
+    assert cli_json("-C", root, "models", "show", "clf", "--version", "1") == first.to_dict()
+    text = cli("-C", root, "models", "show", "clf", "--version", "1").stdout
+    assert "model clf version 1" in text and "models/clf/1.skops" in text and "auc" in text
+
+    doc = cli_json("-C", root, "models", "predict", "clf", "pts", "--version", "1")
+    assert doc["records"] == N and doc["version"] == 1 and doc["stored_in"] == "clf-predictions"
+    assert len(repo.models.predictions("clf", "pts", version=1)) == N
+    out = cli("-C", root, "models", "predict", "clf", "pts", "-v", "1").stdout
+    assert f"predicted {N} record(s) of pts" in out and "clf-predictions" in out

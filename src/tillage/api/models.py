@@ -227,6 +227,10 @@ class Models(Namespace):
         """Recorded model versions, newest first."""
         return self._monitor.store.models(name=name)
 
+    def predictions_dataset(self, name: str) -> str:
+        """The dataset that holds model ``name``'s predictions (``NAME-predictions``)."""
+        return predictions_dataset(name)
+
     def names(self) -> list[str]:
         """The names models are recorded under, for `NoSuchModelError`."""
         return sorted({m.name for m in self._monitor.store.models()})
