@@ -455,3 +455,27 @@ def test_the_models_commands_list_show_and_predict(repo: Repo, clf: LogisticRegr
     assert len(repo.models.predictions("clf", "pts", version=1)) == N
     out = cli("-C", root, "models", "predict", "clf", "pts", "-v", "1").stdout
     assert f"predicted {N} record(s) of pts" in out and "clf-predictions" in out
+
+
+def test_the_readme_models_section_runs_as_written(tmp_path: Path) -> None:
+    import os
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("\n## Models: versions, files and predictions per record\n")
+    end = readme.find("\n## ", start + 1)
+    [code] = re.findall(r"```python\n(.*?)```", readme[start:end], flags=re.S)
+    scope: dict[str, object] = {}
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        exec(compile(code, "README.md", "exec"), scope)
+    finally:
+        os.chdir(here)
+    repo = scope["repo"]
+    assert isinstance(repo, Repo)
+    try:
+        assert len(repo.models.predictions("clf", "pts")) == 200
+        assert scope["features"].matrix.shape == (200, 1)  # type: ignore[attr-defined]
+    finally:
+        repo.close()
