@@ -479,3 +479,17 @@ def test_the_readme_models_section_runs_as_written(tmp_path: Path) -> None:
         assert scope["features"].matrix.shape == (200, 1)  # type: ignore[attr-defined]
     finally:
         repo.close()
+
+
+def test_a_composite_key_is_refused_with_what_to_do(repo: Repo, clf: LogisticRegression) -> None:
+    table = points(range(20)).append_column("part", pa.array([i % 2 for i in range(20)]))
+    repo.ingest("two", table, key=["id", "part"])
+    repo.models.record("clf", "pts", model=clf)
+    for action in (
+        lambda: repo.models.predict("clf", "two"),
+        lambda: repo.models.features("two"),
+        lambda: repo.models.record_predictions("clf", "two", [1], [[0.5, 0.5]], ["no", "yes"]),
+    ):
+        expect_unchanged(
+            repo, tillage.InputError, action, "composite key (id, part)", "predictions and features"
+        )

@@ -322,7 +322,7 @@ class Models(Namespace):
         if m.artifact is None:
             raise NoModelArtifactError(m.name, m.version)
         features = self._usable_features(m, dataset, commit)
-        key = self._repo.labels.sets().record_key(dataset)
+        key = self._record_key(dataset)
         estimator = self._load(m)
         classes = m.classes or _classes(estimator)
         named = hasattr(estimator, "feature_names_in_")
@@ -432,7 +432,7 @@ class Models(Namespace):
                 )
             if not np.isfinite(vectors).all():
                 raise InputError("embedding has NaN or infinite values.")
-        key = self._repo.labels.sets().record_key(dataset)
+        key = self._record_key(dataset)
         column = self._reader.table(Purpose.PREDICT, dataset, pin, commit.id, columns=[key])
         what = f"the key column {key!r} of dataset {dataset!r}"
         ids = as_record_ids(keys, column.schema.field(key).type, what)
@@ -633,7 +633,7 @@ class Models(Namespace):
         from tillage.selection.featurize import DefaultFeaturizer
 
         commit, pin = self._data(dataset, ref)
-        key = self._repo.labels.sets().record_key(dataset)
+        key = self._record_key(dataset)
         names = self._tables.schema(dataset, pin).names
         cols = [c for c in names if c != key] if columns is None else list(columns)
         missing = [c for c in cols if c not in names]
@@ -679,6 +679,17 @@ class Models(Namespace):
                 dataset, ref or self._repo.refs.current_branch, list(commit.pins)
             )
         return commit, commit.pins[dataset]
+
+    def _record_key(self, dataset: str) -> str:
+        """The one key column whose values name records in predictions and features."""
+        key = self._repo.datasets.key(dataset)
+        if len(key) != 1:
+            raise InputError(
+                f"dataset {dataset!r} has a composite key ({', '.join(key)}); predictions "
+                "and features name each record by a one-column key. Add a column that "
+                "identifies each record on its own and key a dataset by it."
+            )
+        return key[0]
 
     def _branch_of(self, ref: str | None) -> str | None:
         """``ref`` when it is a branch, else None (the current branch)."""
