@@ -493,3 +493,33 @@ def test_a_composite_key_is_refused_with_what_to_do(repo: Repo, clf: LogisticReg
         expect_unchanged(
             repo, tillage.InputError, action, "composite key (id, part)", "predictions and features"
         )
+
+
+@pytest.mark.slow
+def test_writers_recording_one_model_at_once_get_distinct_versions_and_files(
+    repo: Repo,
+) -> None:
+    import subprocess
+    import sys
+
+    child = (
+        "import sys, tillage\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "repo = tillage.open(sys.argv[1])\n"
+        "x = repo.read('pts', columns=['x1', 'x2']).to_pandas()\n"
+        "y = (x['x1'] > float(sys.argv[2])).to_numpy()\n"
+        "fit = LogisticRegression().fit(x, y)\n"
+        "repo.models.record('warm', 'pts')\n"
+        "while len(repo.models.recorded('warm')) < 2:\n"  # both ready: start together
+        "    pass\n"
+        "for _ in range(12):\n"
+        "    repo.models.record('clf', 'pts', model=fit)\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", child, str(repo.path), t]) for t in ("-0.5", "0.5")
+    ]
+    assert [p.wait(timeout=240) for p in procs] == [0, 0]
+    versions = sorted(m.version for m in repo.models.recorded("clf"))
+    assert versions == list(range(1, 25))
+    for v in versions:
+        repo.models.load("clf", version=v)  # each file is the one its version recorded

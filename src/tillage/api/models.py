@@ -177,16 +177,18 @@ class Models(Namespace):
             )
 
         try:
-            return self._monitor.store.add_model(
-                name,
-                dataset,
-                commit.id,
-                importance,
-                metrics or {},
-                self._storage.config.who(),
-                ModelFacts(**facts),
-                write if saved is not None else None,
-            )
+            # The write lock: another process must not write this version's file too.
+            with self._writer.locked():
+                return self._monitor.store.add_model(
+                    name,
+                    dataset,
+                    commit.id,
+                    importance,
+                    metrics or {},
+                    self._storage.config.who(),
+                    ModelFacts(**facts),
+                    write if saved is not None else None,
+                )
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)
