@@ -523,3 +523,29 @@ def test_writers_recording_one_model_at_once_get_distinct_versions_and_files(
     assert versions == list(range(1, 25))
     for v in versions:
         repo.models.load("clf", version=v)  # each file is the one its version recorded
+
+
+def test_a_model_that_cannot_give_probabilities_or_fails_on_the_records_is_an_input_error(
+    repo: Repo,
+) -> None:
+    from sklearn.svm import LinearSVC
+
+    x = repo.read("pts", columns=["x1", "x2"]).to_pandas()
+    y = repo.read("pts").column("y").to_pylist()
+    repo.models.record("svm", "pts", model=LinearSVC().fit(x, y))
+    expect_unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.models.predict("svm", "pts"),
+        "(LinearSVC) has no predict_proba",
+        "record_predictions",
+    )
+    groups = repo.read("pts", columns=["x1", "group"]).to_pandas().assign(group=1.0)
+    repo.models.record("by_group", "pts", model=LogisticRegression().fit(groups, y))
+    expect_unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.models.predict("by_group", "pts"),
+        "cannot predict records of 'pts'",
+        "nothing was stored",
+    )

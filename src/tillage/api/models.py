@@ -326,6 +326,13 @@ class Models(Namespace):
         features = self._usable_features(m, dataset, commit)
         key = self._record_key(dataset)
         estimator = self._load(m)
+        if not callable(getattr(estimator, "predict_proba", None)):
+            raise InputError(
+                f"model {name!r} version {m.version} ({type(estimator).__name__}) has no "
+                "predict_proba, so it gives no class probabilities. Record a probabilistic "
+                "classifier (or wrap it in CalibratedClassifierCV), or store its scores with "
+                "repo.models.record_predictions."
+            )
         classes = m.classes or _classes(estimator)
         named = hasattr(estimator, "feature_names_in_")
         keys: list[pa.Array] = []
@@ -339,7 +346,14 @@ class Models(Namespace):
                 continue
             table = pa.Table.from_batches([batch]).select(list(features))
             x = table.to_pandas() if named else table.to_pandas().to_numpy()
-            parts.append(np.asarray(estimator.predict_proba(x), dtype=np.float32))
+            try:
+                parts.append(np.asarray(estimator.predict_proba(x), dtype=np.float32))
+            except (ValueError, TypeError) as e:  # the records do not fit what it was fitted on
+                raise InputError(
+                    f"model {name!r} version {m.version} cannot predict records of {dataset!r} "
+                    f"at {commit.short_id}: {e}. Check that the columns hold what it was "
+                    "trained on; nothing was stored."
+                ) from None
             keys.append(key_text(batch.column(key)))
             done += batch.num_rows
             if progress is not None:
