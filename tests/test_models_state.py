@@ -85,7 +85,9 @@ def test_each_record_is_a_new_version_with_its_code_data_labels_and_features(
 
     other = repo.record_model("other", "pts")  # the README's alias: a name of its own
     assert other.version == 1 and other.features == ()
-    with pytest.raises(tillage.NoSuchModelError, match="version 3"):
+    with pytest.raises(
+        tillage.NoSuchModelError, match=r"'clf' has no version 3 \(its versions: 1, 2\)"
+    ):
         repo.models.get("clf", version=3)
 
 

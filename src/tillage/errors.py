@@ -144,8 +144,16 @@ class NoSuchRefError(NoSuchNameError):
 class NoSuchModelError(NoSuchNameError):
     code = "no_such_model"
 
-    def __init__(self, name: str, known: Sequence[str]) -> None:
+    def __init__(self, name: str, known: Sequence[str], version: int | None = None) -> None:
         self.name = name
+        self.version = version
+        if version is not None:  # the name is known; ``known`` lists its versions
+            self.known = list(known)
+            super().__init__(
+                f"model {name!r} has no version {version} (its versions: "
+                f"{', '.join(known)}). See them with `tillage models list {name}`."
+            )
+            return
         self.known, have = _known(known)
         super().__init__(
             f"no model named {name!r} is recorded (models: {have}). Check the name, or "

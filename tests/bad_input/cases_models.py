@@ -53,7 +53,7 @@ CASES = [
     Case(
         "models-show-unknown-version",
         ["models", "show", "delay", "--version", "7"],
-        says=["'delay version 7'", "delay version(s) 1"],
+        says=["model 'delay' has no version 7", "its versions: 1", "tillage models list delay"],
         error="no_such_model",
         damage=recorded(),
     ),

@@ -208,8 +208,8 @@ class Models(Namespace):
         for m in models:
             if m.version == version:
                 return m
-        have = ", ".join(str(m.version) for m in sorted(models, key=lambda m: m.version))
-        raise NoSuchModelError(f"{name} version {version}", [f"{name} version(s) {have}"])
+        have = [str(m.version) for m in sorted(models, key=lambda m: m.version)]
+        raise NoSuchModelError(name, have, version)
 
     def set_feature_importance(self, name: str, importance: dict[str, float]) -> Model:
         """Set the feature importances of the latest model recorded as ``name``.
