@@ -551,3 +551,22 @@ def test_a_model_that_cannot_give_probabilities_or_fails_on_the_records_is_an_in
         "cannot predict records of 'pts'",
         "nothing was stored",
     )
+
+
+def test_a_model_fitted_on_an_array_predicts_from_the_recorded_feature_columns(
+    repo: Repo,
+) -> None:
+    table = repo.read("pts")
+    x = np.column_stack([table.column("x2").to_numpy(), table.column("x1").to_numpy()])
+    arr = LogisticRegression().fit(x, table.column("y").to_pylist())
+    repo.models.record("arr", "pts", model=arr, features=["x2", "x1"])
+    made = repo.models.predict("arr", "pts")  # no feature-name warning: it gets an array
+    np.testing.assert_allclose(made.proba, arr.predict_proba(x), rtol=1e-6)
+    repo.models.record("nofeatures", "pts", model=arr)
+    expect_unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.models.predict("nofeatures", "pts"),
+        "no recorded feature columns",
+        "features=[...]",
+    )
