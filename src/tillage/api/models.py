@@ -496,15 +496,19 @@ class Models(Namespace):
         at = self._branch_of(ref)
         if store not in self._repo.datasets.pins(at):
             raise NoPredictionsError(name, dataset, commit.id)
-        # Filtered here, not by Lance: its string filters scan a million rows 7x slower.
-        columns = ["dataset", "record_id", "model_version", "data_version", "proba", "embedding"]
-        table = self._repo.datasets.read(store, at, columns=columns, purpose=Purpose.PREDICT)
+        # Lance filters the version (an int) as it reads; the strings are compared here,
+        # which took a seventh of the time Lance's string filter took on a million rows.
+        columns = ["dataset", "record_id", "data_version", "proba", "embedding"]
+        table = self._repo.datasets.read(
+            store,
+            at,
+            columns=columns,
+            where=f"model_version = {int(m.version)}",
+            purpose=Purpose.PREDICT,
+        )
         table = table.filter(
             pc.and_(
-                pc.and_(
-                    pc.equal(table.column("dataset"), dataset),
-                    pc.equal(table.column("model_version"), m.version),
-                ),
+                pc.equal(table.column("dataset"), dataset),
                 pc.equal(table.column("data_version"), _version_text(pin)),
             )
         )
