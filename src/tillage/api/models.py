@@ -552,7 +552,15 @@ class Models(Namespace):
         store = predictions_dataset(m.name)
         self._check_store(store)
         n = len(ids)
-        labels = [classes[i] for i in proba.argmax(axis=1)] if n and classes else [None] * n
+        labels = (
+            pa.array(classes, pa.string()).take(pa.array(proba.argmax(axis=1)))
+            if n and classes
+            else pa.nulls(n, pa.string())
+        )
+
+        def same(value: object, kind: pa.DataType) -> pa.Array:
+            return pa.repeat(pa.scalar(value, kind), n)
+
         k = proba.shape[1]
         rows = pa.ListArray.from_arrays(
             pa.array(np.arange(0, n * k + 1, k, dtype=np.int32)),
@@ -568,12 +576,12 @@ class Models(Namespace):
             vectors = pa.nulls(n, pa.list_(pa.float32()))
         table = pa.table(
             {
-                "dataset": pa.array([dataset] * n, pa.string()),
+                "dataset": same(dataset, pa.string()),
                 "record_id": ids,
-                "model_version": pa.array([m.version] * n, pa.int64()),
-                "data_commit": pa.array([commit.id] * n, pa.string()),
-                "data_version": pa.array([_version_text(pin)] * n, pa.string()),
-                "label": pa.array(labels, pa.string()),
+                "model_version": same(m.version, pa.int64()),
+                "data_commit": same(commit.id, pa.string()),
+                "data_version": same(_version_text(pin), pa.string()),
+                "label": labels,
                 "proba": rows,
                 "embedding": vectors,
             },
