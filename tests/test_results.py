@@ -44,7 +44,8 @@ ALERT_KEYS = [
     "actions",
 ]
 MODEL_KEYS = ["id", "name", "dataset", "commit_id", "importance", "metrics", "created_at"]
-MODEL_KEYS += ["principal"]
+MODEL_KEYS += ["principal", "version", "features", "classes", "labelset", "labelset_commit"]
+MODEL_KEYS += ["code_version", "artifact"]
 CHECK_KEYS = ["dataset", "schema_file", "schema_sha256", "reference", "findings"]
 APPLIED_KEYS = ["labelset", "commit", "votes", "labels", "gold", "report", "errors", "model"]
 

@@ -16,7 +16,7 @@ aggregates, differentially private answers and refusal.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,8 @@ class Purpose(StrEnum):
     ANNOTATION = "annotation"  # task content shown to annotators
     TRAINING_SET = "training_set"
     SELECT = "select"  # the pool a selection strategy chooses records from
+    PREDICT = "predict"  # a model's inputs, and the predictions it stored
+    FEATURES = "features"  # a featurizer's inputs, and its cached vectors
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,42 @@ class Reader:
                 raise
             raise InvalidFilterError(where, lance_problem(e)) from e
         return table.cast(pa.schema([f.remove_metadata() for f in table.schema]))
+
+    def batches(
+        self,
+        purpose: Purpose,
+        dataset: str,
+        pin: DatasetPin,
+        commit: str | None,
+        *,
+        columns: list[str],
+        batch_size: int,
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of a pinned version, ``columns`` only, as batches of at most ``batch_size``.
+
+        For the readers that map over a whole version without holding it (a model
+        predicting on every record).
+
+        Raises:
+            InputError: unknown columns.
+            CorruptDataError: the version's files are damaged.
+        """
+        tables = self._tables()
+        ds = tables.open(dataset, pin)
+        unknown = [c for c in columns if c not in ds.schema.names]
+        if unknown:
+            raise InputError(
+                f"unknown column(s) {', '.join(unknown)} in {dataset!r}; "
+                f"its columns: {', '.join(ds.schema.names)}."
+            )
+        self.grant(purpose, dataset, commit, columns)
+        try:
+            yield from ds.to_batches(columns=columns, batch_size=batch_size)
+        except (ValueError, OSError) as e:
+            damaged = tables.read_error(dataset, pin, e)
+            if damaged is not None:
+                raise damaged from None
+            raise
 
     def version(self, purpose: Purpose, dataset: str, pin: DatasetPin, commit: str | None) -> Any:
         """The pinned version opened for reading (a Lance dataset), after `grant`.

@@ -38,6 +38,7 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── QualityCheckError        a batch broke a blocking schema rule
     │   ├── EmptyPoolError           no records left to select from
     │   ├── MissingFeaturesError     a model's features are not in a dataset
+    │   ├── NoModelArtifactError     a model version recorded without its file
     │   ├── FidelityGateError        generated records less faithful than a baseline
     │   └── TransformError           an augmentation transform failed on a record
     ├── NoPredictionsError           a model has no predictions for a dataset version
@@ -48,6 +49,7 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── CatalogMissingError      the catalog file is gone or empty
     │   └── CatalogDamagedError      the catalog file is not a readable database
     ├── CorruptDataError             a data file differs from what its commit wrote
+    │   └── CorruptModelError        a model's file differs from what was saved
     ├── StorageError                 the file system refused a read or write
     │   ├── DiskFullError            no space left for a write
     │   └── ReadOnlyRepositoryError  a write on a repository it may not change
@@ -145,8 +147,16 @@ class NoSuchRefError(NoSuchNameError):
 class NoSuchModelError(NoSuchNameError):
     code = "no_such_model"
 
-    def __init__(self, name: str, known: Sequence[str]) -> None:
+    def __init__(self, name: str, known: Sequence[str], version: int | None = None) -> None:
         self.name = name
+        self.version = version
+        if version is not None:  # the name is known; ``known`` lists its versions
+            self.known = list(known)
+            super().__init__(
+                f"model {name!r} has no version {version} (its versions: "
+                f"{', '.join(known)}). See them with `tillage models list {name}`."
+            )
+            return
         self.known, have = _known(known)
         super().__init__(
             f"no model named {name!r} is recorded (models: {have}). Check the name, or "
@@ -470,6 +480,25 @@ class CorruptDataError(TillageError):
         )
 
 
+class CorruptModelError(CorruptDataError):
+    """A model version's saved file is missing or its bytes differ from those recorded."""
+
+    code = "corrupt_model"
+
+    def __init__(self, model: str, version: int, file: str, problem: str) -> None:
+        self.model = model
+        self.dataset = f"model:{model}"
+        self.version = str(version)
+        self.file = file
+        self.problem = problem
+        TillageError.__init__(
+            self,
+            f"model {model!r} version {version} is damaged: {file} {problem}; nothing was "
+            "loaded from it. Restore the file from a backup, or record the model again "
+            "(repo.models.record(..., model=estimator)).",
+        )
+
+
 class StorageError(TillageError):
     """The file system refused what tillage asked of it; nothing was committed."""
 
@@ -742,6 +771,22 @@ class MissingFeaturesError(InputError):
         )
 
 
+class NoModelArtifactError(InputError):
+    """A model version that was recorded without its fitted model, asked to predict."""
+
+    code = "no_model_artifact"
+
+    def __init__(self, model: str, version: int) -> None:
+        self.model = model
+        self.version = version
+        super().__init__(
+            f"model {model!r} version {version} was recorded without its fitted model, so "
+            "it cannot predict. Record it again with the estimator "
+            f"(repo.models.record({model!r}, DATASET, model=estimator)), or store "
+            "predictions made elsewhere with repo.models.record_predictions."
+        )
+
+
 class FidelityGateError(InputError):
     """Generated records fit the real slice worse than sampling each column alone does."""
 
@@ -829,6 +874,8 @@ EXIT_STATUS: dict[str, int] = {
     "no_predictions": 1,
     "empty_pool": 1,
     "missing_features": 1,
+    "no_model_artifact": 1,
+    "corrupt_model": 1,
     "fidelity_gate": 1,
     "no_such_generator": 1,
     "bad_transform": 1,
@@ -883,6 +930,8 @@ HTTP_STATUS: dict[str, int] = {
     "no_predictions": 409,
     "empty_pool": 422,
     "missing_features": 422,
+    "no_model_artifact": 409,
+    "corrupt_model": 500,
     "fidelity_gate": 422,
     "no_such_generator": 404,
     "bad_transform": 422,

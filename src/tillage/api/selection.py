@@ -328,17 +328,11 @@ class Selections(Namespace):
 
     def _predictions(self, model: str, dataset: str, commit: str) -> Predictions:
         """``model``'s recorded predictions on ``dataset`` at ``commit``."""
-        # repo.models.predictions lands with model versions; integration calls it directly.
-        predictions: Predictions = getattr(self._repo.models, "predictions")(  # noqa: B009
-            model, dataset, commit
-        )
-        return predictions
+        return self._repo.models.predictions(model, dataset, commit)
 
     def _features(self, dataset: str, commit: str) -> Features:
         """The default featurizer's vectors of ``dataset`` at ``commit``."""
-        # repo.models.features lands with the featurizer; integration calls it directly.
-        features: Features = getattr(self._repo.models, "features")(dataset, commit)  # noqa: B009
-        return features
+        return self._repo.models.features(dataset, commit)
 
     def _store_selection(self, **fields: Any) -> Selection:
         """Commit the picks to the ``selections`` dataset and the provenance to the catalog."""

@@ -87,18 +87,64 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Model:
-    """A model recorded against the data version it was trained on.
+class ModelArtifact:
+    """A model's saved file: its format, where it lies and what it must hash to.
 
     Attributes:
-        id: its number; a name recorded again gets a new one.
+        format: ``skops``.
+        path: the file, relative to the repository folder (``models/NAME/VERSION.skops``).
+        sha256: the hash of its bytes when it was written; loading checks it.
+        size: its size in bytes.
+        trusted: the types skops would not load by default that this file holds, as
+            recorded when it was saved; loading trusts exactly these.
+    """
+
+    format: str
+    path: str
+    sha256: str
+    size: int
+    trusted: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "path": self.path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "trusted": list(self.trusted),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelArtifact:
+        return cls(
+            format=str(d["format"]),
+            path=str(d["path"]),
+            sha256=str(d["sha256"]),
+            size=int(d["size"]),
+            trusted=tuple(d.get("trusted") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Model:
+    """A model version, recorded against the code, data and labels it was trained on.
+
+    Attributes:
+        id: its number in the catalog.
         name: the name it is recorded under (``model:NAME`` is a drift reference).
+        version: 1 for the first recorded under ``name``, then 2, 3, ...
         dataset: the dataset it was trained on.
         commit_id: the commit whose version of ``dataset`` it was trained on.
         importance: column -> feature importance (empty: none given).
         metrics: whatever was recorded with it (accuracy, the day, ...).
         created_at: UTC time (ISO-8601) it was recorded.
         principal: who recorded it.
+        features: the columns it reads, in order (empty: not known).
+        classes: the classes its probabilities are over, in order (empty: not known).
+        labelset: the label set its labels came from (None: none named).
+        labelset_commit: the commit whose version of ``labelset`` it was trained on.
+        code_version: its training code's version (a git SHA, a file hash, or as given).
+        artifact: its saved file (None: recorded without one).
     """
 
     id: int
@@ -109,6 +155,13 @@ class Model:
     metrics: Mapping[str, Any] = field(hash=False)
     created_at: str
     principal: str
+    version: int = 1
+    features: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    labelset: str | None = None
+    labelset_commit: str | None = None
+    code_version: str | None = None
+    artifact: ModelArtifact | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,4 +173,11 @@ class Model:
             "metrics": dict(self.metrics),
             "created_at": self.created_at,
             "principal": self.principal,
+            "version": self.version,
+            "features": list(self.features),
+            "classes": list(self.classes),
+            "labelset": self.labelset,
+            "labelset_commit": self.labelset_commit,
+            "code_version": self.code_version,
+            "artifact": self.artifact.to_dict() if self.artifact is not None else None,
         }

@@ -15,7 +15,7 @@ A claim older than the lease is taken to belong to a drainer that died.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy import func as sql_func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tillage.core.alerts import Alert, Model
+from tillage.core.alerts import Alert, Model, ModelArtifact
 from tillage.core.findings import Finding
 from tillage.store.catalog import json_ready, utcnow
 from tillage.store.orm import Base
@@ -120,6 +120,24 @@ class ModelRow(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[str] = mapped_column(String(40))
     principal: Mapped[str] = mapped_column(String(256))
+    version: Mapped[int] = mapped_column(Integer)
+    features: Mapped[list[str]] = mapped_column(JSON)
+    classes: Mapped[list[str]] = mapped_column(JSON)
+    labelset: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    labelset_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    code_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    artifact: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a new model version records besides its name, data and importances."""
+
+    features: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    labelset: str | None = None
+    labelset_commit: str | None = None
+    code_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +211,13 @@ def _model(r: Any) -> Model:
         metrics=dict(r.metrics),
         created_at=r.created_at,
         principal=r.principal,
+        version=r.version,
+        features=tuple(r.features or ()),
+        classes=tuple(r.classes or ()),
+        labelset=r.labelset,
+        labelset_commit=r.labelset_commit,
+        code_version=r.code_version,
+        artifact=ModelArtifact.from_dict(r.artifact) if r.artifact else None,
     )
 
 
@@ -578,8 +603,22 @@ class MonitoringStore:
         importance: dict[str, float],
         metrics: dict[str, Any],
         principal: str,
+        facts: ModelFacts | None = None,
+        artifact: Callable[[int], ModelArtifact] | None = None,
     ) -> Model:
+        """Record the next version of model ``name`` (1 for the first).
+
+        ``artifact(version)`` writes the model's file for that version and
+        describes it; it runs inside the transaction that adds the row, so a
+        failure of either leaves neither (the caller removes a file it wrote).
+        """
+        facts = facts or ModelFacts()
         with self.engine.begin() as conn:
+            latest = conn.execute(
+                select(sql_func.max(ModelRow.version)).where(ModelRow.name == name)
+            ).scalar()
+            version = int(latest or 0) + 1
+            saved = artifact(version) if artifact is not None else None
             new_id = conn.execute(
                 insert(ModelRow)
                 .values(
@@ -590,10 +629,26 @@ class MonitoringStore:
                     metrics=json_ready(metrics),
                     created_at=utcnow(),
                     principal=principal,
+                    version=version,
+                    features=list(facts.features),
+                    classes=list(facts.classes),
+                    labelset=facts.labelset,
+                    labelset_commit=facts.labelset_commit,
+                    code_version=facts.code_version,
+                    artifact=saved.to_dict() if saved is not None else None,
                 )
                 .returning(ModelRow.id)
             ).scalar_one()
             row = conn.execute(select(ModelRow.__table__).where(ModelRow.id == new_id)).one()
+        return _model(row)
+
+    def set_classes(self, model_id: int, classes: Sequence[str]) -> Model:
+        """Set the classes of a model version that had none (from its first predictions)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(ModelRow).where(ModelRow.id == model_id).values(classes=list(classes))
+            )
+            row = conn.execute(select(ModelRow.__table__).where(ModelRow.id == model_id)).one()
         return _model(row)
 
     def set_importance(self, model_id: int, importance: dict[str, float]) -> Model:
@@ -606,17 +661,22 @@ class MonitoringStore:
             row = conn.execute(select(ModelRow.__table__).where(ModelRow.id == model_id)).one()
         return _model(row)
 
-    def models(self, *, name: str | None = None, dataset: str | None = None) -> list[Model]:
+    def models(
+        self, *, name: str | None = None, dataset: str | None = None, version: int | None = None
+    ) -> list[Model]:
         """Recorded models, newest first."""
         q = select(ModelRow.__table__).order_by(ModelRow.id.desc())
         if name:
             q = q.where(ModelRow.name == name)
         if dataset:
             q = q.where(ModelRow.dataset == dataset)
+        if version is not None:
+            q = q.where(ModelRow.version == version)
         with self.engine.connect() as conn:
             return [_model(r) for r in conn.execute(q)]
 
     def model_commits(self) -> set[str]:
-        """Commits that recorded models were trained on (gc keeps them)."""
+        """Commits that recorded models were trained on, and their label sets' (gc keeps them)."""
         with self.engine.connect() as conn:
-            return {r[0] for r in conn.execute(select(ModelRow.commit_id))}
+            rows = conn.execute(select(ModelRow.commit_id, ModelRow.labelset_commit)).all()
+        return {c for r in rows for c in r if c}

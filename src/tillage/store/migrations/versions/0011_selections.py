@@ -5,14 +5,14 @@ like any other); these tables hold each selection's provenance, the actions
 taken on it, and where each generated or augmented record came from.
 
 Revision ID: 0011
-Revises: 0009 (0010 once model versions land)
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,121 @@
+"""Model commands: ``models`` (list, show, predict).
+
+Registered on the root app by `tillage.cli.app`; they call the public API only.
+"""
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tillage.cli.common import JsonOpt, RefOpt, TopicGroup, _open, _out, app
+from tillage.cli.output import Records, progress_bar, short_time
+
+if TYPE_CHECKING:
+    from tillage import Model
+
+models_app = typer.Typer(
+    cls=TopicGroup,
+    name="models",
+    help="Recorded model versions: list, show, predict.",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, rich_help_panel="Models")
+
+ModelArg = Annotated[str, typer.Argument(metavar="NAME", help="The model's name.")]
+VersionOpt = Annotated[
+    int | None,
+    typer.Option("--version", "-v", metavar="N", help="Model version (default: the latest)."),
+]
+
+
+def _row(m: "Model") -> dict[str, object]:
+    return {
+        "name": m.name,
+        "version": m.version,
+        "dataset": m.dataset,
+        "commit": m.commit_id[:12],
+        "features": len(m.features),
+        "file": m.artifact.format if m.artifact else "-",
+        "recorded": short_time(m.created_at),
+    }
+
+
+@models_app.command("list")
+def models_list(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Argument(metavar="[NAME]", help="Only this model's versions.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recorded model versions, newest first."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    if name is not None:
+        repo.models.get(name)  # an unknown name is an error, not an empty list
+    found = repo.models.recorded(name)
+    rows = [_row(m) for m in found]
+    out.emit(
+        {"models": [m.to_dict() for m in found]},
+        lambda: Records(list(rows[0]), rows) if rows else "no models recorded yet",
+    )
+
+
+@models_app.command("show")
+def models_show(
+    ctx: typer.Context,
+    name: ModelArg,
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One model version: its data, labels, code, features, classes, file and metrics."""
+    out = _out(ctx, as_json)
+    m = _open(ctx).models.get(name, version=version)
+
+    def text() -> str:
+        lines = [
+            f"model {m.name} version {m.version}",
+            f"  trained on   {m.dataset} at {m.commit_id[:12]}",
+            f"  labels       {m.labelset or '-'}"
+            + (f" at {m.labelset_commit[:12]}" if m.labelset_commit else ""),
+            f"  code         {m.code_version or '-'}",
+            f"  features     {', '.join(m.features) or '-'}",
+            f"  classes      {', '.join(m.classes) or '-'}",
+        ]
+        a = m.artifact
+        file = f"{a.path} ({a.format}, {a.size:,} bytes, sha256 {a.sha256[:12]})" if a else "-"
+        lines.append(f"  file         {file}")
+        for key, value in {**m.metrics}.items():
+            lines.append(f"  {key:<12} {value}")
+        lines.append(f"  recorded     {short_time(m.created_at)} by {m.principal}")
+        return "\n".join(lines)
+
+    out.emit(m.to_dict(), text)
+
+
+@models_app.command("predict")
+def models_predict(
+    ctx: typer.Context,
+    name: ModelArg,
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="The dataset to predict on.")],
+    ref: RefOpt = None,
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Predict every record of DATASET with the model and store the predictions (one commit)."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    console = out.stderr
+    with progress_bar(console, disable=out.json or not console.is_terminal) as progress:
+        task = progress.add_task(f"predicting {dataset} with {name}", total=None)
+
+        def step(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        made = repo.models.predict(name, dataset, ref, version=version, progress=step)
+    store = repo.models.predictions_dataset(name)
+    out.emit(
+        {**made.to_dict(), "stored_in": store},
+        f"predicted {len(made):,} record(s) of {dataset} at {made.commit[:12]} with {name} "
+        f"version {made.version}; stored in {store} (read them with `tillage head {store}`)",
+    )
