@@ -397,3 +397,50 @@ def test_a_selection_whose_provenance_cannot_be_recorded_is_not_committed(repo: 
     assert repo.refs.commit().id == head
     assert repo.read("selections").num_rows == 3
     assert first.id in [s.id for s in repo.selection.list()]
+
+
+def test_a_recorded_models_predictions_and_features_drive_a_selection(
+    repo: Repo, confident: str
+) -> None:
+    """Record a real model, predict on the pool, and select by its uncertainty and by the
+    default featurizer's vectors, without handing tillage any arrays."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    train = repo.read("flights").to_pandas()
+    late = np.where(train["dep_delay"] > 15, "late", "on_time")
+    model = make_pipeline(
+        ColumnTransformer([("carrier", OneHotEncoder(), ["carrier"])], remainder="passthrough"),
+        LogisticRegression(),
+    ).fit(train[["carrier", "dep_delay"]], late)
+
+    repo.models.record("clf", "flights", model=model, features=["carrier", "dep_delay"])
+    with pytest.raises(tillage.NoPredictionsError, match="tillage models predict clf flights"):
+        repo.select("flights", strategy=confident, model="clf")
+    predicted = repo.models.predict("clf", "flights")
+    chosen = repo.select("flights", strategy=confident, model="clf", n=5, seed=1)
+    assert chosen.model == "clf" and chosen.model_version == predicted.version
+    top = predicted.proba.max(axis=1)
+    by_id = dict(zip(predicted.keys, top, strict=True))
+    picked = [by_id[r] for r in chosen.record_ids]
+    assert max(picked) <= sorted(top)[4] + 1e-9  # the five least confident records
+
+    spread = repo.select("flights", strategy="random", n=3, seed=2, model="clf")
+    assert len(spread) == 3
+
+    def far_apart(
+        c: Candidates, n: int, rng: np.random.Generator, params: Mapping[str, Any]
+    ) -> list[Pick]:
+        assert c.features is not None and c.features.shape[0] == len(c)
+        norms = np.linalg.norm(c.features, axis=1)
+        order = np.argsort(-norms, kind="stable")[:n]
+        return [Pick(int(i), float(norms[i]), "far out") for i in order]
+
+    strategies.register("test-far", far_apart, needs=["features"])
+    try:
+        by_features = repo.select("flights", strategy="test-far", n=4)
+    finally:
+        strategies._REGISTRY.pop("test-far", None)
+    assert len(by_features) == 4
