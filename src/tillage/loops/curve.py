@@ -175,3 +175,35 @@ def plot(
     finally:
         plt.close(fig)
     return out
+
+
+@dataclass(frozen=True)
+class LearningCurve:
+    """A loop's learning curve: its points, and the model and run they belong to."""
+
+    run: str
+    model: str
+    points: tuple[CurvePoint, ...]
+    metric: str = "accuracy"
+
+    def text(self) -> str:
+        """The curve as lines of text (`render_text`)."""
+        return render_text(self.points, self.metric)
+
+    def plot(self, path: str | Path) -> Path:
+        """Draw it to ``path``, PNG or SVG (`plot`)."""
+        return plot(self.points, path, metric=self.metric, title=f"{self.model} (run {self.run})")
+
+    def labels_to_reach(self, level: float) -> int | None:
+        """The fewest labels at which it reached ``level`` (None: never)."""
+        return labels_to_reach(self.points, level)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The curve as JSON-ready values, with its area (the mean metric over labels)."""
+        return {
+            "run": self.run,
+            "model": self.model,
+            "metric": self.metric,
+            "points": [p.to_dict() for p in self.points],
+            "area": area_under(self.points) if self.points else None,
+        }

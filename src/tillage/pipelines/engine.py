@@ -158,11 +158,16 @@ class Run:
 
 @dataclass(frozen=True)
 class Context:
-    """What a running step may use: ``tillage.context().repo`` and the run's id."""
+    """What a running step may use: ``tillage.context().repo`` and the run's id.
+
+    ``repo`` reads and writes the run's own branch, merged into ``branch`` when the
+    run is done; people's annotations land on ``branch`` itself.
+    """
 
     repo: Repo
     run_id: str
     step: str | None
+    branch: str = ""
 
 
 def context() -> Context:
@@ -174,7 +179,7 @@ def context() -> Context:
             "(tillage.run(repo, pipeline, ...))."
         )
     frame = rt.frame
-    return Context(rt.repo, rt.run.id, frame.name if frame else None)
+    return Context(rt.repo, rt.run.id, frame.name if frame else None, rt.run.branch)
 
 
 # -- pausing ----------------------------------------------------------------------

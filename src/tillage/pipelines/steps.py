@@ -290,13 +290,16 @@ def pipeline(
     return lambda f: Pipeline(f, name=name)
 
 
-def load_pipeline(target: str) -> Pipeline[..., Any]:
-    """The pipeline ``target`` names: ``path/to/file.py:NAME`` or ``package.module:NAME``."""
+def load_object(target: str, what: str) -> tuple[Any, Any]:
+    """What ``target`` names (``path/to/file.py:NAME`` or ``package.module:NAME``), and
+    its module; None for a name the module lacks.
+
+    Raises:
+        InputError: ``target`` is neither form, or its module cannot be loaded.
+    """
     where, sep, name = target.rpartition(":")
     if not sep or not where or not name:
-        raise InputError(
-            f"cannot read {target!r} as a pipeline: write FILE.py:NAME or module:NAME."
-        )
+        raise InputError(f"cannot read {target!r} as a {what}: write FILE.py:NAME or module:NAME.")
     if where.endswith(".py"):
         module = load_module(where)
     else:
@@ -307,6 +310,13 @@ def load_pipeline(target: str) -> Pipeline[..., Any]:
     found: Any = module
     for part in name.split("."):
         found = getattr(found, part, None)
+    return found, module
+
+
+def load_pipeline(target: str) -> Pipeline[..., Any]:
+    """The pipeline ``target`` names: ``path/to/file.py:NAME`` or ``package.module:NAME``."""
+    found, module = load_object(target, "pipeline")
+    where, _, name = target.rpartition(":")
     if not isinstance(found, Pipeline):
         known = sorted(n for n, v in vars(module).items() if isinstance(v, Pipeline))
         raise InputError(
