@@ -52,6 +52,7 @@ from tillage.errors import (
     SinkError,
     StorageError,
     StoredValueError,
+    StrategyInputError,
     TillageError,
     UnreadableFileError,
 )
@@ -267,6 +268,7 @@ __all__ = [
     "StepView",
     "StorageError",
     "StoredValueError",
+    "StrategyInputError",
     "Tally",
     "Tick",
     "TillageError",

@@ -36,7 +36,8 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── QualityCheckError        a batch broke a blocking schema rule
     │   ├── EmptyPoolError           no records left to select from
     │   ├── MissingFeaturesError     a model's features are not in a dataset
-    │   └── FidelityGateError        generated records less faithful than a baseline
+    │   ├── FidelityGateError        generated records less faithful than a baseline
+    │   └── StrategyInputError       a strategy's inputs or parameters do not fit it
     ├── NoPredictionsError           a model has no predictions for a dataset version
     ├── ConcurrentUpdateError        a branch moved while a commit was being made
     ├── LockTimeoutError             another writer held the repository too long
@@ -733,6 +734,17 @@ class FidelityGateError(InputError):
         )
 
 
+class StrategyInputError(InputError):
+    """A selection strategy got candidates without what it reads, or a parameter it cannot use."""
+
+    code = "strategy_input"
+
+    def __init__(self, strategy: str, problem: str, fix: str) -> None:
+        self.strategy = strategy
+        self.problem = problem
+        super().__init__(f"strategy {strategy!r} cannot run: {problem}. {fix}")
+
+
 # The one table from error code to CLI exit status and to HTTP status. Every
 # class above has a row (a test checks); a class without one (an error raised by
 # a plugin, say) takes its nearest base's. Exit statuses 2 (usage), 3 (`check`
@@ -786,6 +798,7 @@ EXIT_STATUS: dict[str, int] = {
     "empty_pool": 1,
     "missing_features": 1,
     "fidelity_gate": 1,
+    "strategy_input": 1,
     "usage_error": 2,
 }
 
@@ -837,6 +850,7 @@ HTTP_STATUS: dict[str, int] = {
     "empty_pool": 422,
     "missing_features": 422,
     "fidelity_gate": 422,
+    "strategy_input": 422,
     "usage_error": 400,
 }
 
