@@ -245,6 +245,16 @@ def test_every_strategy_selects_50_from_100k_deterministically(
         ("low_value", Candidates(keys(2), extra={"val": np.zeros(2)}), "extras: val"),
         ("margin", Candidates(keys(3), proba=np.full((2, 2), 0.5)), "2 rows for 3 records"),
         (
+            "low_value",
+            Candidates(keys(2), extra={"value": np.array(["high", "low"])}),
+            "not one number per record",
+        ),
+        (
+            "slice",
+            Candidates(keys(2), extra={"slice_error": np.zeros((2, 2))}),
+            "not one number per record",
+        ),
+        (
             "margin",
             Candidates(keys(2), proba=np.array([[0.5, np.nan], [1, 0]])),
             "NaN or infinite",

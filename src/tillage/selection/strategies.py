@@ -218,6 +218,15 @@ def _need(candidates: Candidates, need: str, strategy: str) -> Any:
             )
         return value
     arr = np.asarray(value)
+    if need.startswith("extra:"):
+        per_record = need != "extra:label_model_proba"  # the one extra with a row per record
+        if not np.issubdtype(arr.dtype, np.number) or (per_record and arr.ndim != 1):
+            raise StrategyInputError(
+                strategy,
+                f"{what} is not {'one number' if per_record else 'numbers'} per record "
+                f"(shape {arr.shape}, {arr.dtype})",
+                fix,
+            )
     expected = {"proba": 2, "features": 2, "committee": 3, "labelled_features": 2}.get(need)
     if expected is not None and arr.ndim != expected:
         raise StrategyInputError(
@@ -243,6 +252,12 @@ def _need(candidates: Candidates, need: str, strategy: str) -> Any:
                 strategy, f"labelled_features has {arr.shape[1]} dimensions, features {d}", fix
             )
     return arr
+
+
+def _scores(candidates: Candidates, extra: str, strategy: str) -> np.ndarray:
+    """``extra[extra]`` as one float per record (`_need` checked its shape and type)."""
+    out: np.ndarray = _need(candidates, f"extra:{extra}", strategy).astype(float)
+    return out
 
 
 def _params(strategy: str, params: Mapping[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -475,7 +490,7 @@ def lf_conflict(
     import numpy as np
 
     _params("lf_conflict", params, {})
-    conflict = _need(candidates, "extra:lf_conflict", "lf_conflict").astype(float)
+    conflict = _scores(candidates, "lf_conflict", "lf_conflict")
     n = _count("lf_conflict", n, len(candidates))
     score = np.where(conflict > 0, conflict, np.nan)
     return [
@@ -664,7 +679,7 @@ def slice_targeted(
     ``extra["slice"]`` names each record's slice for the reason.
     """
     _params("slice", params, {})
-    err = _need(candidates, "extra:slice_error", "slice").astype(float)
+    err = _scores(candidates, "slice_error", "slice")
     n = _count("slice", n, len(candidates))
     names = candidates.extra.get("slice")
     order = _top(err, n, secondary=rng.random(len(err)))
@@ -679,7 +694,7 @@ def _lowest_first(
     candidates: Candidates, n: int, name: str, extra: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """``extra``'s values and the positions of the ``n`` lowest, lowest first."""
-    values = _need(candidates, f"extra:{extra}", name).astype(float)
+    values = _scores(candidates, extra, name)
     n = _count(name, n, len(candidates))
     return values, _top(-values, n)
 
