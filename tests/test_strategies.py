@@ -318,3 +318,13 @@ def test_n_larger_than_the_pool_returns_the_whole_pool() -> None:
             continue
         picks = info.function(pool, 50, np.random.default_rng(0), {})
         assert sorted(p.position for p in picks) == list(range(7)), info.name
+
+
+def test_the_readme_example_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Selection strategies", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out == "margin 0.02 between iphone (0.51) and android (0.49)\n"
