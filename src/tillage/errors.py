@@ -40,7 +40,8 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── MissingFeaturesError     a model's features are not in a dataset
     │   ├── NoModelArtifactError     a model version recorded without its file
     │   ├── FidelityGateError        generated records less faithful than a baseline
-    │   └── TransformError           an augmentation transform failed on a record
+    │   ├── TransformError           an augmentation transform failed on a record
+    │   └── StrategyInputError       a strategy's inputs or parameters do not fit it
     ├── NoPredictionsError           a model has no predictions for a dataset version
     ├── ConcurrentUpdateError        a branch moved while a commit was being made
     ├── LockTimeoutError             another writer held the repository too long
@@ -821,6 +822,17 @@ class TransformError(InputError):
         )
 
 
+class StrategyInputError(InputError):
+    """A selection strategy got candidates without what it reads, or a parameter it cannot use."""
+
+    code = "strategy_input"
+
+    def __init__(self, strategy: str, problem: str, fix: str) -> None:
+        self.strategy = strategy
+        self.problem = problem
+        super().__init__(f"strategy {strategy!r} cannot run: {problem}. {fix}")
+
+
 # The one table from error code to CLI exit status and to HTTP status. Every
 # class above has a row (a test checks); a class without one (an error raised by
 # a plugin, say) takes its nearest base's. Exit statuses 2 (usage), 3 (`check`
@@ -879,6 +891,7 @@ EXIT_STATUS: dict[str, int] = {
     "fidelity_gate": 1,
     "no_such_generator": 1,
     "bad_transform": 1,
+    "strategy_input": 1,
     "usage_error": 2,
 }
 
@@ -935,6 +948,7 @@ HTTP_STATUS: dict[str, int] = {
     "fidelity_gate": 422,
     "no_such_generator": 404,
     "bad_transform": 422,
+    "strategy_input": 422,
     "usage_error": 400,
 }
 
