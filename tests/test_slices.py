@@ -10,7 +10,7 @@ import pytest
 
 from tillage import Repo
 from tillage.errors import InputError
-from tillage.selection.slices import find_error_slices
+from tillage.selection.slices import SliceReport, find_error_slices
 
 CARRIERS = ["AA", "UA", "DL", "EV", "B6", "WN"]
 
@@ -146,3 +146,60 @@ def test_report_as_json_values() -> None:
     doc = json.loads(json.dumps(report.to_dict()))
     assert doc["slices"][0]["where"] == report.slices[0].where
     assert doc["records"] == 3000 and doc["tried"] == report.tried
+
+
+def readme_block() -> str:
+    """The fenced Python block of the README's section on where the model fails."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = text.index("\n## Where the model fails, and which records matter\n")
+    end = text.find("\n## ", start + 1)
+    [code] = re.findall(r"```python\n(.*?)```", text[start:end], flags=re.S)
+    return code
+
+
+def test_the_readme_section_runs_as_written(nycflights_table: pa.Table, tmp_path: Path) -> None:
+    import pyarrow.compute as pc
+    from sklearn.linear_model import LogisticRegression
+
+    jan = nycflights_table.filter(pc.equal(nycflights_table.column("month"), 1))
+    flights = jan.select(["rownames", "carrier", "origin", "dep_time", "distance", "hour"])
+    late = pc.fill_null(pc.greater(jan.column("arr_delay"), 15), False).to_numpy(
+        zero_copy_only=False
+    )
+    predicted = pc.fill_null(pc.greater(jan.column("dep_delay"), 15), False).to_numpy(
+        zero_copy_only=False
+    )
+    repo = Repo.init(tmp_path / "r")
+    repo.ingest("flights", flights, key="rownames")
+    numbers = np.column_stack(
+        [
+            np.nan_to_num(jan.column(c).to_numpy(zero_copy_only=False).astype(float))
+            for c in ("dep_time", "distance", "hour", "dep_delay")
+        ]
+    )
+    numbers = (numbers - numbers.mean(axis=0)) / numbers.std(axis=0)
+    train_vectors, train_labels = numbers[:2000], late[:2000]
+    valid_vectors, valid_labels = numbers[2000:3000], late[2000:3000]
+
+    def train_and_evaluate(kept: np.ndarray) -> float:
+        model = LogisticRegression().fit(train_vectors[kept], train_labels[kept])
+        return float(model.score(numbers[3000:5000], late[3000:5000]))
+
+    scope: dict[str, object] = {
+        "repo": repo,
+        "flights": flights,
+        "late": late,
+        "predicted": predicted,
+        "train_vectors": train_vectors,
+        "train_labels": train_labels,
+        "valid_vectors": valid_vectors,
+        "valid_labels": valid_labels,
+        "train_and_evaluate": train_and_evaluate,
+    }
+    exec(compile(readme_block(), "README.md", "exec"), scope)
+    report = scope["report"]
+    assert isinstance(report, SliceReport) and report.slices
+    worst = scope["worst"]
+    assert isinstance(worst, pa.Table) and worst.num_rows == report.slices[0].records
