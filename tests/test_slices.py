@@ -155,7 +155,8 @@ def readme_block() -> str:
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     start = text.index("\n## Where the model fails, and which records matter\n")
     end = text.find("\n## ", start + 1)
-    [code] = re.findall(r"```python\n(.*?)```", text[start:end], flags=re.S)
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", text[start:end], flags=re.S)
+    [code] = blocks
     return code
 
 
