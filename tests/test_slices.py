@@ -204,3 +204,13 @@ def test_the_readme_section_runs_as_written(nycflights_table: pa.Table, tmp_path
     assert isinstance(report, SliceReport) and report.slices
     worst = scope["worst"]
     assert isinstance(worst, pa.Table) and worst.num_rows == report.slices[0].records
+
+
+def test_counting_in_small_blocks_gives_the_same_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tillage.selection import slices
+
+    table = flights(10, n=3000)
+    correct = planted(table, 10, base=0.15, high=0.45)
+    whole = find_error_slices(table, correct).to_dict()
+    monkeypatch.setattr(slices, "BLOCK_VALUES", 1000)  # blocks of a few rows
+    assert find_error_slices(table, correct).to_dict() == whole

@@ -65,6 +65,15 @@ CONFIDENCE = 0.95
 MIN_RECORDS = 30
 #: Significant digits of a numeric bin edge.
 EDGE_DIGITS = 2
+#: Values (records x slices) in one block of the intersection counts: 64 MiB of float32,
+#: and few enough rows that float32 sums of zeros and ones stay exact.
+BLOCK_VALUES = 2**24
+_NOT_SLICED = {
+    ColumnKind.IDENTIFIER: "an identifier: its values name records, not groups",
+    ColumnKind.TEXT: "free text: slice by a column derived from it",
+    ColumnKind.TIME: "times are not sliced yet",
+    ColumnKind.OTHER: "no values of a type that can be sliced",
+}
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -149,7 +158,8 @@ class SliceReport:
         error: the overall error rate.
         slices: the significant slices, highest impact first (at most ``limit``).
         tried: slices tested (the size of the multiple-testing correction).
-        significant: slices significant after correction (before ``limit``).
+        significant: slices significant after correction (before dropping those whose
+            excess lies in another slice, and before ``limit``).
         columns: columns sliced.
         skipped: columns not sliced, each with why.
         alpha: the significance level (Benjamini-Hochberg).
@@ -287,7 +297,7 @@ def find_error_slices(
     impact = sizes * (rate - overall)
     chosen = np.flatnonzero(keep)
     chosen = chosen[np.lexsort((np.arange(len(chosen)), -impact[chosen]))]
-    chosen = _without_diluted(chosen, members, masks, wrong, cutoff)
+    chosen = _without_diluted(chosen, members, masks, wrong, cutoff, limit)
     low, high = _wilson(errs, sizes, confidence)
     out: list[Slice] = []
     for i in chosen[:limit]:
@@ -317,7 +327,7 @@ def find_error_slices(
         error=overall,
         slices=tuple(out),
         tried=len(sizes),
-        significant=len(chosen),
+        significant=int(keep.sum()),
         columns=tuple(sliced),
         skipped=skipped,
         alpha=alpha,
@@ -377,7 +387,7 @@ def _column_slices(
     if kind is ColumnKind.NUMERIC and not plain_number:
         return "dates, times and durations are not sliced yet"
     if kind not in (ColumnKind.NUMERIC, ColumnKind.CATEGORICAL):
-        return f"a {kind.value} column"
+        return _NOT_SLICED[kind]
     out: list[tuple[Condition, np.ndarray]] = []
     quoted = _quote_name(name)
     nulls = column.is_null(nan_is_null=True).to_numpy(zero_copy_only=False)
@@ -482,9 +492,8 @@ def _candidates(
     if not masks:
         empty = np.zeros(0, dtype=np.int64)
         return [], empty, empty, []
-    m = np.stack(masks, axis=1).astype(np.float32)
-    sizes1 = m.sum(axis=0).astype(np.int64)
-    errs1 = (m * wrong[:, None]).sum(axis=0).astype(np.int64)
+    both, both_wrong = _gram(masks, wrong)
+    sizes1, errs1 = np.diag(both), np.diag(both_wrong)
     members: list[tuple[int, ...]] = []
     sizes: list[int] = []
     errs: list[int] = []
@@ -498,9 +507,6 @@ def _candidates(
             errs.append(int(errs1[i]))
             parents.append(())
     if pairs:
-        # Intersection sizes and errors of every pair at once, by matrix products.
-        both = (m.T @ m).round().astype(np.int64)
-        both_wrong = ((m * wrong[:, None]).T @ m).round().astype(np.int64)
         cols = [c.column for c in conditions]
         for i in range(len(conditions)):
             for j in range(i + 1, len(conditions)):
@@ -521,6 +527,7 @@ def _without_diluted(
     masks: list[np.ndarray],
     wrong: np.ndarray,
     cutoff: float,
+    limit: int,
 ) -> np.ndarray:
     """``chosen`` less each slice whose excess lies in another significant slice.
 
@@ -534,33 +541,54 @@ def _without_diluted(
     """
     import numpy as np
 
+    # Only the highest-impact slices are compared (each pair costs a pass over the records);
+    # the rest could not be reported unless nearly all of these were dropped.
+    chosen = chosen[: max(10 * limit, 200)]
     if len(chosen) < 2:
         return chosen
     n, total = len(wrong), int(wrong.sum())
-    m = np.stack(
-        [np.logical_and.reduce([masks[j] for j in members[i]]) for i in chosen], axis=1
-    ).astype(np.float32)
-    inter = (m.T @ m).round().astype(np.int64)
-    inter_wrong = ((m * wrong[:, None]).T @ m).round().astype(np.int64)
+    inter, inter_wrong = _gram(
+        [np.logical_and.reduce([masks[j] for j in members[i]]) for i in chosen], wrong
+    )
     size = np.diag(inter)
     errs = np.diag(inter_wrong)
     rate = errs / size
     drop = np.zeros(len(chosen), dtype=bool)
+    kept_count = 0
     for a in range(len(chosen)):
-        for b in range(len(chosen)):
-            if a == b or inter[a, b] == 0 or rate[b] <= rate[a]:
+        if kept_count >= limit:
+            drop[a:] = True  # below the report's limit: not worth the tests
+            break
+        others = np.flatnonzero((inter[a] > 0) & (rate > rate[a]))
+        others = others[others != a]
+        if len(others):
+            rest = size[a] - inter[a, others]
+            rest_errors = errs[a] - inter_wrong[a, others]
+            flat = (rest == 0) | (rest_errors * n <= total * rest)
+            p = _excess_p_values(np.maximum(rest, 1), rest_errors, n, total)
+            if (flat | (p > cutoff)).any():
+                drop[a] = True
                 continue
-            rest = int(size[a] - inter[a, b])
-            rest_errors = int(errs[a] - inter_wrong[a, b])
-            if rest == 0 or rest_errors / rest <= total / n:
-                drop[a] = True
-                break
-            p = _excess_p_values(np.array([rest]), np.array([rest_errors]), n, total)[0]
-            if p > cutoff:
-                drop[a] = True
-                break
+        kept_count += 1
     kept: np.ndarray = chosen[~drop]
     return kept
+
+
+def _gram(masks: Sequence[np.ndarray], wrong: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Records and errors in every pairwise intersection of ``masks`` (the diagonal: in
+    each), by matrix products over blocks of rows so memory stays bounded."""
+    import numpy as np
+
+    c = len(masks)
+    inter = np.zeros((c, c))
+    inter_wrong = np.zeros((c, c))
+    n = len(wrong)
+    step = max(1, min(n, BLOCK_VALUES // max(c, 1)))
+    for start in range(0, n, step):
+        block = np.stack([mk[start : start + step] for mk in masks], axis=1).astype(np.float32)
+        inter += block.T @ block
+        inter_wrong += (block * wrong[start : start + step, None]).T @ block
+    return inter.round().astype(np.int64), inter_wrong.round().astype(np.int64)
 
 
 def _excess_p_values(sizes: np.ndarray, errs: np.ndarray, n: int, total: int) -> np.ndarray:
