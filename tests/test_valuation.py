@@ -163,3 +163,22 @@ def test_bad_input_is_a_clear_error() -> None:
         minimal_data(np.ones(3), lambda kept: 1.0, shares=(1.0,))
     with pytest.raises(InputError, match="no records"):
         minimal_data(np.ones(0), lambda kept: 1.0)
+
+
+def test_memory_stays_within_the_budget() -> None:
+    import tracemalloc
+
+    rng = np.random.default_rng(8)
+    x, v = rng.normal(size=(4000, 8)), rng.normal(size=(1000, 8))
+    y, w = rng.integers(0, 2, 4000), rng.integers(0, 2, 1000)
+    whole = knn_shapley(x, y, v, w)
+    budget = 4 * 2**20
+    tracemalloc.start()
+    try:
+        blocked = knn_shapley(x, y, v, w, memory=budget)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # One full block would be 1000 x 4000 x 8 bytes = 32 MB an array.
+    assert peak < 2 * budget
+    np.testing.assert_allclose(blocked, whole, atol=1e-12)

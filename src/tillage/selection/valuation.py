@@ -156,7 +156,7 @@ def knn_shapley(
     weight = np.minimum(k, ranks) / ranks / k  # min(K, i) / i / K for i = 1 .. N-1
     sq_train = np.einsum("ij,ij->i", x, x)
     out = np.zeros(n)
-    block = max(1, memory // (n * 8 * 4))
+    block = max(1, memory // (n * 8 * 6))  # six arrays of a row each
     for start in range(0, len(v), block):
         vb, wb = v[start : start + block], w[start : start + block]
         dist = sq_train[None, :] - 2.0 * (vb @ x.T)  # + |v|^2, the same along a row
