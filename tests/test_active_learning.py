@@ -99,7 +99,8 @@ def test_a_simulated_loop_runs_to_its_budget_and_keeps_its_curve(repo: Repo) -> 
 def test_people_answer_while_the_loop_waits_and_it_resumes_without_double_counting(
     repo: Repo,
 ) -> None:
-    run = tillage.run(repo, active_learning, params(repo, budget=50, strategy="random"))
+    more = {"budget": 50, "strategy": "uncertain_diverse", "strategy_params": {"multiple": 3}}
+    run = tillage.run(repo, active_learning, params(repo, **more))
     assert run.status == "waiting"
     assert run.waiting_on is not None and "0/20" in run.waiting_on["message"]
     gold = {r["id"]: r["side"] for r in repo.read("gold").to_pylist()}

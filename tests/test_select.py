@@ -109,9 +109,7 @@ def test_selection_is_deterministic_for_a_seed_and_version(repo: Repo) -> None:
 
 
 def test_rerun_reproduces_a_stored_selection(repo: Repo, confident: str) -> None:
-    first = repo.select(
-        "flights", strategy="random", n=8, seed=9, where="carrier = 'AA'", params={"k": 1}
-    )
+    first = repo.select("flights", strategy="random", n=8, seed=9, where="carrier = 'AA'")
     repo.ingest("flights", flights(range(60, 90)))  # a newer version does not change it
     again = repo.selection.rerun(first.id)
     assert again.id != first.id

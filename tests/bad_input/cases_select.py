@@ -37,7 +37,7 @@ CASES = [
     Case(
         "select-unknown-strategy",
         ["select", "flights", "--strategy", "psychic"],
-        says=["'psychic'", "strategies: random", "register"],
+        says=["'psychic'", "strategies: class_balanced", "random", "register"],
         error="no_such_strategy",
     ),
     Case(

@@ -51,6 +51,7 @@ def _config(
     features: Sequence[str],
     evaluation: Mapping[str, str],
     strategy: str,
+    strategy_params: Mapping[str, Any],
     batch: int,
     budget: int | None,
     target: float | None,
@@ -90,6 +91,7 @@ def _config(
         "features": list(features),
         "evaluation": dict(evaluation),
         "strategy": strategy,
+        "params": dict(strategy_params),
         "batch": batch,
         "stop": {"budget": budget, "target": target, "patience": patience},
         "seed": seed,
@@ -107,7 +109,8 @@ def active_learning(
     train: str,
     features: list[str],
     evaluation: dict[str, str],
-    strategy: str = "margin",
+    strategy: str = "uncertain_diverse",
+    strategy_params: dict[str, Any] | None = None,
     batch: int = 50,
     budget: int | None = 1000,
     target: float | None = None,
@@ -128,7 +131,9 @@ def active_learning(
         features: the columns of ``dataset`` the model reads.
         evaluation: ``{"dataset": NAME, "label": COLUMN}``: held-out records with the
             same feature columns and their true label; the metric is accuracy on them.
-        strategy: the selection strategy (see ``tillage select --list``).
+        strategy: the selection strategy (see ``tillage select --list``); the default
+            spreads the most uncertain records out in the featurizer's space.
+        strategy_params: the strategy's parameters.
         batch: records selected per round.
         budget, target, patience: when to stop (see `StopRule`).
         seed: seeds the selections (round ``r`` uses ``seed + r``).
@@ -150,6 +155,7 @@ def active_learning(
         features,
         evaluation,
         strategy,
+        strategy_params or {},
         batch,
         budget,
         target,
@@ -228,6 +234,7 @@ def _select_round(round_: int, cfg: dict[str, Any]) -> dict[str, Any]:
         chosen = repo.select(
             cfg["dataset"],
             strategy=cfg["strategy"],
+            params=cfg["params"],
             n=cfg["batch"],
             model=cfg["model"],
             labelset=cfg["labelset"],
