@@ -46,6 +46,7 @@ class Purpose(StrEnum):
     LABEL_ISSUES = "label_issues"
     ANNOTATION = "annotation"  # task content shown to annotators
     TRAINING_SET = "training_set"
+    ANALYSIS = "analysis"  # where a model fails (slices, fairness) and data values
     SELECT = "select"  # the pool a selection strategy chooses records from
     PREDICT = "predict"  # a model's inputs, and the predictions it stored
     FEATURES = "features"  # a featurizer's inputs, and its cached vectors

@@ -14,6 +14,7 @@ from tillage.access import Purpose
 from tillage.api._storage import Namespace
 from tillage.core.commit import Commit
 from tillage.core.names import check_name
+from tillage.errors import InputError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -131,6 +132,51 @@ class Labels(Namespace):
             NoSuchLabelSetError: no such label set.
         """
         return self.sets().current(labelset, ref)
+
+    def truth(
+        self,
+        dataset: str,
+        *,
+        label: str | None = None,
+        labelset: str | None = None,
+        ref: str | None = None,
+        purpose: Purpose = Purpose.LABELS,
+    ) -> dict[str, str]:
+        """Record id -> true label: a column of ``dataset`` (``label``), or the current
+        labels of a label set over it (``labelset``); records without one are left out.
+
+        Raises:
+            InputError: neither or both given, or an unknown column.
+        """
+        from tillage.labels.sets import key_text
+
+        if (label is None) == (labelset is None):
+            raise InputError(
+                "say where the true labels are: label=COLUMN (a column of the dataset) or "
+                "labelset=NAME (its current labels), one of them."
+            )
+        if labelset is not None:
+            current = self.current(labelset, ref)
+            pairs = zip(
+                current.column("record_id").to_pylist(),
+                current.column("label").to_pylist(),
+                strict=True,
+            )
+        else:
+            assert label is not None
+            key = self._repo.datasets.key(dataset)
+            if len(key) != 1:
+                raise InputError(
+                    f"dataset {dataset!r} has a composite key; true labels name each record "
+                    "by a one-column key."
+                )
+            table = self._repo.datasets.read(dataset, ref, columns=[key[0], label], purpose=purpose)
+            pairs = zip(
+                key_text(table.column(key[0])).to_pylist(),
+                table.column(label).to_pylist(),
+                strict=True,
+            )
+        return {str(r): str(v) for r, v in pairs if v is not None}
 
     def migrate(self, labelset: str, to_version: int | None = None) -> MigrationReport:
         """Carry labels to a newer taxonomy version; lists what must be labelled again.

@@ -58,7 +58,9 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+    from tillage.selection.fairness import FairnessReport
     from tillage.selection.featurize import Featurizer
+    from tillage.selection.slices import SliceReport
 
 PREDICTIONS_SUFFIX = "-predictions"
 PREDICTION_KEY = ("dataset", "record_id", "model_version")
@@ -88,10 +90,6 @@ def _prediction_schema() -> pa.Schema:
             pa.field("embedding", pa.list_(pa.float32())),
         ]
     )
-
-
-def _version_text(pin: DatasetPin) -> str:
-    return f"{pin.lance_branch}@{pin.version}"
 
 
 class Models(Namespace):
@@ -509,7 +507,7 @@ class Models(Namespace):
         table = table.filter(
             pc.and_(
                 pc.equal(table.column("dataset"), dataset),
-                pc.equal(table.column("data_version"), _version_text(pin)),
+                pc.equal(table.column("data_version"), pin.version_text),
             )
         )
         if table.num_rows == 0:
@@ -580,7 +578,7 @@ class Models(Namespace):
                 "record_id": ids,
                 "model_version": same(m.version, pa.int64()),
                 "data_commit": same(commit.id, pa.string()),
-                "data_version": same(_version_text(pin), pa.string()),
+                "data_version": same(pin.version_text, pa.string()),
                 "label": labels,
                 "proba": rows,
                 "embedding": vectors,
@@ -699,6 +697,136 @@ class Models(Namespace):
         return Features(dataset, commit.id, tuple(ids.tolist()), matrix, fingerprint)
 
     # -- checks ---------------------------------------------------------------
+
+    # -- where the model fails -------------------------------------------------
+
+    def slices(
+        self,
+        name: str,
+        dataset: str,
+        *,
+        label: str | None = None,
+        labelset: str | None = None,
+        ref: str | None = None,
+        version: int | None = None,
+        columns: Sequence[str] | None = None,
+        pairs: bool = True,
+        limit: int = 20,
+    ) -> SliceReport:
+        """The slices of ``dataset`` where the model's stored predictions err most.
+
+        One- and two-column subgroups (numbers binned) whose error is significantly
+        above the whole (see `tillage.selection.slices`), ranked by impact, each a
+        sentence and a ``where`` filter that `Datasets.read` accepts.
+
+        Args:
+            name: the model; its predictions on ``dataset`` at ``ref`` must be stored.
+            dataset: the records, with the columns to slice by.
+            label: the column of ``dataset`` holding the true label; or
+            labelset: a label set over ``dataset`` whose current labels are the truth.
+            ref: the data version (default: HEAD).
+            version: the model version (default: the latest).
+            columns: the columns to slice by (default: the model's features, else every
+                column but the key and the label).
+            pairs: also try pairs of one-column slices.
+            limit: the most slices reported.
+
+        Raises:
+            NoPredictionsError: none stored for that data version.
+            InputError: neither or both of ``label`` and ``labelset``, unknown columns,
+                no record with both a prediction and a label.
+        """
+        from tillage.selection.slices import find_error_slices
+
+        table, truth, predicted = self._judged(
+            name, dataset, label, labelset, ref, version, columns
+        )
+        return find_error_slices(table, y_true=truth, y_pred=predicted, pairs=pairs, limit=limit)
+
+    def fairness(
+        self,
+        name: str,
+        dataset: str,
+        *,
+        sensitive: Sequence[str],
+        label: str | None = None,
+        labelset: str | None = None,
+        ref: str | None = None,
+        version: int | None = None,
+        positive: Any = None,
+    ) -> FairnessReport:
+        """The model's metrics per group of each ``sensitive`` column, and the largest gaps.
+
+        Arguments as for `slices`; ``positive`` names the positive class, for selection
+        and true and false positive rates (fairlearn's ``MetricFrame``).
+        """
+        from tillage.selection.fairness import group_fairness
+
+        table, truth, predicted = self._judged(
+            name, dataset, label, labelset, ref, version, list(sensitive)
+        )
+        return group_fairness(
+            table, list(sensitive), y_true=truth, y_pred=predicted, positive=positive
+        )
+
+    def _judged(
+        self,
+        name: str,
+        dataset: str,
+        label: str | None,
+        labelset: str | None,
+        ref: str | None,
+        version: int | None,
+        columns: Sequence[str] | None,
+    ) -> tuple[pa.Table, list[str], list[str]]:
+        """The records with a stored prediction and a true label: their columns, truth and
+        predicted class, aligned."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from tillage.labels.sets import key_text
+
+        truth_of = self._repo.labels.truth(
+            dataset, label=label, labelset=labelset, ref=ref, purpose=Purpose.ANALYSIS
+        )
+        predictions = self.predictions(name, dataset, ref, version=version)
+        m = self.get(name, version=predictions.version)
+        key = self._record_key(dataset)
+        names = self._repo.datasets.schema(dataset, ref).names
+        if columns is None:
+            chosen = [c for c in (m.features or names) if c not in (key, label)]
+        else:
+            chosen = list(columns)
+        unknown = [c for c in chosen if c not in names]
+        if unknown:
+            raise InputError(
+                f"unknown column(s) {', '.join(unknown)} in {dataset!r}; its columns: "
+                f"{', '.join(names)}."
+            )
+        read = [key, *chosen, *([label] if label is not None else [])]
+        table = self._repo.datasets.read(
+            dataset, ref, columns=list(dict.fromkeys(read)), purpose=Purpose.ANALYSIS
+        )
+        ids = key_text(table.column(key))
+        best = predictions.proba.argmax(axis=1)
+        predicted_of = {
+            k: predictions.classes[int(i)] for k, i in zip(predictions.keys, best, strict=True)
+        }
+        keep = [
+            i
+            for i, r in enumerate(ids.to_pylist())
+            if truth_of.get(r) is not None and r in predicted_of
+        ]
+        if not keep:
+            raise InputError(
+                f"no record of {dataset!r} has both a prediction of {name!r} and a true "
+                "label; predict on this version and label some of its records."
+            )
+        rows = table.take(pa.array(keep, pa.int64()))
+        kept_ids = pc.take(ids, pa.array(keep, pa.int64())).to_pylist()
+        truth = [str(truth_of[r]) for r in kept_ids]
+        predicted = [str(predicted_of[r]) for r in kept_ids]
+        return rows.select(chosen), truth, predicted
 
     def _data(self, dataset: str, ref: str | None) -> tuple[Commit, DatasetPin]:
         commit = self._repo.refs.commit(ref)

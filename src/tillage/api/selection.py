@@ -17,9 +17,10 @@ recorded in the same transaction (`derived`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -46,10 +47,52 @@ if TYPE_CHECKING:
     from tillage.core.commit import Commit
     from tillage.labels.sets import LabelSets
     from tillage.selection.augment import Transform
+    from tillage.selection.featurize import Featurizer
     from tillage.selection.results import Features, Predictions
     from tillage.selection.selections import ActionResult, SelectedRecord, Selection
     from tillage.selection.strategies import Candidates, StrategyInfo
+    from tillage.selection.valuation import DataValues
     from tillage.store.selections import SelectionRecord, SelectionStore
+
+
+VALUES_SUFFIX = "-values"
+"""``DATASET-values`` holds the data values `Selections.value` stores."""
+
+
+@dataclass(frozen=True, eq=False)
+class Valuation:
+    """The values `Selections.value` computed and stored.
+
+    Attributes:
+        dataset: the records valued.
+        commit: the data version valued.
+        stored: the commit that stored the values in ``DATASET-values``.
+        keys: record ids, aligned with ``values``.
+        values: the values (`tillage.selection.valuation.DataValues`).
+    """
+
+    dataset: str
+    commit: str
+    stored: str
+    keys: tuple[str, ...]
+    values: DataValues
+
+    def lowest(self, count: int) -> list[tuple[str, float, bool]]:
+        """The ``count`` records first out: (record id, value, likely mislabelled)."""
+        order = self.values.value.argsort(kind="stable")[:count]
+        return [
+            (self.keys[i], float(self.values.value[i]), bool(self.values.suspect[i])) for i in order
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A summary as JSON-ready values, with the ten records first out."""
+        return {
+            "dataset": self.dataset,
+            "commit": self.commit,
+            "stored": self.stored,
+            **self.values.to_dict(),
+            "lowest": [{"record_id": r, "value": v, "suspect": s} for r, v, s in self.lowest(10)],
+        }
 
 
 class Selections(Namespace):
@@ -304,8 +347,13 @@ class Selections(Namespace):
             vectors = features.matrix[found.rows]
             rows = align(features.keys, list(labelled)).rows
             labelled_vectors = features.matrix[rows[rows >= 0]]
+        extra = dict(extra or {})
+        if "extra:value" in needs and "value" not in extra:
+            # Without stored values, the strategy's missing need is the error, below.
+            with contextlib.suppress(InputError):
+                extra["value"] = self.values(dataset, commit)  # stored by `value`
         extras: dict[str, np.ndarray] = {}
-        for name, values in (extra or {}).items():
+        for name, values in extra.items():
             extras[name] = np.array([float(values.get(i, np.nan)) for i in ids], dtype=np.float64)
         has_labels = bool(labelled) or "labels" in needs
         candidates = Candidates(
@@ -756,6 +804,150 @@ class Selections(Namespace):
         """
         return self._store.derived(dataset, None if record_ids is None else list(record_ids))
 
+    # -- data values -----------------------------------------------------------
+
+    def value(
+        self,
+        dataset: str,
+        *,
+        label: str | None = None,
+        labelset: str | None = None,
+        ref: str | None = None,
+        folds: int = 5,
+        seed: int = 0,
+        featurizer: Featurizer | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> Valuation:
+        """Each labelled record's value to a model's accuracy, stored as ``DATASET-values``.
+
+        KNN-Shapley on the featurizer's vectors (`tillage.selection.valuation`), each
+        fold of the labelled records in turn the validation set of the rest, and the
+        agreement of each record's label with out-of-fold probabilities of a logistic
+        regression on the same vectors; the removal order puts likely mislabelled
+        records first and the boundary records a model needs last. The values are
+        one commit on ``DATASET-values`` (keyed by record id, with the data commit),
+        which the ``low_value`` strategy reads.
+
+        Args:
+            dataset: the records.
+            label: a column of ``dataset`` holding the labels; or
+            labelset: a label set over it whose current labels count.
+            ref: the data version (default: HEAD).
+            folds: validation folds (2 or more).
+            seed: shuffles the folds.
+            featurizer: your own (default: `tillage.selection.featurize.DefaultFeaturizer`).
+            columns: the columns the featurizer reads (default: all but the key and
+                ``label``: a record's own label must not place it among its neighbours).
+
+        Raises:
+            InputError: neither or both of ``label`` and ``labelset``; fewer labelled
+                records than folds, or one class only.
+        """
+        import numpy as np
+        import pyarrow as pa
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        from tillage.selection.valuation import knn_shapley, tiered
+
+        folds = _whole(folds, "folds", 2)
+        truth = self._repo.labels.truth(
+            dataset, label=label, labelset=labelset, ref=ref, purpose=Purpose.ANALYSIS
+        )
+        commit = self._repo.refs.commit(ref)
+        if columns is None:
+            skip = {*self._repo.datasets.key(dataset), label}
+            columns = [
+                c for c in self._repo.datasets.schema(dataset, commit.id).names if c not in skip
+            ]
+        features = self._repo.models.features(
+            dataset, commit.id, featurizer=featurizer, columns=columns
+        )
+        rows = [i for i, r in enumerate(features.keys) if r in truth]
+        ids = [features.keys[i] for i in rows]
+        y = np.array([truth[r] for r in ids])
+        classes, counts = np.unique(y, return_counts=True)
+        if len(classes) < 2 or counts.min() < folds:
+            have = dict(zip(classes.tolist(), counts.tolist(), strict=True))
+            raise InputError(
+                f"valuing records needs at least {folds} labelled records of each of two or "
+                f"more classes; {dataset!r} has {have}."
+            )
+        x = features.matrix[rows].astype(np.float64)
+        split = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        probs = cross_val_predict(
+            LogisticRegression(max_iter=1000), x, y, cv=split, method="predict_proba"
+        )
+        agreement = probs[np.arange(len(y)), np.searchsorted(classes, y)]
+        total = np.zeros(len(y))
+        seen = np.zeros(len(y))
+        for train, valid in split.split(x, y):
+            total[train] += knn_shapley(x[train], y[train], x[valid], y[valid])
+            seen[train] += 1
+        values = tiered(total / np.maximum(seen, 1), agreement)
+        store = f"{dataset}{VALUES_SUFFIX}"
+        pin = commit.pins[dataset]
+        table = pa.table(
+            {
+                "record_id": pa.array(ids, pa.string()),
+                "data_commit": pa.array([commit.id] * len(ids), pa.string()),
+                "data_version": pa.array([pin.version_text] * len(ids), pa.string()),
+                "value": pa.array(values.value),
+                "shapley": pa.array(values.shapley),
+                "agreement": pa.array(values.agreement),
+                "suspect": pa.array(values.suspect),
+            }
+        )
+        made = self._repo.datasets.ingest(
+            store,
+            table,
+            key=["record_id"],
+            mode="upsert",
+            check=False,
+            message=(
+                f"values of {len(ids):,} records of {dataset} at {commit.short_id} "
+                f"(KNN-Shapley, {folds} folds)"
+            ),
+        )
+        return Valuation(dataset, commit.id, made.id, tuple(ids), values)
+
+    def values(self, dataset: str, ref: str | None = None) -> dict[str, float]:
+        """Record id -> removal value (lowest first out) stored by `value` for this data
+        version of ``dataset``.
+
+        Raises:
+            InputError: none stored for it (the message names the command).
+        """
+        import pyarrow.compute as pc
+
+        commit = self._repo.refs.commit(ref)
+        store = f"{dataset}{VALUES_SUFFIX}"
+        pin = commit.pins.get(dataset)
+        again = (
+            f"compute them with `tillage value {dataset} --labelset NAME` (repo.selection.value)"
+        )
+        if store not in commit.pins or pin is None:
+            raise InputError(f"{dataset!r} has no stored data values; {again}.")
+        table = self._repo.datasets.read(
+            store,
+            commit.id,
+            columns=["record_id", "data_version", "value"],
+            purpose=Purpose.ANALYSIS,
+        )
+        table = table.filter(pc.equal(table.column("data_version"), pin.version_text))
+        if table.num_rows == 0:
+            raise InputError(
+                f"the stored values of {dataset!r} are of an earlier version than commit "
+                f"{commit.short_id}'s; {again}."
+            )
+        return dict(
+            zip(
+                table.column("record_id").to_pylist(),
+                table.column("value").to_pylist(),
+                strict=True,
+            )
+        )
+
     def list(self, dataset: str | None = None) -> list[Selection]:
         """Stored selections, newest first (of ``dataset`` only, if given), without their picks."""
         return [_selection(r, ()) for r in self._store.selections(dataset)]
@@ -823,6 +1015,8 @@ def _supply(lacking: Sequence[str]) -> str:
         "features": "pass features= (a featurizer's vectors)",
         "labelled_features": "pass --labelset NAME with labelled records, and features",
         "labels": "pass --labelset NAME (labelset=) with labelled records",
+        "extra:value": "pass extra={'value': {record id: value}}, or store data values first "
+        "with `tillage value DATASET --labelset NAME`",
     }
     parts = [
         how.get(need, f"pass extra={{{need.removeprefix('extra:')!r}: {{record id: value}}}}")

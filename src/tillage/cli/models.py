@@ -119,3 +119,57 @@ def models_predict(
         f"predicted {len(made):,} record(s) of {dataset} at {made.commit[:12]} with {name} "
         f"version {made.version}; stored in {store} (read them with `tillage head {store}`)",
     )
+
+
+LabelOpt = Annotated[
+    str | None,
+    typer.Option("--label", metavar="COLUMN", help="The column holding the true labels."),
+]
+LabelSetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--labelset", "-l", metavar="NAME", help="Or: a label set whose current labels are true."
+    ),
+]
+
+
+@app.command(rich_help_panel="Models")
+def slices(
+    ctx: typer.Context,
+    name: ModelArg,
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="The records to judge.")],
+    label: LabelOpt = None,
+    labelset: LabelSetOpt = None,
+    ref: RefOpt = None,
+    version: VersionOpt = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns", metavar="A,B", help="Columns to slice by (default: the model's features)."
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", min=1, help="Show at most N slices.")
+    ] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show where a model errs most: one- and two-column slices significantly above its error."""
+    out = _out(ctx, as_json)
+    cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    with out.working(f"slicing {dataset} by the errors of {name}…"):
+        report = _open(ctx).models.slices(
+            name,
+            dataset,
+            label=label,
+            labelset=labelset,
+            ref=ref,
+            version=version,
+            columns=cols,
+            limit=limit,
+        )
+    head = (
+        f"{name} on {dataset}: error {report.error:.3f} over {report.records:,} records; "
+        f"{report.significant} of {report.tried:,} slices tried are significantly worse"
+    )
+    lines = [head, *(f'  {s.sentence}\n    --where "{s.where}"' for s in report.slices)]
+    out.emit(report.to_dict(), "\n".join(lines))

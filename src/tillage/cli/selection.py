@@ -316,3 +316,46 @@ def selection_apply(
     if result.note:
         text += f"\nnote: {result.note}"
     out.emit(result.to_dict(), text)
+
+
+@app.command(rich_help_panel="Selection")
+def value(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="The records to value.")],
+    label: Annotated[
+        str | None,
+        typer.Option("--label", metavar="COLUMN", help="The column holding the labels."),
+    ] = None,
+    labelset: Annotated[
+        str | None,
+        typer.Option("--labelset", "-l", metavar="NAME", help="Or: a label set over DATASET."),
+    ] = None,
+    ref: RefOpt = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            metavar="A,B",
+            help="Columns that place records near each other (default: all but key and label).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Value each labelled record (KNN-Shapley) and store the values for the low_value strategy."""
+    out = _out(ctx, as_json)
+    cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    with out.working(f"valuing the records of {dataset}…"):
+        found = _open(ctx).selection.value(
+            dataset, label=label, labelset=labelset, ref=ref, columns=cols
+        )
+    doc = found.to_dict()
+    lines = [
+        f"valued {len(found.keys):,} records of {dataset} (stored as {dataset}-values, commit "
+        f"{found.stored[:12]}); {doc['suspect']:,} look mislabelled. First out:",
+        *(
+            f"  {r}  {v:+.4f}" + ("  likely mislabelled" if s else "")
+            for r, v, s in found.lowest(10)
+        ),
+        f"remove them with: tillage select {dataset} --strategy low_value --include-labelled -n 50",
+    ]
+    out.emit(doc, "\n".join(lines))

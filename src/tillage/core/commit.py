@@ -26,6 +26,12 @@ class DatasetPin:
     version: int
     num_rows: int
 
+    @property
+    def version_text(self) -> str:
+        """The version as one text value (``main@3``): what tables derived from a dataset
+        version (predictions, data values) store to say which version they are of."""
+        return f"{self.lance_branch}@{self.version}"
+
 
 @dataclass(frozen=True)
 class CodeVersion:

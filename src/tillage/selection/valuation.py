@@ -249,6 +249,18 @@ def data_values(
                 + ("" if len(agree) != len(shapley) else ", some outside 0..1")
                 + "."
             )
+    return tiered(shapley, agree, k=k, threshold=threshold)
+
+
+def tiered(
+    shapley: np.ndarray, agreement: np.ndarray, *, k: int = K, threshold: float = THRESHOLD
+) -> DataValues:
+    """The two-tier removal order (see the module doc) from KNN-Shapley values and the
+    agreement of each record's label with the evidence (both one per record)."""
+    import numpy as np
+
+    shapley = np.asarray(shapley, dtype=np.float64)
+    agree = np.asarray(agreement, dtype=np.float64)
     suspect = (shapley < 0) & (agree < threshold)
     # Tier 1 below -1 (KNN-Shapley values lie in [-1, 1]); tier 2 in [0, 1], most agreed first.
     value = np.where(suspect, shapley - 2.0, 1.0 - agree)
