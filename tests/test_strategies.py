@@ -137,7 +137,7 @@ def test_uncertain_diverse_spreads_a_batch_over_clusters() -> None:
     proba = np.stack([p1, 1 - p1], axis=1)
     pool = Candidates(keys(400), proba=proba, features=x, classes=PHONES)
     assert {p.position // 200 for p in run("margin", pool, 10)} == {0}
-    picks = run("uncertain_diverse", pool, 10, multiple=40)
+    picks = run("uncertain_diverse", pool, 10, multiple=np.int64(40))
     assert {p.position // 200 for p in picks} == {0, 1}
     assert picks[0].position < 200  # the most uncertain leads
     assert "from the nearest other pick" in picks[1].reason
@@ -294,6 +294,7 @@ def test_missing_predictions_say_how_to_record_them() -> None:
         ("margin", {"depth": 3}, "no parameter 'depth'"),
         ("uncertain_diverse", {"measure": "vibes"}, "measure 'vibes' is unknown"),
         ("uncertain_diverse", {"multiple": 0}, "multiple is 0"),
+        ("uncertain_diverse", {"multiple": 2.5}, "multiple is 2.5"),
         ("committee", {"method": "borda"}, "method 'borda' is unknown"),
     ],
 )

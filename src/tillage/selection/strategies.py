@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 from tillage.errors import InputError, NoSuchStrategyError, StrategyInputError
@@ -590,9 +591,10 @@ def uncertain_diverse(
 
     name = "uncertain_diverse"
     p = _params(name, params, {"measure": "margin", "multiple": 10})
-    if not isinstance(p["multiple"], int) or p["multiple"] < 1:
+    multiple = p["multiple"]
+    if isinstance(multiple, bool) or not isinstance(multiple, Integral) or multiple < 1:
         raise StrategyInputError(
-            name, f"multiple is {p['multiple']!r}", "Give a whole number of 1 or more."
+            name, f"multiple is {multiple!r}", "Give a whole number of 1 or more."
         )
     proba = _need(candidates, "proba", name)
     x = _need(candidates, "features", name)
@@ -600,7 +602,7 @@ def uncertain_diverse(
     if n == 0:
         return []
     score = _uncertainty(proba, p["measure"])
-    pool = _top(score, n * p["multiple"])
+    pool = _top(score, n * int(multiple))
     xs = x[pool].astype(np.float64)
     sq = _sq_norms(xs)
     nearest = np.full(len(pool), np.inf)
