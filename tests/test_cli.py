@@ -565,7 +565,7 @@ def test_demo_plumbing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     }
     assert "ingesting day 1" in result.stderr
     assert calls == [(tmp_path / "d", 2, True, True)]
-    text = cli("demo", "--no-labels").stdout
+    text = cli("demo", "--no-labels", "--no-loop").stdout
     assert "ingesting day 1" in text and "commits" in text and '["main", "fix"]' in text
     assert calls[-1] == (Path("tillage-demo"), 60, False, False)
 

@@ -24,7 +24,7 @@ def test_load_days_splits_by_date() -> None:
 
 def test_demo_builds_a_repository_that_reads_back(tmp_path: Path) -> None:
     path = tmp_path / "demo"
-    summary = run_demo(path, days=3, labels=False)
+    summary = run_demo(path, days=3, labels=False, loop=False)
     ingested = sum(b.num_rows for _, b in load_days(3))
     assert summary["rows_ingested"] == ingested
     assert summary["cancelled_removed"] > 0
@@ -52,19 +52,19 @@ def test_demo_refuses_to_clobber(tmp_path: Path) -> None:
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
     with pytest.raises(tillage.InputError, match="not a tillage repository"):
-        run_demo(other, days=1, labels=False)
+        run_demo(other, days=1, labels=False, loop=False)
     assert (other / "notes.txt").read_text() == "keep me"
 
     path = tmp_path / "demo"
-    run_demo(path, days=1, labels=False)
+    run_demo(path, days=1, labels=False, loop=False)
     with pytest.raises(tillage.RepositoryExistsError, match="--force"):
-        run_demo(path, days=1, labels=False)
-    assert run_demo(path, days=2, force=True, labels=False)["days"] == 2
+        run_demo(path, days=1, labels=False, loop=False)
+    assert run_demo(path, days=2, force=True, labels=False, loop=False)["days"] == 2
 
 
 def test_demo_monitors_every_day_after_the_first_week(tmp_path: Path) -> None:
     path = tmp_path / "demo"
-    summary = run_demo(path, days=16, labels=False)
+    summary = run_demo(path, days=16, labels=False, loop=False)
     schema_file = path / "schemas" / "flights.yaml"
     assert schema_file.is_file()
     assert summary["alerts_opened"] >= 1 and summary["batches_blocked"] == 0
@@ -86,7 +86,7 @@ def test_demo_monitors_every_day_after_the_first_week(tmp_path: Path) -> None:
 
 def test_demo_runs_one_pipeline_run_per_day(tmp_path: Path) -> None:
     path = tmp_path / "demo"
-    summary = run_demo(path, days=13, labels=False)
+    summary = run_demo(path, days=13, labels=False, loop=False)
     days = [f"2013-01-{d:02d}" for d in range(1, 14)]
     assert summary["runs"] == 13 and summary["rerun_skipped"] == 13
     assert summary["models_recorded"] == 6  # days 8..13
@@ -154,7 +154,9 @@ def test_a_failed_day_stops_the_demo_and_its_run_resumes(
     path = tmp_path / "demo"
     monkeypatch.setattr(pipeline, "_fit", no_model)
     with pytest.raises(tillage.TillageError, match="tillage runs resume") as failed:
-        run_demo(path, days=9, labels=False)  # day 8 is the first with a week to train on
+        run_demo(
+            path, days=9, labels=False, loop=False
+        )  # day 8 is the first with a week to train on
     assert "the training cluster is down" in str(failed.value)
     monkeypatch.undo()
 
@@ -217,10 +219,12 @@ def test_the_closing_summary_is_the_repository_at_the_end(
 
     from rich.console import Console
 
-    from tillage.demo import flights, tweets
+    from tillage.demo import flights, loop, tweets
 
     small = functools.partial(tweets.label_tweets, sample=300, annotate=6)
     monkeypatch.setattr(tweets, "label_tweets", small)
+    short = functools.partial(loop.improve_with_the_model, budget=100, flights=3000)
+    monkeypatch.setattr(loop, "improve_with_the_model", short)
     monkeypatch.setattr(flights, "ALERTS_SHOWN", 2, raising=False)
     out = io.StringIO()
     path = tmp_path / "demo"
@@ -234,7 +238,8 @@ def test_the_closing_summary_is_the_repository_at_the_end(
         by_dataset = Counter(a.dataset for a in alerts)
         assert summary["open_alerts_by_dataset"] == dict(by_dataset)
         branches = sorted(b for b in repo.refs.branches() if not b.startswith("runs/"))
-        assert summary["branches"] == branches == ["drop-cancelled", "labels", "main"]
+        assert summary["branches"] == branches
+        assert branches == ["data-centric", "drop-cancelled", "labels", "main"]
         assert summary["tags"] == sorted(repo.refs.tags()) == ["v1"]
         assert summary["commits"] == len(repo.refs.log("main"))
         assert summary["head"] == repo.refs.resolve("main")
@@ -256,3 +261,33 @@ def test_the_closing_summary_is_the_repository_at_the_end(
         assert re.search(rf"\S \[{k}\]$", text, flags=re.M), k
     # The labels chapter shows its progress.
     assert re.search(r"labels: done .*\d+/\d+", text)
+
+
+@pytest.mark.slow
+def test_the_data_centric_chapter_labels_what_the_model_asks_for(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from tillage.demo.loop import BRANCH, LABELSET, POOL, improve_with_the_model
+
+    out = io.StringIO()
+    with tillage.init(tmp_path / "demo") as repo:
+        summary = improve_with_the_model(
+            repo, Console(file=out, width=200), budget=150, flights=4000
+        )
+        assert summary["loop_labels"] == 150 and summary["loop_rounds"] == 3
+        # Two classes: every model must clearly beat a coin flip.
+        for name in ("accuracy", "random_accuracy", "full_accuracy", "noisy_accuracy"):
+            assert 0.6 <= summary[f"loop_{name}"] <= 1, name
+        assert summary["loop_full_accuracy"] > summary["loop_accuracy"] - 0.05
+        assert summary["loop_slice_error"] > summary["loop_flights_error"]
+        assert " vs " in summary["loop_slice"]
+        # The labels the loop bought are on the chapter's branch, as annotations.
+        current = repo.labels.current(LABELSET, BRANCH).to_pylist()
+        assert len(current) == 150
+        assert {r["kind"] for r in current} == {"import", "aggregate"}
+        assert POOL not in repo.datasets.pins("main")
+        shown = tillage.learning_curve(repo.at(BRANCH), summary["loop_run"])
+        assert [p.labels for p in shown.points] == [50, 100, 150]
+    assert "tillage loop show" in out.getvalue()

@@ -67,7 +67,7 @@ def test_slices_name_where_the_model_errs_and_their_filters_read(repo: Repo) -> 
     top = report.slices[0]
     assert "dep_delay" in top.sentence and "vs" in top.sentence
     hit = repo.read("flights", where=top.where)  # each slice is a filter the repo accepts
-    assert hit.num_rows == top.size if hasattr(top, "size") else hit.num_rows > 0
+    assert hit.num_rows == top.records
     with pytest.raises(tillage.InputError, match="one of them"):
         repo.models.slices("blind", "flights")
     with pytest.raises(tillage.InputError, match="unknown column"):

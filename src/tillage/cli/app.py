@@ -643,16 +643,25 @@ def demo(
     no_labels: Annotated[
         bool, typer.Option("--no-labels", help="Leave out the labelling chapter on tweets.")
     ] = False,
+    no_loop: Annotated[
+        bool,
+        typer.Option(
+            "--no-loop",
+            help="Leave out the data-centric chapter (active learning, error slices, values).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build a demo repository from real data: daily pipeline runs, monitoring, a fix on a
-    branch, a merge, and labelling tweets."""
+    branch, a merge, labelling tweets, and active learning driven by the model."""
     out = _out(ctx, as_json)
     # Imported here: the demo pulls in the example data and its dependencies.
     from tillage.demo.flights import run_demo
 
     console = out.stderr if out.json else out.stdout
-    summary = run_demo(path, days=days, force=force, console=console, labels=not no_labels)
+    summary = run_demo(
+        path, days=days, force=force, console=console, labels=not no_labels, loop=not no_loop
+    )
     out.emit(summary, output.mapping_view(summary))
 
 

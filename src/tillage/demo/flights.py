@@ -44,6 +44,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 import tillage
+from tillage.demo import loop as data_centric
 from tillage.demo import pipeline, tweets
 from tillage.demo.pipeline import DATASET, KEY, MODEL, daily_flights
 from tillage.demo.progress import progress_bar
@@ -286,10 +287,12 @@ def run_demo(
     force: bool = False,
     console: Console | None = None,
     labels: bool = True,
+    loop: bool = True,
 ) -> dict[str, Any]:
     """Build the demo repository at ``path`` and return a summary of what happened.
 
-    ``labels=False`` leaves out the labelling chapter on tweets.
+    ``labels=False`` leaves out the labelling chapter on tweets; ``loop=False`` the
+    data-centric chapter (active learning, where a model fails, data values).
     """
     console = console or Console()
     if days < 1:
@@ -309,6 +312,9 @@ def run_demo(
         story = _story(repo, replay, console)
         # Then labels, on their own branch: which phone sent a tweet (tillage.demo.tweets).
         chapter = tweets.label_tweets(repo, console) if labels else {}
+        # Then the model's state decides what to label (tillage.demo.loop), on its branch.
+        if loop:
+            chapter |= data_centric.improve_with_the_model(repo, console)
         # The closing summary: the repository as it stands now, after every chapter.
         state = summarize(repo)
         _print_alerts(repo, _daily_runs(repo), console)
