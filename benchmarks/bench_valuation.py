@@ -308,6 +308,8 @@ def run_peer(python: str, runs: list[dict[str, str]], work: Path) -> dict[str, A
 
 
 def mean_range(values: list[float], fmt: str = "{:.3f}") -> str:
+    """Mean (min–max) of the values that are numbers; "—" when none is."""
+    values = [v for v in values if v == v]
     if not values:
         return "—"
     m = statistics.mean(values)
@@ -363,6 +365,7 @@ def report(r: dict[str, Any]) -> str:
             cells = []
             for s in SHARES:
                 acc = [x["conditions"]["noisy"]["removed"][m][str(s)] for x in seeds]
+                # Undefined where the noise cost nothing (the seed is left out of the mean).
                 rec = [
                     (a - n) / (c - n) if c > n else float("nan")
                     for a, c, n in zip(acc, clean, noisy, strict=True)
