@@ -214,3 +214,26 @@ def test_counting_in_small_blocks_gives_the_same_report(monkeypatch: pytest.Monk
     whole = find_error_slices(table, correct).to_dict()
     monkeypatch.setattr(slices, "BLOCK_VALUES", 1000)  # blocks of a few rows
     assert find_error_slices(table, correct).to_dict() == whole
+
+
+def test_bool_and_dictionary_columns_read_back_from_a_repository(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    n = 3000
+    weekend = rng.random(n) < 0.3
+    cabin = rng.choice(["economy", "business", "first's"], size=n)
+    table = pa.table(
+        {
+            "id": np.arange(n),
+            "weekend": weekend,
+            "cabin": pa.array(cabin).dictionary_encode(),
+        }
+    )
+    error = np.where(weekend, 0.4, 0.1) + np.where(cabin == "first's", 0.3, 0.0)
+    correct = rng.random(n) >= error
+    report = find_error_slices(table, correct)
+    wheres = {s.where for s in report.slices}
+    assert {"weekend = TRUE", "cabin = 'first''s'"} <= wheres  # quotes doubled in a literal
+    repo = Repo.init(tmp_path / "r")
+    repo.ingest("trips", table, key="id")
+    for s in report.slices:
+        assert repo.read("trips", where=s.where).num_rows == s.records, s.where
