@@ -822,8 +822,8 @@ class Selections(Namespace):
 
         KNN-Shapley on the featurizer's vectors (`tillage.selection.valuation`), each
         fold of the labelled records in turn the validation set of the rest, and the
-        agreement of each record's label with out-of-fold probabilities of a logistic
-        regression on the same vectors; the removal order puts likely mislabelled
+        agreement of each record's label with out-of-fold probabilities (the label
+        issues' default model on the same columns); the removal order puts likely mislabelled
         records first and the boundary records a model needs last. The values are
         one commit on ``DATASET-values`` (keyed by record id, with the data commit),
         which the ``low_value`` strategy reads.
@@ -845,9 +845,9 @@ class Selections(Namespace):
         """
         import numpy as np
         import pyarrow as pa
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+        from sklearn.model_selection import StratifiedKFold
 
+        from tillage.labels.issues import out_of_sample_probabilities
         from tillage.selection.valuation import knn_shapley, tiered
 
         folds = _whole(folds, "folds", 2)
@@ -875,8 +875,11 @@ class Selections(Namespace):
             )
         x = features.matrix[rows].astype(np.float64)
         split = StratifiedKFold(folds, shuffle=True, random_state=seed)
-        probs = cross_val_predict(
-            LogisticRegression(max_iter=1000), x, y, cv=split, method="predict_proba"
+        records = self._repo.datasets.read(
+            dataset, commit.id, columns=list(columns), purpose=Purpose.ANALYSIS
+        ).take(pa.array(rows, pa.int64()))
+        probs = out_of_sample_probabilities(
+            records, y.tolist(), classes=classes.tolist(), folds=folds, seed=seed
         )
         agreement = probs[np.arange(len(y)), np.searchsorted(classes, y)]
         total = np.zeros(len(y))
