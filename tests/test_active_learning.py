@@ -158,3 +158,65 @@ def test_loop_show_prints_the_curve_and_draws_it(repo: Repo, tmp_path: Path) -> 
     other = tillage.run(repo, f"{flow}:noop")
     error = cli_json("-C", repo.path, "loop", "show", other.id, code=1)
     assert "not an active-learning loop" in error["error"]["message"]
+
+
+def test_the_readme_loop_section_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's loop example, on 160 small tweets: it stops when the pool runs out."""
+    from test_labels_readme import blocks, section
+
+    rng = np.random.default_rng(0)
+    words = {"android": ["crooked", "fake", "news", "sad"], "iphone": ["join", "tickets", "live"]}
+
+    def tweets(n: int, start: int) -> pa.Table:
+        source = rng.choice(["android", "iphone"], n)
+        text = [" ".join(rng.choice(words[s], 4)) for s in source]
+        return pa.table(
+            {
+                "id": [str(start + i) for i in range(n)],
+                "text": text,
+                "hour_et": rng.integers(0, 24, n),
+                "source": source,
+            }
+        )
+
+    pool, heldout = tweets(160, 0), tweets(60, 1000)
+    monkeypatch.chdir(tmp_path)
+    repo = tillage.init(tmp_path)
+    repo.ingest("tweets", pool.drop_columns(["source"]), key="id")
+    repo.ingest("tweets-heldout", heldout, key="id")
+    repo.ingest("tweet-answers", pool.select(["id", "source"]), key="id")
+    (tmp_path / "taxonomies").mkdir()
+    (tmp_path / "taxonomies" / "source.yaml").write_text(
+        yaml.safe_dump({"name": "source", "versions": [{"classes": {"android": "", "iphone": ""}}]})
+    )
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "tweet-source.yaml").write_text(
+        yaml.safe_dump({"labelset": "source", "versions": [{"overlap": 1}]})
+    )
+    repo.labels.create("source", records="tweets", taxonomy="source")
+    repo.labels.add(
+        "source", ["0", "1", "2", "3"], pool.column("source").to_pylist()[:4], source="seed"
+    )
+    (tmp_path / "train.py").write_text(
+        "from sklearn.compose import make_column_transformer\n"
+        "from sklearn.feature_extraction.text import TfidfVectorizer\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.pipeline import make_pipeline\n"
+        "def train(X, y):\n"
+        "    words = make_column_transformer((TfidfVectorizer(), 'text'))\n"
+        "    return make_pipeline(words, LogisticRegression()).fit(X, y)\n"
+    )
+    [python] = [
+        body
+        for lang, body in blocks(section("The loop: the model decides what to label next"))
+        if lang == "python"
+    ]
+    scope: dict[str, object] = {"repo": repo, "tillage": tillage}
+    exec(compile(python, "README.md", "exec"), scope)
+    run = scope["run"]
+    assert run.status == "done", run.error  # type: ignore[attr-defined]
+    assert "pool is empty" in run.result["stopped"]  # type: ignore[attr-defined]
+    assert len(repo.labels.current("source")) == 160
+    repo.close()
