@@ -540,7 +540,7 @@ def test_demo(tmp_path: Path) -> None:
 
 def test_demo_plumbing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`demo` passes its options on; with --json its progress goes to stderr."""
-    calls: list[tuple[Path, int, bool, bool]] = []
+    calls: list[tuple[Path, int, bool, bool, bool]] = []
 
     def run_demo(
         path: Path,
@@ -548,8 +548,9 @@ def test_demo_plumbing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         force: bool = False,
         console: Console | None = None,
         labels: bool = True,
+        loop: bool = True,
     ) -> dict[str, Any]:
-        calls.append((path, days, force, labels))
+        calls.append((path, days, force, labels, loop))
         assert console is not None
         console.print("ingesting day 1")
         return {"path": str(path), "commits": days, "branches": ["main", "fix"]}
@@ -564,10 +565,10 @@ def test_demo_plumbing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "branches": ["main", "fix"],
     }
     assert "ingesting day 1" in result.stderr
-    assert calls == [(tmp_path / "d", 2, True, True)]
+    assert calls == [(tmp_path / "d", 2, True, True, True)]
     text = cli("demo", "--no-labels", "--no-loop").stdout
     assert "ingesting day 1" in text and "commits" in text and '["main", "fix"]' in text
-    assert calls[-1] == (Path("tillage-demo"), 60, False, False)
+    assert calls[-1] == (Path("tillage-demo"), 60, False, False, False)
 
 
 def test_output_helpers() -> None:

@@ -213,10 +213,15 @@ def test_the_cli_selects_shows_lists_and_applies(repo: Repo) -> None:
 
     doc = cli_json(
         "-C", repo.path, "select", "flights", "--strategy", "random", "-n", "500",
-        "--where", "carrier = 'AA'", "--seed", "3", "--task", "t", "--param", "k=2",
+        "--where", "carrier = 'AA'", "--seed", "3", "--task", "t",
     )  # fmt: skip
     assert doc["pool_size"] == 20 - 2 and len(doc["picks"]) == 18  # records 0 and 3 labelled
-    assert doc["params"] == {"k": 2} and "whole pool" in doc["note"]
+    assert doc["params"] == {} and "whole pool" in doc["note"]
+    # --param reaches the strategy, which says what it takes
+    refused = cli_json(
+        "-C", repo.path, "select", "flights", "--strategy", "random", "--param", "k=2", code=1
+    )
+    assert refused["error"]["code"] == "strategy_input" and "'k'" in refused["error"]["message"]
     same = repo.select("flights", strategy="random", n=500, where="carrier = 'AA'", seed=3)
     assert same.record_ids == [p["record_id"] for p in doc["picks"]]
 
