@@ -88,7 +88,12 @@ def test_a_simulated_loop_runs_to_its_budget_and_keeps_its_curve(repo: Repo) -> 
     assert kept.labels_to_reach(0.0) == 10
     with pytest.raises(tillage.NoSuchRunError):
         learning_curve(repo, "nosuchrun")
-    assert [m.version for m in repo.models.recorded("clf")] == [4, 3, 2, 1]
+    # A round killed after recording its model records it again on resume: the later counts.
+    again = {"accuracy": 0.5, "labels": 30, "round": 1, "run": run.id}
+    repo.models.record("clf", "pool", metrics=again)
+    redone = learning_curve(repo, run.id).points
+    assert [p.labels for p in redone] == [10, 30, 50, 70] and redone[1].metric == 0.5
+    assert [m.version for m in repo.models.recorded("clf")] == [5, 4, 3, 2, 1]  # one redone
     # Every label the loop made is an annotation, then an aggregate, on the target branch.
     current = repo.labels.current("sides").to_pylist()
     assert len(current) == 70

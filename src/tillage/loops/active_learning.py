@@ -370,17 +370,15 @@ def learning_curve(repo: Repo, run_id: str) -> LearningCurve:
             f"run {run.id} is a run of {run.pipeline!r}, not an active-learning loop; "
             "list the loops with `tillage runs --pipeline active_learning`."
         )
-    versions = [m for m in repo.models.recorded(model) if m.metrics.get("run") == run.id]
-    points = sorted(
-        (
-            CurvePoint(
+    # A round killed after recording its model and rerun on resume recorded two
+    # versions; the later one is the round's (recorded is newest first).
+    by_round: dict[int, CurvePoint] = {}
+    for m in repo.models.recorded(model):
+        if m.metrics.get("run") == run.id and int(m.metrics["round"]) not in by_round:
+            by_round[int(m.metrics["round"])] = CurvePoint(
                 int(m.metrics["round"]),
                 int(m.metrics["labels"]),
                 float(m.metrics["accuracy"]),
                 m.metrics.get("random_accuracy"),
             )
-            for m in versions
-        ),
-        key=lambda p: p.round,
-    )
-    return LearningCurve(run.id, model, tuple(points))
+    return LearningCurve(run.id, model, tuple(by_round[r] for r in sorted(by_round)))
