@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -631,11 +631,7 @@ class Selections(Namespace):
 
         from tillage.selection.selections import ActionResult
 
-        target = branch or f"selection/{selection.id}"
-        created = target not in self._repo.refs.branches()
-        if created:
-            self._repo.refs.create_branch(target)
-        try:
+        with self._branch_for(selection, branch) as target:
             key = self._record_key(selection.dataset)
             rows = self._repo.datasets.read(
                 selection.dataset, target, columns=[key], purpose=Purpose.SELECT
@@ -678,10 +674,6 @@ class Selections(Namespace):
                 ),
                 on_commit=record,
             )
-        except TillageError:
-            if created:
-                self._repo.refs.delete_branch(target)
-            raise
         return results[-1]
 
     def _derive(
@@ -707,11 +699,7 @@ class Selections(Namespace):
                 "swap-words:text), or in Python name -> function(record) -> record."
             )
         count_ = len(selection) if n is None else _whole(n, "n", 1)
-        target = branch or f"selection/{selection.id}"
-        created = target not in self._repo.refs.branches()
-        if created:
-            self._repo.refs.create_branch(target)
-        try:
+        with self._branch_for(selection, branch) as target:
             key = self._record_key(selection.dataset)
             keys = self._repo.datasets.read(
                 selection.dataset, target, columns=[key], purpose=Purpose.SELECT
@@ -787,10 +775,6 @@ class Selections(Namespace):
                 ),
                 on_commit=record,
             )
-        except TillageError:
-            if created:
-                self._repo.refs.delete_branch(target)
-            raise
         return results[-1]
 
     def derived(
@@ -950,6 +934,21 @@ class Selections(Namespace):
                 strict=True,
             )
         )
+
+    @contextlib.contextmanager
+    def _branch_for(self, selection: Selection, branch: str | None) -> Iterator[str]:
+        """``branch``, else ``selection/ID``, made off the current branch if new; a new one
+        is deleted again when the action fails, so a failed action leaves no branch."""
+        target = branch or f"selection/{selection.id}"
+        created = target not in self._repo.refs.branches()
+        if created:
+            self._repo.refs.create_branch(target)
+        try:
+            yield target
+        except TillageError:
+            if created:
+                self._repo.refs.delete_branch(target)
+            raise
 
     def list(self, dataset: str | None = None) -> list[Selection]:
         """Stored selections, newest first (of ``dataset`` only, if given), without their picks."""
