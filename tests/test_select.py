@@ -442,3 +442,31 @@ def test_a_recorded_models_predictions_and_features_drive_a_selection(
     finally:
         strategies._REGISTRY.pop("test-far", None)
     assert len(by_features) == 4
+
+
+def test_label_errors_from_label_issues_are_proposed_for_relabelling(tmp_path: Path) -> None:
+    """`label_error` reads each record's label quality from the label set's issues."""
+    rng = np.random.default_rng(0)
+    n = 400
+    truth = np.where(rng.random(n) < 0.5, "late", "on_time")
+    x = np.where(truth == "late", 1.0, -1.0) + rng.normal(0, 0.4, n)
+    repo = tillage.init(tmp_path / "p")
+    (repo.path / "taxonomies").mkdir()
+    (repo.path / "taxonomies" / "delay.yaml").write_text(yaml.safe_dump(TAXONOMY))
+    ids = [f"r{i}" for i in range(n)]
+    repo.ingest("recs", pa.table({"id": ids, "x": x, "y": rng.normal(0, 1, n)}), key="id")
+    repo.labels.create("delays", records="recs", taxonomy="delay")
+    given = truth.copy()
+    flipped = rng.choice(n, 20, replace=False)
+    given[flipped] = np.where(truth[flipped] == "late", "on_time", "late")
+    repo.labels.add("delays", ids, list(given), source="import")
+
+    with pytest.raises(tillage.InputError, match="--labelset NAME"):
+        repo.select("recs", strategy="label_error", include_labelled=True)
+    chosen = repo.select(
+        "recs", strategy="label_error", labelset="delays", include_labelled=True, n=15
+    )
+    assert {p.action for p in chosen.picks} == {"relabel"}
+    assert len(set(chosen.record_ids) & {ids[i] for i in flipped}) >= 12
+    assert "label quality" in chosen.picks[0].reason
+    repo.close()

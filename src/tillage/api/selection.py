@@ -216,6 +216,7 @@ class Selections(Namespace):
             features=features,
             committee=committee,
             extra=extra,
+            labelset=labelset,
         )
         from tillage.selection.selections import choose
 
@@ -304,6 +305,7 @@ class Selections(Namespace):
         features: Features | None,
         committee: Sequence[Predictions] | None,
         extra: Mapping[str, Mapping[str, float]] | None,
+        labelset: str | None = None,
     ) -> tuple[Candidates, Predictions | None]:
         """The pool as `Candidates`, with what ``info`` needs lined up by record id."""
         import numpy as np
@@ -352,6 +354,8 @@ class Selections(Namespace):
             # Without stored values, the strategy's missing need is the error, below.
             with contextlib.suppress(InputError):
                 extra["value"] = self.values(dataset, commit)  # stored by `value`
+        if "extra:label_quality" in needs and "label_quality" not in extra and labelset:
+            extra["label_quality"] = self._label_quality(labelset, ids, commit)
         extras: dict[str, np.ndarray] = {}
         for name, values in extra.items():
             extras[name] = np.array([float(values.get(i, np.nan)) for i in ids], dtype=np.float64)
@@ -373,6 +377,13 @@ class Selections(Namespace):
                 f"supply; {_supply(lacking)}"
             )
         return candidates, predictions
+
+    def _label_quality(self, labelset: str, ids: Sequence[str], commit: str) -> dict[str, float]:
+        """Each pool record's label quality from ``labels issues``: the out-of-sample
+        probability of its label where confident learning flags it, 1 elsewhere."""
+        found = self._repo.labels.issues(labelset, commit)
+        flagged = {i.record_id: i.given_probability for i in found.issues if i.record_id}
+        return {r: float(flagged.get(r, 1.0)) for r in ids}
 
     def _predictions(self, model: str, dataset: str, commit: str) -> Predictions:
         """``model``'s recorded predictions on ``dataset`` at ``commit``."""
@@ -1017,6 +1028,8 @@ def _supply(lacking: Sequence[str]) -> str:
         "features": "pass features= (a featurizer's vectors)",
         "labelled_features": "pass --labelset NAME with labelled records, and features",
         "labels": "pass --labelset NAME (labelset=) with labelled records",
+        "extra:label_quality": "pass --labelset NAME (its label issues give each record's "
+        "label quality), or extra={'label_quality': {record id: value}}",
         "extra:value": "pass extra={'value': {record id: value}}, or store data values first "
         "with `tillage value DATASET --labelset NAME`",
     }
