@@ -225,3 +225,28 @@ def test_the_readme_loop_section_runs_as_written(
     assert "pool is empty" in run.result["stopped"]  # type: ignore[attr-defined]
     assert len(repo.labels.current("source")) == 160
     repo.close()
+
+
+def test_a_round_that_fails_after_queueing_its_batch_does_not_queue_another(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The select step stops after its batch is queued (as a kill would); on resume the
+    round queues that same batch, not a second one."""
+    from tillage.labels.annotation import Annotation
+
+    real = Annotation.progress
+    calls = {"n": 0}
+
+    def fails_once(self: Annotation, task: str, spec_version: int | None = None) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("the process was killed here")
+        return real(self, task, spec_version)
+
+    monkeypatch.setattr(Annotation, "progress", fails_once)
+    run = tillage.run(repo, active_learning, params(repo, budget=50))
+    assert run.status == "failed" and "killed here" in (run.error or "")
+    resumed = tillage.Runs(repo).resume(run.id)
+    assert resumed.status == "waiting", resumed.error
+    assert repo.annotation.progress("sides").queued == 20  # one batch, not two
+    assert len(repo.selection.list("pool")) == 1

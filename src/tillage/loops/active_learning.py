@@ -229,21 +229,30 @@ def _select_round(round_: int, cfg: dict[str, Any]) -> dict[str, Any]:
     from tillage.errors import EmptyPoolError
 
     repo = _target()
-    repo.models.predict(cfg["model"], cfg["dataset"])
-    try:
-        chosen = repo.select(
-            cfg["dataset"],
-            strategy=cfg["strategy"],
-            params=cfg["params"],
-            n=cfg["batch"],
-            model=cfg["model"],
-            labelset=cfg["labelset"],
-            task=cfg["task"],
-            seed=cfg["seed"] + round_,
-        )
-    except EmptyPoolError:
-        return {"selected": 0, "selection": None, "task_queued": 0}
-    repo.selection.apply(chosen.id, "label", task=cfg["task"])
+    seed = cfg["seed"] + round_
+    # A round that failed or was killed after it selected (its result not stored) made
+    # its selection already, as this run's job: queue that one, never a second batch.
+    job = f"job:{context().run_id}"
+    made = [s for s in repo.selection.list(cfg["dataset"]) if s.principal == job and s.seed == seed]
+    if made:
+        chosen = repo.selection.get(made[0].id)
+    else:
+        repo.models.predict(cfg["model"], cfg["dataset"])
+        try:
+            chosen = repo.select(
+                cfg["dataset"],
+                strategy=cfg["strategy"],
+                params=cfg["params"],
+                n=cfg["batch"],
+                model=cfg["model"],
+                labelset=cfg["labelset"],
+                task=cfg["task"],
+                seed=seed,
+            )
+        except EmptyPoolError:
+            return {"selected": 0, "selection": None, "task_queued": 0}
+    if not any(a["action"] == "label" for a in repo.selection.actions(chosen.id)):
+        repo.selection.apply(chosen.id, "label", task=cfg["task"])
     queued = repo.annotation.progress(cfg["task"]).queued
     return {"selected": len(chosen), "selection": chosen.id, "task_queued": queued}
 
