@@ -803,9 +803,8 @@ class Models(Namespace):
                 f"unknown column(s) {', '.join(unknown)} in {dataset!r}; its columns: "
                 f"{', '.join(names)}."
             )
-        read = [key, *chosen, *([label] if label is not None else [])]
         table = self._repo.datasets.read(
-            dataset, ref, columns=list(dict.fromkeys(read)), purpose=Purpose.ANALYSIS
+            dataset, ref, columns=list(dict.fromkeys([key, *chosen])), purpose=Purpose.ANALYSIS
         )
         ids = key_text(table.column(key))
         best = predictions.proba.argmax(axis=1)
