@@ -22,6 +22,7 @@ from tillage.cli.common import (
     JsonOpt,
     RefOpt,
     State,
+    _columns,
     _open,
     _out,
     _set_json,
@@ -51,14 +52,6 @@ class Side(StrEnum):
 
 def _prefer(side: Side | None) -> Literal["ours", "theirs"] | None:
     return None if side is None else ("ours" if side is Side.ours else "theirs")
-
-
-def _columns(text: str | None) -> list[str] | None:
-    """``"a, b"`` -> ``["a", "b"]``; None or empty -> None."""
-    if not text:
-        return None
-    cols = [c.strip() for c in text.split(",") if c.strip()]
-    return cols or None
 
 
 def _version(value: bool) -> None:

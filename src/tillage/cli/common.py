@@ -204,6 +204,14 @@ BranchOpt = Annotated[
 ]
 
 
+def _columns(text: str | None) -> list[str] | None:
+    """``"a, b"`` -> ``["a", "b"]``; None or empty -> None."""
+    if not text:
+        return None
+    cols = [c.strip() for c in text.split(",") if c.strip()]
+    return cols or None
+
+
 def _out(ctx: typer.Context, as_json: bool) -> Output:
     state = ctx.ensure_object(State)
     state.json = state.json or as_json

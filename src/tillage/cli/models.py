@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tillage.cli.common import JsonOpt, RefOpt, TopicGroup, _open, _out, app
+from tillage.cli.common import JsonOpt, RefOpt, TopicGroup, _columns, _open, _out, app
 from tillage.cli.output import Records, progress_bar, short_time
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def slices(
 ) -> None:
     """Show where a model errs most: one- and two-column slices significantly above its error."""
     out = _out(ctx, as_json)
-    cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    cols = _columns(columns)
     with out.working(f"slicing {dataset} by the errors of {name}…"):
         report = _open(ctx).models.slices(
             name,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 import tillage
-from tillage.cli.common import JsonOpt, RefOpt, TopicGroup, _open, _out, app
+from tillage.cli.common import JsonOpt, RefOpt, TopicGroup, _columns, _open, _out, app
 from tillage.cli.output import Records
 
 if TYPE_CHECKING:
@@ -343,7 +343,7 @@ def value(
 ) -> None:
     """Value each labelled record (KNN-Shapley) and store the values for the low_value strategy."""
     out = _out(ctx, as_json)
-    cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    cols = _columns(columns)
     with out.working(f"valuing the records of {dataset}…"):
         found = _open(ctx).selection.value(
             dataset, label=label, labelset=labelset, ref=ref, columns=cols
