@@ -194,8 +194,8 @@ PEER_SCRIPT = textwrap.dedent(
 )
 
 
-def find_peer(explicit: str | None) -> str | None:
-    """The first candidate Python that imports cleanlab."""
+def find_peer(explicit: str | None, module: str = "cleanlab.filter") -> str | None:
+    """The first candidate Python that imports ``module`` (a part of cleanlab)."""
     candidates = [
         explicit,
         os.environ.get("ISSUES_PYTHON"),
@@ -204,21 +204,23 @@ def find_peer(explicit: str | None) -> str | None:
     for c in candidates:
         if not c or not Path(c).is_file():
             continue
-        ok = subprocess.run([c, "-c", "import cleanlab.filter"], capture_output=True)
+        ok = subprocess.run([c, "-c", f"import {module}"], capture_output=True)
         if ok.returncode == 0:
             return c
     return None
 
 
-def run_peer(python: str, runs: list[dict[str, str]], work: Path, repeats: int) -> dict[str, Any]:
-    script = work / "peer_issues.py"
-    script.write_text(PEER_SCRIPT)
-    job = work / "job.json"
-    job.write_text(
-        json.dumps({"runs": runs, "rankings": list(CLEANLAB_RANKINGS), "repeats": repeats})
-    )
+def run_peer_script(
+    python: str, script: str, name: str, job: dict[str, Any], work: Path
+) -> dict[str, Any]:
+    """Run ``script`` (saved as ``name`` in ``work``) with ``python`` on ``job``, a JSON
+    document it reads from its first argument; its last line of output is its JSON answer."""
+    path = work / name
+    path.write_text(script)
+    job_file = work / "job.json"
+    job_file.write_text(json.dumps(job))
     res = subprocess.run(
-        [python, str(script), str(job)],
+        [python, str(path), str(job_file)],
         capture_output=True,
         text=True,
         env={**os.environ, "DO_NOT_TRACK": "1"},
@@ -227,6 +229,11 @@ def run_peer(python: str, runs: list[dict[str, str]], work: Path, repeats: int) 
         raise RuntimeError(f"cleanlab run failed: {res.stderr.strip()[-2000:]}")
     out: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
     return out
+
+
+def run_peer(python: str, runs: list[dict[str, str]], work: Path, repeats: int) -> dict[str, Any]:
+    job = {"runs": runs, "rankings": list(CLEANLAB_RANKINGS), "repeats": repeats}
+    return run_peer_script(python, PEER_SCRIPT, "peer_issues.py", job, work)
 
 
 # -- measuring --------------------------------------------------------------------------

@@ -54,7 +54,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -68,7 +67,15 @@ import numpy as np
 import pyarrow as pa
 
 import tillage
-from bench_label_issues import frame_table, inject, load_kershaw, load_tweets
+from bench_label_issues import (
+    find_peer,
+    frame_table,
+    inject,
+    load_kershaw,
+    load_tweets,
+    run_peer_script,
+)
+from bench_label_issues import mean_range as issues_mean_range
 from tillage.labels.issues import default_model, out_of_sample_probabilities
 from tillage.selection.valuation import data_values, knn_shapley, neighbour_agreement
 
@@ -273,35 +280,8 @@ PEER_SCRIPT = textwrap.dedent(
 )
 
 
-def find_peer(explicit: str | None) -> str | None:
-    """The first candidate Python that imports cleanlab."""
-    for c in (
-        explicit,
-        os.environ.get("ISSUES_PYTHON"),
-        str(HERE / "_work" / "issues-venv" / "bin" / "python"),
-    ):
-        if c and Path(c).is_file():
-            ok = subprocess.run([c, "-c", "import cleanlab.rank"], capture_output=True)
-            if ok.returncode == 0:
-                return c
-    return None
-
-
 def run_peer(python: str, runs: list[dict[str, str]], work: Path) -> dict[str, Any]:
-    script = work / "peer_valuation.py"
-    script.write_text(PEER_SCRIPT)
-    job = work / "job.json"
-    job.write_text(json.dumps({"runs": runs}))
-    res = subprocess.run(
-        [python, str(script), str(job)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DO_NOT_TRACK": "1"},
-    )
-    if res.returncode != 0:
-        raise RuntimeError(f"cleanlab run failed: {res.stderr.strip()[-2000:]}")
-    out: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
-    return out
+    return run_peer_script(python, PEER_SCRIPT, "peer_valuation.py", {"runs": runs}, work)
 
 
 # -- report -----------------------------------------------------------------------------
@@ -309,13 +289,7 @@ def run_peer(python: str, runs: list[dict[str, str]], work: Path) -> dict[str, A
 
 def mean_range(values: list[float], fmt: str = "{:.3f}") -> str:
     """Mean (min–max) of the values that are numbers; "—" when none is."""
-    values = [v for v in values if v == v]
-    if not values:
-        return "—"
-    m = statistics.mean(values)
-    if len(values) == 1 or max(values) - min(values) < 5e-4:
-        return fmt.format(m)
-    return f"{fmt.format(m)} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+    return issues_mean_range([v for v in values if v == v], fmt)
 
 
 def report(r: dict[str, Any]) -> str:
@@ -436,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": repeats,
         "datasets": {},
     }
-    peer = None if args.skip_cleanlab else find_peer(args.peer_python)
+    peer = None if args.skip_cleanlab else find_peer(args.peer_python, "cleanlab.rank")
     if peer is None:
         results["cleanlab_skipped"] = "--skip-cleanlab" if args.skip_cleanlab else "no venv"
     with tempfile.TemporaryDirectory() as tmp:
