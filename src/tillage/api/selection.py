@@ -712,11 +712,9 @@ class Selections(Namespace):
         count_ = len(selection) if n is None else _whole(n, "n", 1)
         with self._branch_for(selection, branch) as target:
             key = self._record_key(selection.dataset)
-            keys = self._repo.datasets.read(
-                selection.dataset, target, columns=[key], purpose=Purpose.SELECT
-            ).column(key)
             wanted = pa.array(selection.record_ids, pa.string())
             rows = self._repo.datasets.read(selection.dataset, target, purpose=Purpose.SELECT)
+            keys = rows.column(key)
             chosen = rows.filter(pc.is_in(_record_ids_array(rows.column(key)), value_set=wanted))
             if chosen.num_rows == 0:
                 raise InputError(
