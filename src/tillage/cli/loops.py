@@ -1,4 +1,5 @@
-"""Loop commands: ``loop show`` (an active-learning run's learning curve, as text or a picture).
+"""Loop commands: ``loop show`` (an active-learning run's learning curve, as text or a
+picture; an improve loop's decisions, round by round).
 
 Registered on the root app by `tillage.cli.app`; they call the public API only.
 Start a loop with ``tillage run tillage.loops.active_learning:active_learning -p ...``
@@ -16,7 +17,7 @@ from tillage.cli.common import JsonOpt, TopicGroup, _open, _out, app
 loop_app = typer.Typer(
     cls=TopicGroup,
     name="loop",
-    help="Active-learning loops: their learning curves.",
+    help="Data-centric loops: learning curves and merge decisions.",
     no_args_is_help=True,
 )
 app.add_typer(loop_app, rich_help_panel="Pipelines")
@@ -34,9 +35,20 @@ def loop_show(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a loop's learning curve: labels spent and the metric each round, beside random."""
+    """Show a loop's learning curve (labels spent and the metric each round, beside random),
+    or an improve loop's decisions (accuracy before and after each round, merged or not)."""
     out = _out(ctx, as_json)
-    curve = tillage.learning_curve(_open(ctx), run_id)
+    repo = _open(ctx)
+    improve = (tillage.relabel_errors, tillage.remove_low_value, tillage.generate_for_weakest_slice)
+    if tillage.Runs(repo).get(run_id).pipeline in {p.name for p in improve}:
+        if plot is not None:
+            raise tillage.InputError(
+                "an improve loop has decisions, not a learning curve: leave out --plot."
+            )
+        decisions = tillage.loop_decisions(repo, run_id)
+        out.emit(decisions.to_dict(), decisions.text())
+        return
+    curve = tillage.learning_curve(repo, run_id)
     doc = curve.to_dict()
     text = curve.text()
     if plot is not None:

@@ -260,7 +260,12 @@ def _select_round(round_: int, cfg: dict[str, Any]) -> dict[str, Any]:
 @step(name="al-annotate", cache=False)
 def _annotate_round(round_: int, cfg: dict[str, Any]) -> int:
     """The simulated annotator answers what the task hands it (one commit)."""
-    repo = _target()
+    return answer_simulated(_target(), cfg)
+
+
+def answer_simulated(repo: Repo, cfg: dict[str, Any]) -> int:
+    """The simulated annotator of ``cfg["simulate"]`` answers, on ``repo``'s branch, what
+    task ``cfg["task"]`` hands it (one commit); returns how many records it answered."""
     sim = _simulator(repo, cfg)
     handed = repo.annotation.next(cfg["task"], sim.name, n=cfg["batch"] * 4)
     if not handed:
