@@ -221,3 +221,25 @@ def test_an_improve_loop_that_cannot_work_fails_with_a_clear_error(
     assert run.status == "failed"
     assert run.error is not None and fragment in run.error
     assert repo.refs.resolve("main") == main_before
+
+
+def test_the_readme_improve_section_runs_as_written(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_labels_readme import blocks, section
+
+    pool = repo.read("pool")
+    repo.labels.add("sides", pool.column("id").to_pylist(), noisy(pool, 0.3, 5), source="import")
+    monkeypatch.chdir(repo.path)
+    [python] = [
+        body
+        for lang, body in blocks(
+            section("Improve loops: change the data on a branch, merge only if the model improves")
+        )
+        if lang == "python"
+    ]
+    scope: dict[str, object] = {"repo": repo, "tillage": tillage}
+    exec(compile(python, "README.md", "exec"), scope)
+    run = scope["run"]
+    assert run.status == "done", run.error  # type: ignore[attr-defined]
+    assert run.result["decisions"]  # type: ignore[attr-defined]
