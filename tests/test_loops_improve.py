@@ -182,6 +182,17 @@ def test_a_generated_batch_the_gate_refuses_is_a_recorded_decision(
     assert repo.read("pool").num_rows == 400
     assert not [b for b in repo.refs.branches() if b.startswith("loop/")]
     assert "x" in repo.selection.get(d["selection"]).where
+    # A generator that passes the gate: its records are on the round's branch, with an
+    # after to judge them by, and on main only if they helped.
+    more = {**more, "generator": "gaussian-copula"}
+    run = tillage.run(repo, generate_for_weakest_slice, params(repo, **more))
+    assert run.status == "done", run.error
+    d = run.result["decisions"][0]
+    assert d["after"] is not None and d["merged"] == (d["after"] - d["before"] > d["min_gain"])
+    assert repo.read("pool", d["branch"]).num_rows == 600
+    assert repo.read("pool").num_rows == (600 if d["merged"] else 400)
+    made = repo.selection.derived("pool")
+    assert len(made) == 200 and {m["selection_id"] for m in made} == {d["selection"]}
     repo.close()
 
 
