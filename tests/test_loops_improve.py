@@ -210,6 +210,10 @@ def test_loop_show_prints_an_improve_loops_decisions(repo: Repo) -> None:
     assert doc["decisions"][0]["merged"] is False
     text = cli("-C", repo.path, "loop", "show", run.id).stdout
     assert "left unmerged" in text and "remove" in text
+    flow = repo.path / "flow.py"
+    flow.write_text("import tillage\n@tillage.pipeline\ndef noop() -> int:\n    return 1\n")
+    with pytest.raises(tillage.InputError, match="not an improve loop"):
+        loop_decisions(repo, tillage.run(repo, f"{flow}:noop").id)
 
 
 @pytest.mark.parametrize(
