@@ -258,3 +258,35 @@ def test_the_readme_improve_section_runs_as_written(
     run = scope["run"]
     assert run.status == "done", run.error  # type: ignore[attr-defined]
     assert run.result["decisions"]  # type: ignore[attr-defined]
+
+
+def test_a_round_killed_inside_its_action_leaves_no_branch_behind_a_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The action fails after its branch was made (as a kill would); on resume the gate
+    refuses the batch, and no branch of the round is left."""
+    from tillage.selection import generate
+
+    monkeypatch.setitem(generate.GENERATORS, "uniform", Uniform)
+    repo = tillage.init(tmp_path / "bent")
+    repo.ingest("pool", points(400, 1, bend=True), key="id")
+    repo.ingest("heldout", points(400, 2, start=10_000, bend=True), key="id")
+    (repo.path / "train.py").write_text(TRAIN)
+    real = generate.generate
+
+    def killed(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("the process was killed here")
+
+    monkeypatch.setattr(generate, "generate", killed)
+    more = {"label": "side", "batch": 40, "n": 200, "generator": "uniform", "rounds": 1}
+    run = tillage.run(repo, generate_for_weakest_slice, params(repo, **more))
+    assert run.status == "failed" and "killed here" in (run.error or "")
+    assert [b for b in repo.refs.branches() if b.startswith("loop/")]
+    monkeypatch.setattr(generate, "generate", real)
+    done = tillage.Runs(repo).resume(run.id)
+    assert done.status == "done", done.error
+    [d] = done.result["decisions"]
+    assert "refused" in d["why"] and d["branch"] is None
+    assert not [b for b in repo.refs.branches() if b.startswith("loop/")]
+    assert len(repo.selection.list("pool")) == 1
+    repo.close()

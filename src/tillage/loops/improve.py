@@ -557,6 +557,10 @@ def _act_round(round_: int, cfg: dict[str, Any], selection: str) -> dict[str, An
         return {"branch": branch, "refused": None}
     if done:  # the round was killed after its action committed: that one counts
         return {"branch": done[0].get("branch", branch), "refused": None}
+    if branch in repo.refs.branches():
+        # Made by an attempt killed before its commit (the commit and the action are
+        # recorded together): empty, and in the way of a refusal that leaves no branch.
+        repo.refs.delete_branch(branch)
     try:
         if cfg["action"] == "remove":
             repo.selection.apply(selection, "remove", branch=branch)
