@@ -290,3 +290,31 @@ def test_a_round_killed_inside_its_action_leaves_no_branch_behind_a_refusal(
     assert not [b for b in repo.refs.branches() if b.startswith("loop/")]
     assert len(repo.selection.list("pool")) == 1
     repo.close()
+
+
+def test_a_remove_round_killed_after_its_commit_removes_once(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The action step stops right after its commit (as a kill would); on resume the round
+    finds the removal it made and decides on it, never removing a second batch."""
+    from tillage.api.selection import Selections
+
+    pool = repo.read("pool")
+    repo.labels.add("sides", pool.column("id").to_pylist(), noisy(pool, 0.3, 5), source="import")
+    real = Selections.apply
+
+    def killed_after(self: Selections, *args: object, **kwargs: object) -> object:
+        real(self, *args, **kwargs)
+        raise RuntimeError("the process was killed here")
+
+    monkeypatch.setattr(Selections, "apply", killed_after)
+    more = {"labelset": "sides", "batch": 30, "rounds": 1}
+    run = tillage.run(repo, remove_low_value, params(repo, **more))
+    assert run.status == "failed" and "killed here" in (run.error or "")
+    monkeypatch.setattr(Selections, "apply", real)
+    done = tillage.Runs(repo).resume(run.id)
+    assert done.status == "done", done.error
+    [d] = done.result["decisions"]
+    assert [a["action"] for a in repo.selection.actions(d["selection"])] == ["remove"]
+    assert repo.read("pool", d["branch"]).num_rows == 270
+    assert len(repo.selection.list("pool")) == 1
