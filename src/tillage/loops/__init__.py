@@ -6,16 +6,16 @@ and evaluates on a fixed set; `curve` keeps the learning curve and decides when
 to stop. The loops run as durable pipelines, so a process may exit while people
 annotate and resume days later without losing or double-counting a label.
 
-`active_learning` labels new records; `relabel_errors`, `remove_low_value` and
-`generate_for_weakest_slice` (`tillage.loops.improve`) change the data on a
-branch that merges only when the evaluation set says the model improved.
+`tillage.active_learning` labels new records (the module of that name here holds
+it); `relabel_errors`, `remove_low_value` and `generate_for_weakest_slice`
+(`tillage.loops.improve`) change the data on a branch that merges only when the
+evaluation set says the model improved.
 """
 
 import importlib
 from typing import Any
 
 _LAZY = {
-    "active_learning": "tillage.loops.active_learning",
     "generate_for_weakest_slice": "tillage.loops.improve",
     "learning_curve": "tillage.loops.active_learning",
     "loop_decisions": "tillage.loops.improve",
