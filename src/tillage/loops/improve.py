@@ -397,6 +397,9 @@ def _improve(cfg: dict[str, Any]) -> dict[str, Any]:
                 _aggregate_round(round_, cfg, acted["branch"])
         decision = _decide_round(round_, cfg, before, chosen, acted)
         decisions.append(decision)
+        if chosen["selection"] is None:
+            why = f"round {round_} had {decision['why']}"
+            break
         if not decision["merged"]:
             why = f"round {round_} did not improve the model: {decision['why']}"
             break
