@@ -76,138 +76,310 @@ import pyarrow as pa
 
 from tillage.errors import InputError
 from tillage.labels import dawid_skene
-from tillage.labels.dawid_skene import Fitted, FloatArray, IntArray, unique_rows
-from tillage.labels.functions import Votes, plain_value
+from tillage.labels.dawid_skene import (
+    Fitted,
+    FloatArray,
+    IntArray,
+    argmax_by_prior,
+    unique_rows,
+)
+from tillage.labels.functions import Votes, check_vote_matrix, plain_value
 
-#: Default floor on an LF's precision when the independence check fails.
-DEFAULT_MIN_PRECISION: Final = 0.8
 #: Within-class correlation of two LFs above which they count as one witness.
 DEFAULT_REDUNDANCY: Final = 0.5
-#: Largest within-class dependence left after weighting for the unconstrained fit.
+#: Largest within-class dependence left after weighting for the fit to be trusted.
 DEFAULT_MAX_DEPENDENCE: Final = 0.1
+#: Folds of the cross-validation on gold that chooses between the fit and the vote.
+DEFAULT_FOLDS: Final = 5
 #: Rounds of dependency weighting (each a refit).
 _WEIGHT_ROUNDS: Final = 2
+#: Two LFs that never fire together are mutually exclusive when independence would
+#: have them fire together this many times or more: P(none | Poisson) = e^-4.6 < 1%.
+_EXCLUSIVE_EXPECTED: Final = -math.log(0.01)
+#: z of a two-sided 95% Wilson interval.
+_Z95: Final = 1.959963984540054
 
-Mode = Literal["independent", "constrained"]
+Mode = Literal["independent", "constrained", "vote"]
 
 
 class LabelModel:
-    """Dawid-Skene for labeling functions: informative abstains, redundancy weights, a floor.
+    """Dawid-Skene for labeling functions, with dependencies, gold, and a visible fallback.
 
     Usage::
 
-        model = LabelModel().fit(votes)        # votes from `apply`
-        model.predict()                         # class indices, one per record
-        model.predict_labels()                  # the class labels themselves
-        model.predict_proba()                   # (n_records, K) probabilities
-        model.weights, model.accuracies         # per LF name
+        model = LabelModel().fit(votes)              # votes from `apply`
+        model = LabelModel().fit(votes, gold=gold)   # gold: {record index: class index}
+        model.mode, model.reason                     # "independent" or "vote", and why
+        model.predict()                              # class indices, one per record
+        model.predict_labels()                       # the class labels themselves
+        model.predict_proba()                        # (n_records, K) probabilities
+        model.weights, model.accuracies              # per LF name
 
     Args:
-        min_precision: the floor on ``P(true class = c | LF says c)`` used when
-            the LFs fail the independence check; None never constrains.
+        dependencies: LFs known to depend on each other: pairs or groups of LF
+            names (e.g. ``[("link", "hashtag")]``); each group shares one vote.
+        min_precision: a floor on ``P(true class = c | LF says c)`` imposed when
+            the LFs fail the independence check (the fit is then ``"constrained"``);
+            None (default) never constrains: dependence is modelled instead, and an
+            untrustworthy fit falls back to the weighted vote.
         redundancy: within-class correlation above which two LFs share a vote.
         max_dependence: within-class dependence left (after weighting) up to
-            which the unconstrained fit is trusted.
-        prior: the class balance if known (K numbers); learned otherwise.
+            which the fit is trusted.
+        prior: the class balance if known (K numbers); else from gold, else learned.
         strength: Dirichlet pseudo-counts smoothing each LF's rates.
         max_iter: EM iterations per fit.
+        folds: cross-validation folds on gold choosing between fit and vote.
     """
 
     def __init__(
         self,
         *,
-        min_precision: float | None = DEFAULT_MIN_PRECISION,
+        dependencies: Sequence[Sequence[str]] | None = None,
+        min_precision: float | None = None,
         redundancy: float = DEFAULT_REDUNDANCY,
         max_dependence: float = DEFAULT_MAX_DEPENDENCE,
         prior: Sequence[float] | None = None,
         strength: float = 2.0,
         max_iter: int = 200,
+        folds: int = DEFAULT_FOLDS,
     ) -> None:
         if min_precision is not None and not (
             isinstance(min_precision, int | float) and 0.0 < min_precision < 1.0
         ):
             raise InputError(
                 f"min_precision must be a number between 0 and 1, got {min_precision!r}; "
-                f"e.g. {DEFAULT_MIN_PRECISION}, or None to never constrain the LFs."
+                "e.g. 0.8, or None (the default) to never constrain the LFs."
             )
         for name, value in (("redundancy", redundancy), ("max_dependence", max_dependence)):
             if not (isinstance(value, int | float) and 0.0 < value <= 1.0):
                 raise InputError(f"{name} must be a number in (0, 1], got {value!r}.")
+        if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+            raise InputError(f"folds must be a whole number of at least 2, got {folds!r}.")
+        groups: list[tuple[str, ...]] = []
+        for group in dependencies or ():
+            if isinstance(group, str) or not all(isinstance(g, str) for g in group):
+                raise InputError(
+                    f"dependencies must be pairs or groups of LF names, got {group!r}; "
+                    'e.g. dependencies=[("link", "hashtag")].'
+                )
+            if len(set(group)) < 2:
+                raise InputError(
+                    f"a dependency names at least two different LFs, got {tuple(group)!r}."
+                )
+            groups.append(tuple(group))
+        self.dependencies = tuple(groups)
         self.min_precision = min_precision
         self.redundancy = float(redundancy)
         self.max_dependence = float(max_dependence)
         self.prior = None if prior is None else tuple(float(p) for p in prior)
         self.strength = strength
         self.max_iter = max_iter
+        self.folds = folds
         self._fitted: Fitted | None = None
         self._votes: Votes | None = None
         self._probabilities: FloatArray | None = None
-        #: After `fit`: ``"independent"`` (unconstrained fit) or ``"constrained"`` (floor).
+        self._sources: tuple[tuple[int, ...], ...] = ()
+        self._vote_table: FloatArray | None = None
+        self._gold: IntArray | None = None
+        #: After `fit`: ``"independent"`` (the fit), ``"constrained"`` (the fit under
+        #: ``min_precision``) or ``"vote"`` (the weighted vote: the fit was not trusted).
         self.mode: Mode | None = None
-        #: After `fit`: (n_lfs, n_lfs) within-class correlations of the LFs' firing.
+        #: After `fit`: one sentence on why ``mode`` was chosen.
+        self.reason: str | None = None
+        #: After `fit`: groups of mutually exclusive LFs, each modelled as one function.
+        self.exclusive_groups: tuple[tuple[str, ...], ...] = ()
+        #: After `fit`: (n_sources, n_sources) within-class correlations of the sources
+        #: (an LF, or a group of mutually exclusive LFs) firing.
         self.dependence: FloatArray | None = None
         #: After `fit`: the largest within-class dependence not handled by weighting.
         self.residual_dependence: float | None = None
+        #: After `fit` with gold: records right out of those held out, per candidate.
+        self.cross_validation: dict[str, int] | None = None
 
     # -- fitting -----------------------------------------------------------------
 
-    def fit(self, votes: Votes | Any, classes: Sequence[Any] | None = None) -> LabelModel:
+    def fit(
+        self,
+        votes: Votes | Any,
+        classes: Sequence[Any] | None = None,
+        *,
+        gold: Mapping[int, int] | Sequence[int] | npt.NDArray[np.integer[Any]] | None = None,
+    ) -> LabelModel:
         """Fit on ``votes`` (from `apply`, or a matrix of class indices with ``classes``).
+
+        Args:
+            votes: the LFs' votes.
+            classes: the class labels, with a bare matrix.
+            gold: known classes of some records: a mapping from record index to
+                class index, or one class index per record (-1 unknown). They fix
+                the class prior (smoothed counts), anchor the LFs' accuracies (EM
+                with them observed), and choose between the fit and the weighted
+                vote by cross-validated accuracy on them.
 
         Raises:
             InputError: an empty or malformed vote matrix, unknown class indices,
-                or a matrix without ``classes``.
+                a matrix without ``classes``, unknown LFs in ``dependencies``, or
+                gold outside the records or classes.
         """
         v = _as_votes(votes, classes)
         k = len(v.classes)
-        patterns, inverse, counts = unique_rows(v.matrix)
+        known = _gold_array(gold, v.n_records, k)
+        declared = self._declared(v.lf_names)
+        sources = _exclusive_sources(v.matrix, declared)
+        merged = _merge(v.matrix, sources)
+        m = len(sources)
+        tied = np.zeros((m, m), dtype=bool)
+        owner = {j: s for s, members in enumerate(sources) for j in members}
+        for group in declared:
+            for a in group:
+                for b in group:
+                    if owner[a] != owner[b]:
+                        tied[owner[a], owner[b]] = True
+        n_gold = int((known >= 0).sum())
+        if self.prior is not None:
+            prior: FloatArray | None = np.asarray(self.prior, dtype=np.float64)
+        elif n_gold:
+            prior = (np.bincount(known[known >= 0], minlength=k) + 1.0) / (n_gold + k)
+        else:
+            prior = None
 
-        def run(weights: FloatArray, floor: float | None, init: FloatArray | None) -> Fitted:
-            return dawid_skene.fit(
-                patterns,
+        def run(
+            weights: FloatArray,
+            observed: IntArray,
+            floor: float | None = None,
+            init: FloatArray | None = None,
+            fixed: FloatArray | None = prior,
+        ) -> tuple[Fitted, IntArray, npt.NDArray[np.int32], FloatArray]:
+            stacked = np.column_stack([merged, observed]).astype(np.int32)
+            rows, inverse, counts = unique_rows(stacked)
+            fitted = dawid_skene.fit(
+                rows[:, :-1],
                 k,
                 abstain="informative",
                 model="confusion",
-                prior=self.prior,
+                prior=None if fixed is None else fixed.tolist(),
                 strength=self.strength,
                 source_weights=weights,
                 min_precision=floor,
                 counts=counts,
-                init=init,
+                observed=rows[:, -1] if (observed >= 0).any() else None,
+                init=None if init is None else init[_first(inverse, len(counts))],
                 max_iter=self.max_iter,
             )
+            return fitted, inverse, rows[:, :-1], counts
 
-        weights = np.ones(v.n_lfs)
-        fitted = run(weights, None, None)
+        weights = np.ones(m)
+        fitted, inverse, patterns, counts = run(weights, known)
         dependence = _within_class_correlation(patterns, counts, fitted)
         for _ in range(_WEIGHT_ROUNDS - 1):
-            new = _kish_weights(dependence, self.redundancy)
+            new = _kish_weights(dependence, self.redundancy, tied)
             if np.allclose(new, weights):
                 break
             weights = new
-            fitted = run(weights, None, None)
+            fitted, inverse, patterns, counts = run(weights, known)
             dependence = _within_class_correlation(patterns, counts, fitted)
-        weights = _kish_weights(dependence, self.redundancy)
-        left = float(np.max(np.where(dependence > self.redundancy, 0.0, np.abs(dependence))))
-        if self.min_precision is None or left <= self.max_dependence:
-            if not np.allclose(weights, fitted.source_weights):
-                fitted = run(weights, None, fitted.probabilities)
-            self.mode = "independent"
+        weights = _kish_weights(dependence, self.redundancy, tied)
+        loose = np.where((dependence > self.redundancy) | tied, 0.0, np.abs(dependence))
+        left = float(loose.max()) if loose.size else 0.0
+        if self.min_precision is not None and left > self.max_dependence:
+            fitted, inverse, patterns, counts = run(weights, known, self.min_precision)
+            mode: Mode = "constrained"
+            reason = (
+                f"the LFs depend on each other within a class ({left:.2f} > "
+                f"{self.max_dependence}), so every LF is held to min_precision "
+                f"{self.min_precision}"
+            )
         else:
-            fitted = run(weights, self.min_precision, None)
-            self.mode = "constrained"
+            if not np.allclose(weights, fitted.source_weights):
+                fitted, inverse, patterns, counts = run(
+                    weights, known, init=fitted.probabilities[inverse]
+                )
+            mode, reason = "independent", ""
+        names = [" + ".join(v.lf_names[j] for j in s) for s in sources]
+        self._sources = sources
+        self._vote_table = _vote_table(fitted, merged)
         self._fitted = fitted
         self._votes = v
-        self._probabilities = fitted.probabilities[inverse]
+        self._gold = known
+        self.exclusive_groups = tuple(
+            tuple(v.lf_names[j] for j in s) for s in sources if len(s) > 1
+        )
         self.dependence = dependence
         self.residual_dependence = left
+        self.cross_validation = None
+        if mode == "independent":
+            if n_gold >= self.folds:
+                mode, reason = self._choose_by_gold(run, merged, known, fitted, inverse, weights)
+            else:
+                mode, reason = _trust(fitted, names, loose, self.max_dependence, patterns, counts)
+        self.mode = mode
+        self.reason = reason
+        if mode == "vote":
+            self._probabilities = _vote_proba(self._vote_table, fitted, merged)
+        else:
+            self._probabilities = fitted.probabilities[inverse]
         return self
+
+    def _declared(self, lf_names: tuple[str, ...]) -> list[tuple[int, ...]]:
+        index = {name: j for j, name in enumerate(lf_names)}
+        out = []
+        for group in self.dependencies:
+            unknown = [g for g in group if g not in index]
+            if unknown:
+                raise InputError(
+                    f"dependencies name LF(s) {unknown} that are not among the votes' LFs "
+                    f"{list(lf_names)}; name LFs that were applied."
+                )
+            out.append(tuple(sorted(index[g] for g in group)))
+        return out
+
+    def _choose_by_gold(
+        self,
+        run: Any,
+        merged: npt.NDArray[np.int32],
+        known: IntArray,
+        fitted: Fitted,
+        inverse: IntArray,
+        weights: FloatArray,
+    ) -> tuple[Mode, str]:
+        """Fit or weighted vote: whichever is right more often on held-out gold (k folds)."""
+        k = fitted.n_classes
+        rows = np.flatnonzero(known >= 0)
+        fold = np.empty(len(rows), dtype=np.int64)
+        fold[np.random.default_rng(0).permutation(len(rows))] = np.arange(len(rows)) % self.folds
+        right = {"fit": 0, "vote": 0}
+        start = fitted.probabilities[inverse]
+        for f in range(self.folds):
+            test = rows[fold == f]
+            train = known.copy()
+            train[test] = -1
+            held = train[train >= 0]
+            fixed = (
+                np.asarray(self.prior)
+                if self.prior is not None
+                else (np.bincount(held, minlength=k) + 1.0) / (len(held) + k)
+            )
+            part = run(weights, train, init=start, fixed=fixed)[0]
+            fit_pred = argmax_by_prior(part.posterior(merged[test]), part.prior)
+            vote_pred = argmax_by_prior(
+                _vote_proba(_vote_table(part, merged), part, merged[test]), part.prior
+            )
+            right["fit"] += int((fit_pred == known[test]).sum())
+            right["vote"] += int((vote_pred == known[test]).sum())
+        self.cross_validation = {"records": len(rows), **right}
+        said = (
+            f"on {len(rows)} gold record(s) held out in {self.folds} folds the fit was right "
+            f"on {right['fit']} and the weighted vote on {right['vote']}"
+        )
+        if right["vote"] > right["fit"]:
+            return "vote", said
+        return "independent", said
 
     # -- results -----------------------------------------------------------------
 
     @property
     def fitted(self) -> Fitted:
-        """The underlying Dawid-Skene fit (confusion matrices over votes and abstain)."""
+        """The underlying Dawid-Skene fit (one source per LF or exclusive group)."""
         if self._fitted is None:
             raise InputError("the label model is not fitted yet; call .fit(votes) first.")
         return self._fitted
@@ -223,17 +395,34 @@ class LabelModel:
     @property
     def weights(self) -> dict[str, float]:
         """Per LF, the power of its likelihood: below 1 when it is redundant with others."""
-        return dict(zip(self.lf_names, self.fitted.source_weights.tolist(), strict=True))
+        w = self.fitted.source_weights.tolist()
+        names = self.lf_names
+        return {names[j]: w[s] for s, members in enumerate(self._sources) for j in members}
 
     @property
     def accuracies(self) -> dict[str, float]:
-        """Per LF, the estimated P(its label is right | it voted)."""
-        acc = self.fitted.accuracies()
+        """Per LF, the estimated P(its label is right | it voted) (NaN: it never voted)."""
+        v = self._fitted_votes()
+        k = len(v.classes)
+        precision = _precision(self.fitted)
+        out: dict[str, float] = {}
+        for s, members in enumerate(self._sources):
+            for j in members:
+                n = np.bincount(v.matrix[:, j][v.matrix[:, j] >= 0], minlength=k)
+                total = int(n.sum())
+                out[v.lf_names[j]] = float(n @ precision[s] / total) if total else math.nan
+        return {name: out[name] for name in v.lf_names}
+
+    @property
+    def gold_evidence(self) -> dict[str, tuple[int, int]]:
+        """Per LF, (its votes on gold records, how many of them were right)."""
+        v = self._fitted_votes()
+        known = self._gold if self._gold is not None else np.full(v.n_records, -1)
         out = {}
-        for name, a, n in zip(
-            self.lf_names, acc.tolist(), self.fitted.votes_per_source.tolist(), strict=True
-        ):
-            out[name] = a if n > 0 else math.nan
+        for j, name in enumerate(v.lf_names):
+            col = v.matrix[:, j]
+            checked = (col >= 0) & (known >= 0)
+            out[name] = (int(checked.sum()), int((col[checked] == known[checked]).sum()))
         return out
 
     @property
@@ -246,13 +435,25 @@ class LabelModel:
             if self._probabilities is None:
                 raise InputError("the label model is not fitted yet; call .fit(votes) first.")
             return self._probabilities
-        v = votes.matrix if isinstance(votes, Votes) else votes
         if isinstance(votes, Votes) and votes.lf_names != self.lf_names:
             raise InputError(
                 f"these votes come from LFs {list(votes.lf_names)}, the model was fitted on "
                 f"{list(self.lf_names)}; apply the same LFs in the same order."
             )
-        return self.fitted.posterior(v)
+        fitted = self.fitted
+        matrix = check_vote_matrix(
+            votes.matrix if isinstance(votes, Votes) else votes, fitted.n_classes
+        )
+        if matrix.shape[1] != len(self.lf_names):
+            raise InputError(
+                f"the votes have {matrix.shape[1]} source(s), the model was fitted on "
+                f"{len(self.lf_names)}; pass the same sources in the same order."
+            )
+        merged = _merge(matrix, self._sources)
+        if self.mode == "vote":
+            assert self._vote_table is not None
+            return _vote_proba(self._vote_table, fitted, merged)
+        return fitted.posterior(merged)
 
     def predict(self, votes: Votes | Any | None = None) -> IntArray:
         """Most probable class index per record; ties go to the class with the larger prior."""
@@ -264,25 +465,39 @@ class LabelModel:
         return [classes[i] for i in self.predict(votes).tolist()]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary: mode, class prior, and per LF its weight and accuracy."""
+        """JSON-ready summary: mode and why, class prior, and per LF its weight and accuracy.
+
+        Each LF's ``interval`` is the Wilson 95% interval of its accuracy on the gold
+        records it voted on (None without such records).
+        """
         fitted = self.fitted
         acc = self.accuracies
+        weights = self.weights
+        evidence = self.gold_evidence
+        counts = (self._fitted_votes().matrix >= 0).sum(axis=0).tolist()
         return {
             "mode": self.mode,
+            "reason": self.reason,
             "min_precision": self.min_precision if self.mode == "constrained" else None,
             "residual_dependence": self.residual_dependence,
+            "dependencies": [list(g) for g in self.dependencies],
+            "exclusive_groups": [list(g) for g in self.exclusive_groups],
             "classes": [plain_value(c) for c in self.classes],
             "prior": fitted.prior.tolist(),
+            "gold": int((self._gold >= 0).sum()) if self._gold is not None else 0,
+            "cross_validation": self.cross_validation,
             "iterations": fitted.iterations,
             "log_likelihood": fitted.log_likelihood,
             "lfs": [
                 {
                     "name": name,
-                    "weight": self.weights[name],
+                    "weight": weights[name],
                     "accuracy": None if math.isnan(acc[name]) else acc[name],
                     "votes": int(n),
+                    "gold_votes": evidence[name][0],
+                    "interval": wilson(evidence[name][1], evidence[name][0]),
                 }
-                for name, n in zip(self.lf_names, fitted.votes_per_source.tolist(), strict=True)
+                for name, n in zip(self.lf_names, counts, strict=True)
             ],
         }
 
@@ -290,6 +505,17 @@ class LabelModel:
         if self._votes is None:
             raise InputError("the label model is not fitted yet; call .fit(votes) first.")
         return self._votes
+
+
+def wilson(right: int, n: int) -> list[float] | None:
+    """The Wilson score 95% interval of a proportion ``right / n`` (None when ``n`` is 0)."""
+    if n <= 0:
+        return None
+    p = right / n
+    z2 = _Z95 * _Z95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = _Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
 def _as_votes(votes: Votes | Any, classes: Sequence[Any] | None) -> Votes:
@@ -309,6 +535,184 @@ def _as_votes(votes: Votes | Any, classes: Sequence[Any] | None) -> Votes:
             "that apply() returns."
         )
     return Votes.from_matrix(votes, classes)
+
+
+def _gold_array(gold: Any, n: int, k: int) -> IntArray:
+    """Gold as one class index per record, -1 where unknown; InputError if malformed."""
+    out = np.full(n, -1, dtype=np.int64)
+    if gold is None:
+        return out
+    if isinstance(gold, Mapping):
+        items = list(gold.items())
+        bad = [i for i, _ in items if isinstance(i, bool) or not isinstance(i, int | np.integer)]
+        bad += [i for i, _ in items if i not in bad and not 0 <= int(i) < n]
+        if bad:
+            raise InputError(
+                f"gold names record(s) {bad[:5]} that are not record indices 0..{n - 1}; "
+                "map each record's row number to its class index."
+            )
+        for i, c in items:
+            out[int(i)] = _gold_class(c, k)
+        return out
+    arr = np.asarray(gold)
+    if arr.shape != (n,) or arr.dtype.kind not in "iu":
+        raise InputError(
+            f"gold must be {n} class indices (one per record, -1 unknown) or a mapping from "
+            f"record index to class index, got {arr.dtype} of shape {arr.shape}."
+        )
+    wrong = sorted({int(c) for c in arr.tolist() if not -1 <= c < k})
+    if wrong:
+        raise InputError(
+            f"gold has class index(es) {wrong[:5]} outside 0..{k - 1} (-1: unknown); "
+            "give each record's class as its index in the classes."
+        )
+    return arr.astype(np.int64)
+
+
+def _gold_class(c: Any, k: int) -> int:
+    if isinstance(c, bool) or not isinstance(c, int | np.integer) or not 0 <= int(c) < k:
+        raise InputError(
+            f"gold class {c!r} is not a class index 0..{k - 1}; give each record's class "
+            "as its index in the classes."
+        )
+    return int(c)
+
+
+def _first(inverse: IntArray, u: int) -> IntArray:
+    first = np.full(u, len(inverse), dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(len(inverse), dtype=np.int64))
+    return first
+
+
+def _exclusive_sources(
+    matrix: npt.NDArray[np.int32], declared: Sequence[tuple[int, ...]]
+) -> tuple[tuple[int, ...], ...]:
+    """The model's sources: each LF alone, or a group of mutually exclusive LFs as one.
+
+    Two LFs are mutually exclusive when they never fire on the same record though,
+    independently, they would have been expected to about 4.6 times or more (a
+    Poisson count of zero then has probability under 1%): time-of-day windows,
+    value bins. Such a group is one function with several outputs, and
+    conditionally independent of the rest far more plausibly than its members
+    are of each other. Groups are formed greedily, widest LF first, each member
+    exclusive with every other; LFs in a declared dependency stay alone.
+    """
+    n = matrix.shape[0]
+    patterns, _, counts = unique_rows(matrix)
+    fires = (patterns >= 0).astype(np.float64)
+    together = (fires * counts[:, None]).T @ fires
+    fired = np.diag(together)
+    expected = np.outer(fired, fired) / max(n, 1)
+    exclusive = (together == 0) & (expected >= _EXCLUSIVE_EXPECTED)
+    busy = {j for group in declared for j in group}
+    groups: list[list[int]] = []
+    for j in np.argsort(-fired, kind="stable").tolist():
+        if fired[j] == 0 or j in busy:
+            groups.append([j])
+            continue
+        for group in groups:
+            if group[0] not in busy and all(exclusive[j, i] for i in group):
+                group.append(j)
+                break
+        else:
+            groups.append([j])
+    return tuple(sorted(tuple(sorted(g)) for g in groups))
+
+
+def _merge(
+    matrix: npt.NDArray[np.int32], sources: Sequence[tuple[int, ...]]
+) -> npt.NDArray[np.int32]:
+    """One column per source: an LF's votes, or a group's (its first firing member's)."""
+    out = np.full((matrix.shape[0], len(sources)), -1, dtype=np.int32)
+    for s, members in enumerate(sources):
+        col = out[:, s]
+        for j in reversed(members):
+            col[:] = np.where(matrix[:, j] >= 0, matrix[:, j], col)
+    return out
+
+
+def _precision(fitted: Fitted) -> FloatArray:
+    """(n_sources, K): P(true class c | the source says c) under the fit."""
+    k = fitted.n_classes
+    says = fitted.confusion[:, :, :k] * fitted.prior[None, :, None]  # (m, y, c)
+    right = np.einsum("jcc->jc", says)
+    return np.asarray(right / np.maximum(says.sum(axis=1), 1e-300))
+
+
+def _vote_table(fitted: Fitted, merged: npt.NDArray[np.int32]) -> FloatArray:
+    """(n_sources, K, K): the weighted vote's evidence ``log P(y | says c) - log P(y)``.
+
+    Each source's precision for a label is the fit's, clipped below at the class
+    prior (a vote never counts against what it says) and above at the rule of
+    succession ``(n + 1) / (n + 2)`` of its ``n`` votes for that label (never
+    certain); the rest of the probability goes to the other classes by the prior.
+    """
+    k = fitted.n_classes
+    pi = fitted.prior
+    precision = _precision(fitted)
+    out = np.zeros((len(precision), k, k))
+    for s in range(len(precision)):
+        n = np.bincount(merged[:, s][merged[:, s] >= 0], minlength=k)
+        for c in range(k):
+            a = float(np.clip(precision[s, c], pi[c], (n[c] + 1.0) / (n[c] + 2.0)))
+            rest = np.where(np.arange(k) == c, a, (1.0 - a) * pi / max(1.0 - pi[c], 1e-12))
+            out[s, c] = np.log(np.maximum(rest, 1e-300)) - np.log(np.maximum(pi, 1e-300))
+    return out
+
+
+def _vote_proba(table: FloatArray, fitted: Fitted, merged: npt.NDArray[np.int32]) -> FloatArray:
+    """The weighted vote's class probabilities (naive Bayes over the sources' precisions)."""
+    k = fitted.n_classes
+    score = np.tile(np.log(np.maximum(fitted.prior, 1e-300)), (len(merged), 1))
+    for s in range(table.shape[0]):
+        col = merged[:, s]
+        fired = col >= 0
+        score[fired] += fitted.source_weights[s] * table[s][col[fired]]
+    score -= score.max(axis=1, keepdims=True)
+    p = np.exp(score)
+    return np.asarray(p / p.sum(axis=1, keepdims=True)) if k else p
+
+
+def _trust(
+    fitted: Fitted,
+    names: Sequence[str],
+    loose: FloatArray,
+    max_dependence: float,
+    patterns: npt.NDArray[np.int32],
+    counts: FloatArray,
+) -> tuple[Mode, str]:
+    """Without gold: is the fit trustworthy? If not, the weighted vote, and why.
+
+    Two checks, both about the fit contradicting its own premises: an LF whose
+    votes for a class the fit makes evidence *against* that class (its precision
+    there below the class's prior: an LF is written to be better than a guess),
+    and a pair of LFs still dependent within a class beyond ``max_dependence``
+    (the fit assumes independence).
+    """
+    k = fitted.n_classes
+    precision = _precision(fitted)
+    said = np.zeros((len(names), k))
+    for s in range(len(names)):
+        col = patterns[:, s]
+        said[s] = np.bincount(col[col >= 0], weights=counts[col >= 0], minlength=k)
+    below = (precision < fitted.prior[None, :]) & (said > 0)
+    if below.any():
+        s, c = map(int, np.argwhere(below)[0])
+        return "vote", (
+            f"the fit makes {names[s]}'s votes for class {c} evidence against it "
+            f"(precision {precision[s, c]:.2f} below the class's prior "
+            f"{fitted.prior[c]:.2f}), so the fit is not trusted and the weighted vote is used"
+        )
+    if loose.size and loose.max() > max_dependence:
+        a, b = map(int, np.unravel_index(int(np.argmax(loose)), loose.shape))
+        return "vote", (
+            f"{names[a]} and {names[b]} depend on each other within a class "
+            f"({loose[a, b]:.2f} > {max_dependence}) beyond what weighting handles, so the "
+            "fit is not trusted and the weighted vote is used"
+        )
+    return "independent", (
+        "the fit passed its checks: no LF's votes turned against it, no dependence left between LFs"
+    )
 
 
 def _within_class_correlation(
@@ -339,9 +743,16 @@ def _within_class_correlation(
     return out
 
 
-def _kish_weights(dependence: FloatArray, redundancy: float) -> FloatArray:
-    """1 / (1 + sum of each source's excess correlation above ``redundancy``, scaled to 0..1)."""
+def _kish_weights(
+    dependence: FloatArray, redundancy: float, declared: npt.NDArray[np.bool_]
+) -> FloatArray:
+    """1 / (1 + sum of each source's excess correlation above ``redundancy``, scaled to 0..1).
+
+    A declared dependency counts as full correlation (excess 1): a declared group
+    of ``s`` LFs shares one vote.
+    """
     excess = np.clip(dependence - redundancy, 0.0, None) / max(1.0 - redundancy, 1e-12)
+    excess = np.where(declared, 1.0, excess)
     return np.asarray(1.0 / (1.0 + excess.sum(axis=1)))
 
 
