@@ -146,6 +146,15 @@ def test_a_fit_that_turns_an_lf_against_its_votes_falls_back_to_the_vote() -> No
     assert np.array_equal(model.predict(votes), model.predict())
     assert (model.predict() == gold).mean() > majority_accuracy(votes.matrix, gold, 2)
     assert json.loads(json.dumps(model.to_dict()))["mode"] == "vote"
+    # The vote's own balance drifts less than the fit's towards the confident LFs' class.
+    share = float((gold == 0).mean())
+    assert abs(model.class_prior[b.ANDROID] - share) < abs(model.fitted.prior[0] - share) - 0.05
+    # 50 gold labels: precisions measured on them; the vote wins the cross-validation.
+    picked = np.random.default_rng(12).choice(len(gold), 50, replace=False)
+    taught = LabelModel().fit(votes, gold={int(i): int(gold[i]) for i in picked})
+    assert taught.mode == "vote" and "held out in 5 folds" in (taught.reason or "")
+    rest = np.setdiff1d(np.arange(len(gold)), picked)
+    assert (taught.predict()[rest] == gold[rest]).mean() > (model.predict() == gold).mean() + 0.03
 
 
 def test_gold_chooses_by_cross_validation_and_nears_the_best_possible() -> None:

@@ -179,7 +179,7 @@ class LabelModel:
         self._votes: Votes | None = None
         self._probabilities: FloatArray | None = None
         self._sources: tuple[tuple[int, ...], ...] = ()
-        self._vote_table: FloatArray | None = None
+        self._vote: _Vote | None = None
         self._gold: IntArray | None = None
         #: After `fit`: ``"independent"`` (the fit), ``"constrained"`` (the fit under
         #: ``min_precision``) or ``"vote"`` (the weighted vote: the fit was not trusted).
@@ -297,7 +297,7 @@ class LabelModel:
             mode, reason = "independent", ""
         names = [" + ".join(v.lf_names[j] for j in s) for s in sources]
         self._sources = sources
-        self._vote_table = _vote_table(fitted, merged)
+        vote = _Vote.of(fitted, patterns, counts)
         self._fitted = fitted
         self._votes = v
         self._gold = known
@@ -315,7 +315,13 @@ class LabelModel:
         self.mode = mode
         self.reason = reason
         if mode == "vote":
-            self._probabilities = _vote_proba(self._vote_table, fitted, merged)
+            if n_gold:
+                rows = np.flatnonzero(known >= 0)
+                vote = vote.with_gold(merged[rows], known[rows], self.strength)
+            elif self.prior is None:
+                vote = vote.balanced(patterns, counts)
+            self._vote = vote
+            self._probabilities = vote.proba(merged)
         else:
             self._probabilities = fitted.probabilities[inverse]
         return self
@@ -349,6 +355,7 @@ class LabelModel:
         fold[np.random.default_rng(0).permutation(len(rows))] = np.arange(len(rows)) % self.folds
         right = {"fit": 0, "vote": 0}
         start = fitted.probabilities[inverse]
+        distinct, _, distinct_counts = unique_rows(merged)
         for f in range(self.folds):
             test = rows[fold == f]
             train = known.copy()
@@ -361,9 +368,11 @@ class LabelModel:
             )
             part = run(weights, train, init=start, fixed=fixed)[0]
             fit_pred = argmax_by_prior(part.posterior(merged[test]), part.prior)
-            vote_pred = argmax_by_prior(
-                _vote_proba(_vote_table(part, merged), part, merged[test]), part.prior
+            taught = np.flatnonzero(train >= 0)
+            vote = _Vote.of(part, distinct, distinct_counts).with_gold(
+                merged[taught], train[taught], self.strength
             )
+            vote_pred = argmax_by_prior(vote.proba(merged[test]), part.prior)
             right["fit"] += int((fit_pred == known[test]).sum())
             right["vote"] += int((vote_pred == known[test]).sum())
         self.cross_validation = {"records": len(rows), **right}
@@ -371,7 +380,7 @@ class LabelModel:
             f"on {len(rows)} gold record(s) held out in {self.folds} folds the fit was right "
             f"on {right['fit']} and the weighted vote on {right['vote']}"
         )
-        if right["vote"] > right["fit"]:
+        if right["vote"] >= right["fit"]:  # a tie: the simpler of the two
             return "vote", said
         return "independent", said
 
@@ -404,7 +413,11 @@ class LabelModel:
         """Per LF, the estimated P(its label is right | it voted) (NaN: it never voted)."""
         v = self._fitted_votes()
         k = len(v.classes)
-        precision = _precision(self.fitted)
+        precision = (
+            self._vote.precision
+            if self.mode == "vote" and self._vote is not None
+            else _precision(self.fitted)
+        )
         out: dict[str, float] = {}
         for s, members in enumerate(self._sources):
             for j in members:
@@ -427,7 +440,13 @@ class LabelModel:
 
     @property
     def class_prior(self) -> dict[Any, float]:
-        return dict(zip(self.classes, self.fitted.prior.tolist(), strict=True))
+        return dict(zip(self.classes, self._prior().tolist(), strict=True))
+
+    def _prior(self) -> FloatArray:
+        """The class balance predictions use: the vote's own in ``"vote"`` mode."""
+        if self.mode == "vote" and self._vote is not None:
+            return self._vote.prior
+        return self.fitted.prior
 
     def predict_proba(self, votes: Votes | Any | None = None) -> FloatArray:
         """(n_records, K) class probabilities of the fitted votes, or of other ``votes``."""
@@ -451,13 +470,13 @@ class LabelModel:
             )
         merged = _merge(matrix, self._sources)
         if self.mode == "vote":
-            assert self._vote_table is not None
-            return _vote_proba(self._vote_table, fitted, merged)
+            assert self._vote is not None
+            return self._vote.proba(merged)
         return fitted.posterior(merged)
 
     def predict(self, votes: Votes | Any | None = None) -> IntArray:
         """Most probable class index per record; ties go to the class with the larger prior."""
-        return dawid_skene.argmax_by_prior(self.predict_proba(votes), self.fitted.prior)
+        return argmax_by_prior(self.predict_proba(votes), self._prior())
 
     def predict_labels(self, votes: Votes | Any | None = None) -> list[Any]:
         """`predict` as class labels."""
@@ -483,7 +502,7 @@ class LabelModel:
             "dependencies": [list(g) for g in self.dependencies],
             "exclusive_groups": [list(g) for g in self.exclusive_groups],
             "classes": [plain_value(c) for c in self.classes],
-            "prior": fitted.prior.tolist(),
+            "prior": self._prior().tolist(),
             "gold": int((self._gold >= 0).sum()) if self._gold is not None else 0,
             "cross_validation": self.cross_validation,
             "iterations": fitted.iterations,
@@ -639,38 +658,96 @@ def _precision(fitted: Fitted) -> FloatArray:
     return np.asarray(right / np.maximum(says.sum(axis=1), 1e-300))
 
 
-def _vote_table(fitted: Fitted, merged: npt.NDArray[np.int32]) -> FloatArray:
-    """(n_sources, K, K): the weighted vote's evidence ``log P(y | says c) - log P(y)``.
+@dataclass(frozen=True, eq=False)
+class _Vote:
+    """The weighted vote: naive Bayes over each source's precision per label.
 
-    Each source's precision for a label is the fit's, clipped below at the class
-    prior (a vote never counts against what it says) and above at the rule of
-    succession ``(n + 1) / (n + 2)`` of its ``n`` votes for that label (never
-    certain); the rest of the probability goes to the other classes by the prior.
+    Attributes:
+        precision: (n_sources, K) the fit's ``P(true class c | source says c)``.
+        said: (n_sources, K) how many votes each source gave each label.
+        weights: (n_sources,) each source's share of a vote (redundancy, declared).
+        prior: (K,) the class balance.
     """
-    k = fitted.n_classes
-    pi = fitted.prior
-    precision = _precision(fitted)
-    out = np.zeros((len(precision), k, k))
-    for s in range(len(precision)):
-        n = np.bincount(merged[:, s][merged[:, s] >= 0], minlength=k)
-        for c in range(k):
-            a = float(np.clip(precision[s, c], pi[c], (n[c] + 1.0) / (n[c] + 2.0)))
-            rest = np.where(np.arange(k) == c, a, (1.0 - a) * pi / max(1.0 - pi[c], 1e-12))
-            out[s, c] = np.log(np.maximum(rest, 1e-300)) - np.log(np.maximum(pi, 1e-300))
-    return out
 
+    precision: FloatArray
+    said: FloatArray
+    weights: FloatArray
+    prior: FloatArray
 
-def _vote_proba(table: FloatArray, fitted: Fitted, merged: npt.NDArray[np.int32]) -> FloatArray:
-    """The weighted vote's class probabilities (naive Bayes over the sources' precisions)."""
-    k = fitted.n_classes
-    score = np.tile(np.log(np.maximum(fitted.prior, 1e-300)), (len(merged), 1))
-    for s in range(table.shape[0]):
-        col = merged[:, s]
-        fired = col >= 0
-        score[fired] += fitted.source_weights[s] * table[s][col[fired]]
-    score -= score.max(axis=1, keepdims=True)
-    p = np.exp(score)
-    return np.asarray(p / p.sum(axis=1, keepdims=True)) if k else p
+    @staticmethod
+    def of(fitted: Fitted, patterns: npt.NDArray[np.int32], counts: FloatArray) -> _Vote:
+        k = fitted.n_classes
+        said = np.zeros((patterns.shape[1], k))
+        for s in range(patterns.shape[1]):
+            col = patterns[:, s]
+            said[s] = np.bincount(col[col >= 0], weights=counts[col >= 0], minlength=k)
+        return _Vote(_precision(fitted), said, fitted.source_weights, fitted.prior)
+
+    def table(self) -> FloatArray:
+        """(n_sources, K, K): the evidence ``log P(y | says c) - log P(y)``.
+
+        Each precision is clipped below at the class's prior (a vote never counts
+        against what it says) and above at the rule of succession ``(n + 1) / (n +
+        2)`` of the source's ``n`` votes for that label (never certain); the rest of
+        the probability goes to the other classes in proportion to the prior.
+        """
+        pi = np.maximum(self.prior, 1e-300)
+        k = len(pi)
+        cap = (self.said + 1.0) / (self.said + 2.0)
+        a = np.clip(self.precision, np.minimum(pi[None, :], cap), cap)  # (m, K)
+        rest = (
+            (1.0 - a)[:, :, None] * pi[None, None, :] / np.maximum(1.0 - pi, 1e-12)[None, :, None]
+        )
+        idx = np.arange(k)
+        rest[:, idx, idx] = a
+        return np.asarray(np.log(np.maximum(rest, 1e-300)) - np.log(pi)[None, None, :])
+
+    def proba(self, merged: npt.NDArray[np.int32]) -> FloatArray:
+        """(n_records, K) class probabilities of the records' (merged) votes."""
+        table = self.table()
+        score = np.tile(np.log(np.maximum(self.prior, 1e-300)), (len(merged), 1))
+        for s in range(table.shape[0]):
+            col = merged[:, s]
+            fired = col >= 0
+            score[fired] += self.weights[s] * table[s][col[fired]]
+        score -= score.max(axis=1, keepdims=True)
+        p = np.exp(score)
+        return np.asarray(p / p.sum(axis=1, keepdims=True))
+
+    def with_gold(self, merged: npt.NDArray[np.int32], labels: IntArray, strength: float) -> _Vote:
+        """The same vote with each precision estimated from gold, the fit's as its prior.
+
+        ``(right + strength * fit's precision) / (votes on gold + strength)``: a
+        Beta posterior centred on the fit's estimate with the pseudo-counts that
+        smooth the fit's own rates, so a source with no gold keeps the fit's
+        precision and one with much gold gets its measured one.
+        """
+        k = self.precision.shape[1]
+        n = np.zeros_like(self.precision)
+        right = np.zeros_like(self.precision)
+        for s in range(merged.shape[1]):
+            col = merged[:, s]
+            n[s] = np.bincount(col[col >= 0], minlength=k)
+            hit = (col >= 0) & (col == labels)
+            right[s] = np.bincount(col[hit], minlength=k)
+        precision = (right + strength * self.precision) / (n + strength)
+        return _Vote(precision, self.said, self.weights, self.prior)
+
+    def balanced(self, patterns: npt.NDArray[np.int32], counts: FloatArray) -> _Vote:
+        """The same vote with its own class balance: the prior that equals its mean posterior.
+
+        When the fit is not trusted, neither is its class balance (under
+        dependence it drifts towards the classes of the most confident LFs); the
+        vote's balance is the fixed point of ``prior = mean posterior of the vote``.
+        """
+        vote = self
+        total = counts.sum()
+        for _ in range(200):
+            new = counts @ vote.proba(patterns) / total
+            if np.abs(new - vote.prior).max() < 1e-7:
+                break
+            vote = _Vote(self.precision, self.said, self.weights, np.asarray(new))
+        return vote
 
 
 def _trust(
