@@ -642,8 +642,13 @@ def _merge(
     matrix: npt.NDArray[np.int32], sources: Sequence[tuple[int, ...]]
 ) -> npt.NDArray[np.int32]:
     """One column per source: an LF's votes, or a group's (its first firing member's)."""
+    if all(len(members) == 1 for members in sources):
+        return np.ascontiguousarray(matrix[:, [members[0] for members in sources]])
     out = np.full((matrix.shape[0], len(sources)), -1, dtype=np.int32)
     for s, members in enumerate(sources):
+        if len(members) == 1:
+            out[:, s] = matrix[:, members[0]]
+            continue
         col = out[:, s]
         for j in reversed(members):
             col[:] = np.where(matrix[:, j] >= 0, matrix[:, j], col)
