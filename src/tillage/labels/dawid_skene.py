@@ -34,7 +34,7 @@ Choices, and why:
 - **Speed and determinism.** No randomness. Identical vote patterns are merged
   first (a record's posterior depends only on its pattern), so the iterations
   cost O(distinct patterns x sources x classes) in numpy; 1M records of 20
-  sources fit in about a second (benchmarks/bench_label_model.py).
+  sources fit in a few seconds on 2 cores (benchmarks/bench_label_model.py).
 - **Weights.** ``source_weights`` raise each source's likelihood to a power (1 =
   plain Dawid-Skene): `LabelModel` uses it to count groups of redundant sources
   once rather than many times.
@@ -42,7 +42,10 @@ Choices, and why:
   source gives is right at least that often (``P(y = c | says c)``), the exact
   constrained maximum for each violating (source, label): a source can then be
   trusted more than the floor, never less, and never becomes evidence against
-  what it says. `LabelModel` uses it when the sources are visibly dependent.
+  what it says. `LabelModel` uses it only when asked to.
+- **Known labels.** ``observed`` clamps the posterior of rows whose class is
+  known (gold) to that class in every E-step: semi-supervised EM, where the
+  known rows anchor the matrices and the rest still inform them.
 """
 
 from __future__ import annotations
