@@ -399,7 +399,8 @@ class LabelSets:
         most likely class, with that probability as confidence). Records a
         function failed on are reported by id, never dropped silently. ``gold``
         names a label set over the same records whose current labels measure
-        each function's accuracy and the label model's.
+        each function's accuracy and the label model's. The label set's own
+        annotator labels are the label model's gold (see `LabelModel.fit`).
 
         Returns the commit id (None when nothing was written), ``votes`` and
         ``labels`` (totals and per class), ``gold`` (records and the label
