@@ -333,14 +333,14 @@ def lf_apply(
 
 
 def _model_lines(applied: "AppliedFunctions") -> list[str]:
-    """Which labels the label model gave (its fit, or the weighted vote) and why."""
+    """Which labels the label model gave (its fit, or the vote) and why."""
     model = applied.model
     if model is None:
         return []
     used = {
         "independent": "its fit",
         "constrained": "its fit under a precision floor",
-        "vote": "the weighted vote",
+        "vote": "the vote",
     }.get(str(model.mode), str(model.mode))
     gold = model.to_dict()["gold"]
     evidence = f", with {gold:,} annotated record(s) as gold" if gold else ", no gold"
