@@ -314,7 +314,6 @@ class LabelModel:
             mode, reason = "independent", ""
         names = [" + ".join(v.lf_names[j] for j in s) for s in sources]
         self._sources = sources
-        vote = _Vote.of(fitted, patterns, counts)
         self._fitted = fitted
         self._votes = v
         self._gold = known
@@ -324,22 +323,26 @@ class LabelModel:
         self.dependence = dependence
         self.residual_dependence = left
         self.cross_validation = None
-        if mode == "independent":
-            if n_gold >= self.folds:
-                mode, reason = self._choose_by_gold(run, merged, known, fitted, inverse, weights)
-            else:
-                mode, reason = _trust(
-                    fitted, names, v.classes, loose, self.max_dependence, patterns, counts
-                )
+        by_gold = mode == "independent" and n_gold >= self.folds
+        if by_gold:
+            mode, reason = self._choose_by_gold(run, merged, known, fitted, inverse, weights)
+        elif mode == "independent":
+            mode, reason = _trust(
+                fitted, names, v.classes, loose, self.max_dependence, patterns, counts
+            )
         self.mode = mode
         self.reason = reason
         self._vote = None
-        if mode == "vote" and n_gold:
+        if mode == "vote" and by_gold:
             rows = np.flatnonzero(known >= 0)
-            self._vote = vote.with_gold(merged[rows], known[rows], self.strength)
+            self._vote = _Vote.of(fitted, patterns, counts).with_gold(
+                merged[rows], known[rows], self.strength
+            )
             self._probabilities = self._vote.proba(merged)
         elif mode == "vote":
-            self._probabilities = _vote_first(merged, weights, fitted.probabilities[inverse])
+            self._probabilities = _vote_first(
+                merged, fitted.source_weights, fitted.probabilities[inverse]
+            )
         else:
             self._probabilities = fitted.probabilities[inverse]
         self._balance = (
