@@ -165,6 +165,10 @@ def test_a_fit_that_turns_an_lf_against_its_votes_falls_back_to_the_vote() -> No
             sub = np.delete(matrix, j, axis=1)
             pred = LabelModel().fit(sub, classes=votes.classes).predict()
             assert (pred == gold).mean() > majority_accuracy(sub, gold, 2), votes.lf_names[j]
+    # Three gold labels are too few to cross-validate: the fit is checked as without gold.
+    few = LabelModel().fit(votes, gold={i: int(gold[i]) for i in range(3)})
+    assert few.mode == "vote" and few.cross_validation is None
+    assert np.array_equal(few.predict()[decided], tally[decided].argmax(axis=1))
     # 50 gold labels: precisions measured on them; the vote wins the cross-validation.
     picked = np.random.default_rng(12).choice(len(gold), 50, replace=False)
     taught = LabelModel().fit(votes, gold={int(i): int(gold[i]) for i in picked})
