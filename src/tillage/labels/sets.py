@@ -514,9 +514,11 @@ class LabelSets:
         """
         tax = self.taxonomy(self.get(name).taxonomy)
         version = tax.latest.version
+        table = self.events(name, ref)
+        annotated = table.filter(pc.equal(table.column("kind"), "annotator"))
         carried = []
-        for r in self.events(name, ref).to_pylist():
-            if r["kind"] != "annotator" or r["label"] is None:
+        for r in annotated.to_pylist():
+            if r["label"] is None:
                 continue
             if spec_version is not None and r["spec_version"] != spec_version:
                 continue
