@@ -83,6 +83,7 @@ from tillage.labels.dawid_skene import (
     FloatArray,
     IntArray,
     argmax_by_prior,
+    first_rows,
     unique_rows,
 )
 from tillage.labels.functions import Votes, check_vote_matrix, plain_value
@@ -280,7 +281,7 @@ class LabelModel:
                 min_precision=floor,
                 counts=counts,
                 observed=rows[:, -1] if (observed >= 0).any() else None,
-                init=None if init is None else init[_first(inverse, len(counts))],
+                init=None if init is None else init[first_rows(inverse, len(counts))],
                 max_iter=self.max_iter,
             )
             return fitted, inverse, rows[:, :-1], counts
@@ -624,12 +625,6 @@ def _gold_class(c: Any, k: int) -> int:
             "as its index in the classes."
         )
     return int(c)
-
-
-def _first(inverse: IntArray, u: int) -> IntArray:
-    first = np.full(u, len(inverse), dtype=np.int64)
-    np.minimum.at(first, inverse, np.arange(len(inverse), dtype=np.int64))
-    return first
 
 
 def _exclusive_sources(
