@@ -249,29 +249,39 @@ class LabelModel:
         else:
             prior = None
 
-        distinct, within, _ = unique_rows(
-            np.column_stack([_merge(raw, sources), np.full(len(raw), -1)]).astype(np.int32)
+        fold = _folds(known, self.folds)
+        # Distinct vote rows for the fit, each gold record a row of its own (with its
+        # label and fold); the rows of the others come from the distinct rows found.
+        seen, within, _ = unique_rows(_merge(raw, sources))
+        where = np.asarray(within[raw_inverse], dtype=np.int64)
+        gold_rows = np.flatnonzero(known >= 0)
+        others = np.bincount(where, minlength=len(seen)) - np.bincount(
+            where[gold_rows], minlength=len(seen)
         )
-        unlabelled: tuple[npt.NDArray[np.int32], IntArray, FloatArray] = (
-            distinct,
-            np.asarray(within[raw_inverse], dtype=np.int64),
-            np.bincount(within, weights=raw_counts, minlength=len(distinct)).astype(np.float64),
+        where[gold_rows] = len(seen) + np.arange(n_gold)
+        every = np.concatenate([others, np.ones(n_gold)]).astype(np.float64)
+        keep = every > 0  # drops the rows that only gold records had
+        renumber = np.cumsum(keep) - 1
+        distinct: tuple[npt.NDArray[np.int32], IntArray, FloatArray] = (
+            np.ascontiguousarray(np.vstack([seen, merged[gold_rows]])[keep]),
+            np.asarray(renumber[where], dtype=np.int64),
+            every[keep],
         )
+        labels = np.concatenate([np.full(len(seen), -1), known[gold_rows]])[keep]
+        folds = np.concatenate([np.full(len(seen), -1), fold[gold_rows]])[keep]
 
         def run(
             weights: FloatArray,
-            observed: IntArray,
+            hidden: int | None = None,
             floor: float | None = None,
             init: FloatArray | None = None,
             fixed: FloatArray | None = prior,
         ) -> tuple[Fitted, IntArray, npt.NDArray[np.int32], FloatArray]:
-            if (observed >= 0).any():
-                stacked = np.column_stack([merged, observed]).astype(np.int32)
-                rows, inverse, counts = unique_rows(stacked)
-            else:  # the distinct rows already found, merged: no pass over every record
-                rows, inverse, counts = unlabelled
+            """One fit; the gold of fold ``hidden`` (if any) is left out."""
+            patterns, inverse, counts = distinct
+            observed = np.where(folds == hidden, -1, labels) if hidden is not None else labels
             fitted = dawid_skene.fit(
-                rows[:, :-1],
+                patterns,
                 k,
                 abstain="informative",
                 model="confusion",
@@ -280,27 +290,27 @@ class LabelModel:
                 source_weights=weights,
                 min_precision=floor,
                 counts=counts,
-                observed=rows[:, -1] if (observed >= 0).any() else None,
+                observed=observed if (observed >= 0).any() else None,
                 init=None if init is None else init[first_rows(inverse, len(counts))],
                 max_iter=self.max_iter,
             )
-            return fitted, inverse, rows[:, :-1], counts
+            return fitted, inverse, patterns, counts
 
         weights = np.ones(m)
-        fitted, inverse, patterns, counts = run(weights, known)
+        fitted, inverse, patterns, counts = run(weights)
         dependence = _within_class_correlation(patterns, counts, fitted)
         for _ in range(_WEIGHT_ROUNDS - 1):
             new = _kish_weights(dependence, self.redundancy, tied)
             if np.allclose(new, weights):
                 break
             weights = new
-            fitted, inverse, patterns, counts = run(weights, known)
+            fitted, inverse, patterns, counts = run(weights)
             dependence = _within_class_correlation(patterns, counts, fitted)
         weights = _kish_weights(dependence, self.redundancy, tied)
         loose = np.where((dependence > self.redundancy) | tied, 0.0, np.abs(dependence))
         left = float(loose.max()) if loose.size else 0.0
         if self.min_precision is not None and left > self.max_dependence:
-            fitted, inverse, patterns, counts = run(weights, known, self.min_precision)
+            fitted, inverse, patterns, counts = run(weights, floor=self.min_precision)
             mode: Mode = "constrained"
             reason = (
                 f"the LFs depend on each other within a class ({left:.2f} > "
@@ -309,9 +319,7 @@ class LabelModel:
             )
         else:
             if not np.allclose(weights, fitted.source_weights):
-                fitted, inverse, patterns, counts = run(
-                    weights, known, init=fitted.probabilities[inverse]
-                )
+                fitted, inverse, patterns, counts = run(weights, init=fitted.probabilities[inverse])
             mode, reason = "independent", ""
         names = [" + ".join(v.lf_names[j] for j in s) for s in sources]
         self._sources = sources
@@ -326,7 +334,9 @@ class LabelModel:
         self.cross_validation = None
         by_gold = mode == "independent" and n_gold >= self.folds
         if by_gold:
-            mode, reason = self._choose_by_gold(run, merged, known, fitted, inverse, weights)
+            mode, reason = self._choose_by_gold(
+                run, merged, known, fold, fitted, inverse, weights, patterns, counts
+            )
         elif mode == "independent":
             mode, reason = _trust(
                 fitted, names, v.classes, loose, self.max_dependence, patterns, counts
@@ -335,9 +345,8 @@ class LabelModel:
         self.reason = reason
         self._vote = None
         if mode == "vote" and by_gold:
-            rows = np.flatnonzero(known >= 0)
             self._vote = _Vote.of(fitted, patterns, counts).with_gold(
-                merged[rows], known[rows], self.strength
+                merged[gold_rows], known[gold_rows], self.strength
             )
             self._probabilities = self._vote.proba(merged)
         elif mode == "vote":
@@ -373,33 +382,30 @@ class LabelModel:
         run: Any,
         merged: npt.NDArray[np.int32],
         known: IntArray,
+        fold: IntArray,
         fitted: Fitted,
         inverse: IntArray,
         weights: FloatArray,
+        patterns: npt.NDArray[np.int32],
+        counts: FloatArray,
     ) -> tuple[Mode, str]:
         """Fit or weighted vote: whichever is right more often on held-out gold (k folds)."""
         k = fitted.n_classes
         rows = np.flatnonzero(known >= 0)
-        fold = np.empty(len(rows), dtype=np.int64)
-        fold[np.random.default_rng(0).permutation(len(rows))] = np.arange(len(rows)) % self.folds
         right = {"fit": 0, "vote": 0}
         start = fitted.probabilities[inverse]
-        distinct, _, distinct_counts = unique_rows(merged)
         for f in range(self.folds):
-            test = rows[fold == f]
-            train = known.copy()
-            train[test] = -1
-            held = train[train >= 0]
+            test = np.flatnonzero(fold == f)
+            taught = np.flatnonzero((known >= 0) & (fold != f))
             fixed = (
                 np.asarray(self.prior)
                 if self.prior is not None
-                else (np.bincount(held, minlength=k) + 1.0) / (len(held) + k)
+                else (np.bincount(known[taught], minlength=k) + 1.0) / (len(taught) + k)
             )
-            part = run(weights, train, init=start, fixed=fixed)[0]
+            part = run(weights, hidden=f, init=start, fixed=fixed)[0]
             fit_pred = argmax_by_prior(part.posterior(merged[test]), part.prior)
-            taught = np.flatnonzero(train >= 0)
-            vote = _Vote.of(part, distinct, distinct_counts).with_gold(
-                merged[taught], train[taught], self.strength
+            vote = _Vote.of(part, patterns, counts).with_gold(
+                merged[taught], known[taught], self.strength
             )
             vote_pred = argmax_by_prior(vote.proba(merged[test]), part.prior)
             right["fit"] += int((fit_pred == known[test]).sum())
@@ -625,6 +631,18 @@ def _gold_class(c: Any, k: int) -> int:
             "as its index in the classes."
         )
     return int(c)
+
+
+def _folds(known: IntArray, folds: int) -> IntArray:
+    """Per record, its cross-validation fold (0..folds-1) if it has gold, else -1.
+
+    The gold records are dealt round-robin in a fixed pseudo-random order, so a
+    fit is deterministic and folds differ in size by at most one record.
+    """
+    rows = np.flatnonzero(known >= 0)
+    out = np.full(len(known), -1, dtype=np.int64)
+    out[rows[np.random.default_rng(0).permutation(len(rows))]] = np.arange(len(rows)) % folds
+    return out
 
 
 def _exclusive_sources(
