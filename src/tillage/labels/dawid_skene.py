@@ -249,7 +249,7 @@ def fit(
     if known is not None and counts is None:
         # Rows merged by pattern would mix known and unknown records: keep them apart.
         patterns, inverse, mult = m_votes, np.arange(n, dtype=np.int64), np.ones(n)
-    clamp = None if known is None else known[first_rows(inverse, len(mult))]
+    clamp = None if known is None else known[_first_rows(inverse, len(mult))]
     codes = np.where(patterns < 0, k, patterns).astype(np.int64)  # (u, m) in 0..K
     columns = np.ascontiguousarray(codes.T)  # (m, u): one contiguous row per source
     informative = abstain == "informative"
@@ -260,7 +260,7 @@ def fit(
     if init is None:
         post = _majority(codes, k)
     elif counts is None:
-        post = _check_init(init, n, k)[first_rows(inverse, len(mult))]
+        post = _check_init(init, n, k)[_first_rows(inverse, len(mult))]
     else:
         post = _check_init(init, n, k)
     if clamp is not None:
@@ -363,7 +363,7 @@ def _clamped(post: FloatArray, known: IntArray) -> FloatArray:
     return out
 
 
-def first_rows(inverse: IntArray, u: int) -> IntArray:
+def _first_rows(inverse: IntArray, u: int) -> IntArray:
     """For each distinct pattern, the first record that has it."""
     first = np.full(u, len(inverse), dtype=np.int64)
     np.minimum.at(first, inverse, np.arange(len(inverse), dtype=np.int64))

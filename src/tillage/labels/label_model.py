@@ -83,7 +83,6 @@ from tillage.labels.dawid_skene import (
     FloatArray,
     IntArray,
     argmax_by_prior,
-    first_rows,
     unique_rows,
 )
 from tillage.labels.functions import Votes, check_vote_matrix, plain_value
@@ -234,13 +233,7 @@ class LabelModel:
         sources = _exclusive_sources(raw, raw_counts, declared)
         merged = _merge(v.matrix, sources)
         m = len(sources)
-        tied = np.zeros((m, m), dtype=bool)
-        owner = {j: s for s, members in enumerate(sources) for j in members}
-        for group in declared:
-            for a in group:
-                for b in group:
-                    if owner[a] != owner[b]:
-                        tied[owner[a], owner[b]] = True
+        tied = _tied(sources, declared)
         n_gold = int((known >= 0).sum())
         if self.prior is not None:
             prior: FloatArray | None = np.asarray(self.prior, dtype=np.float64)
@@ -250,25 +243,9 @@ class LabelModel:
             prior = None
 
         fold = _folds(known, self.folds)
-        # Distinct vote rows for the fit, each gold record a row of its own (with its
-        # label and fold); the rows of the others come from the distinct rows found.
-        seen, within, _ = unique_rows(_merge(raw, sources))
-        where = np.asarray(within[raw_inverse], dtype=np.int64)
-        gold_rows = np.flatnonzero(known >= 0)
-        others = np.bincount(where, minlength=len(seen)) - np.bincount(
-            where[gold_rows], minlength=len(seen)
+        patterns, inverse, counts, labels, folds = _rows(
+            raw, raw_inverse, sources, merged, known, fold
         )
-        where[gold_rows] = len(seen) + np.arange(n_gold)
-        every = np.concatenate([others, np.ones(n_gold)]).astype(np.float64)
-        keep = every > 0  # drops the rows that only gold records had
-        renumber = np.cumsum(keep) - 1
-        distinct: tuple[npt.NDArray[np.int32], IntArray, FloatArray] = (
-            np.ascontiguousarray(np.vstack([seen, merged[gold_rows]])[keep]),
-            np.asarray(renumber[where], dtype=np.int64),
-            every[keep],
-        )
-        labels = np.concatenate([np.full(len(seen), -1), known[gold_rows]])[keep]
-        folds = np.concatenate([np.full(len(seen), -1), fold[gold_rows]])[keep]
 
         def run(
             weights: FloatArray,
@@ -276,11 +253,10 @@ class LabelModel:
             floor: float | None = None,
             init: FloatArray | None = None,
             fixed: FloatArray | None = prior,
-        ) -> tuple[Fitted, IntArray, npt.NDArray[np.int32], FloatArray]:
-            """One fit; the gold of fold ``hidden`` (if any) is left out."""
-            patterns, inverse, counts = distinct
+        ) -> Fitted:
+            """One fit (``init``: posteriors per row); the gold of fold ``hidden`` is left out."""
             observed = np.where(folds == hidden, -1, labels) if hidden is not None else labels
-            fitted = dawid_skene.fit(
+            return dawid_skene.fit(
                 patterns,
                 k,
                 abstain="informative",
@@ -291,26 +267,25 @@ class LabelModel:
                 min_precision=floor,
                 counts=counts,
                 observed=observed if (observed >= 0).any() else None,
-                init=None if init is None else init[first_rows(inverse, len(counts))],
+                init=init,
                 max_iter=self.max_iter,
             )
-            return fitted, inverse, patterns, counts
 
         weights = np.ones(m)
-        fitted, inverse, patterns, counts = run(weights)
+        fitted = run(weights)
         dependence = _within_class_correlation(patterns, counts, fitted)
         for _ in range(_WEIGHT_ROUNDS - 1):
             new = _kish_weights(dependence, self.redundancy, tied)
             if np.allclose(new, weights):
                 break
             weights = new
-            fitted, inverse, patterns, counts = run(weights)
+            fitted = run(weights)
             dependence = _within_class_correlation(patterns, counts, fitted)
         weights = _kish_weights(dependence, self.redundancy, tied)
         loose = np.where((dependence > self.redundancy) | tied, 0.0, np.abs(dependence))
         left = float(loose.max()) if loose.size else 0.0
         if self.min_precision is not None and left > self.max_dependence:
-            fitted, inverse, patterns, counts = run(weights, floor=self.min_precision)
+            fitted = run(weights, floor=self.min_precision)
             mode: Mode = "constrained"
             reason = (
                 f"the LFs depend on each other within a class ({left:.2f} > "
@@ -319,7 +294,7 @@ class LabelModel:
             )
         else:
             if not np.allclose(weights, fitted.source_weights):
-                fitted, inverse, patterns, counts = run(weights, init=fitted.probabilities[inverse])
+                fitted = run(weights, init=fitted.probabilities)
             mode, reason = "independent", ""
         names = [" + ".join(v.lf_names[j] for j in s) for s in sources]
         self._sources = sources
@@ -335,7 +310,7 @@ class LabelModel:
         by_gold = mode == "independent" and n_gold >= self.folds
         if by_gold:
             mode, reason = self._choose_by_gold(
-                run, merged, known, fold, fitted, inverse, weights, patterns, counts
+                run, merged, known, fold, fitted, weights, patterns, counts
             )
         elif mode == "independent":
             mode, reason = _trust(
@@ -345,8 +320,9 @@ class LabelModel:
         self.reason = reason
         self._vote = None
         if mode == "vote" and by_gold:
+            taught = np.flatnonzero(known >= 0)
             self._vote = _Vote.of(fitted, patterns, counts).with_gold(
-                merged[gold_rows], known[gold_rows], self.strength
+                merged[taught], known[taught], self.strength
             )
             self._probabilities = self._vote.proba(merged)
         elif mode == "vote":
@@ -384,7 +360,6 @@ class LabelModel:
         known: IntArray,
         fold: IntArray,
         fitted: Fitted,
-        inverse: IntArray,
         weights: FloatArray,
         patterns: npt.NDArray[np.int32],
         counts: FloatArray,
@@ -393,7 +368,6 @@ class LabelModel:
         k = fitted.n_classes
         rows = np.flatnonzero(known >= 0)
         right = {"fit": 0, "vote": 0}
-        start = fitted.probabilities[inverse]
         for f in range(self.folds):
             test = np.flatnonzero(fold == f)
             taught = np.flatnonzero((known >= 0) & (fold != f))
@@ -402,7 +376,7 @@ class LabelModel:
                 if self.prior is not None
                 else (np.bincount(known[taught], minlength=k) + 1.0) / (len(taught) + k)
             )
-            part = run(weights, hidden=f, init=start, fixed=fixed)[0]
+            part = run(weights, hidden=f, init=fitted.probabilities, fixed=fixed)
             fit_pred = argmax_by_prior(part.posterior(merged[test]), part.prior)
             vote = _Vote.of(part, patterns, counts).with_gold(
                 merged[taught], known[taught], self.strength
@@ -631,6 +605,54 @@ def _gold_class(c: Any, k: int) -> int:
             "as its index in the classes."
         )
     return int(c)
+
+
+def _tied(
+    sources: Sequence[tuple[int, ...]], declared: Sequence[tuple[int, ...]]
+) -> npt.NDArray[np.bool_]:
+    """(n_sources, n_sources): the pairs of sources that a declared dependency joins."""
+    owner = {j: s for s, members in enumerate(sources) for j in members}
+    out = np.zeros((len(sources), len(sources)), dtype=bool)
+    for group in declared:
+        for a in group:
+            for b in group:
+                out[owner[a], owner[b]] = owner[a] != owner[b]
+    return out
+
+
+def _rows(
+    raw: npt.NDArray[np.int32],
+    raw_inverse: IntArray,
+    sources: Sequence[tuple[int, ...]],
+    merged: npt.NDArray[np.int32],
+    known: IntArray,
+    fold: IntArray,
+) -> tuple[npt.NDArray[np.int32], IntArray, FloatArray, IntArray, IntArray]:
+    """The distinct rows the fit runs on: patterns, each record's row, counts, gold, fold.
+
+    The distinct rows of the records' votes (merged into sources, from the
+    distinct raw rows: no second pass over the records), and each gold record a
+    row of its own with its class and fold (-1 for the others), so that a fold's
+    gold can be hidden without regrouping.
+    """
+    n_gold = int((known >= 0).sum())
+    seen, within, _ = unique_rows(_merge(raw, sources))
+    where = np.asarray(within[raw_inverse], dtype=np.int64)
+    gold_rows = np.flatnonzero(known >= 0)
+    others = np.bincount(where, minlength=len(seen)) - np.bincount(
+        where[gold_rows], minlength=len(seen)
+    )
+    where[gold_rows] = len(seen) + np.arange(n_gold)
+    every = np.concatenate([others, np.ones(n_gold)]).astype(np.float64)
+    keep = every > 0  # drops the rows that only gold records had
+    renumber = np.cumsum(keep) - 1
+    return (
+        np.ascontiguousarray(np.vstack([seen, merged[gold_rows]])[keep]),
+        np.asarray(renumber[where], dtype=np.int64),
+        every[keep],
+        np.concatenate([np.full(len(seen), -1), known[gold_rows]])[keep],
+        np.concatenate([np.full(len(seen), -1), fold[gold_rows]])[keep],
+    )
 
 
 def _folds(known: IntArray, folds: int) -> IntArray:
