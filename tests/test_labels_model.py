@@ -449,4 +449,8 @@ def test_beats_majority_vote_on_real_tweets() -> None:
     model = LabelModel().fit(votes)
     acc = float((model.predict() == gold).mean())
     mv = majority_accuracy(votes.matrix, gold, 2)
-    assert acc >= mv + 0.02, (acc, mv)
+    assert acc > mv + 0.01, (acc, mv)
+    # The old default, a precision floor chosen on these very LFs, is still there by hand.
+    floored = LabelModel(min_precision=0.8).fit(votes)
+    assert floored.mode == "constrained"
+    assert float((floored.predict() == gold).mean()) > mv + 0.02

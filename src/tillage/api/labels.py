@@ -220,6 +220,11 @@ class Labels(Namespace):
     ) -> AppliedFunctions:
         """Apply labeling functions to the records and store their votes in one commit.
 
+        The label model takes the label set's annotator labels as gold (each
+        record's majority label): they set the class balance, anchor the
+        functions' accuracies and choose between the fit and the weighted vote.
+        ``result.model.mode`` and ``.reason`` say which labelled the records and why.
+
         Args:
             labelset: the label set.
             functions: labeling functions (``@tillage.labeling_function``).

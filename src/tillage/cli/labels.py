@@ -254,18 +254,33 @@ def _lf_view(applied: "AppliedFunctions") -> "Table":
     from rich.text import Text
 
     view = Table(show_edge=False, title=f"{len(applied.report.lfs)} labeling function(s)")
-    for col in ("function", "coverage", "overlap", "conflict", "accuracy", "errors"):
+    columns = ["function", "coverage", "overlap", "conflict", "accuracy", "errors"]
+    estimates = {}
+    if applied.model is not None:
+        columns[5:5] = ["estimated accuracy", "95% interval (gold)"]
+        estimates = {lf["name"]: lf for lf in applied.model.to_dict()["lfs"]}
+    for col in columns:
         view.add_column(col)
     for lf in applied.report.lfs:
         acc = "-" if lf.accuracy is None else f"{lf.accuracy:.1%}"
-        view.add_row(
+        cells: list[Text | str] = [
             Text(lf.name),
             f"{lf.coverage:.1%}",
             f"{lf.overlap:.1%}",
             f"{lf.conflict:.1%}",
-            acc,
-            str(lf.errors),
-        )
+        ]
+        cells.append(acc)
+        if lf.name in estimates:
+            est = estimates[lf.name]
+            cells.append("-" if est["accuracy"] is None else f"{est['accuracy']:.1%}")
+            interval = est["interval"]
+            cells.append(
+                "n/a (no gold)"
+                if interval is None
+                else f"{interval[0]:.1%}-{interval[1]:.1%} ({est['gold_votes']} gold)"
+            )
+        cells.append(str(lf.errors))
+        view.add_row(*cells)
     if applied.errors:
         first = applied.errors[0]
         view.caption = (
@@ -290,7 +305,7 @@ def lf_report(
     applied = repo.labels.apply_functions(
         labelset, tillage.load_functions(str(file)), ref=ref, gold=gold, write=False
     )
-    out.emit(applied.to_dict(), _lf_view(applied))
+    out.emit(applied.to_dict(), _lf_view(applied), *_model_lines(applied))
 
 
 @lf_app.command("apply")
@@ -314,7 +329,22 @@ def lf_apply(
             labelset, tillage.load_functions(str(file)), gold=gold, model=not no_model
         )
     line = _applied_line(applied, repo.refs.current_branch)
-    out.emit(applied.to_dict(), _lf_view(applied), Text(line))
+    out.emit(applied.to_dict(), _lf_view(applied), *_model_lines(applied), Text(line))
+
+
+def _model_lines(applied: "AppliedFunctions") -> list[str]:
+    """Which labels the label model gave (its fit, or the vote) and why."""
+    model = applied.model
+    if model is None:
+        return []
+    used = {
+        "independent": "its fit",
+        "constrained": "its fit under a precision floor",
+        "vote": "the vote",
+    }.get(str(model.mode), str(model.mode))
+    gold = model.to_dict()["gold"]
+    evidence = f", with {gold:,} annotated record(s) as gold" if gold else ", no gold"
+    return [f"label model: {used}{evidence}: {model.reason}"]
 
 
 def _applied_line(applied: "AppliedFunctions", branch: str | None) -> str:

@@ -399,7 +399,8 @@ class LabelSets:
         most likely class, with that probability as confidence). Records a
         function failed on are reported by id, never dropped silently. ``gold``
         names a label set over the same records whose current labels measure
-        each function's accuracy and the label model's.
+        each function's accuracy and the label model's. The label set's own
+        annotator labels are the label model's gold (see `LabelModel.fit`).
 
         Returns the commit id (None when nothing was written), ``votes`` and
         ``labels`` (totals and per class), ``gold`` (records and the label
@@ -450,7 +451,7 @@ class LabelSets:
         fitted = None
         labelled: list[str] = []
         if model and len(ids):
-            fitted = LabelModel().fit(votes)
+            fitted = LabelModel().fit(votes, gold=self._annotated(name, ref, ids, classes))
             probs = fitted.predict_proba()
             labelled = [classes[int(b)] for b in probs.argmax(axis=1)]
             parts.append(
@@ -484,6 +485,48 @@ class LabelSets:
             model=fitted,
         )
 
+    def _annotated(
+        self, name: str, ref: str | None, ids: Sequence[str], classes: Sequence[str]
+    ) -> dict[int, int]:
+        """Gold for the label model: record index -> class index, from the annotators.
+
+        A record's gold is the class most of its annotators gave; a tie gives none.
+        """
+        per_record: dict[str, Counter[str]] = {}
+        for a in self.annotations(name, ref):
+            per_record.setdefault(a["record"], Counter())[a["label"]] += 1
+        index = {c: i for i, c in enumerate(classes)}
+        gold = {}
+        for i, record in enumerate(ids):
+            counts = per_record.get(record)
+            if counts:
+                (top, n), *rest = counts.most_common(2)
+                if not rest or rest[0][1] < n:
+                    gold[i] = index[top]
+        return gold
+
+    def annotations(
+        self, name: str, ref: str | None = None, *, spec_version: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Annotators' labels (record, annotator, label), in the latest taxonomy's classes.
+
+        Annotations whose class does not carry to the latest taxonomy version are left out.
+        """
+        tax = self.taxonomy(self.get(name).taxonomy)
+        version = tax.latest.version
+        table = self.events(name, ref)
+        annotated = table.filter(pc.equal(table.column("kind"), "annotator"))
+        carried = []
+        for r in annotated.to_pylist():
+            if r["label"] is None:
+                continue
+            if spec_version is not None and r["spec_version"] != spec_version:
+                continue
+            label = tax.carry([r["label"]], r["taxonomy_version"], version).labels[0]
+            if label is not None:
+                carried.append({"record": r["record_id"], "annotator": r["source"], "label": label})
+        return carried
+
     def aggregate_annotations(
         self, name: str, *, spec_version: int | None = None
     ) -> AggregatedAnnotations:
@@ -494,23 +537,11 @@ class LabelSets:
         """
         from tillage.labels.label_model import aggregate
 
-        spec = self.get(name)
-        tax = self.taxonomy(spec.taxonomy)
-        rows = [
-            r
-            for r in self.events(name).to_pylist()
-            if r["kind"] == "annotator"
-            and r["label"] is not None
-            and (spec_version is None or r["spec_version"] == spec_version)
-        ]
-        if not rows:
+        tax = self.taxonomy(self.get(name).taxonomy)
+        carried = self.annotations(name, spec_version=spec_version)
+        if not carried:
             raise InputError(f"label set {name!r} has no annotations to aggregate yet.")
         version = tax.latest.version
-        carried = []
-        for r in rows:  # every annotation in the latest taxonomy's classes, where it carries
-            label = tax.carry([r["label"]], r["taxonomy_version"], version).labels[0]
-            if label is not None:
-                carried.append({"record": r["record_id"], "annotator": r["source"], "label": label})
         result = aggregate(carried, classes=list(tax.latest.classes))
         table = events(
             list(result.records),
