@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 
 
 VALUES_SUFFIX = "-values"
+#: Members of a bootstrap committee when ``params`` does not say (``bootstrap``).
+BOOTSTRAP_MEMBERS = 5
 """``DATASET-values`` holds the data values `Selections.value` stores."""
 
 
@@ -131,7 +133,7 @@ class Selections(Namespace):
         include_labelled: bool = False,
         predictions: Predictions | None = None,
         features: Features | None = None,
-        committee: Sequence[Predictions] | None = None,
+        committee: Sequence[Predictions | str] | None = None,
         extra: Mapping[str, Mapping[str, float]] | None = None,
     ) -> Selection:
         """Choose up to ``n`` records of ``dataset`` by ``strategy`` and store the choice.
@@ -158,8 +160,17 @@ class Selections(Namespace):
             include_labelled: keep labelled records in the pool (to relabel them).
             predictions: a model's predictions, instead of ``model``'s recorded ones.
             features: record vectors, instead of the default featurizer's.
-            committee: several models' predictions, for disagreement strategies.
+            committee: several models' predictions, or the names of recorded models
+                whose predictions on the pool's version are stored, for disagreement
+                strategies. Without it, a strategy that needs a committee gets one made
+                from ``model``: its estimator refitted on ``params["bootstrap"]``
+                (default 5) bootstrap resamples of the labelled records it was trained
+                on (`tillage.selection.committee`), seeded by ``seed``.
             extra: per-record values by name (record id -> value), for ``extra:NAME``.
+                What tillage can derive itself it does: ``value`` (stored data
+                values), ``label_quality`` (``labelset``'s label issues),
+                ``label_model_proba`` and ``lf_conflict`` (``labelset``'s labeling
+                function votes), ``slice_error`` (``model``'s error slices).
 
         Returns:
             The selection, stored with its provenance (one commit on the current branch).
@@ -205,7 +216,8 @@ class Selections(Namespace):
         if not ids:
             raise EmptyPoolError(dataset, total, excluded)
 
-        candidates, preds = self._candidates(
+        inputs = {k: checked_params.pop(k) for k in _input_params(info) if k in checked_params}
+        candidates, preds, derived = self._candidates(
             info,
             ids,
             dataset,
@@ -217,6 +229,8 @@ class Selections(Namespace):
             committee=committee,
             extra=extra,
             labelset=labelset,
+            inputs=inputs,
+            seed=seed,
         )
         from tillage.selection.selections import choose
 
@@ -227,7 +241,7 @@ class Selections(Namespace):
             pool_commit=commit.id,
             where=where,
             strategy=info.name,
-            params=checked_params,
+            params={**checked_params, **derived},
             model=preds.model if preds is not None else model,
             model_version=preds.version if preds is not None else None,
             seed=seed,
@@ -303,17 +317,22 @@ class Selections(Namespace):
         labelled: Mapping[str, str],
         predictions: Predictions | None,
         features: Features | None,
-        committee: Sequence[Predictions] | None,
+        committee: Sequence[Predictions | str] | None,
         extra: Mapping[str, Mapping[str, float]] | None,
         labelset: str | None = None,
-    ) -> tuple[Candidates, Predictions | None]:
-        """The pool as `Candidates`, with what ``info`` needs lined up by record id."""
+        inputs: Mapping[str, Any] | None = None,
+        seed: int = 0,
+    ) -> tuple[Candidates, Predictions | None, dict[str, Any]]:
+        """The pool as `Candidates`, with what ``info`` needs lined up by record id, and
+        the parameters of the inputs tillage derived (recorded with the selection)."""
         import numpy as np
 
         from tillage.selection.selections import align, missing_needs
         from tillage.selection.strategies import Candidates
 
         needs = info.needs
+        inputs = dict(inputs or {})
+        derived: dict[str, Any] = {}
         if model is not None and model not in self._repo.models.names():
             raise NoSuchModelError(model, self._repo.models.names())
         if predictions is None and model is not None and "proba" in needs:
@@ -324,17 +343,39 @@ class Selections(Namespace):
             proba = _aligned(predictions, ids, dataset, commit)
             classes = tuple(predictions.classes)
         stacked = None
+        if committee is None and "committee" in inputs:
+            committee = _names(inputs.pop("committee"), "committee")
         if committee is not None:
+            if "bootstrap" in inputs:
+                raise InputError(
+                    "bootstrap= makes a committee from --model alone; with a committee given "
+                    "(--committee), leave it out."
+                )
             members = list(committee)
-            if not members:
+            named = [m for m in members if isinstance(m, str)]
+            if named:
+                derived["committee"] = named
+            members_ = [
+                self._predictions(self._model_named(m), dataset, commit)
+                if isinstance(m, str)
+                else m
+                for m in members
+            ]
+            if not members_:
                 raise InputError("committee is empty; give at least two models' predictions.")
-            if any(tuple(m.classes) != tuple(members[0].classes) for m in members):
+            if any(tuple(m.classes) != tuple(members_[0].classes) for m in members_):
                 raise InputError(
                     "committee members predict different classes; give members with the same "
                     "classes in the same order."
                 )
-            stacked = np.stack([_aligned(m, ids, dataset, commit) for m in members])
-            classes = classes or tuple(members[0].classes)
+            stacked = np.stack([_aligned(m, ids, dataset, commit) for m in members_])
+            classes = classes or tuple(members_[0].classes)
+        elif "committee" in needs and model is not None:
+            stacked, member_classes, made = self._bootstrap(
+                model, dataset, commit, ids, inputs, seed
+            )
+            classes = classes or member_classes
+            derived.update(made)
         vectors = labelled_vectors = None
         if features is None and ({"features", "labelled_features"} & needs):
             features = self._features(dataset, commit)
@@ -376,7 +417,118 @@ class Selections(Namespace):
                 f"strategy {info.name!r} needs {', '.join(lacking)}, which this call does not "
                 f"supply; {_supply(lacking)}"
             )
-        return candidates, predictions
+        return candidates, predictions, derived
+
+    def _model_named(self, name: str) -> str:
+        """``name``, checked to be a recorded model."""
+        if name not in self._repo.models.names():
+            raise NoSuchModelError(name, self._repo.models.names())
+        return name
+
+    def _bootstrap(
+        self,
+        model: str,
+        dataset: str,
+        commit: str,
+        ids: Sequence[str],
+        inputs: Mapping[str, Any],
+        seed: int,
+    ) -> tuple[np.ndarray, tuple[str, ...], dict[str, Any]]:
+        """A committee of ``model``'s estimator refitted on bootstrap resamples of its
+        labelled training records, predicting the pool (``ids``); see
+        `tillage.selection.committee`.
+
+        The training records are the model's dataset at the commit it was recorded
+        against, labelled by the label set it was recorded with, else by the column
+        ``inputs["label"]`` names.
+
+        Returns:
+            The members' probabilities (members, pool, classes), the classes, and the
+            parameters to record (``bootstrap``: the number of members; ``label``).
+        """
+        from tillage.errors import MissingFeaturesError
+        from tillage.selection.committee import bootstrap_committee
+
+        members = _whole(inputs.get("bootstrap", BOOTSTRAP_MEMBERS), "bootstrap", 2)
+        label = inputs.get("label")
+        if label is not None and not isinstance(label, str):
+            raise InputError(f"label must name a column, not {label!r}.")
+        m = self._repo.models.get(model)
+        estimator = self._repo.models.load(model, version=m.version)
+        if not m.features:
+            raise InputError(
+                f"model {model!r} version {m.version} has no recorded feature columns, so "
+                "tillage cannot refit it. Record it again with features=[...], or give a "
+                "committee of recorded models (--committee A,B)."
+            )
+        if m.labelset is not None:
+            truth = self._repo.labels.truth(
+                m.dataset,
+                labelset=m.labelset,
+                ref=m.labelset_commit or m.commit_id,
+                purpose=Purpose.SELECT,
+            )
+        elif label is not None:
+            truth = self._repo.labels.truth(
+                m.dataset, label=label, ref=m.commit_id, purpose=Purpose.SELECT
+            )
+        else:
+            raise InputError(
+                f"model {model!r} was recorded without a label set, so tillage cannot tell "
+                "which labels it was trained on to refit it on resamples of them. Pass "
+                f"--param label=COLUMN (the column of {m.dataset!r} holding them), record "
+                "the model with labelset=, or give a committee of recorded models "
+                "(--committee A,B)."
+            )
+        features = list(m.features)
+        train_key = self._record_key(m.dataset)
+        train = self._repo.datasets.read(
+            m.dataset,
+            m.commit_id,
+            columns=list(dict.fromkeys([train_key, *features])),
+            purpose=Purpose.SELECT,
+        )
+        train_ids = _record_ids(train.column(train_key))
+        rows = [i for i, r in enumerate(train_ids) if truth.get(r) is not None]
+        if not rows:
+            raise InputError(
+                f"no record of {m.dataset!r} at {m.commit_id[:12]} has a label to refit model "
+                f"{model!r} on; label some, or give a committee of recorded models."
+            )
+        key = self._record_key(dataset)
+        names = self._repo.datasets.schema(dataset, commit).names
+        missing = [c for c in features if c not in names]
+        if missing:
+            raise MissingFeaturesError(model, dataset, missing)
+        pool = self._repo.datasets.read(
+            dataset, commit, columns=list(dict.fromkeys([key, *features])), purpose=Purpose.SELECT
+        )
+        from tillage.selection.selections import align
+
+        found = align(_record_ids(pool.column(key)), list(ids))
+        import pyarrow as pa
+
+        pool = pool.take(pa.array(found.rows, pa.int64()))
+        named = hasattr(estimator, "feature_names_in_")
+
+        def x(table: pa.Table) -> Any:
+            frame = table.select(features).to_pandas()
+            return frame if named else frame.to_numpy()
+
+        classes = tuple(m.classes) or tuple(str(c) for c in getattr(estimator, "classes_", ()))
+        stacked = bootstrap_committee(
+            estimator,
+            x(train.take(pa.array(rows, pa.int64()))),
+            [str(truth[train_ids[i]]) for i in rows],
+            x(pool),
+            classes,
+            members=members,
+            seed=seed,
+        )
+        made: dict[str, Any] = {"bootstrap": members}
+        if label is not None:
+            made["label"] = label
+        return stacked, classes, made
 
     def _label_quality(self, labelset: str, ids: Sequence[str], commit: str) -> dict[str, float]:
         """Each pool record's label quality from ``labels issues``: the out-of-sample
@@ -972,6 +1124,26 @@ def _whole(value: object, name: str, least: int) -> int:
     raise InputError(f"{name} must be a whole number >= {least}, not {value!r}.")
 
 
+def _input_params(info: StrategyInfo) -> tuple[str, ...]:
+    """The parameters that say how tillage derives ``info``'s inputs (not the strategy's own):
+    recorded with the selection, never passed to the strategy."""
+    names: list[str] = []
+    if "committee" in info.needs:
+        names += ["committee", "bootstrap", "label"]
+    if "extra:slice_error" in info.needs:
+        names += ["label"]
+    return tuple(dict.fromkeys(names))
+
+
+def _names(value: object, name: str) -> list[str]:
+    """``value`` as a list of model names (a list, or one text of comma-separated names)."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{name} must list model names, not {value!r}.")
+    return value
+
+
 def _json_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """``params`` as a plain dict of JSON-ready values (they are stored as provenance)."""
     if params is None:
@@ -1022,7 +1194,8 @@ def _supply(lacking: Sequence[str]) -> str:
     """How to supply each of ``lacking`` needs, as one sentence."""
     how = {
         "proba": "pass --model NAME (model= or predictions= in Python)",
-        "committee": "pass committee= (several models' predictions)",
+        "committee": "pass --committee A,B (recorded models with predictions on this "
+        "version; committee= in Python), or --model NAME for a bootstrap committee of it",
         "features": "pass features= (a featurizer's vectors)",
         "labelled_features": "pass --labelset NAME with labelled records, and features",
         "labels": "pass --labelset NAME (labelset=) with labelled records",

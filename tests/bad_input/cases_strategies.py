@@ -1,0 +1,78 @@
+"""Strategies whose inputs tillage derives (committee, label model, slices) and
+``fairness``, given bad input.
+
+The base project's ``flights`` has an int64 key ``id`` (0..59) and columns
+``carrier``, ``origin`` and ``dep_delay``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import tillage
+from bad_input.cases_labels import labelled, then, with_repo
+from bad_input.harness import Case, Damage
+
+
+def model(name: str = "clf", *, labelset: bool = True, predict: bool = False) -> Damage:
+    """A logistic regression on ``dep_delay`` recorded as ``name`` (labels of ``delays``)."""
+
+    def damage(project: Path) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        with tillage.open(project) as repo:
+            frame = repo.read("flights").to_pandas()
+            late = ["late" if d > 15 else "on_time" for d in frame["dep_delay"]]
+            fitted = LogisticRegression().fit(frame[["dep_delay"]], late)
+            kwargs: dict[str, Any] = {"labelset": "delays"} if labelset else {}
+            repo.models.record(name, "flights", model=fitted, **kwargs)
+            if predict:
+                repo.models.predict(name, "flights")
+
+    return damage
+
+
+CASES = [
+    Case(
+        "select-committee-member-without-predictions",
+        ["select", "flights", "--strategy", "committee", "--committee", "clf,other"],
+        says=["no predictions", "tillage models predict other flights"],
+        error="no_predictions",
+        damage=then(labelled(labels=20), model(predict=True), model("other")),
+    ),
+    Case(
+        "select-committee-unknown-member",
+        ["select", "flights", "--strategy", "committee", "--committee", "clf,ghost"],
+        says=["no model named 'ghost'"],
+        error="no_such_model",
+        damage=then(labelled(labels=20), model(predict=True)),
+    ),
+    Case(
+        "select-committee-nothing-to-make-it-from",
+        ["select", "flights", "--strategy", "committee"],
+        says=["--committee A,B", "--model NAME for a bootstrap committee"],
+        error="bad_input",
+    ),
+    Case(
+        "select-bootstrap-committee-model-without-labels",
+        ["select", "flights", "--strategy", "committee", "--model", "clf"],
+        says=["recorded without a label set", "--param label=COLUMN"],
+        error="bad_input",
+        damage=then(labelled(), model(labelset=False)),
+    ),
+    Case(
+        "select-bootstrap-committee-model-without-file",
+        ["select", "flights", "--strategy", "committee", "--model", "bare"],
+        says=["bare", "recorded without its fitted model"],
+        error="no_model_artifact",
+        damage=then(
+            labelled(),
+            with_repo(
+                lambda r: r.models.record(
+                    "bare", "flights", features=["dep_delay"], labelset="delays"
+                )
+            ),
+        ),
+    ),
+]
