@@ -136,3 +136,90 @@ def test_a_model_without_its_file_or_its_labels_cannot_make_a_committee(repo: Re
         lambda: repo.select("recs", strategy="committee", n=5),
         "--committee A,B",
     )
+
+
+# -- the label model and the labeling functions ------------------------------------
+
+
+def weak_labels(repo: Repo) -> dict[str, list[str | None]]:
+    """Label set ``weak`` over ``recs`` with the votes of three labeling functions, which
+    abstain on records with |x| <= 0.3 and |y| <= 0.5; returns each record's votes."""
+
+    def by_x(r: dict[str, float]) -> str | None:
+        return None if abs(r["x"]) <= 0.3 else "late" if r["x"] > 0 else "on_time"
+
+    def high_y(r: dict[str, float]) -> str | None:
+        return "late" if r["y"] > 0.5 else None
+
+    def low_y(r: dict[str, float]) -> str | None:
+        return "on_time" if r["y"] < -0.5 else None
+
+    lfs = [tillage.labeling_function(f) for f in (by_x, high_y, low_y)]
+    repo.labels.create("weak", records="recs", taxonomy="delay")
+    repo.labels.apply_functions("weak", lfs, model=False)
+    rows = repo.read("recs").to_pylist()
+    return {r["id"]: [f(r) for f in (by_x, high_y, low_y)] for r in rows}
+
+
+def test_lf_conflict_is_derived_from_the_label_sets_votes(repo: Repo) -> None:
+    votes = weak_labels(repo)
+    expect_unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.select("recs", strategy="lf_conflict", include_labelled=True),
+        "--labelset NAME",
+    )
+    chosen = repo.select(
+        "recs", strategy="lf_conflict", labelset="weak", include_labelled=True, n=200
+    )
+
+    def conflict(record: str) -> float:
+        given = [v for v in votes[record] if v is not None]
+        return 1 - max(given.count("late"), given.count("on_time")) / len(given) if given else 0
+
+    expected = sorted((r for r in votes if conflict(r) > 0), key=lambda r: -conflict(r))
+    assert 0 < len(chosen) == len(expected)  # records without conflict are never chosen
+    assert set(chosen.record_ids) == set(expected)
+    assert [p.score for p in chosen.picks] == sorted((conflict(r) for r in expected), reverse=True)
+    assert chosen.picks[0].score == pytest.approx(conflict(chosen.record_ids[0]))
+
+
+def test_label_model_vs_classifier_reads_the_label_model_and_the_models_predictions(
+    repo: Repo,
+) -> None:
+    votes = weak_labels(repo)
+    repo.models.predict("clf", "recs")
+    with pytest.raises(tillage.InputError, match="--model NAME"):
+        repo.select("recs", strategy="label_model_vs_classifier", labelset="weak")
+    chosen = repo.select(
+        "recs",
+        strategy="label_model_vs_classifier",
+        model="clf",
+        labelset="weak",
+        include_labelled=True,
+        n=300,
+    )
+    silent = {r for r, v in votes.items() if all(x is None for x in v)}
+    assert silent  # some records have no vote: neutral, never chosen
+    assert not set(chosen.record_ids) & silent
+    assert len(chosen) == len(votes) - len(silent)
+    scores = [p.score for p in chosen.picks]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0.3
+    assert "label model says" in chosen.picks[0].reason
+
+
+def test_a_label_set_without_votes_is_a_clear_error(repo: Repo) -> None:
+    repo.models.predict("clf", "recs")
+    expect_unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.select(
+            "recs",
+            strategy="label_model_vs_classifier",
+            model="clf",
+            labelset="delays",
+            include_labelled=True,
+        ),
+        "no labeling function votes",
+        "tillage lf apply FILE delays",
+    )

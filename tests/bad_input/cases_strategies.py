@@ -75,4 +75,27 @@ CASES = [
             ),
         ),
     ),
+    Case(
+        "select-lf-conflict-without-labelset",
+        ["select", "flights", "--strategy", "lf_conflict"],
+        says=["needs extra:lf_conflict", "--labelset NAME"],
+        error="bad_input",
+    ),
+    Case(
+        "select-label-model-labelset-without-votes",
+        [
+            "select",
+            "flights",
+            "--strategy",
+            "label_model_vs_classifier",
+            "--model",
+            "clf",
+            "--labelset",
+            "delays",
+            "--include-labelled",
+        ],
+        says=["no labeling function votes", "tillage lf apply FILE delays"],
+        error="bad_input",
+        damage=then(labelled(labels=20), model(predict=True)),
+    ),
 ]

@@ -400,6 +400,12 @@ class Selections(Namespace):
         extras: dict[str, np.ndarray] = {}
         for name, values in extra.items():
             extras[name] = np.array([float(values.get(i, np.nan)) for i in ids], dtype=np.float64)
+        voted = {"extra:label_model_proba", "extra:lf_conflict"} & needs
+        if labelset and any(n.removeprefix("extra:") not in extras for n in voted):
+            lm, conflict = self._votes(labelset, ids, commit, classes)
+            extras.setdefault("label_model_proba", lm)
+            extras.setdefault("lf_conflict", conflict)
+            classes = classes or tuple(self._taxonomy_classes(labelset))
         has_labels = bool(labelled) or "labels" in needs
         candidates = Candidates(
             keys=ids,
@@ -418,6 +424,85 @@ class Selections(Namespace):
                 f"supply; {_supply(lacking)}"
             )
         return candidates, predictions, derived
+
+    def _taxonomy_classes(self, labelset: str) -> list[str]:
+        sets = self._labels()
+        return [str(c) for c in sets.taxonomy(sets.get(labelset).taxonomy).latest.classes]
+
+    def _votes(
+        self, labelset: str, ids: Sequence[str], commit: str, classes: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The label model's probabilities and the labeling functions' conflict per pool
+        record, from ``labelset``'s votes at ``commit`` (each function's latest vote).
+
+        The label model (`tillage.labels.label_model.LabelModel`) is fitted on every
+        record with a vote. Its columns follow ``classes`` (the classifier's; default:
+        the taxonomy's), renormalized when the taxonomy has classes the classifier
+        lacks. Conflict is the share of a record's votes against its majority vote.
+        A record no function voted on is neutral: NaN probabilities and conflict 0,
+        which the strategies never choose.
+
+        Raises:
+            InputError: the label set has no votes, or the classifier predicts a class
+                the taxonomy does not have.
+        """
+        import numpy as np
+        import pyarrow.compute as pc
+
+        from tillage.labels.functions import Votes
+        from tillage.labels.label_model import LabelModel
+
+        events = self._labels().events(labelset, commit)
+        events = events.filter(pc.equal(events.column("kind"), "lf"))
+        events = events.filter(pc.is_valid(events.column("label")))
+        if events.num_rows == 0:
+            raise InputError(
+                f"label set {labelset!r} holds no labeling function votes to fit a label model "
+                f"on; apply functions first (`tillage lf apply FILE {labelset}`), or pass "
+                "another label set with --labelset."
+            )
+        taxonomy = self._taxonomy_classes(labelset)
+        chosen = list(classes) or taxonomy
+        unknown = [c for c in chosen if c not in taxonomy]
+        if unknown:
+            raise InputError(
+                f"the model predicts class(es) {', '.join(unknown)} that label set "
+                f"{labelset!r}'s taxonomy lacks ({', '.join(taxonomy)}); compare a model "
+                "over the same classes."
+            )
+        latest: dict[tuple[str, str], str] = {}
+        order = events.sort_by("created_at")
+        for record, source, label in zip(
+            order.column("record_id").to_pylist(),
+            order.column("source").to_pylist(),
+            order.column("label").to_pylist(),
+            strict=True,
+        ):
+            latest[(record, source)] = label
+        records = sorted({r for r, _ in latest})
+        sources = sorted({s for _, s in latest})
+        row = {r: i for i, r in enumerate(records)}
+        col = {s: j for j, s in enumerate(sources)}
+        index = {c: k for k, c in enumerate(taxonomy)}
+        matrix = np.full((len(records), len(sources)), -1, dtype=np.int32)
+        for (record, source), label in latest.items():
+            k = index.get(label)
+            if k is not None:
+                matrix[row[record], col[source]] = k
+        votes = Votes.from_matrix(matrix, taxonomy, sources, records)
+        proba = LabelModel().fit(votes).predict_proba()[:, [index[c] for c in chosen]]
+        proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
+        counts = np.stack([(matrix == k).sum(axis=1) for k in range(len(taxonomy))], axis=1)
+        total = counts.sum(axis=1)
+        share = np.where(total > 0, 1.0 - counts.max(axis=1) / np.maximum(total, 1), 0.0)
+        lm = np.full((len(ids), len(chosen)), np.nan)
+        conflict = np.zeros(len(ids))
+        for i, record in enumerate(ids):
+            r = row.get(record)
+            if r is not None:
+                lm[i] = proba[r]
+                conflict[i] = share[r]
+        return lm, conflict
 
     def _model_named(self, name: str) -> str:
         """``name``, checked to be a recorded model."""
@@ -1201,6 +1286,10 @@ def _supply(lacking: Sequence[str]) -> str:
         "labels": "pass --labelset NAME (labelset=) with labelled records",
         "extra:label_quality": "pass --labelset NAME (its label issues give each record's "
         "label quality), or extra={'label_quality': {record id: value}}",
+        "extra:label_model_proba": "pass --labelset NAME (the label model is fitted on its "
+        "labeling functions' votes)",
+        "extra:lf_conflict": "pass --labelset NAME (its labeling functions' votes give each "
+        "record's conflict)",
         "extra:value": "pass extra={'value': {record id: value}}, or store data values first "
         "with `tillage value DATASET --labelset NAME`",
     }
