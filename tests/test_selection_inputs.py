@@ -223,3 +223,56 @@ def test_a_label_set_without_votes_is_a_clear_error(repo: Repo) -> None:
         "no labeling function votes",
         "tillage lf apply FILE delays",
     )
+
+
+# -- error slices --------------------------------------------------------------------
+
+
+def test_slice_targeted_reads_the_models_worst_slices(tmp_path: Path) -> None:
+    """A model that errs on carrier EV: with only --model (and the labels it was recorded
+    with), the unlabelled EV records come first, the reason naming the slice."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    n = 600
+    carrier = np.array(["AA", "UA", "EV"])[rng.integers(0, 3, n)]
+    delay = rng.normal(0, 10, n)
+    late = delay > 0
+    late[carrier == "EV"] = rng.random(int((carrier == "EV").sum())) < 0.5  # noise on EV
+    ids = [f"f{i:03d}" for i in range(n)]
+    r = tillage.init(tmp_path / "p")
+    r.ingest("fl", pa.table({"id": ids, "carrier": carrier, "delay": delay}), key="id")
+    (r.path / "taxonomies").mkdir()
+    (r.path / "taxonomies" / "delay.yaml").write_text(yaml.safe_dump(TAXONOMY))
+    r.labels.create("delays", records="fl", taxonomy="delay")
+    classes = np.where(late, "late", "on_time")
+    r.labels.add("delays", ids[:400], classes[:400].tolist(), source="import")
+    frame = r.read("fl").to_pandas()
+    fitted = LogisticRegression().fit(frame[["delay"]][:400], classes[:400])
+    r.models.record("clf", "fl", model=fitted, labelset="delays")
+    r.models.predict("clf", "fl")
+
+    chosen = r.select("fl", strategy="slice_targeted", model="clf", n=20, seed=1)
+    picked = frame.set_index("id").loc[list(chosen.record_ids), "carrier"]
+    assert set(picked) == {"EV"}
+    assert all(i not in ids[:400] for i in chosen.record_ids)
+    assert chosen.picks[0].reason.startswith("in slice carrier = EV")
+    assert "with error" in chosen.picks[0].reason
+    everything = r.select("fl", strategy="slice_targeted", model="clf", n=200, seed=1)
+    assert "none of the worst slices" in everything.picks[-1].reason
+    assert r.selection.rerun(chosen.id).record_ids == chosen.record_ids
+
+    r.models.record("bare", "fl", model=fitted)
+    r.models.predict("bare", "fl")
+    expect_unchanged(
+        r,
+        tillage.InputError,
+        lambda: r.select("fl", strategy="slice_targeted", model="bare"),
+        "--labelset NAME",
+        "--param label=COLUMN",
+    )
+    with_labels = r.select(
+        "fl", strategy="slice_targeted", model="bare", labelset="delays", n=5, seed=1
+    )
+    assert with_labels.record_ids == chosen.record_ids[:5]
+    r.close()

@@ -98,4 +98,18 @@ CASES = [
         error="bad_input",
         damage=then(labelled(labels=20), model(predict=True)),
     ),
+    Case(
+        "select-slice-targeted-without-true-labels",
+        ["select", "flights", "--strategy", "slice_targeted", "--model", "clf"],
+        says=["slice_targeted", "--labelset NAME", "--param label=COLUMN"],
+        error="bad_input",
+        damage=then(labelled(), model(labelset=False, predict=True)),
+    ),
+    Case(
+        "select-slice-targeted-without-predictions",
+        ["select", "flights", "--strategy", "slice_targeted", "--model", "clf"],
+        says=["no predictions", "tillage models predict clf flights"],
+        error="no_predictions",
+        damage=then(labelled(labels=30), model()),
+    ),
 ]

@@ -406,6 +406,11 @@ class Selections(Namespace):
             extras.setdefault("label_model_proba", lm)
             extras.setdefault("lf_conflict", conflict)
             classes = classes or tuple(self._taxonomy_classes(labelset))
+        if "extra:slice_error" in needs and "slice_error" not in extras and model is not None:
+            extras["slice_error"], extras["slice"], made = self._slices(
+                model, dataset, commit, ids, labelset, inputs
+            )
+            derived.update(made)
         has_labels = bool(labelled) or "labels" in needs
         candidates = Candidates(
             keys=ids,
@@ -424,6 +429,64 @@ class Selections(Namespace):
                 f"supply; {_supply(lacking)}"
             )
         return candidates, predictions, derived
+
+    def _slices(
+        self,
+        model: str,
+        dataset: str,
+        commit: str,
+        ids: Sequence[str],
+        labelset: str | None,
+        inputs: Mapping[str, Any],
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """Each pool record's slice and its error, from ``model``'s error slices on
+        ``dataset`` at ``commit`` (`Models.slices` over every column but the key and
+        the label, ranked by impact).
+
+        The true labels are ``labelset``'s, else the label set the model was recorded
+        with, else the column ``inputs["label"]``. A record in several slices takes
+        the one of highest impact; a record in none gets the overall error and an
+        empty name.
+
+        Returns:
+            The errors and slices (their conditions) aligned with ``ids``, and the parameters
+            to record (``label``).
+        """
+        import numpy as np
+
+        label = inputs.get("label")
+        if label is not None and not isinstance(label, str):
+            raise InputError(f"label must name a column, not {label!r}.")
+        truth = labelset or (None if label is not None else self._repo.models.get(model).labelset)
+        if truth is None and label is None:
+            raise InputError(
+                f"slice_targeted finds the slices where model {model!r} errs against true "
+                f"labels; pass --labelset NAME (a label set over {dataset!r}) or --param "
+                "label=COLUMN (a column holding them), or record the model with labelset=."
+            )
+        key = self._record_key(dataset)
+        # Every column, not only the model's features: a slice on a column the model
+        # does not read is as much a place to collect records as one it reads.
+        columns = [
+            c for c in self._repo.datasets.schema(dataset, commit).names if c not in (key, label)
+        ]
+        report = self._repo.models.slices(
+            model, dataset, label=label, labelset=truth, ref=commit, columns=columns
+        )
+        position = {r: i for i, r in enumerate(ids)}
+        error = np.full(len(ids), report.error, dtype=np.float64)
+        names = np.full(len(ids), "", dtype=object)
+        placed = np.zeros(len(ids), dtype=bool)
+        for found in report.slices:
+            inside = self._repo.datasets.read(
+                dataset, commit, columns=[key], where=found.where, purpose=Purpose.SELECT
+            )
+            rows = [position[r] for r in _record_ids(inside.column(key)) if r in position]
+            rows = [i for i in rows if not placed[i]]
+            error[rows] = found.error
+            names[rows] = " and ".join(c.text for c in found.conditions)
+            placed[rows] = True
+        return error, names.astype(str), ({"label": label} if label is not None else {})
 
     def _taxonomy_classes(self, labelset: str) -> list[str]:
         sets = self._labels()
@@ -1290,6 +1353,8 @@ def _supply(lacking: Sequence[str]) -> str:
         "labeling functions' votes)",
         "extra:lf_conflict": "pass --labelset NAME (its labeling functions' votes give each "
         "record's conflict)",
+        "extra:slice_error": "pass --model NAME (its error slices, against the labels of "
+        "--labelset NAME or --param label=COLUMN)",
         "extra:value": "pass extra={'value': {record id: value}}, or store data values first "
         "with `tillage value DATASET --labelset NAME`",
     }
