@@ -1,6 +1,7 @@
 """`repo.select` derives what a strategy needs from the repository itself: a committee
 (recorded models, or bootstrap refits of one), the label model's probabilities and
-the labeling functions' conflict (from a label set's votes), and error slices."""
+the labeling functions' conflict (from a label set's votes), and error slices; and
+`tillage fairness` over `repo.models.fairness`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 import tillage
+from cli_runner import cli, cli_json
 from test_repo import expect_unchanged
 from tillage import Repo
 
@@ -276,3 +278,40 @@ def test_slice_targeted_reads_the_models_worst_slices(tmp_path: Path) -> None:
     )
     assert with_labels.record_ids == chosen.record_ids[:5]
     r.close()
+
+
+# -- fairness ------------------------------------------------------------------------
+
+
+def test_the_fairness_command_shows_the_groups_and_the_largest_gap(repo: Repo) -> None:
+    """``carrier`` is no feature of ``clf``, so its groups differ by chance; the command
+    shows what `repo.models.fairness` computes, in text and JSON."""
+    repo.models.predict("clf", "recs")
+    expected = repo.models.fairness(
+        "clf", "recs", sensitive=["carrier"], label="truth", positive="late"
+    )
+    doc = cli_json(
+        "-C",
+        repo.path,
+        "fairness",
+        "clf",
+        "recs",
+        "--sensitive",
+        "carrier",
+        "--label",
+        "truth",
+        "--positive",
+        "late",
+    )
+    assert doc == expected.to_dict()
+    assert {tuple(g["group"]) for g in doc["groups"]} == {("AA",), ("UA",), ("DL",)}
+    assert doc["records"] == N
+    text = cli(
+        "-C", repo.path, "fairness", "clf", "recs", "-s", "carrier", "--labelset", "delays"
+    ).stdout
+    assert f"clf on recs: {LABELLED:,} records; accuracy" in text
+    assert expected.gaps[0].sentence.split(" (")[0].split(": ")[0] in text
+    unknown = cli_json(
+        "-C", repo.path, "fairness", "clf", "recs", "-s", "colour", "--label", "truth", code=1
+    )
+    assert "colour" in unknown["error"]["message"]

@@ -112,4 +112,29 @@ CASES = [
         error="no_predictions",
         damage=then(labelled(labels=30), model()),
     ),
+    Case(
+        "fairness-unknown-sensitive-column",
+        ["fairness", "clf", "flights", "--sensitive", "colour", "--labelset", "delays"],
+        says=["unknown column(s) colour", "carrier, origin"],
+        error="bad_input",
+        damage=then(labelled(labels=30), model(predict=True)),
+    ),
+    Case(
+        "fairness-model-without-predictions",
+        ["fairness", "clf", "flights", "--sensitive", "origin", "--labelset", "delays"],
+        says=["no predictions", "tillage models predict clf flights"],
+        error="no_predictions",
+        damage=then(labelled(labels=30), model()),
+    ),
+    Case(
+        "fairness-unknown-model",
+        ["fairness", "clf", "flights", "--sensitive", "origin", "--label", "carrier"],
+        says=["no model named 'clf'"],
+        error="no_such_model",
+    ),
+    Case(
+        "fairness-needs-sensitive",
+        ["fairness", "clf", "flights"],
+        says=["--sensitive"],
+    ),
 ]
