@@ -315,3 +315,44 @@ def test_the_fairness_command_shows_the_groups_and_the_largest_gap(repo: Repo) -
         "-C", repo.path, "fairness", "clf", "recs", "-s", "colour", "--label", "truth", code=1
     )
     assert "colour" in unknown["error"]["message"]
+
+
+# -- names tillage keeps for its own datasets ------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["selections", "clf-predictions", "recs-values"])
+def test_a_user_dataset_or_label_set_under_a_reserved_name_is_refused(
+    repo: Repo, name: str
+) -> None:
+    expect_unchanged(
+        repo,
+        tillage.InvalidNameError,
+        lambda: repo.ingest(name, pa.table({"id": ["a"]}), key="id"),
+        f"{name!r} is not a valid dataset name",
+        "tillage keeps",
+        "choose another name",
+    )
+    expect_unchanged(
+        repo,
+        tillage.InvalidNameError,
+        lambda: repo.labels.create(name, records="recs", taxonomy="delay"),
+        "label set name",
+    )
+
+
+def test_tillage_never_writes_into_a_user_dataset_of_a_reserved_name(repo: Repo) -> None:
+    """Datasets made under these names before they were reserved stay the user's."""
+    for name in ("selections", "recs-values"):
+        repo.datasets.ingest(name, pa.table({"id": ["a"]}), key="id", reserved=True)
+    expect_unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.select("recs", strategy="random", n=3),
+        "dataset 'selections' exists and does not hold the stored selections",
+    )
+    expect_unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.selection.value("recs", label="truth", columns=["x", "y"]),
+        "dataset 'recs-values' exists and does not hold the data values of 'recs'",
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 import tillage
 from bad_input.cases_labels import labelled, then, with_repo
-from bad_input.harness import Case, Damage
+from bad_input.harness import Case, Damage, flights_table, write_parquet
 
 
 def model(name: str = "clf", *, labelset: bool = True, predict: bool = False) -> Damage:
@@ -31,6 +31,10 @@ def model(name: str = "clf", *, labelset: bool = True, predict: bool = False) ->
                 repo.models.predict(name, "flights")
 
     return damage
+
+
+def batch(project: Path) -> None:
+    write_parquet(project.parent / "batch.parquet", flights_table(range(5)))
 
 
 CASES = [
@@ -136,5 +140,22 @@ CASES = [
         "fairness-needs-sensitive",
         ["fairness", "clf", "flights"],
         says=["--sensitive"],
+    ),
+    *[
+        Case(
+            f"ingest-reserved-name-{name}",
+            ["ingest", name, "{tmp}/batch.parquet", "--key", "id"],
+            says=[f"{name!r} is not a valid dataset name", "tillage keeps", "choose another"],
+            error="invalid_name",
+            damage=batch,
+        )
+        for name in ("selections", "clf-predictions", "flights-values")
+    ],
+    Case(
+        "labels-create-reserved-name",
+        ["labels", "create", "flights-values", "--records", "flights", "--taxonomy", "delay"],
+        says=["'flights-values' is not a valid label set name", "data values"],
+        error="invalid_name",
+        damage=labelled(),
     ),
 ]

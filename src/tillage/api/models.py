@@ -592,6 +592,7 @@ class Models(Namespace):
             table,
             key=list(PREDICTION_KEY),
             mode="upsert",
+            reserved=True,
             check=False,
             branch=self._branch_of(ref),
             message=(
@@ -612,20 +613,13 @@ class Models(Namespace):
 
     def _check_store(self, store: str) -> None:
         """A dataset named like a model's predictions must be one (a user's is a clash)."""
-        key = self._catalog.dataset_key(store)
-        if key is None:
-            return
-        pins = self._repo.datasets.pins()
-        same = tuple(key) == PREDICTION_KEY and (
-            store not in pins
-            or self._repo.datasets.schema(store).names == _prediction_schema().names
+        self._repo.datasets.check_owned(
+            store,
+            PREDICTION_KEY,
+            _prediction_schema().names,
+            "a model's predictions",
+            "record the model under another name, or rename that dataset.",
         )
-        if not same:
-            raise InputError(
-                f"dataset {store!r} exists and does not hold predictions, but a model's "
-                f"predictions go there; record the model under another name, or rename "
-                f"that dataset."
-            )
 
     # -- features -------------------------------------------------------------
 

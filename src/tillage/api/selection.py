@@ -695,7 +695,13 @@ class Selections(Namespace):
 
     def _store_selection(self, **fields: Any) -> Selection:
         """Commit the picks to the ``selections`` dataset and the provenance to the catalog."""
-        from tillage.selection.selections import PICKS_KEY, SELECTIONS, Selection, picks_table
+        from tillage.selection.selections import (
+            PICKS_KEY,
+            PICKS_SCHEMA,
+            SELECTIONS,
+            Selection,
+            picks_table,
+        )
 
         selection_id = uuid4().hex[:12]
         principal = self._scope.principal or self._storage.config.who()
@@ -716,10 +722,18 @@ class Selections(Namespace):
                 created_at=created_at,
             )
 
+        self._repo.datasets.check_owned(
+            SELECTIONS,
+            PICKS_KEY,
+            PICKS_SCHEMA.names,
+            "the stored selections",
+            f"rename that dataset (tillage keeps its selections in {SELECTIONS!r}).",
+        )
         commit = self._repo.datasets.ingest(
             SELECTIONS,
             picks_table(selection_id, selection.picks),
             key=list(PICKS_KEY),
+            reserved=True,
             message=(
                 f"selection {selection_id}: {len(selection.picks)} of {selection.pool_size} "
                 f"record(s) of {selection.dataset}@{selection.pool_commit[:12]}{where} "
@@ -1194,10 +1208,18 @@ class Selections(Namespace):
                 "suspect": pa.array(values.suspect),
             }
         )
+        self._repo.datasets.check_owned(
+            store,
+            ["record_id"],
+            table.schema.names,
+            f"the data values of {dataset!r}",
+            f"rename that dataset (tillage keeps {dataset!r}'s values in {store!r}).",
+        )
         made = self._repo.datasets.ingest(
             store,
             table,
             key=["record_id"],
+            reserved=True,
             mode="upsert",
             check=False,
             message=(
