@@ -356,3 +356,25 @@ def test_tillage_never_writes_into_a_user_dataset_of_a_reserved_name(repo: Repo)
         lambda: repo.selection.value("recs", label="truth", columns=["x", "y"]),
         "dataset 'recs-values' exists and does not hold the data values of 'recs'",
     )
+
+
+# -- predictions at scale ----------------------------------------------------------------
+
+
+def test_each_model_versions_predictions_are_kept_beside_the_others(repo: Repo) -> None:
+    """A version without stored predictions is appended (no upsert), one with them is
+    replaced; each version and dataset reads back its own rows."""
+    ids = repo.read("recs").column("id").to_pylist()
+    first = repo.models.predict("clf", "recs")
+    repo.models.record("clf", "recs", model=fit(repo, ids[:20], c=0.01), labelset="delays")
+    second = repo.models.predict("clf", "recs")
+    assert repo.read("clf-predictions").num_rows == 2 * N
+    for made in (first, second):
+        back = repo.models.predictions("clf", "recs", version=made.version)
+        order = np.argsort(np.array(made.keys))
+        assert back.keys == tuple(np.array(made.keys)[order])
+        assert np.allclose(back.proba, made.proba[order])
+    assert not np.allclose(first.proba, second.proba)
+    again = repo.models.predict("clf", "recs")  # the same version again: replaced
+    assert repo.read("clf-predictions").num_rows == 2 * N
+    assert np.allclose(again.proba, second.proba)
