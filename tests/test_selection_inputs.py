@@ -378,3 +378,21 @@ def test_each_model_versions_predictions_are_kept_beside_the_others(repo: Repo) 
     again = repo.models.predict("clf", "recs")  # the same version again: replaced
     assert repo.read("clf-predictions").num_rows == 2 * N
     assert np.allclose(again.proba, second.proba)
+
+
+def test_the_select_command_takes_a_committee_or_makes_one(repo: Repo) -> None:
+    ids = repo.read("recs").column("id").to_pylist()
+    repo.models.record("small", "recs", model=fit(repo, ids[:20], c=0.01), labelset="delays")
+    for name in ("clf", "small"):
+        repo.models.predict(name, "recs")
+    args = ["-C", repo.path, "select", "recs", "--strategy", "committee", "-n", "4"]
+    named = cli_json(*args, "--committee", "clf,small")
+    assert named["params"] == {"committee": ["clf", "small"]} and len(named["picks"]) == 4
+    made = cli_json(*args, "--model", "clf", "--param", "bootstrap=3", "--seed", "2")
+    assert made["params"] == {"bootstrap": 3} and made["seed"] == 2
+    again = repo.select(
+        "recs", strategy="committee", model="clf", n=4, seed=2, params={"bootstrap": 3}
+    )
+    assert [p["record_id"] for p in made["picks"]] == list(again.record_ids)
+    text = cli(*args, "--model", "clf").stdout
+    assert "committee of 5 split" in text

@@ -56,9 +56,9 @@ if TYPE_CHECKING:
 
 
 VALUES_SUFFIX = "-values"
-#: Members of a bootstrap committee when ``params`` does not say (``bootstrap``).
-BOOTSTRAP_MEMBERS = 5
 """``DATASET-values`` holds the data values `Selections.value` stores."""
+BOOTSTRAP_MEMBERS = 5
+"""Members of a bootstrap committee when ``params`` does not say (``bootstrap``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -355,21 +355,21 @@ class Selections(Namespace):
             named = [m for m in members if isinstance(m, str)]
             if named:
                 derived["committee"] = named
-            members_ = [
+            resolved = [
                 self._predictions(self._model_named(m), dataset, commit)
                 if isinstance(m, str)
                 else m
                 for m in members
             ]
-            if not members_:
+            if not resolved:
                 raise InputError("committee is empty; give at least two models' predictions.")
-            if any(tuple(m.classes) != tuple(members_[0].classes) for m in members_):
+            if any(tuple(m.classes) != tuple(resolved[0].classes) for m in resolved):
                 raise InputError(
                     "committee members predict different classes; give members with the same "
                     "classes in the same order."
                 )
-            stacked = np.stack([_aligned(m, ids, dataset, commit) for m in members_])
-            classes = classes or tuple(members_[0].classes)
+            stacked = np.stack([_aligned(m, ids, dataset, commit) for m in resolved])
+            classes = classes or tuple(resolved[0].classes)
         elif "committee" in needs and model is not None:
             stacked, member_classes, made = self._bootstrap(
                 model, dataset, commit, ids, inputs, seed
@@ -587,15 +587,18 @@ class Selections(Namespace):
         `tillage.selection.committee`.
 
         The training records are the model's dataset at the commit it was recorded
-        against, labelled by the label set it was recorded with, else by the column
-        ``inputs["label"]`` names.
+        against, labelled by the column ``inputs["label"]`` names, else by the label
+        set the model was recorded with.
 
         Returns:
             The members' probabilities (members, pool, classes), the classes, and the
             parameters to record (``bootstrap``: the number of members; ``label``).
         """
+        import pyarrow as pa
+
         from tillage.errors import MissingFeaturesError
         from tillage.selection.committee import bootstrap_committee
+        from tillage.selection.selections import align
 
         members = _whole(inputs.get("bootstrap", BOOTSTRAP_MEMBERS), "bootstrap", 2)
         label = inputs.get("label")
@@ -609,16 +612,16 @@ class Selections(Namespace):
                 "tillage cannot refit it. Record it again with features=[...], or give a "
                 "committee of recorded models (--committee A,B)."
             )
-        if m.labelset is not None:
+        if label is not None:
+            truth = self._repo.labels.truth(
+                m.dataset, label=label, ref=m.commit_id, purpose=Purpose.SELECT
+            )
+        elif m.labelset is not None:
             truth = self._repo.labels.truth(
                 m.dataset,
                 labelset=m.labelset,
                 ref=m.labelset_commit or m.commit_id,
                 purpose=Purpose.SELECT,
-            )
-        elif label is not None:
-            truth = self._repo.labels.truth(
-                m.dataset, label=label, ref=m.commit_id, purpose=Purpose.SELECT
             )
         else:
             raise InputError(
@@ -651,11 +654,7 @@ class Selections(Namespace):
         pool = self._repo.datasets.read(
             dataset, commit, columns=list(dict.fromkeys([key, *features])), purpose=Purpose.SELECT
         )
-        from tillage.selection.selections import align
-
         found = align(_record_ids(pool.column(key)), list(ids))
-        import pyarrow as pa
-
         pool = pool.take(pa.array(found.rows, pa.int64()))
         named = hasattr(estimator, "feature_names_in_")
 
