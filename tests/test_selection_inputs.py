@@ -138,6 +138,13 @@ def test_a_model_without_its_file_or_its_labels_cannot_make_a_committee(repo: Re
         lambda: repo.select("recs", strategy="committee", n=5),
         "--committee A,B",
     )
+    repo.ingest("other", pa.table({"id": ["o1", "o2"], "x": [0.1, -0.2]}), key="id")
+    expect_unchanged(
+        repo,
+        tillage.MissingFeaturesError,
+        lambda: repo.select("other", strategy="committee", model="clf"),
+        "model 'clf' uses column(s) y that 'other' does not have",
+    )
 
 
 # -- the label model and the labeling functions ------------------------------------
