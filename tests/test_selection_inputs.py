@@ -178,6 +178,13 @@ def test_lf_conflict_is_derived_from_the_label_sets_votes(repo: Repo) -> None:
         lambda: repo.select("recs", strategy="lf_conflict", include_labelled=True),
         "--labelset NAME",
     )
+    expect_unchanged(
+        repo,
+        tillage.InputError,
+        lambda: repo.select("recs", strategy="lf_conflict", labelset="weak"),
+        "has a vote in label set 'weak'",
+        "--include-labelled",
+    )
     chosen = repo.select(
         "recs", strategy="lf_conflict", labelset="weak", include_labelled=True, n=200
     )

@@ -33,6 +33,16 @@ def model(name: str = "clf", *, labelset: bool = True, predict: bool = False) ->
     return damage
 
 
+def votes(project: Path) -> None:
+    """Votes of two labeling functions (on the AA flights from JFK only), in ``delays``."""
+    aa = tillage.labeling_function(lambda r: "late" if r["carrier"] == "AA" else None, name="aa")
+    jfk = tillage.labeling_function(
+        lambda r: "on_time" if r["origin"] == "JFK" else None, name="jfk"
+    )
+    with tillage.open(project) as repo:
+        repo.labels.apply_functions("delays", [aa, jfk], model=False)
+
+
 def batch(project: Path) -> None:
     write_parquet(project.parent / "batch.parquet", flights_table(range(5)))
 
@@ -157,5 +167,12 @@ CASES = [
         says=["'flights-values' is not a valid label set name", "data values"],
         error="invalid_name",
         damage=labelled(),
+    ),
+    Case(
+        "select-lf-conflict-every-voted-record-left-out",
+        ["select", "flights", "--strategy", "lf_conflict", "--labelset", "delays"],
+        says=["none of the", "has a vote in label set 'delays'", "--include-labelled"],
+        error="bad_input",
+        damage=then(labelled(labels=10), votes),
     ),
 ]

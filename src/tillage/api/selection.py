@@ -428,6 +428,12 @@ class Selections(Namespace):
                 f"strategy {info.name!r} needs {', '.join(lacking)}, which this call does not "
                 f"supply; {_supply(lacking)}"
             )
+        if voted and labelset and bool(np.isnan(extras["label_model_proba"]).all()):
+            raise InputError(
+                f"none of the {len(ids):,} record(s) in the pool has a vote in label set "
+                f"{labelset!r}, so there is nothing to compare. A vote counts as a label: "
+                "pass --include-labelled to keep the records with votes in the pool."
+            )
         return candidates, predictions, derived
 
     def _slices(
