@@ -329,13 +329,14 @@ def test_predict_needs_a_file_features_and_a_known_model(
 def test_a_user_dataset_named_like_the_predictions_is_a_clear_error(
     repo: Repo, clf: LogisticRegression
 ) -> None:
-    repo.ingest("clf-predictions", pa.table({"id": [1]}), key="id")
+    # Made before the name was reserved (new ones are refused at creation).
+    repo.datasets.ingest("clf-predictions", pa.table({"id": [1]}), key="id", reserved=True)
     repo.models.record("clf", "pts", model=clf)
     expect_unchanged(
         repo,
         tillage.InputError,
         lambda: repo.models.predict("clf", "pts"),
-        "dataset 'clf-predictions' exists and does not hold predictions",
+        "dataset 'clf-predictions' exists and does not hold a model's predictions",
     )
 
 

@@ -37,7 +37,7 @@ def test_every_builtin_is_registered_with_a_known_action() -> None:
         "kcenter",
         "uncertain_diverse",
         "class_balanced",
-        "slice",
+        "slice_targeted",
         "label_error",
         "low_value",
     }
@@ -169,12 +169,16 @@ def test_slice_takes_the_worst_slice_first_and_is_seeded() -> None:
     err = np.repeat([0.1, 0.4, 0.2], 10)
     names = np.repeat(["x", "y", "z"], 10)
     pool = Candidates(keys(30), extra={"slice_error": err, "slice": names})
-    picks = run("slice", pool, 12, seed=1)
+    picks = run("slice_targeted", pool, 12, seed=1)
     assert {p.position // 10 for p in picks[:10]} == {1}
     assert {p.position // 10 for p in picks[10:]} == {2}
     assert picks[0].reason == "in slice y with error 0.40"
-    assert [p.position for p in run("slice", pool, 12, seed=1)] == [p.position for p in picks]
-    assert [p.position for p in run("slice", pool, 12, seed=2)] != [p.position for p in picks]
+    assert [p.position for p in run("slice_targeted", pool, 12, seed=1)] == [
+        p.position for p in picks
+    ]
+    assert [p.position for p in run("slice_targeted", pool, 12, seed=2)] != [
+        p.position for p in picks
+    ]
 
 
 def test_label_error_proposes_relabel_lowest_quality_first() -> None:
@@ -250,7 +254,7 @@ def test_every_strategy_selects_50_from_100k_deterministically(
             "not one number per record",
         ),
         (
-            "slice",
+            "slice_targeted",
             Candidates(keys(2), extra={"slice_error": np.zeros((2, 2))}),
             "not one number per record",
         ),

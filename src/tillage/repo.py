@@ -395,7 +395,7 @@ class Repo:
         include_labelled: bool = False,
         predictions: Predictions | None = None,
         features: Features | None = None,
-        committee: Sequence[Predictions] | None = None,
+        committee: Sequence[Predictions | str] | None = None,
         extra: dict[str, dict[str, float]] | None = None,
     ) -> Selection:
         """Choose up to ``n`` records of ``dataset`` by ``strategy``; see `Selections.select`."""

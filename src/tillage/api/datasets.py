@@ -95,6 +95,29 @@ class Datasets(Namespace):
             raise NoSuchDatasetError(dataset, "any ref", list(catalog.list_datasets()))
         return key
 
+    def check_owned(
+        self, dataset: str, key: Sequence[str], columns: Sequence[str], holds: str, fix: str
+    ) -> None:
+        """Refuse to write tillage's own records into a user's dataset of the same name.
+
+        ``dataset`` is where tillage keeps ``holds`` (keyed by ``key``, with ``columns``);
+        one that exists with another key or other columns is someone else's.
+
+        Raises:
+            InputError: it exists and is not one tillage made (the message says ``fix``).
+        """
+        found = self._catalog.dataset_key(dataset)
+        if found is None:
+            return
+        same = tuple(found) == tuple(key) and (
+            dataset not in self.pins() or self.schema(dataset).names == list(columns)
+        )
+        if not same:
+            raise InputError(
+                f"dataset {dataset!r} exists and does not hold {holds}, but tillage keeps "
+                f"{holds} there; {fix}"
+            )
+
     def schema(self, dataset: str, ref: str | None = None) -> pa.Schema:
         """The Arrow schema of ``dataset`` at ``ref``.
 
@@ -273,6 +296,7 @@ class Datasets(Namespace):
         encoding: str | None = None,
         coerce: bool = False,
         on_commit: Callable[[Connection, Commit], None] | None = None,
+        reserved: bool = False,
     ) -> Commit:
         """Write ``data`` into ``dataset`` and make exactly one commit.
 
@@ -299,16 +323,23 @@ class Datasets(Namespace):
                 as null; without it they are an error naming the column, row and value.
             on_commit: called with the catalog transaction that makes the commit, and the
                 commit, so that what it records there lands with the commit or not at all.
+            reserved: tillage's own writes (selections, predictions, data values) may
+                create a dataset under a name it keeps for them; others may not.
 
         Raises:
+            InvalidNameError: a new dataset under a name tillage keeps for its own
+                (``selections``, ``*-predictions``, ``*-values``).
             InputError: bad data (its subclasses say what exactly); nothing is written.
             QualityCheckError: the batch broke a blocking schema rule; it is on the
                 quarantine branch the error names, not on ``branch``.
             NoSuchDatasetError, NoSuchRefError: unknown dataset (for delete) or branch.
             ConcurrentUpdateError: the branch moved under us (another catalog client).
         """
+        from tillage.core.names import check_unreserved
         from tillage.versioning.ingest import prepare, write_batch
 
+        if not reserved and self._catalog.dataset_key(dataset) is None:
+            check_unreserved(dataset, "dataset")
         observer = self._scope.observer
         if observer is not None:
             observer.writing(dataset)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tillage.access import Purpose
 from tillage.api._storage import Namespace
 from tillage.core.commit import Commit
-from tillage.core.names import check_name
+from tillage.core.names import check_name, check_unreserved
 from tillage.errors import InputError
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class Labels(Namespace):
             InvalidNameError: a bad name.
             NoSuchDatasetError, NoSuchTaxonomyError: unknown records or taxonomy.
         """
-        check_name(name, "label set")
+        check_unreserved(check_name(name, "label set"), "label set")
         return self.sets().create(name, records, taxonomy)
 
     def add(

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 
 VALUES_SUFFIX = "-values"
 """``DATASET-values`` holds the data values `Selections.value` stores."""
+BOOTSTRAP_MEMBERS = 5
+"""Members of a bootstrap committee when ``params`` does not say (``bootstrap``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,7 +133,7 @@ class Selections(Namespace):
         include_labelled: bool = False,
         predictions: Predictions | None = None,
         features: Features | None = None,
-        committee: Sequence[Predictions] | None = None,
+        committee: Sequence[Predictions | str] | None = None,
         extra: Mapping[str, Mapping[str, float]] | None = None,
     ) -> Selection:
         """Choose up to ``n`` records of ``dataset`` by ``strategy`` and store the choice.
@@ -158,8 +160,17 @@ class Selections(Namespace):
             include_labelled: keep labelled records in the pool (to relabel them).
             predictions: a model's predictions, instead of ``model``'s recorded ones.
             features: record vectors, instead of the default featurizer's.
-            committee: several models' predictions, for disagreement strategies.
+            committee: several models' predictions, or the names of recorded models
+                whose predictions on the pool's version are stored, for disagreement
+                strategies. Without it, a strategy that needs a committee gets one made
+                from ``model``: its estimator refitted on ``params["bootstrap"]``
+                (default 5) bootstrap resamples of the labelled records it was trained
+                on (`tillage.selection.committee`), seeded by ``seed``.
             extra: per-record values by name (record id -> value), for ``extra:NAME``.
+                What tillage can derive itself it does: ``value`` (stored data
+                values), ``label_quality`` (``labelset``'s label issues),
+                ``label_model_proba`` and ``lf_conflict`` (``labelset``'s labeling
+                function votes), ``slice_error`` (``model``'s error slices).
 
         Returns:
             The selection, stored with its provenance (one commit on the current branch).
@@ -205,7 +216,8 @@ class Selections(Namespace):
         if not ids:
             raise EmptyPoolError(dataset, total, excluded)
 
-        candidates, preds = self._candidates(
+        inputs = {k: checked_params.pop(k) for k in _input_params(info) if k in checked_params}
+        candidates, preds, derived = self._candidates(
             info,
             ids,
             dataset,
@@ -217,6 +229,8 @@ class Selections(Namespace):
             committee=committee,
             extra=extra,
             labelset=labelset,
+            inputs=inputs,
+            seed=seed,
         )
         from tillage.selection.selections import choose
 
@@ -227,7 +241,7 @@ class Selections(Namespace):
             pool_commit=commit.id,
             where=where,
             strategy=info.name,
-            params=checked_params,
+            params={**checked_params, **derived},
             model=preds.model if preds is not None else model,
             model_version=preds.version if preds is not None else None,
             seed=seed,
@@ -303,17 +317,22 @@ class Selections(Namespace):
         labelled: Mapping[str, str],
         predictions: Predictions | None,
         features: Features | None,
-        committee: Sequence[Predictions] | None,
+        committee: Sequence[Predictions | str] | None,
         extra: Mapping[str, Mapping[str, float]] | None,
         labelset: str | None = None,
-    ) -> tuple[Candidates, Predictions | None]:
-        """The pool as `Candidates`, with what ``info`` needs lined up by record id."""
+        inputs: Mapping[str, Any] | None = None,
+        seed: int = 0,
+    ) -> tuple[Candidates, Predictions | None, dict[str, Any]]:
+        """The pool as `Candidates`, with what ``info`` needs lined up by record id, and
+        the parameters of the inputs tillage derived (recorded with the selection)."""
         import numpy as np
 
         from tillage.selection.selections import align, missing_needs
         from tillage.selection.strategies import Candidates
 
         needs = info.needs
+        inputs = dict(inputs or {})
+        derived: dict[str, Any] = {}
         if model is not None and model not in self._repo.models.names():
             raise NoSuchModelError(model, self._repo.models.names())
         if predictions is None and model is not None and "proba" in needs:
@@ -324,17 +343,39 @@ class Selections(Namespace):
             proba = _aligned(predictions, ids, dataset, commit)
             classes = tuple(predictions.classes)
         stacked = None
+        if committee is None and "committee" in inputs:
+            committee = _names(inputs.pop("committee"), "committee")
         if committee is not None:
+            if "bootstrap" in inputs:
+                raise InputError(
+                    "bootstrap= makes a committee from --model alone; with a committee given "
+                    "(--committee), leave it out."
+                )
             members = list(committee)
-            if not members:
+            named = [m for m in members if isinstance(m, str)]
+            if named:
+                derived["committee"] = named
+            resolved = [
+                self._predictions(self._model_named(m), dataset, commit)
+                if isinstance(m, str)
+                else m
+                for m in members
+            ]
+            if not resolved:
                 raise InputError("committee is empty; give at least two models' predictions.")
-            if any(tuple(m.classes) != tuple(members[0].classes) for m in members):
+            if any(tuple(m.classes) != tuple(resolved[0].classes) for m in resolved):
                 raise InputError(
                     "committee members predict different classes; give members with the same "
                     "classes in the same order."
                 )
-            stacked = np.stack([_aligned(m, ids, dataset, commit) for m in members])
-            classes = classes or tuple(members[0].classes)
+            stacked = np.stack([_aligned(m, ids, dataset, commit) for m in resolved])
+            classes = classes or tuple(resolved[0].classes)
+        elif "committee" in needs and model is not None:
+            stacked, member_classes, made = self._bootstrap(
+                model, dataset, commit, ids, inputs, seed
+            )
+            classes = classes or member_classes
+            derived.update(made)
         vectors = labelled_vectors = None
         if features is None and ({"features", "labelled_features"} & needs):
             features = self._features(dataset, commit)
@@ -359,6 +400,17 @@ class Selections(Namespace):
         extras: dict[str, np.ndarray] = {}
         for name, values in extra.items():
             extras[name] = np.array([float(values.get(i, np.nan)) for i in ids], dtype=np.float64)
+        voted = {"extra:label_model_proba", "extra:lf_conflict"} & needs
+        if labelset and any(n.removeprefix("extra:") not in extras for n in voted):
+            lm, conflict = self._votes(labelset, ids, commit, classes)
+            extras.setdefault("label_model_proba", lm)
+            extras.setdefault("lf_conflict", conflict)
+            classes = classes or tuple(self._taxonomy_classes(labelset))
+        if "extra:slice_error" in needs and "slice_error" not in extras and model is not None:
+            extras["slice_error"], extras["slice"], made = self._slices(
+                model, dataset, commit, ids, labelset, inputs
+            )
+            derived.update(made)
         has_labels = bool(labelled) or "labels" in needs
         candidates = Candidates(
             keys=ids,
@@ -376,7 +428,260 @@ class Selections(Namespace):
                 f"strategy {info.name!r} needs {', '.join(lacking)}, which this call does not "
                 f"supply; {_supply(lacking)}"
             )
-        return candidates, predictions
+        if voted and labelset and bool(np.isnan(extras["label_model_proba"]).all()):
+            raise InputError(
+                f"none of the {len(ids):,} record(s) in the pool has a vote in label set "
+                f"{labelset!r}, so there is nothing to compare. A vote counts as a label: "
+                "pass --include-labelled to keep the records with votes in the pool."
+            )
+        return candidates, predictions, derived
+
+    def _slices(
+        self,
+        model: str,
+        dataset: str,
+        commit: str,
+        ids: Sequence[str],
+        labelset: str | None,
+        inputs: Mapping[str, Any],
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """Each pool record's slice and its error, from ``model``'s error slices on
+        ``dataset`` at ``commit`` (`Models.slices` over every column but the key and
+        the label, ranked by impact).
+
+        The true labels are ``labelset``'s, else the label set the model was recorded
+        with, else the column ``inputs["label"]``. A record in several slices takes
+        the one of highest impact; a record in none gets the overall error and an
+        empty name.
+
+        Returns:
+            The errors and slices (their conditions) aligned with ``ids``, and the parameters
+            to record (``label``).
+        """
+        import numpy as np
+
+        label = inputs.get("label")
+        if label is not None and not isinstance(label, str):
+            raise InputError(f"label must name a column, not {label!r}.")
+        truth = labelset or (None if label is not None else self._repo.models.get(model).labelset)
+        if truth is None and label is None:
+            raise InputError(
+                f"slice_targeted finds the slices where model {model!r} errs against true "
+                f"labels; pass --labelset NAME (a label set over {dataset!r}) or --param "
+                "label=COLUMN (a column holding them), or record the model with labelset=."
+            )
+        key = self._record_key(dataset)
+        # Every column, not only the model's features: a slice on a column the model
+        # does not read is as much a place to collect records as one it reads.
+        columns = [
+            c for c in self._repo.datasets.schema(dataset, commit).names if c not in (key, label)
+        ]
+        report = self._repo.models.slices(
+            model, dataset, label=label, labelset=truth, ref=commit, columns=columns
+        )
+        position = {r: i for i, r in enumerate(ids)}
+        error = np.full(len(ids), report.error, dtype=np.float64)
+        names = np.full(len(ids), "", dtype=object)
+        placed = np.zeros(len(ids), dtype=bool)
+        for found in report.slices:
+            inside = self._repo.datasets.read(
+                dataset, commit, columns=[key], where=found.where, purpose=Purpose.SELECT
+            )
+            rows = [position[r] for r in _record_ids(inside.column(key)) if r in position]
+            rows = [i for i in rows if not placed[i]]
+            error[rows] = found.error
+            names[rows] = " and ".join(c.text for c in found.conditions)
+            placed[rows] = True
+        return error, names.astype(str), ({"label": label} if label is not None else {})
+
+    def _taxonomy_classes(self, labelset: str) -> list[str]:
+        sets = self._labels()
+        return [str(c) for c in sets.taxonomy(sets.get(labelset).taxonomy).latest.classes]
+
+    def _votes(
+        self, labelset: str, ids: Sequence[str], commit: str, classes: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The label model's probabilities and the labeling functions' conflict per pool
+        record, from ``labelset``'s votes at ``commit`` (each function's latest vote).
+
+        The label model (`tillage.labels.label_model.LabelModel`) is fitted on every
+        record with a vote. Its columns follow ``classes`` (the classifier's; default:
+        the taxonomy's), renormalized when the taxonomy has classes the classifier
+        lacks. Conflict is the share of a record's votes against its majority vote.
+        A record no function voted on is neutral: NaN probabilities and conflict 0,
+        which the strategies never choose.
+
+        Raises:
+            InputError: the label set has no votes, or the classifier predicts a class
+                the taxonomy does not have.
+        """
+        import numpy as np
+        import pyarrow.compute as pc
+
+        from tillage.labels.functions import Votes
+        from tillage.labels.label_model import LabelModel
+
+        events = self._labels().events(labelset, commit)
+        events = events.filter(pc.equal(events.column("kind"), "lf"))
+        events = events.filter(pc.is_valid(events.column("label")))
+        if events.num_rows == 0:
+            raise InputError(
+                f"label set {labelset!r} holds no labeling function votes to fit a label model "
+                f"on; apply functions first (`tillage lf apply FILE {labelset}`), or pass "
+                "another label set with --labelset."
+            )
+        taxonomy = self._taxonomy_classes(labelset)
+        chosen = list(classes) or taxonomy
+        unknown = [c for c in chosen if c not in taxonomy]
+        if unknown:
+            raise InputError(
+                f"the model predicts class(es) {', '.join(unknown)} that label set "
+                f"{labelset!r}'s taxonomy lacks ({', '.join(taxonomy)}); compare a model "
+                "over the same classes."
+            )
+        latest: dict[tuple[str, str], str] = {}
+        order = events.sort_by("created_at")
+        for record, source, label in zip(
+            order.column("record_id").to_pylist(),
+            order.column("source").to_pylist(),
+            order.column("label").to_pylist(),
+            strict=True,
+        ):
+            latest[(record, source)] = label
+        records = sorted({r for r, _ in latest})
+        sources = sorted({s for _, s in latest})
+        row = {r: i for i, r in enumerate(records)}
+        col = {s: j for j, s in enumerate(sources)}
+        index = {c: k for k, c in enumerate(taxonomy)}
+        matrix = np.full((len(records), len(sources)), -1, dtype=np.int32)
+        for (record, source), label in latest.items():
+            k = index.get(label)
+            if k is not None:
+                matrix[row[record], col[source]] = k
+        votes = Votes.from_matrix(matrix, taxonomy, sources, records)
+        proba = LabelModel().fit(votes).predict_proba()[:, [index[c] for c in chosen]]
+        proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
+        counts = np.stack([(matrix == k).sum(axis=1) for k in range(len(taxonomy))], axis=1)
+        total = counts.sum(axis=1)
+        share = np.where(total > 0, 1.0 - counts.max(axis=1) / np.maximum(total, 1), 0.0)
+        lm = np.full((len(ids), len(chosen)), np.nan)
+        conflict = np.zeros(len(ids))
+        for i, record in enumerate(ids):
+            r = row.get(record)
+            if r is not None:
+                lm[i] = proba[r]
+                conflict[i] = share[r]
+        return lm, conflict
+
+    def _model_named(self, name: str) -> str:
+        """``name``, checked to be a recorded model."""
+        if name not in self._repo.models.names():
+            raise NoSuchModelError(name, self._repo.models.names())
+        return name
+
+    def _bootstrap(
+        self,
+        model: str,
+        dataset: str,
+        commit: str,
+        ids: Sequence[str],
+        inputs: Mapping[str, Any],
+        seed: int,
+    ) -> tuple[np.ndarray, tuple[str, ...], dict[str, Any]]:
+        """A committee of ``model``'s estimator refitted on bootstrap resamples of its
+        labelled training records, predicting the pool (``ids``); see
+        `tillage.selection.committee`.
+
+        The training records are the model's dataset at the commit it was recorded
+        against, labelled by the column ``inputs["label"]`` names, else by the label
+        set the model was recorded with.
+
+        Returns:
+            The members' probabilities (members, pool, classes), the classes, and the
+            parameters to record (``bootstrap``: the number of members; ``label``).
+        """
+        import pyarrow as pa
+
+        from tillage.errors import MissingFeaturesError
+        from tillage.selection.committee import bootstrap_committee
+        from tillage.selection.selections import align
+
+        members = _whole(inputs.get("bootstrap", BOOTSTRAP_MEMBERS), "bootstrap", 2)
+        label = inputs.get("label")
+        if label is not None and not isinstance(label, str):
+            raise InputError(f"label must name a column, not {label!r}.")
+        m = self._repo.models.get(model)
+        estimator = self._repo.models.load(model, version=m.version)
+        if not m.features:
+            raise InputError(
+                f"model {model!r} version {m.version} has no recorded feature columns, so "
+                "tillage cannot refit it. Record it again with features=[...], or give a "
+                "committee of recorded models (--committee A,B)."
+            )
+        if label is not None:
+            truth = self._repo.labels.truth(
+                m.dataset, label=label, ref=m.commit_id, purpose=Purpose.SELECT
+            )
+        elif m.labelset is not None:
+            truth = self._repo.labels.truth(
+                m.dataset,
+                labelset=m.labelset,
+                ref=m.labelset_commit or m.commit_id,
+                purpose=Purpose.SELECT,
+            )
+        else:
+            raise InputError(
+                f"model {model!r} was recorded without a label set, so tillage cannot tell "
+                "which labels it was trained on to refit it on resamples of them. Pass "
+                f"--param label=COLUMN (the column of {m.dataset!r} holding them), record "
+                "the model with labelset=, or give a committee of recorded models "
+                "(--committee A,B)."
+            )
+        features = list(m.features)
+        train_key = self._record_key(m.dataset)
+        train = self._repo.datasets.read(
+            m.dataset,
+            m.commit_id,
+            columns=list(dict.fromkeys([train_key, *features])),
+            purpose=Purpose.SELECT,
+        )
+        train_ids = _record_ids(train.column(train_key))
+        rows = [i for i, r in enumerate(train_ids) if truth.get(r) is not None]
+        if not rows:
+            raise InputError(
+                f"no record of {m.dataset!r} at {m.commit_id[:12]} has a label to refit model "
+                f"{model!r} on; label some, or give a committee of recorded models."
+            )
+        key = self._record_key(dataset)
+        names = self._repo.datasets.schema(dataset, commit).names
+        missing = [c for c in features if c not in names]
+        if missing:
+            raise MissingFeaturesError(model, dataset, missing)
+        pool = self._repo.datasets.read(
+            dataset, commit, columns=list(dict.fromkeys([key, *features])), purpose=Purpose.SELECT
+        )
+        found = align(_record_ids(pool.column(key)), list(ids))
+        pool = pool.take(pa.array(found.rows, pa.int64()))
+        named = hasattr(estimator, "feature_names_in_")
+
+        def x(table: pa.Table) -> Any:
+            frame = table.select(features).to_pandas()
+            return frame if named else frame.to_numpy()
+
+        classes = tuple(m.classes) or tuple(str(c) for c in getattr(estimator, "classes_", ()))
+        stacked = bootstrap_committee(
+            estimator,
+            x(train.take(pa.array(rows, pa.int64()))),
+            [str(truth[train_ids[i]]) for i in rows],
+            x(pool),
+            classes,
+            members=members,
+            seed=seed,
+        )
+        made: dict[str, Any] = {"bootstrap": members}
+        if label is not None:
+            made["label"] = label
+        return stacked, classes, made
 
     def _label_quality(self, labelset: str, ids: Sequence[str], commit: str) -> dict[str, float]:
         """Each pool record's label quality from ``labels issues``: the out-of-sample
@@ -395,7 +700,13 @@ class Selections(Namespace):
 
     def _store_selection(self, **fields: Any) -> Selection:
         """Commit the picks to the ``selections`` dataset and the provenance to the catalog."""
-        from tillage.selection.selections import PICKS_KEY, SELECTIONS, Selection, picks_table
+        from tillage.selection.selections import (
+            PICKS_KEY,
+            PICKS_SCHEMA,
+            SELECTIONS,
+            Selection,
+            picks_table,
+        )
 
         selection_id = uuid4().hex[:12]
         principal = self._scope.principal or self._storage.config.who()
@@ -416,10 +727,18 @@ class Selections(Namespace):
                 created_at=created_at,
             )
 
+        self._repo.datasets.check_owned(
+            SELECTIONS,
+            PICKS_KEY,
+            PICKS_SCHEMA.names,
+            "the stored selections",
+            f"rename that dataset (tillage keeps its selections in {SELECTIONS!r}).",
+        )
         commit = self._repo.datasets.ingest(
             SELECTIONS,
             picks_table(selection_id, selection.picks),
             key=list(PICKS_KEY),
+            reserved=True,
             message=(
                 f"selection {selection_id}: {len(selection.picks)} of {selection.pool_size} "
                 f"record(s) of {selection.dataset}@{selection.pool_commit[:12]}{where} "
@@ -894,10 +1213,18 @@ class Selections(Namespace):
                 "suspect": pa.array(values.suspect),
             }
         )
+        self._repo.datasets.check_owned(
+            store,
+            ["record_id"],
+            table.schema.names,
+            f"the data values of {dataset!r}",
+            f"rename that dataset (tillage keeps {dataset!r}'s values in {store!r}).",
+        )
         made = self._repo.datasets.ingest(
             store,
             table,
             key=["record_id"],
+            reserved=True,
             mode="upsert",
             check=False,
             message=(
@@ -972,6 +1299,26 @@ def _whole(value: object, name: str, least: int) -> int:
     raise InputError(f"{name} must be a whole number >= {least}, not {value!r}.")
 
 
+def _input_params(info: StrategyInfo) -> tuple[str, ...]:
+    """The parameters that say how tillage derives ``info``'s inputs (not the strategy's own):
+    recorded with the selection, never passed to the strategy."""
+    names: list[str] = []
+    if "committee" in info.needs:
+        names += ["committee", "bootstrap", "label"]
+    if "extra:slice_error" in info.needs:
+        names += ["label"]
+    return tuple(dict.fromkeys(names))
+
+
+def _names(value: object, name: str) -> list[str]:
+    """``value`` as a list of model names (a list, or one text of comma-separated names)."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{name} must list model names, not {value!r}.")
+    return value
+
+
 def _json_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """``params`` as a plain dict of JSON-ready values (they are stored as provenance)."""
     if params is None:
@@ -1022,12 +1369,19 @@ def _supply(lacking: Sequence[str]) -> str:
     """How to supply each of ``lacking`` needs, as one sentence."""
     how = {
         "proba": "pass --model NAME (model= or predictions= in Python)",
-        "committee": "pass committee= (several models' predictions)",
+        "committee": "pass --committee A,B (recorded models with predictions on this "
+        "version; committee= in Python), or --model NAME for a bootstrap committee of it",
         "features": "pass features= (a featurizer's vectors)",
         "labelled_features": "pass --labelset NAME with labelled records, and features",
         "labels": "pass --labelset NAME (labelset=) with labelled records",
         "extra:label_quality": "pass --labelset NAME (its label issues give each record's "
         "label quality), or extra={'label_quality': {record id: value}}",
+        "extra:label_model_proba": "pass --labelset NAME (the label model is fitted on its "
+        "labeling functions' votes)",
+        "extra:lf_conflict": "pass --labelset NAME (its labeling functions' votes give each "
+        "record's conflict)",
+        "extra:slice_error": "pass --model NAME (its error slices, against the labels of "
+        "--labelset NAME or --param label=COLUMN)",
         "extra:value": "pass extra={'value': {record id: value}}, or store data values first "
         "with `tillage value DATASET --labelset NAME`",
     }

@@ -1,4 +1,4 @@
-"""Model commands: ``models`` (list, show, predict).
+"""Model commands: ``models`` (list, show, predict), ``slices`` and ``fairness``.
 
 Registered on the root app by `tillage.cli.app`; they call the public API only.
 """
@@ -11,6 +11,8 @@ from tillage.cli.common import JsonOpt, RefOpt, TopicGroup, _columns, _open, _ou
 from tillage.cli.output import Records, progress_bar, short_time
 
 if TYPE_CHECKING:
+    from rich.console import Group
+
     from tillage import Model
 
 models_app = typer.Typer(
@@ -173,3 +175,75 @@ def slices(
     )
     lines = [head, *(f'  {s.sentence}\n    --where "{s.where}"' for s in report.slices)]
     out.emit(report.to_dict(), "\n".join(lines))
+
+
+@app.command(rich_help_panel="Models")
+def fairness(
+    ctx: typer.Context,
+    name: ModelArg,
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="The records to judge.")],
+    sensitive: Annotated[
+        str,
+        typer.Option(
+            "--sensitive",
+            "-s",
+            metavar="A,B",
+            help="The sensitive columns to compare groups by (and their intersection).",
+        ),
+    ],
+    label: LabelOpt = None,
+    labelset: LabelSetOpt = None,
+    positive: Annotated[
+        str | None,
+        typer.Option(
+            "--positive",
+            metavar="CLASS",
+            help="The positive class: also selection, true and false positive rates.",
+        ),
+    ] = None,
+    ref: RefOpt = None,
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare a model's metrics across the groups of sensitive columns; largest gaps first."""
+    out = _out(ctx, as_json)
+    cols = _columns(sensitive) or []
+    with out.working(f"comparing the groups of {', '.join(cols)} in {dataset}…"):
+        report = _open(ctx).models.fairness(
+            name,
+            dataset,
+            sensitive=cols,
+            label=label,
+            labelset=labelset,
+            ref=ref,
+            version=version,
+            positive=positive,
+        )
+
+    def view() -> "Group":
+        from rich.console import Group
+        from rich.text import Text
+
+        overall = ", ".join(
+            f"{k.replace('_', ' ')} {v:.3f}" for k, v in report.overall.items() if v == v
+        )
+        parts: list[Text | Records] = [
+            Text(f"{name} on {dataset}: {report.records:,} records; {overall} overall")
+        ]
+        parts += [Text(f"  {line}") for line in report.sentences()] or [
+            Text(f"  no gaps: no group of {report.min_records}+ records to compare", style="dim")
+        ]
+        metrics = list(report.overall)
+        rows = [
+            {
+                "columns": " x ".join(g.columns),
+                "group": g.name,
+                "records": f"{g.records:,}",
+                **{m: "-" if v != v else f"{v:.3f}" for m, v in g.metrics.items()},
+            }
+            for g in report.groups
+        ]
+        parts.append(Records(["columns", "group", "records", *metrics], rows))
+        return Group(*parts)
+
+    out.emit(report.to_dict(), view)

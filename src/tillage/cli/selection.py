@@ -63,6 +63,15 @@ def select(
         str | None,
         typer.Option("--model", "-m", metavar="NAME", help="The model whose predictions to read."),
     ] = None,
+    committee: Annotated[
+        str | None,
+        typer.Option(
+            "--committee",
+            metavar="A,B",
+            help="For committee: recorded models whose predictions on this version are "
+            "stored (default: bootstrap refits of --model).",
+        ),
+    ] = None,
     where: Annotated[
         str | None,
         typer.Option("--where", metavar="COND", help="Only records matching one SQL condition."),
@@ -135,6 +144,7 @@ def select(
         labelset=labelset,
         task=task,
         include_labelled=include_labelled,
+        committee=_columns(committee),
     )
     out.emit(chosen.to_dict(), lambda: _selection_view(chosen, 50))
 

@@ -28,6 +28,33 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
+#: Dataset names tillage writes itself, and what it keeps there: a user's dataset (or
+#: label set) of such a name is refused when it would be created.
+RESERVED_NAMES: dict[str, str] = {"selections": "the stored selections"}
+RESERVED_SUFFIXES: dict[str, str] = {
+    "-predictions": "a model's predictions (MODEL-predictions)",
+    "-values": "a dataset's data values (DATASET-values)",
+}
+
+
+def check_unreserved(name: str, what: str) -> str:
+    """Return ``name`` if tillage does not keep a dataset of its own under it.
+
+    Raises:
+        InvalidNameError: ``name`` is ``selections`` or ends in ``-predictions`` or
+            ``-values``.
+    """
+    kept = RESERVED_NAMES.get(name) or next(
+        (v for k, v in RESERVED_SUFFIXES.items() if isinstance(name, str) and name.endswith(k)),
+        None,
+    )
+    if kept is not None:
+        raise InvalidNameError(
+            name, what, f"tillage keeps {kept} under that name; choose another name"
+        )
+    return name
+
+
 def check_dataset_name(name: str) -> str:
     """Return ``name`` if it can name a dataset, else raise `InvalidNameError`."""
     return check_name(name, "dataset")

@@ -678,17 +678,24 @@ def slice_targeted(
 
     ``slice_error`` is each record's slice's error rate (error analysis computes it);
     records of one slice come in random order (``rng``). An optional
-    ``extra["slice"]`` names each record's slice for the reason.
+    ``extra["slice"]`` names each record's slice for the reason; an empty name is a
+    record in none of the worst slices (its ``slice_error`` the overall error).
     """
-    _params("slice", params, {})
-    err = _scores(candidates, "slice_error", "slice")
-    n = _count("slice", n, len(candidates))
+    name = "slice_targeted"
+    _params(name, params, {})
+    err = _scores(candidates, "slice_error", name)
+    n = _count(name, n, len(candidates))
     names = candidates.extra.get("slice")
     order = _top(err, n, secondary=rng.random(len(err)))
     picks: list[Pick] = []
     for i in order:
-        where = f"slice {names[i]}" if names is not None else "a slice"
-        picks.append(Pick(int(i), float(err[i]), f"in {where} with error {_f(float(err[i]))}"))
+        rate = _f(float(err[i]))
+        if names is not None and not names[i]:
+            reason = f"in none of the worst slices (error {rate} overall)"
+        else:
+            where = f"slice {names[i]}" if names is not None else "a slice"
+            reason = f"in {where} with error {rate}"
+        picks.append(Pick(int(i), float(err[i]), reason))
     return picks
 
 
@@ -817,7 +824,7 @@ def _builtins() -> dict[str, StrategyInfo]:
             "an equal quota per predicted class, most uncertain within each",
         ),
         (
-            "slice",
+            "slice_targeted",
             slice_targeted,
             ("extra:slice_error",),
             "label",
