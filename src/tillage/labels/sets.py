@@ -79,7 +79,7 @@ def as_record_ids(values: Sequence[Any], key_type: pa.DataType, what: str) -> pa
         raise InputError(f"record ids must not be missing (None); give a value of {what}.")
     try:
         given = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed Python types: read each as text
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # mixed types, above int64
         given = pa.array([str(v) for v in values], pa.string())
     try:
         return key_text(pc.cast(given, key_type))
@@ -296,8 +296,11 @@ class LabelSets:
             }
         )
         data = data.append_column("__record", key_text(data.column(key)))
-        joined = data.join(labels, keys="__record", join_type="inner")
-        return joined.drop_columns(["__record"]).sort_by(key)
+        joined = data.join(labels, keys="__record", join_type="inner").drop_columns(["__record"])
+        column = joined.column(key)
+        if pa.types.is_dictionary(column.type):  # Arrow sorts no dictionary column: its values
+            return joined.take(pc.sort_indices(column.cast(column.type.value_type)))
+        return joined.sort_by(key)
 
     def issues(
         self, name: str, ref: str | None = None, *, model: Any = None, folds: int = 5, seed: int = 0
