@@ -7,12 +7,13 @@ resolves refs and history and hands it tables and profiles.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tillage.access import Purpose
 from tillage.api._storage import Namespace
-from tillage.core.commit import Commit
+from tillage.core.commit import Commit, DatasetPin
 from tillage.core.findings import Finding
 from tillage.errors import InputError, NoSuchDatasetError, NoSuchModelError
 from tillage.formats import is_csv, to_table
@@ -273,6 +274,32 @@ class Quality(Namespace):
             return self._window_reference(Purpose.ALERT, dataset, head.id, chosen.window)
         assert chosen.against is not None
         return self._reference(Purpose.ALERT, dataset, chosen.against)
+
+    def label_findings(
+        self, dataset: str, batch: pa.Table, head: Commit | None, pins: Mapping[str, DatasetPin]
+    ) -> list[Finding] | None:
+        """What writing ``batch`` does to label set ``dataset`` (None: it is no label set).
+
+        A label set gets the label checks of `tillage.labels.checks` instead of the
+        data checks, comparing its version at ``head`` (``pins``) with the write.
+        """
+        spec = self._storage.label_store.label_set(dataset)
+        if spec is None:
+            return None
+        from tillage.labels import checks
+
+        parent = pins.get(dataset)
+        if head is None or parent is None or not checks.wants_check(batch):
+            return []
+        self._reader.grant(Purpose.ALERT, dataset, head.id)
+        records = pins.get(spec.records)
+        return checks.compare(
+            self._monitor.events(dataset, parent, checks.COLUMNS),
+            batch,
+            labelset=dataset,
+            records=records.num_rows if records is not None else 0,
+            reference=f"{dataset} at {head.short_id}",
+        )
 
     def checks(self, ref: str | None = None) -> list[CheckRecord]:
         """What ingest checked and found when it made the commit ``ref`` names.

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from tillage.core.commit import Commit
 from tillage.core.names import check_name
 from tillage.errors import InputError, NoSuchDatasetError, NoSuchLabelSetError
+from tillage.labels.checks import current_labels
 from tillage.labels.results import (
     AggregatedAnnotations,
     AppliedFunctions,
@@ -263,16 +264,7 @@ class LabelSets:
 
     def current(self, name: str, ref: str | None = None) -> pa.Table:
         """One row per labelled record: its current label and where it came from."""
-        table = self.events(name, ref)
-        rows = sorted(
-            table.to_pylist(),
-            key=lambda r: (r["record_id"], r["kind"] == "aggregate", r["created_at"]),
-        )
-        latest: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            latest[r["record_id"]] = r
-        picked = list(latest.values())
-        return pa.Table.from_pylist(picked, schema=EVENT_SCHEMA).drop_columns([EVENT_KEY])
+        return current_labels(self.events(name, ref)).drop_columns([EVENT_KEY])
 
     def training_set(self, dataset: str, name: str, ref: str | None = None) -> pa.Table:
         """``dataset`` at ``ref`` joined with the current labels of label set ``name``."""
