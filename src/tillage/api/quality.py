@@ -262,12 +262,11 @@ class Quality(Namespace):
         return self._profile(purpose, dataset, commit.id), reference_mod.version_name(spec, commit)
 
     def ingest_reference(self, dataset: str, head: Commit | None) -> tuple[Any, str] | None:
-        """The profile and name of what ingest compares a batch with (see
+        """The profile and name of what ingest compares a batch of data with (see
         `tillage.quality.reference.for_ingest`); None for nothing."""
         if head is None:
             return None
-        is_label_set = self._storage.label_store.label_set(dataset) is not None
-        chosen = reference_mod.for_ingest(self._monitor.settings.reference, label_set=is_label_set)
+        chosen = reference_mod.for_ingest(self._monitor.settings.reference)
         if chosen is None:
             return None
         if chosen.window is not None:
