@@ -8,6 +8,7 @@ alerts`). Real repositories, label events written through `repo.labels.add`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -53,7 +54,12 @@ def test_label_writes_open_no_data_alerts(repo: tillage.Repo) -> None:
     """Annotations, imports and aggregates differ column by column (kind, source,
     spec_version, confidence); none of that is drift, nor a broken schema rule."""
     repo.labels.add("src", IDS[:100], alternating(100), source="import", confidence=1.0)
-    repo.quality.infer_schema("src")  # a schema of the import: no spec_version, confidence 1
+    # A schema of the import (no spec_version, confidence 1), as if written for the label set.
+    repo.ingest("copy", repo.read("src"), key="event_id")
+    _, path = repo.quality.infer_schema("copy")
+    path.with_name("src.yaml").write_text(
+        path.read_text().replace("'copy'", "'src'").replace("dataset: copy", "dataset: src")
+    )
     for i in range(4):
         repo.labels.add(
             "src", [IDS[i]], ["android"], kind="annotator", source="ana", spec_version=1
@@ -199,3 +205,26 @@ def test_tillage_alerts_shows_label_alerts(repo: tillage.Repo) -> None:
     [alert] = [a for a in doc["alerts"] if a["dataset"] == "src"]
     assert alert["finding"]["kind"] == "lf_coverage"
     assert "LF 'link' fired on 31.0%" in cli("-C", root, "alerts").stdout
+
+
+# -- data checks asked of a label set ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ask", "what"),
+    [
+        (lambda r: r.quality.infer_schema("src"), "a schema inferred from them"),
+        (lambda r: r.quality.check("src"), "checking them against a schema"),
+        (lambda r: r.quality.drift("src", window=1), "drift"),
+    ],
+)
+def test_data_checks_of_a_label_set_are_refused_with_what_it_gets(
+    repo: tillage.Repo, ask: Any, what: str
+) -> None:
+    repo.labels.add("src", IDS[:100], alternating(100), source="import")
+    repo.labels.add("src", IDS[:100], alternating(100), kind="aggregate", source="dawid-skene")
+    with pytest.raises(tillage.LabelSetNotDataError) as err:
+        ask(repo)
+    assert f"'src' is a label set: its columns are label events, so {what}" in str(err.value)
+    assert "tillage labels show src" in str(err.value)
+    assert not (repo.path / "schemas" / "src.yaml").exists()

@@ -80,3 +80,18 @@ CASES = [
         ),
     ),
 ]
+
+CASES += [
+    Case(
+        f"label-set-{'-'.join(args[:2])}",
+        args,
+        says=["'delays' is a label set", what, "tillage labels show delays"],
+        error="label_set_not_data",
+        damage=labelled(labels=20),
+    )
+    for args, what in [
+        (["schema", "infer", "delays"], "a schema inferred from them"),
+        (["check", "delays"], "checking them against a schema"),
+        (["drift", "delays", "--window", "1"], "drift"),
+    ]
+]

@@ -15,7 +15,12 @@ from tillage.access import Purpose
 from tillage.api._storage import Namespace
 from tillage.core.commit import Commit, DatasetPin
 from tillage.core.findings import Finding
-from tillage.errors import InputError, NoSuchDatasetError, NoSuchModelError
+from tillage.errors import (
+    InputError,
+    LabelSetNotDataError,
+    NoSuchDatasetError,
+    NoSuchModelError,
+)
 from tillage.formats import is_csv, to_table
 from tillage.quality import reference as reference_mod
 from tillage.quality.profile import Profile, profile_table
@@ -93,7 +98,9 @@ class Quality(Namespace):
         Raises:
             InputError: the file exists and ``overwrite`` is not given.
             NoSuchDatasetError: ``ref`` has no such dataset.
+            LabelSetNotDataError: ``dataset`` is a label set (it has label checks).
         """
+        self._data_only(dataset, "a schema inferred from them")
         prof = self._profile(Purpose.SCHEMA, dataset, ref)
         schema = infer_schema(
             prof, dataset=dataset, key=self._repo.datasets.key(dataset), margin=margin
@@ -131,7 +138,9 @@ class Quality(Namespace):
             InputError: the dataset has no schema file.
             SchemaFileError: the schema file is not valid.
             NoSuchDatasetError: ``ref`` has no such dataset.
+            LabelSetNotDataError: ``dataset`` is a label set (it has label checks).
         """
+        self._data_only(dataset, "checking them against a schema")
         columns = self._repo.datasets.schema(dataset, ref).names
         spec = self._monitor.schema(dataset, Path(schema) if schema else None, columns)
         if spec is None:
@@ -176,7 +185,9 @@ class Quality(Namespace):
             InputError: both or neither reference given (and none configured), or
                 no earlier batches to compare with.
             NoSuchDatasetError, NoSuchRefError, NoSuchModelError: unknown names.
+            LabelSetNotDataError: ``dataset`` is a label set (it has label checks).
         """
+        self._data_only(dataset, "drift")
         drift = Purpose.DRIFT
         chosen = reference_mod.choose(against, window, self._monitor.settings.reference)
         against, window = chosen.against, chosen.window
@@ -273,6 +284,11 @@ class Quality(Namespace):
             return self._window_reference(Purpose.ALERT, dataset, head.id, chosen.window)
         assert chosen.against is not None
         return self._reference(Purpose.ALERT, dataset, chosen.against)
+
+    def _data_only(self, dataset: str, what: str) -> None:
+        """Refuse ``what`` (a data check) for a label set: it gets label checks."""
+        if self._storage.label_store.label_set(dataset) is not None:
+            raise LabelSetNotDataError(dataset, what)
 
     def label_findings(
         self, dataset: str, batch: pa.Table, head: Commit | None, pins: Mapping[str, DatasetPin]
