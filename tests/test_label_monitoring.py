@@ -228,3 +228,29 @@ def test_data_checks_of_a_label_set_are_refused_with_what_it_gets(
     assert f"'src' is a label set: its columns are label events, so {what}" in str(err.value)
     assert "tillage labels show src" in str(err.value)
     assert not (repo.path / "schemas" / "src.yaml").exists()
+
+
+def test_current_labels_follow_the_label_set_rule_ties_included() -> None:
+    """Latest aggregate event, else latest event; of events at the same time, the last."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(3)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "record_id": f"r{rng.randrange(40)}",
+            "label": rng.choice(["a", "b", None]),
+            "kind": rng.choice(["lf", "annotator", "aggregate", "import"]),
+            "source": f"s{i}",
+            "created_at": t0 + timedelta(seconds=rng.randrange(5)),  # many ties
+        }
+        for i in range(600)
+    ]
+    table = pa.Table.from_pylist(rows)
+    latest: dict[str, dict[str, object]] = {}
+    for r in sorted(
+        rows, key=lambda r: (r["record_id"], r["kind"] == "aggregate", r["created_at"])
+    ):
+        latest[str(r["record_id"])] = r
+    assert checks.current_labels(table).to_pylist() == list(latest.values())
