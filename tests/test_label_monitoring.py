@@ -145,6 +145,19 @@ def test_an_annotator_who_keeps_agreeing_opens_nothing(repo: tillage.Repo) -> No
     assert [a for a in label_alerts(repo) if a.finding.kind == "annotator_agreement"] == []
 
 
+def test_the_label_model_relabelling_annotated_records_is_not_an_annotator_falling(
+    repo: tillage.Repo,
+) -> None:
+    """`lf apply` after `labels aggregate`: its labels come from functions, so the
+    annotators are still measured against the aggregate of their annotations."""
+    first = IDS[:60]
+    annotate(repo, "ana", first, alternating(60))
+    repo.labels.add("src", first, alternating(60), kind="aggregate", source="dawid-skene")
+    flipped = ["iphone" if label == "android" else "android" for label in alternating(60)]
+    repo.labels.add("src", first, flipped, kind="aggregate", source=checks.LABEL_MODEL)
+    assert label_alerts(repo) == []
+
+
 # -- labeling-function coverage -------------------------------------------------------
 
 

@@ -7,8 +7,8 @@ compare those sources with each other; a label set gets these checks instead,
 each comparing the label set before a write with the label set after it:
 
 - ``label_share``: a class's share of the labelled records moved;
-- ``annotator_agreement``: an annotator agrees with the aggregate labels of
-  their records much less than before;
+- ``annotator_agreement``: an annotator agrees with the aggregate of the
+  annotations of their records (`labels aggregate`) much less than before;
 - ``lf_coverage``: a labeling function fires on far fewer records than on its
   previous run.
 
@@ -50,6 +50,10 @@ MIN_VOTES = 25
 #: a function whose input broke (a renamed column, a new text format) fires
 #: far less, not a little less, while a change in the data's mix moves it less.
 COLLAPSE = 0.25
+
+#: The source of the label model's labels (`lf apply`): an aggregate of functions, not
+#: of annotators, so annotators are not measured against it.
+LABEL_MODEL = "label-model"
 
 #: The event columns the checks read.
 COLUMNS = ("record_id", "label", "kind", "source", "created_at")
@@ -105,7 +109,7 @@ def compare(
     after = pa.concat_tables([old, batch.select(list(COLUMNS)).cast(old.schema)])
     now, then = current_labels(after), current_labels(old)
     found = _shares(_Summary.of(then), _Summary.of(now), labelset, reference)
-    found += _agreement(old, then, after, now, labelset, reference)
+    found += _agreement(old, after, labelset, reference)
     found += _coverage(old, after, labelset, records, reference)
     return found
 
@@ -162,15 +166,19 @@ def _shares(then: _Summary, now: _Summary, labelset: str, reference: str) -> lis
     return found
 
 
-def _agreement_of(events: pa.Table, current: pa.Table) -> dict[str, tuple[int, int]]:
+def _agreement_of(events: pa.Table) -> dict[str, tuple[int, int]]:
     """Per annotator: (their records with an aggregate label, those where they agree with it).
 
-    An annotator's label of a record is their latest one.
+    An annotator's label of a record is their latest one; the aggregate is the
+    record's latest aggregate of annotations (the label model's labels are not one).
     """
-    ann = events.filter(
-        pc.and_(pc.equal(events.column("kind"), "annotator"), pc.is_valid(events.column("label")))
+    kind = events.column("kind")
+    ann = events.filter(pc.and_(pc.equal(kind, "annotator"), pc.is_valid(events.column("label"))))
+    agg = current_labels(
+        events.filter(
+            pc.and_(pc.equal(kind, "aggregate"), pc.not_equal(events.column("source"), LABEL_MODEL))
+        )
     )
-    agg = current.filter(pc.equal(current.column("kind"), "aggregate"))
     if ann.num_rows == 0 or agg.num_rows == 0:
         return {}
     order = pc.sort_indices(
@@ -200,15 +208,8 @@ def _agreement_of(events: pa.Table, current: pa.Table) -> dict[str, tuple[int, i
     return {str(r["source"]): (int(r["agree_count"]), int(r["agree_sum"])) for r in per.to_pylist()}
 
 
-def _agreement(
-    old: pa.Table,
-    then: pa.Table,
-    after: pa.Table,
-    now: pa.Table,
-    labelset: str,
-    reference: str,
-) -> list[Finding]:
-    before, later = _agreement_of(old, then), _agreement_of(after, now)
+def _agreement(old: pa.Table, after: pa.Table, labelset: str, reference: str) -> list[Finding]:
+    before, later = _agreement_of(old), _agreement_of(after)
     found = []
     for name in sorted(set(before) & set(later)):
         (na, ka), (nb, kb) = before[name], later[name]

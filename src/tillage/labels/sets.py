@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from tillage.core.commit import Commit
 from tillage.core.names import check_name
 from tillage.errors import InputError, NoSuchDatasetError, NoSuchLabelSetError
-from tillage.labels.checks import current_labels
+from tillage.labels.checks import LABEL_MODEL, current_labels
 from tillage.labels.results import (
     AggregatedAnnotations,
     AppliedFunctions,
@@ -453,7 +453,7 @@ class LabelSets:
                     ids,
                     labelled,
                     kind="aggregate",
-                    source="label-model",
+                    source=LABEL_MODEL,
                     taxonomy_version=tax.latest.version,
                     confidence=[float(p) for p in probs.max(axis=1)],
                 )
