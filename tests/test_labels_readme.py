@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from tillage.cli.app import app
@@ -99,3 +100,135 @@ def test_the_labels_section_runs_as_written(
     issues = cli_json("labels", "issues", "source")["issues"]
     ids = {r["record_id"] for r in labels}
     assert issues and {i["record_id"] for i in issues} <= ids
+
+    # Four annotations (the section's one and three more), aggregated: the label set's
+    # writes open no data alerts (no top value of `source`, no missing spec_version),
+    # and nothing in them is a label alert either.
+    queued = shlex.split(shell.split("annotate enqueue tweet-source ")[1].splitlines()[0])
+    for who, record in [("ann", queued[1]), ("bo", queued[0]), ("bo", queued[1])]:
+        cli_json("annotate", "submit", "tweet-source", record, "iphone", "-a", who)
+    cli_json("labels", "aggregate", "source")
+    assert cli_json("alerts", "--all")["alerts"] == []
+
+
+# -- the documented formats, without running the section -------------------------------
+
+
+def _files(text: str) -> dict[str, str]:
+    """The section's example files: each block whose first line is ``# PATH``."""
+    found = {}
+    for _lang, body in blocks(text):
+        first = body.splitlines()[0]
+        if first.startswith("# "):
+            found[first[2:].split(":")[0].strip()] = body
+    return found
+
+
+def _key_table(text: str) -> dict[str, list[str]]:
+    """The section's table of file keys: file -> its keys, as the README lists them."""
+    table: dict[str, list[str]] = {}
+    current = ""
+    for line in text.splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or cells[0] in {"file", "---"}:
+            continue
+        current = cells[0] or current
+        table.setdefault(current, []).append(cells[1])
+    return table
+
+
+#: Per documented key: a file that sets it (not to its default), what the loader reads
+#: there, and what that must be.
+A, B = {"classes": {"a": "A", "b": "B"}}, {"classes": {"b": "B"}, "map": {"a": None, "b": "b"}}
+TAXONOMY_KEYS: dict[str, tuple[dict[str, Any], Any, Any]] = {
+    "name": ({"name": "phones", "versions": [A]}, lambda t: t.name, "phones"),
+    "versions": ({"versions": [A, A]}, lambda t: len(t.versions), 2),
+    "versions[].version": ({"versions": [{**A, "version": 5}]}, lambda t: t.latest.version, 5),
+    "versions[].classes": ({"versions": [A]}, lambda t: t.latest.classes, A["classes"]),
+    "versions[].map": ({"versions": [A, B]}, lambda t: t.latest.map, {"a": None, "b": "b"}),
+}
+V: dict[str, Any] = {}
+TASK_KEYS: dict[str, tuple[dict[str, Any], Any, Any]] = {
+    "name": ({"name": "vote", "labelset": "s", "versions": [V]}, lambda t: t.name, "vote"),
+    "labelset": ({"labelset": "s", "versions": [V]}, lambda t: t.labelset, "s"),
+    "versions": ({"labelset": "s", "versions": [V, V]}, lambda t: len(t.versions), 2),
+    **{
+        f"versions[].{key}": (
+            {"labelset": "s", "versions": [{key: value}]},
+            lambda t, key=key: getattr(t.versions[0], key),
+            value if key != "fields" else tuple(value),
+        )
+        for key, value in [
+            ("version", 4),
+            ("taxonomy_version", 2),
+            ("overlap", 3),
+            ("instructions", "Which?"),
+            ("fields", ["text"]),
+            ("template", "<p>{text}</p>"),
+        ]
+    },
+}
+
+
+def test_the_readme_documents_every_key_the_label_files_take(tmp_path: Path) -> None:
+    """Each key the table lists is read by the loader, to where the table says."""
+    from tillage.labels.annotation import TaskSpec
+    from tillage.labels.taxonomy import Taxonomy
+
+    table = _key_table(section("Labels"))
+    assert table["taxonomies/NAME.yaml"] == list(TAXONOMY_KEYS)
+    assert table["tasks/NAME.yaml"] == list(TASK_KEYS)
+    for key, (raw, read, expected) in TAXONOMY_KEYS.items():
+        assert read(Taxonomy.from_dict(raw)) == expected, key
+    for key, (raw, read, expected) in TASK_KEYS.items():
+        path = tmp_path / f"{key}.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        assert read(TaskSpec.load(path)) == expected, key
+
+
+def test_the_readme_files_load_and_are_the_ones_its_commands_use(tmp_path: Path) -> None:
+    """The taxonomy, its later version, the task and the labeling functions of the
+    section load with the project's own loaders, and the shell block names them."""
+    from tillage.labels.annotation import TaskSpec
+    from tillage.labels.functions import load_functions
+    from tillage.labels.taxonomy import Taxonomy
+
+    text = section("Labels")
+    files = _files(text)
+    for path, body in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(body)
+    taxonomy = Taxonomy.load(tmp_path / "taxonomies" / "source.yaml")
+    task = TaskSpec.load(tmp_path / "tasks" / "tweet-source.yaml")
+    lfs = load_functions(str(tmp_path / "lfs.py"))
+    classes = set(taxonomy.latest.classes)
+    assert classes == {"android", "iphone"}
+    assert task.labelset == "source" and task.version().taxonomy_version == 1
+
+    # The later version, appended to the file as the section says, carries version 1.
+    [later] = [body for lang, body in blocks(text) if body.startswith("  - version: 2")]
+    (tmp_path / "taxonomies" / "source.yaml").write_text(files["taxonomies/source.yaml"] + later)
+    v2 = Taxonomy.load(tmp_path / "taxonomies" / "source.yaml")
+    assert set(v2.latest.classes) == {"android", "iphone", "web"}
+    assert v2.carry(["android", "iphone"], 1).labels == ["android", "iphone"]
+
+    # Each function takes a record (a dict of its columns) and gives a class or None.
+    tweets = [
+        {"text": "Crooked Hillary is weak. Sad!", "created_at": "2016-10-10T11:02:00Z"},
+        {"text": "Join me in Ohio! #MAGA https://t.co/x", "created_at": "2016-10-10T22:30:00Z"},
+    ]
+    votes = {lf.name: [lf(t) for t in tweets] for lf in lfs}
+    assert votes == {
+        "link": [None, "iphone"],
+        "hashtag": [None, "iphone"],
+        "insult": ["android", None],
+        "early_morning": ["android", None],
+    }
+
+    # The shell block uses these very files, by these names.
+    [shell] = [body for lang, body in blocks(text) if lang == "sh"]
+    argv = commands(shell)
+    assert ["labels", "create", task.labelset] == argv[4][1:4]
+    assert ["--taxonomy", taxonomy.name] == argv[4][-2:]
+    assert any(a[1:3] == ["lf", "apply"] and a[3] == "lfs.py" for a in argv)
+    assert any(a[1:3] == ["annotate", "enqueue"] and a[3] == task.name for a in argv)

@@ -587,6 +587,22 @@ class AlertNotAcceptableError(InputError):
         super().__init__(f"alert #{alert_id} cannot be accepted: {reason}. {fix}")
 
 
+class LabelSetNotDataError(InputError):
+    """A data check (schema inference, schema check, drift) asked of a label set."""
+
+    code = "label_set_not_data"
+
+    def __init__(self, labelset: str, what: str) -> None:
+        self.labelset = labelset
+        self.what = what
+        super().__init__(
+            f"{labelset!r} is a label set: its columns are label events, so {what} would "
+            "compare label sources, not data. Its writes are checked as labels instead "
+            "(label shares, annotator agreement, labeling-function coverage) and open alerts "
+            f"in `tillage alerts`; see its labels with `tillage labels show {labelset}`."
+        )
+
+
 class NoSuchAlertError(NoSuchNameError):
     code = "no_such_alert"
 
@@ -865,6 +881,7 @@ EXIT_STATUS: dict[str, int] = {
     "key_violation": 1,
     "schema_file": 1,
     "alert_not_acceptable": 1,
+    "label_set_not_data": 1,
     "quality_block": 1,
     "concurrent_update": 1,
     "lock_timeout": 1,
@@ -922,6 +939,7 @@ HTTP_STATUS: dict[str, int] = {
     "key_violation": 422,
     "schema_file": 422,
     "alert_not_acceptable": 409,
+    "label_set_not_data": 422,
     "quality_block": 422,
     "concurrent_update": 409,
     "lock_timeout": 423,

@@ -359,8 +359,13 @@ class Datasets(Namespace):
             if not check:
                 return None
             parent = tx.pins.get(dataset)
-            reference = self._repo.quality.ingest_reference(dataset, tx.head) if parent else None
-            result = self._monitor.check_batch(dataset, batch, reference, key)
+            labels = self._repo.quality.label_findings(dataset, batch, tx.head, tx.pins)
+            reference = (
+                self._repo.quality.ingest_reference(dataset, tx.head)
+                if parent and labels is None
+                else None
+            )
+            result = self._monitor.check_batch(dataset, batch, reference, key, labels)
             if result.blocking:
                 raise _Blocked(result)
             checked.append(result)

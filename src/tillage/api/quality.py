@@ -7,14 +7,20 @@ resolves refs and history and hands it tables and profiles.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tillage.access import Purpose
 from tillage.api._storage import Namespace
-from tillage.core.commit import Commit
+from tillage.core.commit import Commit, DatasetPin
 from tillage.core.findings import Finding
-from tillage.errors import InputError, NoSuchDatasetError, NoSuchModelError
+from tillage.errors import (
+    InputError,
+    LabelSetNotDataError,
+    NoSuchDatasetError,
+    NoSuchModelError,
+)
 from tillage.formats import is_csv, to_table
 from tillage.quality import reference as reference_mod
 from tillage.quality.profile import Profile, profile_table
@@ -92,7 +98,9 @@ class Quality(Namespace):
         Raises:
             InputError: the file exists and ``overwrite`` is not given.
             NoSuchDatasetError: ``ref`` has no such dataset.
+            LabelSetNotDataError: ``dataset`` is a label set (it has label checks).
         """
+        self._data_only(dataset, "a schema inferred from them")
         prof = self._profile(Purpose.SCHEMA, dataset, ref)
         schema = infer_schema(
             prof, dataset=dataset, key=self._repo.datasets.key(dataset), margin=margin
@@ -130,7 +138,9 @@ class Quality(Namespace):
             InputError: the dataset has no schema file.
             SchemaFileError: the schema file is not valid.
             NoSuchDatasetError: ``ref`` has no such dataset.
+            LabelSetNotDataError: ``dataset`` is a label set (it has label checks).
         """
+        self._data_only(dataset, "checking them against a schema")
         columns = self._repo.datasets.schema(dataset, ref).names
         spec = self._monitor.schema(dataset, Path(schema) if schema else None, columns)
         if spec is None:
@@ -175,7 +185,9 @@ class Quality(Namespace):
             InputError: both or neither reference given (and none configured), or
                 no earlier batches to compare with.
             NoSuchDatasetError, NoSuchRefError, NoSuchModelError: unknown names.
+            LabelSetNotDataError: ``dataset`` is a label set (it has label checks).
         """
+        self._data_only(dataset, "drift")
         drift = Purpose.DRIFT
         chosen = reference_mod.choose(against, window, self._monitor.settings.reference)
         against, window = chosen.against, chosen.window
@@ -261,18 +273,48 @@ class Quality(Namespace):
         return self._profile(purpose, dataset, commit.id), reference_mod.version_name(spec, commit)
 
     def ingest_reference(self, dataset: str, head: Commit | None) -> tuple[Any, str] | None:
-        """The profile and name of what ingest compares a batch with (see
+        """The profile and name of what ingest compares a batch of data with (see
         `tillage.quality.reference.for_ingest`); None for nothing."""
         if head is None:
             return None
-        is_label_set = self._storage.label_store.label_set(dataset) is not None
-        chosen = reference_mod.for_ingest(self._monitor.settings.reference, label_set=is_label_set)
+        chosen = reference_mod.for_ingest(self._monitor.settings.reference)
         if chosen is None:
             return None
         if chosen.window is not None:
             return self._window_reference(Purpose.ALERT, dataset, head.id, chosen.window)
         assert chosen.against is not None
         return self._reference(Purpose.ALERT, dataset, chosen.against)
+
+    def _data_only(self, dataset: str, what: str) -> None:
+        """Refuse ``what`` (a data check) for a label set: it gets label checks."""
+        if self._storage.label_store.label_set(dataset) is not None:
+            raise LabelSetNotDataError(dataset, what)
+
+    def label_findings(
+        self, dataset: str, batch: pa.Table, head: Commit | None, pins: Mapping[str, DatasetPin]
+    ) -> list[Finding] | None:
+        """What writing ``batch`` does to label set ``dataset`` (None: it is no label set).
+
+        A label set gets the label checks of `tillage.labels.checks` instead of the
+        data checks, comparing its version at ``head`` (``pins``) with the write.
+        """
+        spec = self._storage.label_store.label_set(dataset)
+        if spec is None:
+            return None
+        from tillage.labels import checks
+
+        parent = pins.get(dataset)
+        if head is None or parent is None or not checks.wants_check(batch):
+            return []
+        self._reader.grant(Purpose.ALERT, dataset, head.id)
+        records = pins.get(spec.records)
+        return checks.compare(
+            self._monitor.events(dataset, parent, checks.COLUMNS),
+            batch,
+            labelset=dataset,
+            records=records.num_rows if records is not None else 0,
+            reference=f"{dataset} at {head.short_id}",
+        )
 
     def checks(self, ref: str | None = None) -> list[CheckRecord]:
         """What ingest checked and found when it made the commit ``ref`` names.

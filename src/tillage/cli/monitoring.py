@@ -166,6 +166,8 @@ def _alerts_table(alerts: "list[Alert]") -> "RenderableType":
             Text(a.message),
         )
     table.caption = "accept: tillage alerts accept ID · mute: tillage alerts mute ID --for 7d"
+    if any(a.check == "labels" for a in alerts):  # label alerts are resolved, not accepted
+        table.caption += " · labels: tillage alerts resolve ID"
     return table
 
 

@@ -60,8 +60,9 @@ class Alert:
 
     @property
     def actions(self) -> tuple[str, str]:
-        """The commands that accept or silence it."""
-        return (f"tillage alerts accept {self.id}", f"tillage alerts mute {self.id} --for 7d")
+        """The commands that accept (or resolve) or silence it, as its finding names them."""
+        first, second = self.finding.with_(alert_id=self.id).actions
+        return (first, second)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the fields, then ``message`` and ``actions``."""

@@ -35,11 +35,13 @@ class Finding:
     Attributes:
         dataset: the dataset checked.
         column: the column it is about, or None for dataset-level findings.
-        check: ``"schema"`` (a rule of the schema file) or ``"drift"`` (a comparison).
+        check: ``"schema"`` (a rule of the schema file), ``"drift"`` (a comparison) or
+            ``"labels"`` (a label set's checks, `tillage.labels.checks`).
         kind: what was found, stable for automation: ``missing``, ``range``,
             ``domain``, ``type``, ``unique``, ``length``, ``column_missing``,
             ``column_unexpected`` (schema); ``top_value``, ``new_values``,
-            ``vanished_values``, ``share``, ``quantiles``, ``missing_ratio`` (drift).
+            ``vanished_values``, ``share``, ``quantiles``, ``missing_ratio`` (drift);
+            ``label_share``, ``annotator_agreement``, ``lf_coverage`` (labels).
         message: the sentence people read, with the numbers in it.
         reference: what the data was compared with (schema file, ref, window, model).
         severity: ``block`` stops an ingest, ``warn`` lets it land and opens an alert,
@@ -80,6 +82,8 @@ class Finding:
         if self.alert_id is None:
             return []
         a = self.alert_id
+        if self.check == "labels":  # no schema rule to widen: a label change is resolved
+            return [f"tillage alerts resolve {a}", f"tillage alerts mute {a} --for 7d"]
         return [f"tillage alerts accept {a}", f"tillage alerts mute {a} --for 7d"]
 
     def with_(self, **changes: Any) -> Finding:

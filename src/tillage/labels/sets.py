@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from tillage.core.commit import Commit
 from tillage.core.names import check_name
 from tillage.errors import InputError, NoSuchDatasetError, NoSuchLabelSetError
+from tillage.labels.checks import LABEL_MODEL, current_labels
 from tillage.labels.results import (
     AggregatedAnnotations,
     AppliedFunctions,
@@ -79,7 +80,7 @@ def as_record_ids(values: Sequence[Any], key_type: pa.DataType, what: str) -> pa
         raise InputError(f"record ids must not be missing (None); give a value of {what}.")
     try:
         given = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed Python types: read each as text
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # mixed types, above int64
         given = pa.array([str(v) for v in values], pa.string())
     try:
         return key_text(pc.cast(given, key_type))
@@ -263,16 +264,7 @@ class LabelSets:
 
     def current(self, name: str, ref: str | None = None) -> pa.Table:
         """One row per labelled record: its current label and where it came from."""
-        table = self.events(name, ref)
-        rows = sorted(
-            table.to_pylist(),
-            key=lambda r: (r["record_id"], r["kind"] == "aggregate", r["created_at"]),
-        )
-        latest: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            latest[r["record_id"]] = r
-        picked = list(latest.values())
-        return pa.Table.from_pylist(picked, schema=EVENT_SCHEMA).drop_columns([EVENT_KEY])
+        return current_labels(self.events(name, ref)).drop_columns([EVENT_KEY])
 
     def training_set(self, dataset: str, name: str, ref: str | None = None) -> pa.Table:
         """``dataset`` at ``ref`` joined with the current labels of label set ``name``."""
@@ -296,8 +288,11 @@ class LabelSets:
             }
         )
         data = data.append_column("__record", key_text(data.column(key)))
-        joined = data.join(labels, keys="__record", join_type="inner")
-        return joined.drop_columns(["__record"]).sort_by(key)
+        joined = data.join(labels, keys="__record", join_type="inner").drop_columns(["__record"])
+        column = joined.column(key)
+        if pa.types.is_dictionary(column.type):  # Arrow sorts no dictionary column: its values
+            return joined.take(pc.sort_indices(column.cast(column.type.value_type)))
+        return joined.sort_by(key)
 
     def issues(
         self, name: str, ref: str | None = None, *, model: Any = None, folds: int = 5, seed: int = 0
@@ -459,7 +454,7 @@ class LabelSets:
                     ids,
                     labelled,
                     kind="aggregate",
-                    source="label-model",
+                    source=LABEL_MODEL,
                     taxonomy_version=tax.latest.version,
                     confidence=[float(p) for p in probs.max(axis=1)],
                 )

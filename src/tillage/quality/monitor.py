@@ -157,6 +157,10 @@ class Monitor:
         while len(self._batches) > _CACHED_BATCHES:
             del self._batches[next(iter(self._batches))]
 
+    def events(self, dataset: str, pin: DatasetPin, columns: Sequence[str]) -> pa.Table:
+        """``columns`` of the version ``pin`` names, read whole (a label set's events)."""
+        return self.tables.open(dataset, pin).to_table(columns=list(columns))
+
     # -- schema -------------------------------------------------------------
 
     def schema_path(self, dataset: str) -> Path:
@@ -272,10 +276,17 @@ class Monitor:
         batch: pa.Table,
         reference: tuple[Profile, str] | None,
         key: Sequence[str],
+        labels: Sequence[Finding] | None = None,
     ) -> BatchCheck:
-        """Profile a batch about to be written, check it against the schema and reference."""
+        """Profile a batch about to be written, check it against the schema and reference.
+
+        ``labels``: the batch is a label set's, and these are its label findings
+        (`tillage.labels.checks`); it gets those instead of schema and drift checks.
+        """
         prof = profile_table(batch)
         _ = self.sinks  # a bad sink entry stops the ingest before anything is written
+        if labels is not None:
+            return BatchCheck(dataset, prof, self.triage(dataset, labels))
         schema = self.schema(dataset, columns=batch.column_names)
         findings: list[Finding] = []
         result = BatchCheck(dataset, prof, findings)
@@ -408,6 +419,14 @@ class Monitor:
         """
         alert = self.alert(alert_id)
         finding = alert.finding
+        if finding.check == "labels":
+            raise AlertNotAcceptableError(
+                alert_id,
+                f"it is about the labels of {alert.dataset!r} ({finding.kind} of "
+                f"{finding.subject}), which no schema file describes",
+                f"If the change is expected, close it with `tillage alerts resolve {alert_id}` "
+                f"or silence it with `tillage alerts mute {alert_id} --for 7d`.",
+            )
         path: Path | None = None
         schema = self.schema(alert.dataset)
         widenable = finding.check == "schema" or finding.kind in {"new_values", "missing_ratio"}

@@ -54,15 +54,15 @@ def choose(against: str | None, window: int | None, setting: str) -> Reference:
     return Reference(against=setting)
 
 
-def for_ingest(setting: str, *, label_set: bool) -> Reference | None:
-    """What ingest compares a batch with (None: nothing).
+def for_ingest(setting: str) -> Reference | None:
+    """What ingest compares a batch of data with (None: nothing).
 
-    Label sets have none: each batch of label events comes from one source (an
-    import, an annotator, a model), so a batch against the ones before compares
-    sources, not data, and would only cry wolf.
+    Label sets are not compared so: each batch of label events comes from one
+    source (an import, an annotator, a model), so a batch against the ones before
+    compares sources, not labels; they get `tillage.labels.checks` instead.
     """
     kind, arg = parse_reference(setting)
-    if kind == "none" or label_set:
+    if kind == "none":
         return None
     if kind == "window":
         assert isinstance(arg, int)
