@@ -70,7 +70,7 @@ that a tie, or a change of less than one record in a thousand, is not merged."""
 WORKFLOWS: dict[str, tuple[str, str]] = {
     "relabel_errors": ("label_error", "relabel"),
     "remove_low_value": ("low_value", "remove"),
-    "generate_for_weakest_slice": ("slice", "generate"),
+    "generate_for_weakest_slice": ("slice_targeted", "generate"),
 }
 """Workflow -> (selection strategy, action)."""
 
