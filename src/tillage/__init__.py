@@ -11,6 +11,7 @@ import typing
 from tillage._version import __version__
 from tillage.errors import (
     AlertNotAcceptableError,
+    AnnotationConflictError,
     CatalogDamagedError,
     CatalogError,
     CatalogMissingError,
@@ -110,6 +111,7 @@ _LAZY = {
     "Status": "tillage.core.reports",
     "Step": "tillage.pipelines.steps",
     "StepView": "tillage.pipelines.engine",
+    "Submitted": "tillage.labels.results",
     "Tally": "tillage.labels.results",
     "Tick": "tillage.pipelines.schedules",
     "VerifyReport": "tillage.core.reports",
@@ -161,6 +163,7 @@ if typing.TYPE_CHECKING:
         LabelSet,
         MigrationReport,
         Relabel,
+        Submitted,
         Tally,
     )
     from tillage.loops.active_learning import active_learning, learning_curve
@@ -208,6 +211,7 @@ __all__ = [
     "AggregatedAnnotations",
     "Alert",
     "AlertNotAcceptableError",
+    "AnnotationConflictError",
     "AnnotationItem",
     "AnnotationProgress",
     "AnnotationTask",
@@ -293,6 +297,7 @@ __all__ = [
     "StorageError",
     "StoredValueError",
     "StrategyInputError",
+    "Submitted",
     "Tally",
     "Tick",
     "TillageError",

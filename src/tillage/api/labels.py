@@ -51,10 +51,17 @@ class Labels(Namespace):
 
     def sets(self, purpose: Purpose = Purpose.LABELS) -> LabelSets:
         """The label sets' service, reading records for ``purpose``."""
+        from tillage.labels.annotation import Annotation
         from tillage.labels.sets import LabelSets
 
         reads = _ReadsFor(self._repo.datasets, purpose)
-        return LabelSets(reads, self._storage.label_store, self._storage.path)
+        sets = LabelSets(
+            reads,
+            self._storage.label_store,
+            self._storage.path,
+            flush=lambda name: Annotation(sets).flush_labelset(name),
+        )
+        return sets
 
     def create(self, name: str, *, records: str, taxonomy: str) -> LabelSet:
         """Register a label set over a dataset's records.
