@@ -52,11 +52,11 @@ from __future__ import annotations
 import json
 import string
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -81,7 +81,10 @@ from tillage.labels.sets import (
     counts_for,
     key_text,
 )
+from tillage.labels.taxonomy import Taxonomy
 from tillage.store.annotation import AnnotationIndex, Counts, Event, Version
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -184,13 +187,36 @@ class Annotation:
     def __init__(self, labels: LabelSets) -> None:
         self.labels = labels
         self.index = AnnotationIndex(labels.store.engine)
+        # Parsed spec and taxonomy files, and the checked fields of each spec version,
+        # by the file's identity and modification: parsing YAML would cost `next` and
+        # `submit` more than their queries.
+        self._files: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+        self._checked_fields: set[tuple[str, int, tuple[int, int, int]]] = set()
+
+    def _load(self, path: Path, load: Callable[[Path], T]) -> T:
+        try:
+            st = path.stat()
+        except OSError:
+            return load(path)  # says what is wrong with the path
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._files.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cast(T, cached[1])
+        loaded = load(path)
+        self._files[path] = (stamp, loaded)
+        return loaded
 
     def spec(self, task: str) -> TaskSpec:
         """The task spec file ``tasks/TASK.yaml`` of the project (``task`` is checked)."""
-        return TaskSpec.load(self.labels.project / "tasks" / f"{check_name(task, 'task')}.yaml")
+        path = self.labels.project / "tasks" / f"{check_name(task, 'task')}.yaml"
+        return self._load(path, TaskSpec.load)
+
+    def _taxonomy(self, labelset: str) -> Taxonomy:
+        name = check_name(self.labels.get(labelset).taxonomy, "taxonomy")
+        return self._load(self.labels.project / "taxonomies" / f"{name}.yaml", Taxonomy.load)
 
     def _counts(self, labelset: str) -> Counts:
-        return counts_for(self.labels.taxonomy(self.labels.get(labelset).taxonomy))
+        return counts_for(self._taxonomy(labelset))
 
     def _built(self, labelset: str) -> None:
         """Copy the label set's annotator events into the index, the first time."""
@@ -231,7 +257,12 @@ class Annotation:
         Concurrent callers never get a record beyond its overlap between them.
         """
         spec, version = self._ready(task, spec_version)
-        self._shown(spec, spec.version(version.spec_version))  # a task that cannot show hands none
+        # A task that cannot show its records hands none out (checked once per spec file).
+        st = Path(spec.source).stat()
+        checked = (spec.source, version.spec_version, (st.st_ino, st.st_mtime_ns, st.st_size))
+        if checked not in self._checked_fields:
+            self._shown(spec, spec.version(version.spec_version))
+            self._checked_fields.add(checked)
         return self.index.next(version, annotator, n)
 
     def hand_out(
@@ -405,7 +436,7 @@ class Annotation:
         wanted = spec.version(spec_version)
         labelset = self.labels.get(spec.labelset)
         labels = list(answers.values())
-        tax = self.labels.taxonomy(labelset.taxonomy).version(wanted.taxonomy_version)
+        tax = self._taxonomy(spec.labelset).version(wanted.taxonomy_version)
         bad = sorted({str(lb) for lb in labels if lb not in tax.classes})
         if bad:
             raise InputError(

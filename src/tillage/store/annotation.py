@@ -44,6 +44,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -312,7 +313,7 @@ class AnnotationIndex:
                     .where(
                         EntryRow.task == task,
                         EntryRow.spec_version == number,
-                        EntryRow.open.is_(True),
+                        EntryRow.open == true(),
                         ~seen_event,
                         ~seen_assignment,
                     )
@@ -329,7 +330,7 @@ class AnnotationIndex:
                             EntryRow.task == task,
                             EntryRow.spec_version == number,
                             EntryRow.record_id == record,
-                            EntryRow.open.is_(True),
+                            EntryRow.open == true(),
                             EntryRow.assigned < overlap,
                         )
                         .values(
@@ -529,7 +530,7 @@ class AnnotationIndex:
         with self.engine.connect() as conn:
             query = (
                 select(*_EVENT_COLUMNS)
-                .where(EventRow.labelset == labelset, EventRow.pending.is_(True))
+                .where(EventRow.labelset == labelset, EventRow.pending == true())
                 .order_by(EventRow.created_at, EventRow.event_id)
             )
             if limit is not None:
@@ -541,7 +542,7 @@ class AnnotationIndex:
             return int(
                 conn.execute(
                     select(func.count()).where(
-                        EventRow.labelset == labelset, EventRow.pending.is_(True)
+                        EventRow.labelset == labelset, EventRow.pending == true()
                     )
                 ).scalar()
                 or 0
@@ -553,7 +554,7 @@ class AnnotationIndex:
         for chunk in _chunks(list(event_ids)):
             done += conn.execute(
                 update(EventRow)
-                .where(EventRow.event_id.in_(chunk), EventRow.pending.is_(True))
+                .where(EventRow.event_id.in_(chunk), EventRow.pending == true())
                 .values(pending=False)
             ).rowcount
         return done == len(event_ids)
