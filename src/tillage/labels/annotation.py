@@ -256,13 +256,15 @@ class Annotation:
 
         Concurrent callers never get a record beyond its overlap between them.
         """
-        spec, version = self._ready(task, spec_version)
+        spec = self.spec(task)
+        number = spec.version(spec_version).version
         # A task that cannot show its records hands none out (checked once per spec file).
         st = Path(spec.source).stat()
-        checked = (spec.source, version.spec_version, (st.st_ino, st.st_mtime_ns, st.st_size))
+        checked = (spec.source, number, (st.st_ino, st.st_mtime_ns, st.st_size))
         if checked not in self._checked_fields:
-            self._shown(spec, spec.version(version.spec_version))
+            self._shown(spec, spec.version(number))
             self._checked_fields.add(checked)
+        _, version = self._ready(task, number)
         return self.index.next(version, annotator, n)
 
     def hand_out(
@@ -361,6 +363,7 @@ class Annotation:
                 with all its annotations already.
         """
         spec, version, events = self._checked(task, annotator, answers, spec_version)
+        self.index.check(version, annotator, [e.record_id for e in events])
         what = events[0].record_id if len(events) == 1 else f"{len(events)} records"
         message = f"{annotator} annotated {what} for {task} v{version.spec_version}"
         commit = self._commit(spec.labelset, message, (version, annotator, events))

@@ -399,6 +399,49 @@ class AnnotationIndex:
                 )
         return found
 
+    def check(self, version: Version, annotator: str, record_ids: Sequence[str]) -> None:
+        """Raise what `submit` would for these records now, without a transaction.
+
+        `submit` checks again where it writes; this spares a batch the cost of
+        staging its commit when the answer is already known.
+
+        Raises:
+            AnnotationConflictError: as `submit`.
+        """
+        with self.engine.connect() as conn:
+            full: list[str] = []
+            again: list[str] = []
+            for chunk in _chunks(list(record_ids)):
+                full.extend(
+                    r[0]
+                    for r in conn.execute(
+                        select(EntryRow.record_id).where(
+                            EntryRow.task == version.task,
+                            EntryRow.spec_version == version.spec_version,
+                            EntryRow.record_id.in_(chunk),
+                            EntryRow.annotations >= version.overlap,
+                        )
+                    )
+                )
+                again.extend(
+                    r[0]
+                    for r in conn.execute(
+                        select(EventRow.record_id).where(
+                            EventRow.labelset == version.labelset,
+                            EventRow.annotator == annotator,
+                            EventRow.record_id.in_(chunk),
+                        )
+                    )
+                )
+        if again:
+            raise AnnotationConflictError(
+                version.task, sorted(set(again)), "again", annotator=annotator
+            )
+        if full:
+            raise AnnotationConflictError(
+                version.task, sorted(full), "full", overlap=version.overlap
+            )
+
     def submit(
         self,
         conn: Connection,
