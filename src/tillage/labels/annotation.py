@@ -72,7 +72,13 @@ from tillage.errors import (
     NoSuchTaskError,
     UnreadableFileError,
 )
-from tillage.labels.results import AnnotationItem, AnnotationProgress, AnnotationTask, Submitted
+from tillage.labels.results import (
+    AnnotationItem,
+    AnnotationProgress,
+    AnnotationTask,
+    LabelSet,
+    Submitted,
+)
 from tillage.labels.sets import (
     EVENT_KEY,
     EVENT_SCHEMA,
@@ -211,11 +217,12 @@ class Annotation:
         path = self.labels.project / "tasks" / f"{check_name(task, 'task')}.yaml"
         return self._load(path, TaskSpec.load)
 
-    def _taxonomy(self, labelset: str) -> Taxonomy:
-        name = check_name(self.labels.get(labelset).taxonomy, "taxonomy")
+    def _taxonomy(self, labelset: str | LabelSet) -> Taxonomy:
+        found = self.labels.get(labelset) if isinstance(labelset, str) else labelset
+        name = check_name(found.taxonomy, "taxonomy")
         return self._load(self.labels.project / "taxonomies" / f"{name}.yaml", Taxonomy.load)
 
-    def _counts(self, labelset: str) -> Counts:
+    def _counts(self, labelset: str | LabelSet) -> Counts:
         return counts_for(self._taxonomy(labelset))
 
     def _built(self, labelset: str) -> None:
@@ -328,13 +335,13 @@ class Annotation:
         Fast (no commit of the label set): see the module doc for when pending
         annotations are committed. Raises as `submit_many` does.
         """
-        spec, version, events = self._checked(task, annotator, {record_id: label}, spec_version)
-        counts = self._counts(spec.labelset)
+        spec, version, events, counts = self._checked(
+            task, annotator, {record_id: label}, spec_version
+        )
         with self.index.engine.begin() as conn:
             self.index.submit(conn, version, annotator, events, counts, pending=True)
-        commit = None
-        if self.index.pending_count(spec.labelset) >= FLUSH_EVERY:
-            commit = self.flush(task)
+            pending = self.index.pending_count(spec.labelset, conn)
+        commit = self.flush_labelset(spec.labelset) if pending >= FLUSH_EVERY else None
         return Submitted(
             task=task,
             annotator=annotator,
@@ -362,7 +369,7 @@ class Annotation:
             AnnotationConflictError: a record annotated by this annotator already, or
                 with all its annotations already.
         """
-        spec, version, events = self._checked(task, annotator, answers, spec_version)
+        spec, version, events, _ = self._checked(task, annotator, answers, spec_version)
         self.index.check(version, annotator, [e.record_id for e in events])
         what = events[0].record_id if len(events) == 1 else f"{len(events)} records"
         message = f"{annotator} annotated {what} for {task} v{version.spec_version}"
@@ -431,15 +438,16 @@ class Annotation:
         annotator: str,
         answers: Mapping[Any, str],
         spec_version: int | None,
-    ) -> tuple[TaskSpec, Version, list[Event]]:
-        """The answers as index events, after the checks that need no transaction."""
+    ) -> tuple[TaskSpec, Version, list[Event], Counts]:
+        """The answers as index events, after the checks that need no transaction, and
+        what counts towards which spec version."""
         if not answers:
             raise InputError(f"no annotations to submit for task {task!r}.")
         spec = self.spec(task)
         wanted = spec.version(spec_version)
         labelset = self.labels.get(spec.labelset)
         labels = list(answers.values())
-        tax = self._taxonomy(spec.labelset).version(wanted.taxonomy_version)
+        tax = self._taxonomy(labelset).version(wanted.taxonomy_version)
         bad = sorted({str(lb) for lb in labels if lb not in tax.classes})
         if bad:
             raise InputError(
@@ -474,7 +482,7 @@ class Annotation:
             )
             for r, lb in zip(records, labels, strict=True)
         ]
-        return spec, version, events
+        return spec, version, events, counts_for(self._taxonomy(labelset))
 
     def progress(self, task: str, spec_version: int | None = None) -> AnnotationProgress:
         """How far a task is: records queued, fully annotated, annotations made."""

@@ -580,16 +580,15 @@ class AnnotationIndex:
                 query = query.limit(limit)
             return [Event(*r) for r in conn.execute(query)]
 
-    def pending_count(self, labelset: str) -> int:
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).where(
-                        EventRow.labelset == labelset, EventRow.pending == true()
-                    )
-                ).scalar()
-                or 0
-            )
+    def pending_count(self, labelset: str, conn: Connection | None = None) -> int:
+        """How many events of ``labelset`` wait for a commit (in ``conn``'s transaction)."""
+        query = select(func.count()).where(
+            EventRow.labelset == labelset, EventRow.pending == true()
+        )
+        if conn is not None:
+            return int(conn.execute(query).scalar() or 0)
+        with self.engine.connect() as own:
+            return int(own.execute(query).scalar() or 0)
 
     def committed(self, conn: Connection, event_ids: Sequence[str]) -> bool:
         """Mark pending events as committed; False if another session committed some first."""
