@@ -198,6 +198,8 @@ class Annotation:
         # `submit` more than their queries.
         self._files: dict[Path, tuple[tuple[int, int, int], Any]] = {}
         self._checked_fields: set[tuple[str, int, tuple[int, int, int]]] = set()
+        self._ready_versions: set[tuple[Version, tuple[int, int, int]]] = set()
+        self._labelsets: dict[str, LabelSet] = {}
 
     def _load(self, path: Path, load: Callable[[Path], T]) -> T:
         try:
@@ -218,7 +220,7 @@ class Annotation:
         return self._load(path, TaskSpec.load)
 
     def _taxonomy(self, labelset: str | LabelSet) -> Taxonomy:
-        found = self.labels.get(labelset) if isinstance(labelset, str) else labelset
+        found = self._labelset(labelset) if isinstance(labelset, str) else labelset
         name = check_name(found.taxonomy, "taxonomy")
         return self._load(self.labels.project / "taxonomies" / f"{name}.yaml", Taxonomy.load)
 
@@ -240,13 +242,24 @@ class Annotation:
         spec = self.spec(task)
         sv = spec.version(spec_version)
         wanted = Version(task, sv.version, spec.labelset, sv.overlap, sv.taxonomy_version)
+        ready = (wanted, self._files[Path(spec.source)][0])
+        if ready in self._ready_versions:
+            return spec, wanted
         have = self.index.version(task, sv.version)
         if have is None:
             self._built(spec.labelset)
             self.index.materialize(wanted, self._counts(spec.labelset))
         elif have.overlap != wanted.overlap:
             self.index.sync_overlap(wanted)
+        self._ready_versions.add(ready)
         return spec, wanted
+
+    def _labelset(self, name: str) -> LabelSet:
+        """The label set ``name`` (a label set never changes what it labels, nor its taxonomy)."""
+        found = self._labelsets.get(name)
+        if found is None:
+            found = self._labelsets[name] = self.labels.get(name)
+        return found
 
     def enqueue(self, task: str, record_ids: Sequence[Any]) -> int:
         """Queue records for ``task`` (known records only); returns how many were new."""
@@ -445,7 +458,7 @@ class Annotation:
             raise InputError(f"no annotations to submit for task {task!r}.")
         spec = self.spec(task)
         wanted = spec.version(spec_version)
-        labelset = self.labels.get(spec.labelset)
+        labelset = self._labelset(spec.labelset)
         labels = list(answers.values())
         tax = self._taxonomy(labelset).version(wanted.taxonomy_version)
         bad = sorted({str(lb) for lb in labels if lb not in tax.classes})
