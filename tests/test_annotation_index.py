@@ -106,6 +106,25 @@ def test_a_batch_is_one_commit_with_what_was_pending(repo: Repo) -> None:
     assert ann.progress("sides").annotations == 3
 
 
+def test_pending_answers_are_committed_on_the_branch_they_were_given_on(repo: Repo) -> None:
+    repo.annotation.enqueue("sides", ["r0000", "r0001"])
+    repo.annotation.submit_many("sides", "ann", {"r0000": "left"})  # the label set exists
+    repo.refs.create_branch("fix")
+    fix = repo.at("fix")
+    fix.annotation.submit("sides", "bob", "r0001", "right")
+    main_head = repo.refs.resolve("main")
+    assert repo.annotation.flush("sides") is None  # nothing pending for main
+    assert repo.refs.resolve("main") == main_head
+    assert ("r0001", "bob") not in annotator_events(repo)
+    commit = fix.annotation.flush("sides")
+    assert commit is not None and repo.refs.resolve("fix") == commit.id
+    assert repo.refs.resolve("main") == main_head
+    on_fix = repo.read("sides", "fix").to_pylist()
+    assert [(e["record_id"], e["source"]) for e in on_fix if e["source"] == "bob"] == [
+        ("r0001", "bob")
+    ]
+
+
 def test_annotations_made_before_the_index_count(repo: Repo) -> None:
     """A label set annotated before the index existed (or by an import) keeps its counts."""
     repo.labels.add("sides", ["r0000", "r0000", "r0001"], ["left", "left", "right"], kind="lf",

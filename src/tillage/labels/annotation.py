@@ -38,7 +38,9 @@ truth; submissions reach it as follows:
   `flush`, by every read of the label set through ``repo.labels`` (current
   labels, training sets, truth, label issues, aggregation, the label model's
   gold) and by the `submit` that brings them to `FLUSH_EVERY`. A plain
-  ``repo.read`` of the label set shows committed events only.
+  ``repo.read`` of the label set shows committed events only. Each pending
+  annotation is committed on the branch of the handle that submitted it
+  (``repo.at(branch)``), by a handle on that branch.
 - A resubmission of the same record by the same annotator is refused with
   `AnnotationConflictError` (nothing is written), as is an answer for a record
   that has all its annotations; concurrent annotators meet the same error,
@@ -351,9 +353,10 @@ class Annotation:
         spec, version, events, counts = self._checked(
             task, annotator, {record_id: label}, spec_version
         )
+        branch = self.labels.repo.branch()
         with self.index.engine.begin() as conn:
-            self.index.submit(conn, version, annotator, events, counts, pending=True)
-            pending = self.index.pending_count(spec.labelset, conn)
+            self.index.submit(conn, version, annotator, events, counts, pending=True, branch=branch)
+            pending = self.index.pending_count(spec.labelset, branch, conn)
         commit = self.flush_labelset(spec.labelset) if pending >= FLUSH_EVERY else None
         return Submitted(
             task=task,
@@ -397,7 +400,7 @@ class Annotation:
 
     def flush_labelset(self, labelset: str) -> Commit | None:
         """Commit the pending annotations of ``labelset`` (one commit); None if none."""
-        if not self.index.pending_count(labelset):
+        if not self.index.pending_count(labelset, self.labels.repo.branch()):
             return None
         return self._commit(labelset, None, None)
 
@@ -410,10 +413,11 @@ class Annotation:
         """One commit of ``labelset`` with ``batch`` (checked and indexed with the commit)
         and every pending annotation (marked committed with it, exactly once)."""
         counts = self._counts(labelset)
+        branch = self.labels.repo.branch()
         for attempt in range(4):
             # After races with other sessions committing the same pending events, a
             # batch is committed on its own: pending ones are theirs to commit.
-            pending = self.index.pending(labelset) if attempt < 3 or batch is None else []
+            pending = self.index.pending(labelset, branch) if attempt < 3 or batch is None else []
             new = batch[2] if batch else []
             if not pending and not new:
                 return None
@@ -435,6 +439,7 @@ class Annotation:
                     _event_table([*new, *pending]),
                     key=EVENT_KEY,
                     message=text,
+                    branch=branch,
                     on_commit=record,
                 )
             except _Raced:

@@ -117,6 +117,10 @@ class RepoLike(Protocol):
 
     def key(self, dataset: str) -> list[str]: ...
 
+    def branch(self) -> str:
+        """The branch writes go to by default."""
+        ...
+
     def schema(self, dataset: str, ref: str | None = None) -> pa.Schema: ...
 
 

@@ -7,7 +7,8 @@ annotation needs, indexed for its two questions:
 - ``annotation_events``: one row per annotator event (record, annotator, label,
   taxonomy and spec versions, time), with ``pending`` set while the event is in
   the catalog only and not yet in a commit of the label set (see
-  `tillage.labels.annotation` for when pending events are committed).
+  `tillage.labels.annotation` for when pending events are committed) and the
+  branch it is to be committed on.
 - ``annotation_entries``: one row per (task, spec version, queued record): how
   many annotations count for that version, how many annotators were handed it,
   and whether it is still ``open`` (both below the version's overlap), indexed by
@@ -68,6 +69,7 @@ class EventRow(Base):
     task: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[str] = mapped_column(String(40))
     pending: Mapped[bool] = mapped_column(Boolean)
+    branch: Mapped[str | None] = mapped_column(String(200), nullable=True)
     __table_args__ = (
         Index("ix_annotation_events_record", "labelset", "record_id", "annotator"),
         Index("ix_annotation_events_pending", "labelset", "pending"),
@@ -451,8 +453,10 @@ class AnnotationIndex:
         counts: Counts,
         *,
         pending: bool,
+        branch: str | None = None,
     ) -> None:
-        """Add ``annotator``'s events for ``version`` in ``conn``'s transaction, checked.
+        """Add ``annotator``'s events for ``version`` in ``conn``'s transaction, checked;
+        ``pending`` ones are to be committed on ``branch``.
 
         Raises:
             AnnotationConflictError: a record has all its annotations for the
@@ -502,7 +506,7 @@ class AnnotationIndex:
             )
         if again:
             raise AnnotationConflictError(task, sorted(set(again)), "again", annotator=annotator)
-        self.add_events(conn, version.labelset, task, events, pending=pending)
+        self.add_events(conn, version.labelset, task, events, pending=pending, branch=branch)
         # The events count towards the task's other spec versions too (and other
         # tasks over the label set), where they carry over.
         for other in self._versions(conn, labelset=version.labelset):
@@ -518,12 +522,19 @@ class AnnotationIndex:
         events: Sequence[Event],
         *,
         pending: bool,
+        branch: str | None = None,
     ) -> None:
         if events:
             conn.execute(
                 insert(EventRow),
                 [
-                    {**e.__dict__, "labelset": labelset, "task": task, "pending": pending}
+                    {
+                        **e.__dict__,
+                        "labelset": labelset,
+                        "task": task,
+                        "pending": pending,
+                        "branch": branch,
+                    }
                     for e in events
                 ],
             )
@@ -568,22 +579,27 @@ class AnnotationIndex:
 
     # -- committing pending events ----------------------------------------------
 
-    def pending(self, labelset: str, limit: int | None = None) -> list[Event]:
-        """Events of ``labelset`` not yet in a commit of it, oldest first."""
+    def pending(self, labelset: str, branch: str, limit: int | None = None) -> list[Event]:
+        """Events of ``labelset`` to commit on ``branch`` and not yet committed, oldest first."""
         with self.engine.connect() as conn:
             query = (
                 select(*_EVENT_COLUMNS)
-                .where(EventRow.labelset == labelset, EventRow.pending == true())
+                .where(
+                    EventRow.labelset == labelset,
+                    EventRow.pending == true(),
+                    EventRow.branch == branch,
+                )
                 .order_by(EventRow.created_at, EventRow.event_id)
             )
             if limit is not None:
                 query = query.limit(limit)
             return [Event(*r) for r in conn.execute(query)]
 
-    def pending_count(self, labelset: str, conn: Connection | None = None) -> int:
-        """How many events of ``labelset`` wait for a commit (in ``conn``'s transaction)."""
+    def pending_count(self, labelset: str, branch: str, conn: Connection | None = None) -> int:
+        """How many events of ``labelset`` wait for a commit on ``branch`` (in ``conn``'s
+        transaction, if given)."""
         query = select(func.count()).where(
-            EventRow.labelset == labelset, EventRow.pending == true()
+            EventRow.labelset == labelset, EventRow.pending == true(), EventRow.branch == branch
         )
         if conn is not None:
             return int(conn.execute(query).scalar() or 0)

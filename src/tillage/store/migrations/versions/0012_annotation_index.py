@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("task", sa.String(200), nullable=True),
         sa.Column("created_at", sa.String(40), nullable=False),
         sa.Column("pending", sa.Boolean, nullable=False),
+        sa.Column("branch", sa.String(200), nullable=True),
     )
     op.create_index(
         "ix_annotation_events_record",
