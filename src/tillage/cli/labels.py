@@ -190,9 +190,9 @@ def annotate_submit(
     task: TaskArg,
     annotator: AnnotatorOpt,
     record: Annotated[
-        str | None, typer.Argument(metavar="[RECORD", help="The record annotated.")
+        str | None, typer.Argument(metavar="RECORD", help="The record annotated.")
     ] = None,
-    label: Annotated[str | None, typer.Argument(metavar="LABEL]", help="The class chosen.")] = None,
+    label: Annotated[str | None, typer.Argument(metavar="LABEL", help="The class chosen.")] = None,
     answers: Annotated[
         list[str] | None,
         typer.Option(

@@ -281,8 +281,7 @@ class Annotation:
         spec = self.spec(task)
         number = spec.version(spec_version).version
         # A task that cannot show its records hands none out (checked once per spec file).
-        st = Path(spec.source).stat()
-        checked = (spec.source, number, (st.st_ino, st.st_mtime_ns, st.st_size))
+        checked = (spec.source, number, self._files[Path(spec.source)][0])
         if checked not in self._checked_fields:
             self._shown(spec, spec.version(number))
             self._checked_fields.add(checked)
