@@ -144,6 +144,18 @@ def test_annotations_made_before_the_index_count(repo: Repo) -> None:
     assert ann.next("sides", "eve", n=5) == []
 
 
+def test_answers_and_unanswered_hand_outs_share_the_overlap(repo: Repo) -> None:
+    ann = repo.annotation
+    ann.enqueue("sides", ["r0000", "r0001"])
+    ann.submit("sides", "ann", "r0000", "left")  # answered without being handed it
+    assert ann.next("sides", "bob", n=1) == ["r0000"]  # the second of its two
+    assert ann.next("sides", "cat", n=2) == ["r0001"]  # r0000: one answer, one hand-out
+    ann.submit("sides", "bob", "r0000", "right")
+    progress = ann.progress("sides")
+    assert (progress.done, progress.annotations) == (1, 2)
+    assert ann.next("sides", "dan", n=2) == ["r0001"]
+
+
 def test_a_changed_overlap_reopens_records(repo: Repo) -> None:
     ann = repo.annotation
     ann.enqueue("sides", ["r0000"])
@@ -253,3 +265,36 @@ def test_cli_submits_a_batch_file_and_repeated_answers(tmp_path: Path) -> None:
     assert (progress["done"], progress["annotations"]) == (5, 5)
     shown = cli("-C", root, "annotate", "next", "sides", "-a", "bob").stdout
     assert "record r0005" in shown and "item r0005" in shown
+
+
+def test_a_catalog_from_before_the_index_keeps_its_annotations_and_hand_outs(
+    tmp_path: Path,
+) -> None:
+    """Upgrading a catalog made before migration 0012: the index is built from the label
+    set and the hand-outs on first use, and counts what was annotated and handed out."""
+    from alembic import command
+
+    from tillage.store.migrate import _config, head_revision
+
+    repo = make_project(tmp_path / "proj", 10, overlap=2)
+    ann = repo.annotation
+    ann.enqueue("sides", ["r0000", "r0001", "r0002"])
+    ann.submit_many("sides", "ann", {"r0000": "left", "r0001": "right"})
+    ann.submit_many("sides", "bob", {"r0000": "left"})
+    assert ann.next("sides", "cat", n=1) == ["r0001"]  # handed out, not answered
+    with repo._storage.catalog.engine.begin() as conn:
+        command.downgrade(_config(conn), "0011")
+    path = repo.path
+    repo.close()
+
+    assert tillage.Repo.upgrade(path) == ("0011", head_revision())
+    with tillage.open(path) as again:
+        ann = again.annotation
+        progress = ann.progress("sides")
+        assert (progress.queued, progress.done, progress.annotations) == (3, 1, 3)
+        # r0001 has ann's answer and cat's hand-out: full for overlap 2; cat keeps it.
+        assert ann.next("sides", "dan", n=5) == ["r0002"]
+        with pytest.raises(tillage.AnnotationConflictError, match="ann has annotated"):
+            ann.submit("sides", "ann", "r0001", "left")
+        ann.submit("sides", "cat", "r0001", "left")
+        assert ann.progress("sides").done == 2

@@ -10,8 +10,9 @@ annotation needs, indexed for its two questions:
   `tillage.labels.annotation` for when pending events are committed) and the
   branch it is to be committed on.
 - ``annotation_entries``: one row per (task, spec version, queued record): how
-  many annotations count for that version, how many annotators were handed it,
-  and whether it is still ``open`` (both below the version's overlap), indexed by
+  many annotations count for that version, how many annotators were handed it
+  and have not answered yet, and whether it is still ``open`` (the two together
+  below the version's overlap), indexed by
   (task, spec version, open, position) so that "the next open record this
   annotator has not seen" is an index range scan.
 - ``annotation_versions``: the (task, spec version)s that have entries, with the
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -39,7 +41,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    and_,
     case,
     exists,
     func,
@@ -83,7 +84,7 @@ class EntryRow(Base):
     record_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     annotations: Mapped[int] = mapped_column(Integer)
-    assigned: Mapped[int] = mapped_column(Integer)
+    outstanding: Mapped[int] = mapped_column(Integer)
     open: Mapped[bool] = mapped_column(Boolean)
     __table_args__ = (
         Index("ix_annotation_entries_open", "task", "spec_version", "open", "position"),
@@ -134,10 +135,11 @@ Counts = Callable[[Event, Version], bool]
 
 
 def _open(overlap: int) -> object:
-    """SQL: an entry is open while both its annotations and hand-outs are below overlap."""
+    """SQL: an entry is open while its annotations and unanswered hand-outs are below
+    the overlap."""
     return case(
         (
-            and_(EntryRow.annotations < overlap, EntryRow.assigned < overlap),
+            EntryRow.annotations + EntryRow.outstanding < overlap,
             True,
         ),
         else_=False,
@@ -209,23 +211,23 @@ class AnnotationIndex:
         if not records:
             return
         made: dict[str, int] = dict.fromkeys(records, 0)
+        handed: dict[str, int] = dict.fromkeys(records, 0)  # and not answered
         for chunk in _chunks(list(made)):
+            answered = set()
             for e in self._events(conn, version.labelset, chunk):
+                answered.add((e.record_id, e.annotator))
                 if counts(e, version):
                     made[e.record_id] += 1
-        handed: dict[str, int] = dict.fromkeys(records, 0)
-        for chunk in _chunks(list(handed)):
             rows = conn.execute(
-                select(AssignmentRow.record_id, func.count())
-                .where(
+                select(AssignmentRow.record_id, AssignmentRow.annotator).where(
                     AssignmentRow.task == version.task,
                     AssignmentRow.spec_version == version.spec_version,
                     AssignmentRow.record_id.in_(chunk),
                 )
-                .group_by(AssignmentRow.record_id)
             )
-            for record, n in rows:
-                handed[record] = int(n)
+            for record, annotator in rows:
+                if (record, annotator) not in answered:
+                    handed[record] += 1
         conn.execute(
             insert(EntryRow),
             [
@@ -235,8 +237,8 @@ class AnnotationIndex:
                     "record_id": r,
                     "position": start + i,
                     "annotations": made[r],
-                    "assigned": handed[r],
-                    "open": made[r] < version.overlap and handed[r] < version.overlap,
+                    "outstanding": handed[r],
+                    "open": made[r] + handed[r] < version.overlap,
                 }
                 for i, r in enumerate(made)
             ],
@@ -333,18 +335,12 @@ class AnnotationIndex:
                             EntryRow.spec_version == number,
                             EntryRow.record_id == record,
                             EntryRow.open == true(),
-                            EntryRow.assigned < overlap,
+                            EntryRow.annotations + EntryRow.outstanding < overlap,
                         )
                         .values(
-                            assigned=EntryRow.assigned + 1,
+                            outstanding=EntryRow.outstanding + 1,
                             open=case(
-                                (
-                                    and_(
-                                        EntryRow.annotations < overlap,
-                                        EntryRow.assigned + 1 < overlap,
-                                    ),
-                                    True,
-                                ),
+                                (EntryRow.annotations + EntryRow.outstanding + 1 < overlap, True),
                                 else_=False,
                             ),
                         )
@@ -475,22 +471,14 @@ class AnnotationIndex:
                 )
                 .values(
                     annotations=EntryRow.annotations + 1,
-                    open=case(
-                        (
-                            and_(
-                                EntryRow.annotations + 1 < overlap,
-                                EntryRow.assigned < overlap,
-                            ),
-                            True,
-                        ),
-                        else_=False,
-                    ),
+                    outstanding=EntryRow.outstanding - _handed(version, e),
                 )
             ).rowcount
             if not counted:
                 full.append(e.record_id)
         if full:
             raise AnnotationConflictError(task, full, "full", overlap=overlap)
+        self._reopen(conn, version, [e.record_id for e in events])
         records = [e.record_id for e in events]
         again: list[str] = []
         for chunk in _chunks(records):
@@ -556,6 +544,7 @@ class AnnotationIndex:
         )
 
     def _count(self, conn: Connection, version: Version, events: Sequence[Event]) -> None:
+        """Count ``events`` for ``version``: an answer, no longer an unanswered hand-out."""
         for e in events:
             conn.execute(
                 update(EntryRow)
@@ -564,15 +553,22 @@ class AnnotationIndex:
                     EntryRow.spec_version == version.spec_version,
                     EntryRow.record_id == e.record_id,
                 )
-                .values(annotations=EntryRow.annotations + 1)
+                .values(
+                    annotations=EntryRow.annotations + 1,
+                    outstanding=EntryRow.outstanding - _handed(version, e),
+                )
             )
-        if events:
+        self._reopen(conn, version, [e.record_id for e in events])
+
+    def _reopen(self, conn: Connection, version: Version, records: Sequence[str]) -> None:
+        """Set whether each of ``records`` is open for ``version`` after its counts changed."""
+        for chunk in _chunks(list(records)):
             conn.execute(
                 update(EntryRow)
                 .where(
                     EntryRow.task == version.task,
                     EntryRow.spec_version == version.spec_version,
-                    EntryRow.record_id.in_([e.record_id for e in events]),
+                    EntryRow.record_id.in_(chunk),
                 )
                 .values(open=_open(version.overlap))
             )
@@ -659,6 +655,17 @@ _EVENT_COLUMNS = (
     EventRow.spec_version,
     EventRow.created_at,
 )
+
+
+def _handed(version: Version, event: Event) -> Any:
+    """SQL: 1 if the event's annotator was handed its record under ``version``, else 0."""
+    handed = exists().where(
+        AssignmentRow.task == version.task,
+        AssignmentRow.spec_version == version.spec_version,
+        AssignmentRow.record_id == event.record_id,
+        AssignmentRow.annotator == event.annotator,
+    )
+    return case((handed, 1), else_=0)
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:

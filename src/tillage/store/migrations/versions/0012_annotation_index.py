@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.Column("record_id", sa.String(200), primary_key=True),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("annotations", sa.Integer, nullable=False),
-        sa.Column("assigned", sa.Integer, nullable=False),
+        sa.Column("outstanding", sa.Integer, nullable=False),
         sa.Column("open", sa.Boolean, nullable=False),
     )
     op.create_index(
