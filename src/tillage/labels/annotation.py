@@ -18,8 +18,8 @@ A task spec is a reviewable file, ``tasks/NAME.yaml``::
 
 Assignment hands an annotator queued records that still need annotations
 under the current spec and that this annotator has never been shown under
-any version; it stops at the overlap target, also when many annotators ask at
-once. `Annotation.show` gives the
+any version; it stops at the overlap target, which a record's answers and its
+unanswered hand-outs share, also when many annotators ask at once. `Annotation.show` gives the
 content of the records handed out: the columns the spec version's ``fields``
 lists; without ``fields``, those its ``template`` names (``{text}``); without
 either, every column. Annotations made under an
