@@ -140,6 +140,9 @@ def test_annotation_overlap_spec_versions_and_bad_input(repo: Repo) -> None:
     assert ann.next("tweets", "ann", n=5) == ["t2", "t3"]
     ann.submit("tweets", "cat", "t1", "bot")
     assert ann.progress("tweets").done == 1  # t0 only: t1 has one v2 annotation
+    # Single submissions wait in the annotation index until a flush commits them.
+    assert "source" not in repo.datasets.pins("main")
+    assert ann.flush("tweets") is not None and ann.flush("tweets") is None
     events = repo.read("source").to_pylist()
     assert {(e["source"], e["spec_version"], e["taxonomy_version"]) for e in events} >= {
         ("ann", 1, 1),
@@ -304,6 +307,7 @@ def test_many_annotations_make_one_commit_and_one_bad_answer_refuses_all(repo: R
     ann = repo.annotation
     ann.enqueue("tweets", ["t0", "t1", "t2", "t3"])
     ann.submit("tweets", "ann", "t3", "android", spec_version=1)
+    ann.flush("tweets")
     before = len(repo.refs.log())
     events_before = repo.read("source").num_rows
     bad_answers: list[tuple[dict[str, str], str]] = [

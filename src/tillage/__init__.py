@@ -11,6 +11,7 @@ import typing
 from tillage._version import __version__
 from tillage.errors import (
     AlertNotAcceptableError,
+    AnnotationConflictError,
     CatalogDamagedError,
     CatalogError,
     CatalogMissingError,
@@ -113,6 +114,7 @@ _LAZY = {
     "Status": "tillage.core.reports",
     "Step": "tillage.pipelines.steps",
     "StepView": "tillage.pipelines.engine",
+    "Submitted": "tillage.labels.results",
     "Tally": "tillage.labels.results",
     "Tick": "tillage.pipelines.schedules",
     "VerifyReport": "tillage.core.reports",
@@ -168,6 +170,7 @@ if typing.TYPE_CHECKING:
         LabelSet,
         MigrationReport,
         Relabel,
+        Submitted,
         Tally,
     )
     from tillage.loops.active_learning import active_learning, learning_curve
@@ -223,6 +226,7 @@ __all__ = [
     "AggregatedAnnotations",
     "Alert",
     "AlertNotAcceptableError",
+    "AnnotationConflictError",
     "AnnotationItem",
     "AnnotationProgress",
     "AnnotationTask",
@@ -311,6 +315,7 @@ __all__ = [
     "StorageError",
     "StoredValueError",
     "StrategyInputError",
+    "Submitted",
     "Tally",
     "Tick",
     "TillageError",

@@ -41,7 +41,8 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── NoModelArtifactError     a model version recorded without its file
     │   ├── FidelityGateError        generated records less faithful than a baseline
     │   ├── TransformError           an augmentation transform failed on a record
-    │   └── StrategyInputError       a strategy's inputs or parameters do not fit it
+    │   ├── StrategyInputError       a strategy's inputs or parameters do not fit it
+    │   └── AnnotationConflictError  an annotation a record no longer takes (full, or again)
     ├── NoPredictionsError           a model has no predictions for a dataset version
     ├── ConcurrentUpdateError        a branch moved while a commit was being made
     ├── LockTimeoutError             another writer held the repository too long
@@ -849,6 +850,45 @@ class StrategyInputError(InputError):
         super().__init__(f"strategy {strategy!r} cannot run: {problem}. {fix}")
 
 
+class AnnotationConflictError(InputError):
+    """Annotations a record no longer takes: it has all its annotations for the spec
+    version (``reason="full"``), or the annotator annotated it already (``"again"``).
+
+    Concurrent annotators meet it when they submit a record someone else
+    completed; submitting the same answer twice meets it too, so a retried
+    submission never makes a second event.
+    """
+
+    code = "annotation_conflict"
+
+    def __init__(
+        self,
+        task: str,
+        records: Sequence[str],
+        reason: str,
+        *,
+        overlap: int | None = None,
+        annotator: str | None = None,
+    ) -> None:
+        self.task = task
+        self.records = list(records)
+        self.reason = reason
+        shown = ", ".join(map(repr, self.records[:3]))
+        if len(self.records) > 3:
+            shown += f" and {len(self.records) - 3} more"
+        if reason == "again":
+            message = (
+                f"{annotator} has annotated record {shown} already; nothing was submitted. "
+                f"Take another with `tillage annotate next {task}`."
+            )
+        else:
+            message = (
+                f"record {shown} has its {overlap} annotation(s) already for task {task!r}; "
+                f"nothing was submitted. Take another with `tillage annotate next {task}`."
+            )
+        super().__init__(message)
+
+
 # The one table from error code to CLI exit status and to HTTP status. Every
 # class above has a row (a test checks); a class without one (an error raised by
 # a plugin, say) takes its nearest base's. Exit statuses 2 (usage), 3 (`check`
@@ -909,6 +949,7 @@ EXIT_STATUS: dict[str, int] = {
     "no_such_generator": 1,
     "bad_transform": 1,
     "strategy_input": 1,
+    "annotation_conflict": 1,
     "usage_error": 2,
 }
 
@@ -967,6 +1008,7 @@ HTTP_STATUS: dict[str, int] = {
     "no_such_generator": 404,
     "bad_transform": 422,
     "strategy_input": 422,
+    "annotation_conflict": 409,
     "usage_error": 400,
 }
 

@@ -7,7 +7,7 @@ read it makes is recorded with the purpose of the call that made it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tillage.access import Purpose
@@ -33,12 +33,13 @@ if TYPE_CHECKING:
 class _ReadsFor:
     """``repo.datasets`` as label sets use it, with every read made for ``purpose``."""
 
-    def __init__(self, datasets: Datasets, purpose: Purpose) -> None:
+    def __init__(self, datasets: Datasets, purpose: Purpose, branch: Callable[[], str]) -> None:
         self._datasets = datasets
         self._purpose = purpose
         self.ingest = datasets.ingest
         self.key = datasets.key
         self.schema = datasets.schema
+        self.branch = branch
 
     def read(
         self, dataset: str, ref: str | None = None, *, columns: Sequence[str] | None = None
@@ -51,10 +52,18 @@ class Labels(Namespace):
 
     def sets(self, purpose: Purpose = Purpose.LABELS) -> LabelSets:
         """The label sets' service, reading records for ``purpose``."""
+        from tillage.labels.annotation import Annotation
         from tillage.labels.sets import LabelSets
 
-        reads = _ReadsFor(self._repo.datasets, purpose)
-        return LabelSets(reads, self._storage.label_store, self._storage.path)
+        refs = self._repo.refs
+        reads = _ReadsFor(self._repo.datasets, purpose, lambda: refs.current_branch)
+        sets = LabelSets(
+            reads,
+            self._storage.label_store,
+            self._storage.path,
+            flush=lambda name: Annotation(sets).flush_labelset(name),
+        )
+        return sets
 
     def create(self, name: str, *, records: str, taxonomy: str) -> LabelSet:
         """Register a label set over a dataset's records.

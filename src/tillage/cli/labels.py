@@ -188,16 +188,51 @@ def _annotation_view(handed: "AnnotationTask", annotator: str) -> "Group":
 def annotate_submit(
     ctx: typer.Context,
     task: TaskArg,
-    record: Annotated[str, typer.Argument(metavar="RECORD", help="The record annotated.")],
-    label: Annotated[str, typer.Argument(metavar="LABEL", help="The class chosen.")],
     annotator: AnnotatorOpt,
+    record: Annotated[
+        str | None, typer.Argument(metavar="RECORD", help="The record annotated.")
+    ] = None,
+    label: Annotated[str | None, typer.Argument(metavar="LABEL", help="The class chosen.")] = None,
+    answers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--answer", metavar="RECORD=LABEL", help="One more answer (repeat the option)."
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            metavar="FILE.jsonl",
+            help='Answers, one JSON object a line: {"record_id": "7", "label": "iphone"}.',
+        ),
+    ] = None,
     spec_version: SpecOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record one annotation (one commit on the label set)."""
+    """Record one annotation or a batch (RECORD LABEL, --answer, --file): one commit."""
     out = _out(ctx, as_json)
     repo = _open(ctx)
-    commit = repo.annotation.submit(task, annotator, record, label, spec_version)
+    if record is not None and label is None:
+        raise tillage.InputError(
+            f"record {record!r} has no label; give RECORD LABEL, e.g. "
+            f"`tillage annotate submit {task} {record} LABEL -a {annotator}`."
+        )
+    given = [(record, label)] if record is not None and label is not None else []
+    given += repo.annotation.parse_answers(answers or [])
+    if file is not None:
+        given += repo.annotation.read_answers(file)
+    if not given:
+        raise tillage.InputError(
+            f"no answers to submit for task {task!r}; give RECORD LABEL, --answer RECORD=LABEL "
+            "or --file FILE.jsonl."
+        )
+    batch: dict[str, str] = {}
+    for r, lb in given:
+        if r in batch:
+            raise tillage.InputError(f"record {r!r} is answered twice; give one label a record.")
+        batch[r] = lb
+    commit = repo.annotation.submit_many(task, annotator, batch, spec_version)
     out.emit(commit.to_dict(), commit_line(commit, repo.refs.current_branch))
 
 

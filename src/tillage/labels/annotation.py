@@ -18,32 +18,81 @@ A task spec is a reviewable file, ``tasks/NAME.yaml``::
 
 Assignment hands an annotator queued records that still need annotations
 under the current spec and that this annotator has never been shown under
-any version; it stops at the overlap target. `Annotation.show` gives the
+any version; it stops at the overlap target, which a record's answers and its
+unanswered hand-outs share, also when many annotators ask at once. `Annotation.show` gives the
 content of the records handed out: the columns the spec version's ``fields``
 lists; without ``fields``, those its ``template`` names (``{text}``); without
 either, every column. Annotations made under an
 earlier spec version count towards it when the taxonomy map carries their
 class over unchanged. Each submission is a label event (kind ``annotator``).
+
+`next` and `submit` read the annotation index in the catalog
+(`tillage.store.annotation`), never the label set's table, so they cost the
+same with 100 or 100,000 label events. The label set stays the versioned
+truth; submissions reach it as follows:
+
+- `submit` (one annotation) records it in the index at once, durable and
+  counted, and leaves it *pending*; `submit_many` (a batch) makes one commit
+  of the label set with its answers and every pending one.
+- Pending annotations are committed, all of a label set's in one commit, by
+  `flush`, by every read of the label set through ``repo.labels`` (current
+  labels, training sets, truth, label issues, aggregation, the label model's
+  gold) and by the `submit` that brings them to `FLUSH_EVERY`. A plain
+  ``repo.read`` of the label set shows committed events only. Each pending
+  annotation is committed on the branch of the handle that submitted it
+  (``repo.at(branch)``), by a handle on that branch.
+- A resubmission of the same record by the same annotator is refused with
+  `AnnotationConflictError` (nothing is written), as is an answer for a record
+  that has all its annotations; concurrent annotators meet the same error,
+  never a lost or doubled annotation.
+
+Label sets annotated before the index existed are copied into it on first use.
 """
 
 from __future__ import annotations
 
+import json
 import string
-from collections import Counter
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
+from sqlalchemy import Connection
 
 from tillage.core.commit import Commit
 from tillage.core.names import check_name
-from tillage.errors import InputError, NoSuchTaskError
-from tillage.labels.results import AnnotationItem, AnnotationProgress, AnnotationTask
-from tillage.labels.sets import LabelSets, key_text
+from tillage.errors import (
+    InputError,
+    KeyViolationError,
+    NoSuchDatasetError,
+    NoSuchTaskError,
+    UnreadableFileError,
+)
+from tillage.labels.results import (
+    AnnotationItem,
+    AnnotationProgress,
+    AnnotationTask,
+    LabelSet,
+    Submitted,
+)
+from tillage.labels.sets import (
+    EVENT_KEY,
+    EVENT_SCHEMA,
+    LabelSets,
+    annotator_events,
+    counts_for,
+    key_text,
+)
+from tillage.labels.taxonomy import Taxonomy
+from tillage.store.annotation import AnnotationIndex, Counts, Event, Version
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -131,67 +180,113 @@ def _fields(path: Path, i: int, fields: Any, template: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(fields))
 
 
+FLUSH_EVERY = 200
+"""Pending annotations of a label set that make the `submit` bringing them there commit
+them: a bound on what is only in the catalog, paid by one submit in this many."""
+
+
+class _Raced(Exception):
+    """Another session committed some of the pending events first: take them again."""
+
+
 class Annotation:
     """The annotation tasks of one repository."""
 
     def __init__(self, labels: LabelSets) -> None:
         self.labels = labels
+        self.index = AnnotationIndex(labels.store.engine)
+        # Parsed spec and taxonomy files, and the checked fields of each spec version,
+        # by the file's identity and modification: parsing YAML would cost `next` and
+        # `submit` more than their queries.
+        self._files: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+        self._checked_fields: set[tuple[str, int, tuple[int, int, int]]] = set()
+        self._ready_versions: set[tuple[Version, tuple[int, int, int]]] = set()
+        self._labelsets: dict[str, LabelSet] = {}
+
+    def _load(self, path: Path, load: Callable[[Path], T]) -> T:
+        try:
+            st = path.stat()
+        except OSError:
+            return load(path)  # says what is wrong with the path
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._files.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cast(T, cached[1])
+        loaded = load(path)
+        self._files[path] = (stamp, loaded)
+        return loaded
 
     def spec(self, task: str) -> TaskSpec:
         """The task spec file ``tasks/TASK.yaml`` of the project (``task`` is checked)."""
-        return TaskSpec.load(self.labels.project / "tasks" / f"{check_name(task, 'task')}.yaml")
+        path = self.labels.project / "tasks" / f"{check_name(task, 'task')}.yaml"
+        return self._load(path, TaskSpec.load)
+
+    def _taxonomy(self, labelset: str | LabelSet) -> Taxonomy:
+        found = self._labelset(labelset) if isinstance(labelset, str) else labelset
+        name = check_name(found.taxonomy, "taxonomy")
+        return self._load(self.labels.project / "taxonomies" / f"{name}.yaml", Taxonomy.load)
+
+    def _counts(self, labelset: str | LabelSet) -> Counts:
+        return counts_for(self._taxonomy(labelset))
+
+    def _built(self, labelset: str) -> None:
+        """Copy the label set's annotator events into the index, the first time."""
+        if self.index.indexed(labelset):
+            return
+        try:
+            table = self.labels.repo.read(labelset)
+        except NoSuchDatasetError:
+            table = EVENT_SCHEMA.empty_table()
+        self.index.build(labelset, annotator_events(table))
+
+    def _ready(self, task: str, spec_version: int | None) -> tuple[TaskSpec, Version]:
+        """The task's spec and the index's entries for the spec version, made if need be."""
+        spec = self.spec(task)
+        sv = spec.version(spec_version)
+        wanted = Version(task, sv.version, spec.labelset, sv.overlap, sv.taxonomy_version)
+        ready = (wanted, self._files[Path(spec.source)][0])
+        if ready in self._ready_versions:
+            return spec, wanted
+        have = self.index.version(task, sv.version)
+        if have is None:
+            self._built(spec.labelset)
+            self.index.materialize(wanted, self._counts(spec.labelset))
+        elif have.overlap != wanted.overlap:
+            self.index.sync_overlap(wanted)
+        self._ready_versions.add(ready)
+        return spec, wanted
+
+    def _labelset(self, name: str) -> LabelSet:
+        """The label set ``name`` (a label set never changes what it labels, nor its taxonomy)."""
+        found = self._labelsets.get(name)
+        if found is None:
+            found = self._labelsets[name] = self.labels.get(name)
+        return found
 
     def enqueue(self, task: str, record_ids: Sequence[Any]) -> int:
         """Queue records for ``task`` (known records only); returns how many were new."""
         spec = self.spec(task)
         labelset = self.labels.get(spec.labelset)
         ids = self.labels.check_records(labelset, record_ids, None)
-        return self.labels.store.enqueue(task, spec.labelset, ids)
-
-    def _annotations(self, spec: TaskSpec) -> list[dict[str, Any]]:
-        table = self.labels.events(spec.labelset)
-        return [r for r in table.to_pylist() if r["kind"] == "annotator"]
-
-    def _counted(
-        self, spec: TaskSpec, version: SpecVersion, rows: list[dict[str, Any]]
-    ) -> Counter[str]:
-        """Annotations per record that count for ``version`` (earlier ones if they carry over)."""
-        tax = self.labels.taxonomy(self.labels.get(spec.labelset).taxonomy)
-        counts: Counter[str] = Counter()
-        for r in rows:
-            same = r["spec_version"] == version.version
-            carried = r["label"] is not None and tax.carries_cleanly(
-                r["label"], r["taxonomy_version"], version.taxonomy_version
-            )
-            if same or carried:
-                counts[r["record_id"]] += 1
-        return counts
+        self._built(spec.labelset)
+        return self.index.enqueue(task, spec.labelset, ids, self._counts(spec.labelset))
 
     def next(
         self, task: str, annotator: str, n: int = 1, spec_version: int | None = None
     ) -> list[str]:
-        """Up to ``n`` record ids for ``annotator`` to annotate now (they are assigned)."""
+        """Up to ``n`` record ids for ``annotator`` to annotate now (they are assigned).
+
+        Concurrent callers never get a record beyond its overlap between them.
+        """
         spec = self.spec(task)
-        version = spec.version(spec_version)
-        self._shown(spec, version)  # a task that cannot show its records hands none out
-        rows = self._annotations(spec)
-        counts = self._counted(spec, version, rows)
-        seen = {r for r, a, _ in self.labels.store.assignments(task) if a == annotator}
-        seen |= {r["record_id"] for r in rows if r["source"] == annotator}
-        open_assignments = Counter(
-            r for r, a, v in self.labels.store.assignments(task) if v == version.version
-        )
-        picked: list[str] = []
-        for record in self.labels.store.queue(task):
-            if len(picked) >= n:
-                break
-            if record in seen:
-                continue  # never the same record twice to one annotator, whatever the version
-            if max(counts[record], open_assignments[record]) >= version.overlap:
-                continue
-            picked.append(record)
-        self.labels.store.assign(task, annotator, version.version, picked)
-        return picked
+        number = spec.version(spec_version).version
+        # A task that cannot show its records hands none out (checked once per spec file).
+        checked = (spec.source, number, self._files[Path(spec.source)][0])
+        if checked not in self._checked_fields:
+            self._shown(spec, spec.version(number))
+            self._checked_fields.add(checked)
+        _, version = self._ready(task, number)
+        return self.index.next(version, annotator, n)
 
     def hand_out(
         self, task: str, annotator: str, n: int = 1, spec_version: int | None = None
@@ -248,9 +343,27 @@ class Annotation:
         record_id: Any,
         label: str,
         spec_version: int | None = None,
-    ) -> Commit:
-        """Record one annotation (a label event with the annotator and spec version)."""
-        return self.submit_many(task, annotator, {record_id: label}, spec_version)
+    ) -> Submitted:
+        """Record one annotation in the index; it is committed to the label set later.
+
+        Fast (no commit of the label set): see the module doc for when pending
+        annotations are committed. Raises as `submit_many` does.
+        """
+        spec, version, events, counts = self._checked(
+            task, annotator, {record_id: label}, spec_version
+        )
+        branch = self.labels.repo.branch()
+        with self.index.engine.begin() as conn:
+            self.index.submit(conn, version, annotator, events, counts, pending=True, branch=branch)
+            pending = self.index.pending_count(spec.labelset, branch, conn)
+        commit = self.flush_labelset(spec.labelset) if pending >= FLUSH_EVERY else None
+        return Submitted(
+            task=task,
+            annotator=annotator,
+            spec_version=version.spec_version,
+            records=tuple(e.record_id for e in events),
+            commit=commit.id if commit is not None else None,
+        )
 
     def submit_many(
         self,
@@ -259,68 +372,216 @@ class Annotation:
         answers: Mapping[Any, str],
         spec_version: int | None = None,
     ) -> Commit:
-        """Record several annotations by one annotator as one commit.
+        """Record several annotations by one annotator as one commit of the label set.
 
-        Each answer is checked as `submit` checks one, and one bad answer refuses
-        them all (nothing is written).
+        The commit holds the label set's pending annotations too (see the module
+        doc). Each answer is checked as `submit` checks one, and one bad answer
+        refuses them all (nothing is written).
 
         Raises:
-            InputError: no answers; a record not queued for the task, annotated by
-                this annotator already, or with all its annotations already.
+            InputError: no answers; a record not queued for the task; a class not in
+                the taxonomy version.
+            AnnotationConflictError: a record annotated by this annotator already, or
+                with all its annotations already.
         """
+        spec, version, events, _ = self._checked(task, annotator, answers, spec_version)
+        self.index.check(version, annotator, [e.record_id for e in events])
+        what = events[0].record_id if len(events) == 1 else f"{len(events)} records"
+        message = f"{annotator} annotated {what} for {task} v{version.spec_version}"
+        commit = self._commit(spec.labelset, message, (version, annotator, events))
+        assert commit is not None
+        return commit
+
+    def flush(self, task: str) -> Commit | None:
+        """Commit the pending annotations of ``task``'s label set; None if there were none."""
+        labelset = self.spec(task).labelset
+        return self.flush_labelset(labelset)
+
+    def flush_labelset(self, labelset: str) -> Commit | None:
+        """Commit the pending annotations of ``labelset`` (one commit); None if none."""
+        if not self.index.pending_count(labelset, self.labels.repo.branch()):
+            return None
+        return self._commit(labelset, None, None)
+
+    def _commit(
+        self,
+        labelset: str,
+        message: str | None,
+        batch: tuple[Version, str, list[Event]] | None,
+    ) -> Commit | None:
+        """One commit of ``labelset`` with ``batch`` (checked and indexed with the commit)
+        and every pending annotation (marked committed with it, exactly once)."""
+        counts = self._counts(labelset)
+        branch = self.labels.repo.branch()
+        for attempt in range(4):
+            # After races with other sessions committing the same pending events, a
+            # batch is committed on its own: pending ones are theirs to commit.
+            pending = self.index.pending(labelset, branch) if attempt < 3 or batch is None else []
+            new = batch[2] if batch else []
+            if not pending and not new:
+                return None
+
+            def record(conn: Connection, _commit: Commit, pending: list[Event] = pending) -> None:
+                if batch is not None:
+                    self.index.submit(conn, batch[0], batch[1], batch[2], counts, pending=False)
+                if not self.index.committed(conn, [e.event_id for e in pending]):
+                    raise _Raced
+
+            if message is None:
+                who = len({e.annotator for e in pending})
+                text = f"{len(pending)} annotation(s) by {who} annotator(s)"
+            else:
+                text = message + (f", with {len(pending)} pending" if pending else "")
+            try:
+                return self.labels.repo.ingest(
+                    labelset,
+                    _event_table([*new, *pending]),
+                    key=EVENT_KEY,
+                    message=text,
+                    branch=branch,
+                    on_commit=record,
+                )
+            except _Raced:
+                continue
+            except KeyViolationError:
+                if not pending:
+                    raise
+                continue  # another session committed some pending events before us
+        return None
+
+    def _checked(
+        self,
+        task: str,
+        annotator: str,
+        answers: Mapping[Any, str],
+        spec_version: int | None,
+    ) -> tuple[TaskSpec, Version, list[Event], Counts]:
+        """The answers as index events, after the checks that need no transaction, and
+        what counts towards which spec version."""
         if not answers:
             raise InputError(f"no annotations to submit for task {task!r}.")
         spec = self.spec(task)
-        version = spec.version(spec_version)
-        records = self.labels.check_records(self.labels.get(spec.labelset), list(answers), None)
+        wanted = spec.version(spec_version)
+        labelset = self._labelset(spec.labelset)
         labels = list(answers.values())
+        tax = self._taxonomy(labelset).version(wanted.taxonomy_version)
+        bad = sorted({str(lb) for lb in labels if lb not in tax.classes})
+        if bad:
+            raise InputError(
+                f"label(s) {', '.join(map(repr, bad))} are not classes of taxonomy "
+                f"{labelset.taxonomy!r} version {tax.version} ({', '.join(tax.classes)}); "
+                "answer with one of those."
+            )
+        records = [str(r) for r in answers]
+        queued = self.index.queued(task, records)
+        if len(queued) < len(set(records)):  # ids not as stored (7 for "7", a datetime): read them
+            records = self.labels.check_records(labelset, list(answers), None)
+            queued = self.index.queued(task, records)
         if len(set(records)) < len(records):
             raise InputError("the answers name the same record twice; give one label a record.")
-        queued = set(self.labels.store.queue(task))
         not_queued = [r for r in records if r not in queued]
         if not_queued:
             raise InputError(
                 f"record {_some(not_queued)} is not queued for task {task!r}; annotate records "
                 f"the task hands out (`tillage annotate next {task}`)."
             )
-        rows = self._annotations(spec)
-        done = {r["record_id"] for r in rows if r["source"] == annotator}
-        again = [r for r in records if r in done]
-        if again:
-            raise InputError(f"{annotator} has annotated record {_some(again)} already.")
-        counts = self._counted(spec, version, rows)
-        full = [r for r in records if counts[r] >= version.overlap]
-        if full:
-            raise InputError(
-                f"record {_some(full)} has its {version.overlap} annotation(s) already for task "
-                f"{task!r}; take another with `tillage annotate next {task}`."
+        spec, version = self._ready(task, wanted.version)  # the checks above write nothing
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        events = [
+            Event(
+                event_id=uuid.uuid4().hex,
+                record_id=r,
+                annotator=annotator,
+                label=lb,
+                taxonomy_version=version.taxonomy_version,
+                spec_version=version.spec_version,
+                created_at=now,
             )
-        what = records[0] if len(records) == 1 else f"{len(records)} records"
-        return self.labels.add(
-            spec.labelset,
-            records,
-            labels,
-            kind="annotator",
-            source=annotator,
-            taxonomy_version=version.taxonomy_version,
-            spec_version=version.version,
-            message=f"{annotator} annotated {what} for {task} v{version.version}",
-        )
+            for r, lb in zip(records, labels, strict=True)
+        ]
+        return spec, version, events, counts_for(self._taxonomy(labelset))
 
     def progress(self, task: str, spec_version: int | None = None) -> AnnotationProgress:
         """How far a task is: records queued, fully annotated, annotations made."""
-        spec = self.spec(task)
-        version = spec.version(spec_version)
-        counts = self._counted(spec, version, self._annotations(spec))
-        queued = self.labels.store.queue(task)
-        done = sum(1 for r in queued if counts[r] >= version.overlap)
+        _, version = self._ready(task, spec_version)
+        queued, done, annotations = self.index.progress(task, version.spec_version, version.overlap)
         return AnnotationProgress(
             task=task,
-            spec_version=version.version,
-            queued=len(queued),
+            spec_version=version.spec_version,
+            queued=queued,
             done=done,
-            annotations=sum(counts[r] for r in queued),
+            annotations=annotations,
         )
+
+    @staticmethod
+    def parse_answers(answers: Sequence[str]) -> list[tuple[str, str]]:
+        """``RECORD=LABEL`` texts as (record, label) pairs (the record may contain ``=``)."""
+        pairs = []
+        for text in answers:
+            record, sep, label = text.rpartition("=")
+            if not sep or not record or not label:
+                raise InputError(
+                    f"answer {text!r} is not RECORD=LABEL; write it as, e.g., --answer 7=iphone."
+                )
+            pairs.append((record, label))
+        return pairs
+
+    @staticmethod
+    def read_answers(path: Path) -> list[tuple[str, str]]:
+        """The (record, label) answers of a JSON lines file: one object a line with
+        ``record_id`` and ``label`` (blank lines are skipped).
+
+        Raises:
+            UnreadableFileError: no such file, or not text.
+            InputError: a line that is not such an object (the error says which line).
+        """
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UnreadableFileError(str(path), "no such file", "Check the path.") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise UnreadableFileError(
+                str(path), f"it is not a UTF-8 text file ({e})", "Give a JSON lines file."
+            ) from None
+        pairs = []
+        example = '{"record_id": "7", "label": "iphone"}'
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(
+                    f"{path} line {n} is not JSON ({e.msg}); write one object a line, e.g. "
+                    f"{example}. Nothing was submitted."
+                ) from None
+            record = row.get("record_id") if isinstance(row, dict) else None
+            label = row.get("label") if isinstance(row, dict) else None
+            if record is None or isinstance(record, dict | list) or not isinstance(label, str):
+                raise InputError(
+                    f"{path} line {n} needs record_id and a label (text), got {line.strip()[:80]}; "
+                    f"write one object a line, e.g. {example}. Nothing was submitted."
+                )
+            pairs.append((str(record), label))
+        return pairs
+
+
+def _event_table(events: Sequence[Event]) -> pa.Table:
+    """Index events as label events (kind ``annotator``) in the label-set schema."""
+    return pa.table(
+        {
+            EVENT_KEY: [e.event_id for e in events],
+            "record_id": [e.record_id for e in events],
+            "label": [e.label for e in events],
+            "kind": ["annotator"] * len(events),
+            "source": [e.annotator for e in events],
+            "taxonomy_version": [e.taxonomy_version for e in events],
+            "spec_version": [e.spec_version for e in events],
+            "confidence": [None] * len(events),
+            "created_at": [datetime.fromisoformat(e.created_at) for e in events],
+        },
+        schema=EVENT_SCHEMA,
+    )
 
 
 def _some(records: Sequence[str]) -> str:

@@ -191,6 +191,35 @@ class AggregatedAnnotations:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Submitted:
+    """Annotations recorded by `Annotation.submit`.
+
+    Attributes:
+        task: the task.
+        annotator: who answered.
+        spec_version: the spec version answered under.
+        records: the records annotated (ids as stored).
+        commit: the label-set commit that holds them, or None while they are pending
+            (committed by a later flush; see `tillage.labels.annotation`).
+    """
+
+    task: str
+    annotator: str
+    spec_version: int
+    records: tuple[str, ...]
+    commit: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "annotator": self.annotator,
+            "spec_version": self.spec_version,
+            "records": list(self.records),
+            "commit": self.commit,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AnnotationProgress:
     """How far an annotation task is under one spec version.
 

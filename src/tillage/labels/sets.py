@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,9 +34,12 @@ from tillage.labels.results import (
     Tally,
 )
 from tillage.labels.taxonomy import Taxonomy
+from tillage.store.annotation import AnnotationIndex, Counts, Event, Version
 from tillage.store.labels import LabelStore
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from tillage.labels.issues import LabelIssues
 
 KINDS: tuple[str, ...] = ("lf", "annotator", "model", "aggregate", "import")
@@ -102,6 +105,7 @@ class RepoLike(Protocol):
         key: str | Sequence[str] | None = None,
         message: str | None = None,
         branch: str | None = None,
+        on_commit: Callable[[Connection, Commit], None] | None = None,
     ) -> Commit: ...
 
     def read(
@@ -113,6 +117,10 @@ class RepoLike(Protocol):
     ) -> pa.Table: ...
 
     def key(self, dataset: str) -> list[str]: ...
+
+    def branch(self) -> str:
+        """The branch writes go to by default."""
+        ...
 
     def schema(self, dataset: str, ref: str | None = None) -> pa.Schema: ...
 
@@ -157,13 +165,54 @@ def events(
     )
 
 
+def counts_for(tax: Taxonomy) -> Counts:
+    """Whether an annotation counts towards a spec version: made under that version, or
+    with a class the taxonomy map carries over unchanged to the version's taxonomy."""
+
+    def counts(event: Event, version: Version) -> bool:
+        if event.spec_version == version.spec_version:
+            return True
+        if event.label is None or event.taxonomy_version > version.taxonomy_version:
+            return False  # labels are carried forward only
+        return tax.carries_cleanly(event.label, event.taxonomy_version, version.taxonomy_version)
+
+    return counts
+
+
+def annotator_events(table: pa.Table) -> list[Event]:
+    """The annotator events among label events (a label-set table), as the index holds them."""
+    kinds = table.column("kind")
+    rows = table.filter(pc.equal(kinds, "annotator")).to_pylist()
+    return [
+        Event(
+            event_id=r[EVENT_KEY],
+            record_id=r["record_id"],
+            annotator=r["source"],
+            label=r["label"],
+            taxonomy_version=int(r["taxonomy_version"]),
+            spec_version=r["spec_version"],
+            created_at=r["created_at"].isoformat(timespec="microseconds"),
+        )
+        for r in rows
+    ]
+
+
 class LabelSets:
     """Label sets of one repository (see the module doc)."""
 
-    def __init__(self, repo: RepoLike, store: LabelStore, project: Any) -> None:
+    def __init__(
+        self,
+        repo: RepoLike,
+        store: LabelStore,
+        project: Any,
+        flush: Callable[[str], object] | None = None,
+    ) -> None:
+        """``flush(name)`` commits label set ``name``'s pending annotations (see
+        `tillage.labels.annotation`); reads of the current labels call it first."""
         self.repo = repo
         self.store = store
         self.project = project
+        self.flush = flush
 
     def taxonomy(self, name: str) -> Taxonomy:
         """The taxonomy file ``taxonomies/NAME.yaml`` of the project (``name`` is checked)."""
@@ -217,12 +266,22 @@ class LabelSets:
             spec_version=spec_version,
             confidence=confidence,
         )
+        indexed: Callable[[Connection, Commit], None] | None = None
+        if kind == "annotator":  # imported annotations count for annotation tasks too
+            made = annotator_events(table)
+
+            def index(conn: Connection, _commit: Commit) -> None:
+                AnnotationIndex(self.store.engine).imported(conn, name, made, counts_for(tax))
+
+            indexed = index
+
         return self.repo.ingest(
             name,
             table,
             key=EVENT_KEY,
             message=message or f"{len(table)} label(s) from {kind} {source}",
             branch=branch,
+            on_commit=indexed,
         )
 
     def record_key(self, dataset: str) -> str:
@@ -255,8 +314,14 @@ class LabelSets:
         return list(ids.to_pylist())
 
     def events(self, name: str, ref: str | None = None) -> pa.Table:
-        """Every label event of ``name`` at ``ref`` (none yet: an empty table)."""
+        """Every label event of ``name`` at ``ref`` (none yet: an empty table).
+
+        Without ``ref``, pending annotations are committed first, so that every
+        reader of labels sees every submitted annotation.
+        """
         self.get(name)
+        if ref is None and self.flush is not None:
+            self.flush(name)
         try:
             return self.repo.read(name, ref)
         except NoSuchDatasetError:

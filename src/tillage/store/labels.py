@@ -2,15 +2,15 @@
 
 Label events themselves are rows of an ordinary dataset (versioned, diffed and
 merged like any other); these tables only say what that dataset is, and which
-records a task queues for which annotators.
+records a task queues for which annotators (`tillage.store.annotation` writes
+the queue and the assignments, with its index of annotator events).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, Integer, String, delete, func, insert, select
+from sqlalchemy import Engine, Integer, String, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tillage.store.catalog import utcnow
@@ -74,24 +74,6 @@ class LabelStore:
                 )
             )
 
-    def enqueue(self, task: str, labelset: str, record_ids: Sequence[str]) -> int:
-        """Queue records for a task; returns how many were new to the queue."""
-        with self.engine.begin() as conn:
-            have = {
-                r[0] for r in conn.execute(select(QueueRow.record_id).where(QueueRow.task == task))
-            }
-            new = [r for r in dict.fromkeys(record_ids) if r not in have]
-            if new:
-                now = utcnow()
-                conn.execute(
-                    insert(QueueRow),
-                    [
-                        {"task": task, "record_id": r, "labelset": labelset, "added_at": now}
-                        for r in new
-                    ],
-                )
-        return len(new)
-
     def queue(self, task: str) -> list[str]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -100,46 +82,3 @@ class LabelStore:
                 .order_by(QueueRow.added_at, QueueRow.record_id)
             )
             return [r[0] for r in rows]
-
-    def assignments(self, task: str) -> list[tuple[str, str, int]]:
-        """(record, annotator, spec version) of every assignment of ``task``."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    AssignmentRow.record_id, AssignmentRow.annotator, AssignmentRow.spec_version
-                ).where(AssignmentRow.task == task)
-            )
-            return [(r[0], r[1], r[2]) for r in rows]
-
-    def assign(
-        self, task: str, annotator: str, spec_version: int, record_ids: Sequence[str]
-    ) -> None:
-        now = utcnow()
-        with self.engine.begin() as conn:
-            conn.execute(
-                delete(AssignmentRow).where(
-                    AssignmentRow.task == task,
-                    AssignmentRow.annotator == annotator,
-                    AssignmentRow.record_id.in_(list(record_ids)),
-                )
-            )
-            if record_ids:
-                conn.execute(
-                    insert(AssignmentRow),
-                    [
-                        {
-                            "task": task,
-                            "record_id": r,
-                            "annotator": annotator,
-                            "spec_version": spec_version,
-                            "assigned_at": now,
-                        }
-                        for r in record_ids
-                    ],
-                )
-
-    def queued_count(self, task: str) -> int:
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(select(func.count()).where(QueueRow.task == task)).scalar() or 0
-            )
