@@ -298,3 +298,15 @@ def test_a_catalog_from_before_the_index_keeps_its_annotations_and_hand_outs(
             ann.submit("sides", "ann", "r0001", "left")
         ann.submit("sides", "cat", "r0001", "left")
         assert ann.progress("sides").done == 2
+
+
+def test_an_annotator_finds_the_records_handed_to_them_and_not_yet_answered(repo: Repo) -> None:
+    ids = [f"r{i:04d}" for i in range(40)]
+    ann = repo.annotation
+    ann.enqueue("sides", ids[:10])
+    picked = ann.next("sides", "ann", n=3)
+    ann.submit("sides", "ann", picked[1], "right")
+    # `next` never hands them to "ann" again; `unanswered` is how they come back.
+    assert picked[0] not in ann.next("sides", "ann", n=10)
+    assert ann.unanswered("sides", "ann")[:2] == [picked[0], picked[2]]
+    assert ann.unanswered("sides", "nobody") == []

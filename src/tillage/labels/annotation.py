@@ -288,6 +288,15 @@ class Annotation:
         _, version = self._ready(task, number)
         return self.index.next(version, annotator, n)
 
+    def unanswered(self, task: str, annotator: str, spec_version: int | None = None) -> list[str]:
+        """Records `next` handed to ``annotator`` that they have not answered yet.
+
+        `next` never hands a record to the same annotator twice, so an annotator whose
+        session ended between `next` and `submit` finds their records here.
+        """
+        _, version = self._ready(task, self.spec(task).version(spec_version).version)
+        return self.index.unanswered(version, annotator)
+
     def hand_out(
         self, task: str, annotator: str, n: int = 1, spec_version: int | None = None
     ) -> AnnotationTask:

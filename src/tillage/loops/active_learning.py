@@ -271,14 +271,7 @@ def answer_simulated(repo: Repo, cfg: dict[str, Any]) -> int:
     annotation = repo.annotation
     # `next` never hands a record to the same annotator twice, so the records handed to
     # it by a step killed before it answered are still its to answer: those first.
-    events = annotation.labels.events(annotation.spec(task).labelset).to_pylist()
-    answered = {r["record_id"] for r in events if r["kind"] == "annotator"}
-    queued = set(annotation.labels.store.queue(task))
-    owed = [
-        r
-        for r, who, _ in annotation.labels.store.assignments(task)
-        if who == sim.name and r in queued and r not in answered
-    ]
+    owed = annotation.unanswered(task, sim.name)
     handed = list(dict.fromkeys([*owed, *annotation.next(task, sim.name, n=cfg["batch"] * 4)]))
     if not handed:
         return 0

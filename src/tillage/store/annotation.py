@@ -382,6 +382,27 @@ class AnnotationIndex:
 
     # -- submitting -----------------------------------------------------------
 
+    def unanswered(self, version: Version, annotator: str) -> list[str]:
+        """Records handed to ``annotator`` under ``version`` that they have not answered,
+        oldest hand-out first (`next` never hands them out to the same annotator again)."""
+        answered = exists().where(
+            EventRow.labelset == version.labelset,
+            EventRow.record_id == AssignmentRow.record_id,
+            EventRow.annotator == annotator,
+        )
+        query = (
+            select(AssignmentRow.record_id)
+            .where(
+                AssignmentRow.task == version.task,
+                AssignmentRow.spec_version == version.spec_version,
+                AssignmentRow.annotator == annotator,
+                ~answered,
+            )
+            .order_by(AssignmentRow.assigned_at, AssignmentRow.record_id)
+        )
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(query)]
+
     def queued(self, task: str, record_ids: Iterable[str]) -> set[str]:
         """Which of ``record_ids`` are queued for ``task``."""
         found: set[str] = set()
