@@ -161,7 +161,7 @@ def _annotated_once(repo: tillage.Repo) -> Counter[str]:
 AL_POINTS = [
     "tillage.api.selection.Selections.apply:after:1",  # the select step queued its batch
     "tillage.api.selection.Selections.select:after:2",  # round 1 selected, nothing queued
-    "tillage.labels.sets.LabelSets.add:before:1",  # the annotation commit not yet made
+    "tillage.labels.annotation.Annotation._commit:before:1",  # the annotation commit not yet made
     "tillage.labels.annotation.Annotation.submit_many:after:2",  # inside it, committed
     "tillage.labels.sets.LabelSets.aggregate_annotations:after:1",  # after aggregate
     "tillage.api.models.Models.record:after:2",  # round 1's model recorded, not returned
