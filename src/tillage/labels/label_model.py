@@ -40,8 +40,11 @@ and says which labels it gave and why (``mode``, ``reason``):
    index): gold records are observed labels in EM, a weighted vote's
    precisions are measured on them (a Beta posterior centred on the fit's
    estimate with the fit's smoothing strength; naive Bayes over them), and
-   5-fold cross-validation on them chooses between the fit and that vote (a
-   tie goes to the vote, the simpler). Label sets pass their annotators'
+   5-fold cross-validation on them chooses between the fit, that vote, and
+   the model fitted as if there were no gold (scored on all the gold, which
+   it never saw): a little gold can then never choose something measurably
+   worse than ignoring it. Ties go to the simpler: no gold, the vote, the
+   fit. Label sets pass their annotators'
    labels as gold. ``min_precision`` (default None) is the old floor, still
    there by hand.
 
@@ -197,7 +200,8 @@ class LabelModel:
         self.dependence: FloatArray | None = None
         #: After `fit`: the largest within-class dependence not handled by weighting.
         self.residual_dependence: float | None = None
-        #: After `fit` with gold: records right out of those held out, per candidate.
+        #: After `fit` with gold: records right out of those held out, per candidate
+        #: (``"no gold"``: the model fitted without the gold, scored on all of it).
         self.cross_validation: dict[str, int] | None = None
 
     # -- fitting -----------------------------------------------------------------
@@ -309,9 +313,13 @@ class LabelModel:
         self.cross_validation = None
         by_gold = mode == "independent" and n_gold >= self.folds
         if by_gold:
-            mode, reason = self._choose_by_gold(
-                run, merged, known, fold, fitted, weights, patterns, counts
+            blind = self._without_gold(v)
+            choice, reason = self._choose_by_gold(
+                run, merged, known, fold, fitted, weights, patterns, counts, blind.predict()
             )
+            if choice == "no gold":
+                return self._adopt(blind, reason, prior)
+            mode = choice
         elif mode == "independent":
             mode, reason = _trust(
                 fitted, names, v.classes, loose, self.max_dependence, patterns, counts
@@ -353,6 +361,37 @@ class LabelModel:
             out.append(tuple(sorted(index[g] for g in group)))
         return out
 
+    def _without_gold(self, votes: Votes) -> LabelModel:
+        """The same model fitted on the same votes as if there were no gold."""
+        return LabelModel(
+            dependencies=self.dependencies,
+            min_precision=self.min_precision,
+            redundancy=self.redundancy,
+            max_dependence=self.max_dependence,
+            prior=self.prior,
+            strength=self.strength,
+            max_iter=self.max_iter,
+            folds=self.folds,
+        ).fit(votes)
+
+    def _adopt(self, blind: LabelModel, said: str, prior: FloatArray | None) -> LabelModel:
+        """Become ``blind`` (the fit without gold), keeping the gold as evidence and the CV.
+
+        The class balance stays the gold's (``prior``): it is measured, where the
+        blind model's is estimated.
+        """
+        self._fitted = blind._fitted
+        self._probabilities = blind._probabilities
+        self._vote = blind._vote
+        self._balance = blind._balance if prior is None else prior
+        self.dependence = blind.dependence
+        self.residual_dependence = blind.residual_dependence
+        self.mode = blind.mode
+        self.reason = f"{said}; so the gold is not used: without it, {blind.mode}, because " + (
+            blind.reason or ""
+        )
+        return self
+
     def _choose_by_gold(
         self,
         run: Any,
@@ -363,11 +402,19 @@ class LabelModel:
         weights: FloatArray,
         patterns: npt.NDArray[np.int32],
         counts: FloatArray,
-    ) -> tuple[Mode, str]:
-        """Fit or weighted vote: whichever is right more often on held-out gold (k folds)."""
+        blind: IntArray,
+    ) -> tuple[Literal["no gold", "vote", "independent"], str]:
+        """Which of three is right most often on the gold, the simplest on a tie.
+
+        The model without gold (``blind``: its labels, which the gold never
+        touched, scored on every gold record), the vote weighted by precisions
+        measured on gold, and the gold-anchored fit (both scored on gold held out
+        in k folds). Ignoring the gold is a candidate, so a little gold that would
+        mislead loses to it instead of being used.
+        """
         k = fitted.n_classes
         rows = np.flatnonzero(known >= 0)
-        right = {"fit": 0, "vote": 0}
+        right = {"no gold": int((blind[rows] == known[rows]).sum()), "fit": 0, "vote": 0}
         for f in range(self.folds):
             test = np.flatnonzero(fold == f)
             taught = np.flatnonzero((known >= 0) & (fold != f))
@@ -387,9 +434,13 @@ class LabelModel:
         self.cross_validation = {"records": len(rows), **right}
         said = (
             f"on {len(rows)} gold record(s) held out in {self.folds} folds the fit was right "
-            f"on {right['fit']} and the weighted vote on {right['vote']}"
+            f"on {right['fit']} and the weighted vote on {right['vote']}; the model "
+            f"without gold was right on {right['no gold']} of them"
         )
-        if right["vote"] >= right["fit"]:  # a tie: the simpler of the two
+        best = max(right.values())
+        if right["no gold"] == best:  # ties go to the simplest: no gold, the vote, the fit
+            return "no gold", said
+        if right["vote"] == best:
             return "vote", said
         return "independent", said
 
