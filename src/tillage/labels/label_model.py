@@ -43,8 +43,9 @@ and says which labels it gave and why (``mode``, ``reason``):
    5-fold cross-validation on them chooses between the fit, that vote, and
    the model fitted as if there were no gold (scored on all the gold, which
    it never saw): a little gold can then never choose something measurably
-   worse than ignoring it. Ties go to the simpler: no gold, the vote, the
-   fit. Label sets pass their annotators'
+   worse than ignoring it. The simplest (no gold, the vote, the fit) wins
+   unless beaten by more than one standard error (the one-standard-error
+   rule). Label sets pass their annotators'
    labels as gold. ``min_precision`` (default None) is the old floor, still
    there by hand.
 
@@ -185,6 +186,9 @@ class LabelModel:
         self._probabilities: FloatArray | None = None
         self._sources: tuple[tuple[int, ...], ...] = ()
         self._vote: _Vote | None = None
+        #: In ``"vote"`` mode without gold: the vote weighted by the fit's precisions
+        #: (never against what a source says), which breaks the plain vote's ties.
+        self._weigh: _Vote | None = None
         self._balance: FloatArray | None = None
         self._gold: IntArray | None = None
         #: After `fit`: ``"independent"`` (the fit), ``"constrained"`` (the fit under
@@ -327,6 +331,7 @@ class LabelModel:
         self.mode = mode
         self.reason = reason
         self._vote = None
+        self._weigh = None
         if mode == "vote" and by_gold:
             taught = np.flatnonzero(known >= 0)
             self._vote = _Vote.of(fitted, patterns, counts).with_gold(
@@ -334,8 +339,12 @@ class LabelModel:
             )
             self._probabilities = self._vote.proba(merged)
         elif mode == "vote":
+            self._weigh = _Vote.of(fitted, patterns, counts)
             self._probabilities = _vote_first(
-                merged, fitted.source_weights, fitted.probabilities[inverse]
+                merged,
+                fitted.source_weights,
+                self._weigh.proba(merged),
+                fitted.probabilities[inverse],
             )
         else:
             self._probabilities = fitted.probabilities[inverse]
@@ -383,6 +392,7 @@ class LabelModel:
         self._fitted = blind._fitted
         self._probabilities = blind._probabilities
         self._vote = blind._vote
+        self._weigh = blind._weigh
         self._balance = blind._balance if prior is None else prior
         self.dependence = blind.dependence
         self.residual_dependence = blind.residual_dependence
@@ -404,13 +414,16 @@ class LabelModel:
         counts: FloatArray,
         blind: IntArray,
     ) -> tuple[Literal["no gold", "vote", "independent"], str]:
-        """Which of three is right most often on the gold, the simplest on a tie.
+        """Which of three is right most often on the gold; the simplest unless beaten measurably.
 
         The model without gold (``blind``: its labels, which the gold never
         touched, scored on every gold record), the vote weighted by precisions
         measured on gold, and the gold-anchored fit (both scored on gold held out
         in k folds). Ignoring the gold is a candidate, so a little gold that would
-        mislead loses to it instead of being used.
+        mislead loses to it instead of being used. Simpler candidates (no gold,
+        then the vote, then the fit) win unless beaten by more than one standard
+        error of the best one's accuracy (the one-standard-error rule of
+        cross-validated model choice): on 50 records a record or two is noise.
         """
         k = fitted.n_classes
         rows = np.flatnonzero(known >= 0)
@@ -437,10 +450,13 @@ class LabelModel:
             f"on {right['fit']} and the weighted vote on {right['vote']}; the model "
             f"without gold was right on {right['no gold']} of them"
         )
+        # The one-standard-error rule: the simplest candidate within one standard error
+        # (of the best one's accuracy on this many gold records) of the best.
         best = max(right.values())
-        if right["no gold"] == best:  # ties go to the simplest: no gold, the vote, the fit
+        level = best - math.sqrt(best * (len(rows) - best) / len(rows))
+        if right["no gold"] >= level:
             return "no gold", said
-        if right["vote"] == best:
+        if right["vote"] >= level:
             return "vote", said
         return "independent", said
 
@@ -531,8 +547,10 @@ class LabelModel:
         merged = _merge(matrix, self._sources)
         if self.mode == "vote" and self._vote is not None:
             return self._vote.proba(merged)
-        if self.mode == "vote":
-            return _vote_first(merged, fitted.source_weights, fitted.posterior(merged))
+        if self.mode == "vote" and self._weigh is not None:
+            return _vote_first(
+                merged, fitted.source_weights, self._weigh.proba(merged), fitted.posterior(merged)
+            )
         return fitted.posterior(merged)
 
     def predict(self, votes: Votes | Any | None = None) -> IntArray:
@@ -853,14 +871,20 @@ class _Vote:
         return _Vote(precision, self.said, self.weights, self.prior)
 
 
-def _vote_first(merged: npt.NDArray[np.int32], weights: FloatArray, fit: FloatArray) -> FloatArray:
-    """Where one class has the most votes, the vote decides; elsewhere, the fit.
+def _vote_first(
+    merged: npt.NDArray[np.int32], weights: FloatArray, weighed: FloatArray, fit: FloatArray
+) -> FloatArray:
+    """The vote where one class leads; on a tie, the weighed votes; with no vote, the fit.
 
     The vote counts each source once (times its weight: redundant or declared
     sources share one vote) and gives each record its classes' shares of the
-    votes. Where classes tie, or nobody voted, the fit's posterior stands: there
-    the sources' silences (informative abstains) are the only evidence. A fit
-    that failed its checks may not overrule the vote, only fill what it leaves open.
+    votes. A fit that failed its checks may not overrule the vote, only fill
+    what it leaves open, and as little of its misspecification as it can: where
+    classes tie, the votes cast weighed by the fit's precisions (``weighed``,
+    `_Vote.proba`: a vote never counts against what it says, and silences
+    count for nothing, for the co-firing the fit failed to explain lives in
+    them); where nobody voted, the fit's posterior (``fit``), whose silences are
+    then the only evidence.
     """
     tally = np.zeros_like(fit)
     for s in range(merged.shape[1]):
@@ -869,7 +893,8 @@ def _vote_first(merged: npt.NDArray[np.int32], weights: FloatArray, fit: FloatAr
     top = tally.max(axis=1, keepdims=True)
     decided = ((tally >= top - 1e-9).sum(axis=1) == 1) & (top[:, 0] > 0)
     shares = tally / np.maximum(tally.sum(axis=1, keepdims=True), 1e-300)
-    return np.asarray(np.where(decided[:, None], shares, fit))
+    tied = ~decided & (top[:, 0] > 0)
+    return np.asarray(np.where(decided[:, None], shares, np.where(tied[:, None], weighed, fit)))
 
 
 def _trust(
@@ -885,7 +910,9 @@ def _trust(
 
     Two checks, both about the fit contradicting its own premises: an LF whose
     votes for a class the fit makes evidence *against* that class (its precision
-    there below the class's prior: an LF is written to be better than a guess),
+    there below the class's prior by more than the noise of its votes, a 95%
+    normal band: an LF is written to be better than a guess, but one that is no
+    better than a guess is no contradiction),
     and a pair of LFs still dependent within a class beyond ``max_dependence``
     (the fit assumes independence).
     """
@@ -895,7 +922,9 @@ def _trust(
     for s in range(len(names)):
         col = patterns[:, s]
         said[s] = np.bincount(col[col >= 0], weights=counts[col >= 0], minlength=k)
-    below = (precision < fitted.prior[None, :]) & (said > 0)
+    pi = fitted.prior[None, :]
+    noise = _Z95 * np.sqrt(pi * (1.0 - pi) / np.maximum(said, 1.0))
+    below = (precision < pi - noise) & (said > 0)
     if below.any():
         s, c = map(int, np.argwhere(below)[0])
         return "vote", (
