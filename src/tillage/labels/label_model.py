@@ -43,9 +43,8 @@ and says which labels it gave and why (``mode``, ``reason``):
    5-fold cross-validation on them chooses between the fit, that vote, and
    the model fitted as if there were no gold (scored on all the gold, which
    it never saw): a little gold can then never choose something measurably
-   worse than ignoring it. The simplest (no gold, the vote, the fit) wins
-   unless beaten by more than one standard error (the one-standard-error
-   rule). Label sets pass their annotators'
+   worse than ignoring it. Ties go to the simplest: no gold, the vote, the
+   fit. Label sets pass their annotators'
    labels as gold. ``min_precision`` (default None) is the old floor, still
    there by hand.
 
@@ -414,16 +413,17 @@ class LabelModel:
         counts: FloatArray,
         blind: IntArray,
     ) -> tuple[Literal["no gold", "vote", "independent"], str]:
-        """Which of three is right most often on the gold; the simplest unless beaten measurably.
+        """Which of three is right most often on the gold, the simplest on a tie.
 
         The model without gold (``blind``: its labels, which the gold never
         touched, scored on every gold record), the vote weighted by precisions
         measured on gold, and the gold-anchored fit (both scored on gold held out
         in k folds). Ignoring the gold is a candidate, so a little gold that would
-        mislead loses to it instead of being used. Simpler candidates (no gold,
-        then the vote, then the fit) win unless beaten by more than one standard
-        error of the best one's accuracy (the one-standard-error rule of
-        cross-validated model choice): on 50 records a record or two is noise.
+        mislead loses to it instead of being used. Ties go to the simplest: no
+        gold, then the vote, then the fit. (The one-standard-error rule, the
+        simplest within one standard error of the best, was tried on the tuning
+        suite: it kept the gold from helping there, 0.810 against 0.832 over five
+        draws of 50.)
         """
         k = fitted.n_classes
         rows = np.flatnonzero(known >= 0)
@@ -450,13 +450,10 @@ class LabelModel:
             f"on {right['fit']} and the weighted vote on {right['vote']}; the model "
             f"without gold was right on {right['no gold']} of them"
         )
-        # The one-standard-error rule: the simplest candidate within one standard error
-        # (of the best one's accuracy on this many gold records) of the best.
         best = max(right.values())
-        level = best - math.sqrt(best * (len(rows) - best) / len(rows))
-        if right["no gold"] >= level:
+        if right["no gold"] == best:  # ties go to the simplest: no gold, the vote, the fit
             return "no gold", said
-        if right["vote"] >= level:
+        if right["vote"] == best:
             return "vote", said
         return "independent", said
 
