@@ -33,7 +33,9 @@ Run from the repository root, peers first (once)::
     benchmarks/_work/labels-venv/bin/pip install -r benchmarks/requirements-labels.txt
     .venv/bin/python benchmarks/bench_label_suites.py --json benchmarks/_work/label_suites.json
 
-``--quick`` tunes ``min_precision`` alone and skips the 1M fit.
+``--quick`` tunes ``min_precision`` alone and skips the 1M fit. ``--check`` also
+reports the check suites (``lf_suites.CHECK``, in neither half: written after the
+four had been seen), each with the defaults and with the settings tuned on each half.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ from bench_label_model import (
     secs,
     timed,
 )
-from lf_suites import HALF_A, HALF_B, SUITES
+from lf_suites import CHECK, HALF_A, HALF_B, SUITES
 from tillage.errors import TillageError
 from tillage.labels.functions import Votes, apply, report
 from tillage.labels.label_model import LabelModel
@@ -202,7 +204,7 @@ class SuiteRun:
     """A suite's votes and gold, and the scores gathered for it."""
 
     def __init__(self, name: str) -> None:
-        suite = SUITES[name]
+        suite = {**SUITES, **CHECK}[name]
         self.name = name
         self.suite = suite
         table, self.gold = suite.load()
@@ -248,8 +250,13 @@ def run_suite(
     tuned: dict[str, Any],
     peers: dict[str, np.ndarray] | None,
     quick: bool,
+    also: tuple[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Every method's scores on one suite (peers' predictions already made)."""
+    """Every method's scores on one suite (peers' predictions already made).
+
+    ``tuned`` is the other half's choice; a check suite, in neither half, passes
+    half A's as ``tuned`` and ``also=("B", half B's)``.
+    """
     k, gold, matrix, votes = r.k, r.gold, r.matrix, r.votes
     r.add("majority vote (ties at random: expected)", vote_random_ties(matrix, gold, k))
     r.add("majority vote (ties abstain)", r.score(majority(matrix, k)))
@@ -271,15 +278,27 @@ def run_suite(
     )
     defaults = accepted_keywords()
     times, model_t = timed(lambda: LabelModel(**tuned["settings"]).fit(votes), repeats)
+    where = "the other half" if also is None else "half A"
     r.add(
-        f"tillage LabelModel, tuned on the other half "
-        f"({settings_text(tuned['settings'], defaults)})",
+        f"tillage LabelModel, tuned on {where} ({settings_text(tuned['settings'], defaults)})",
         r.score(model_t.predict()),
         key="tuned",
         fit=min(times),
         mode=getattr(model_t, "mode", None),
         reason=getattr(model_t, "reason", None),
     )
+    if also is not None:
+        half, settings = also
+        times, model_b = timed(lambda: LabelModel(**settings["settings"]).fit(votes), repeats)
+        r.add(
+            f"tillage LabelModel, tuned on half {half} "
+            f"({settings_text(settings['settings'], defaults)})",
+            r.score(model_b.predict()),
+            key="tuned_b",
+            fit=min(times),
+            mode=getattr(model_b, "mode", None),
+            reason=getattr(model_b, "reason", None),
+        )
     for method in PEERS:
         if peers is not None:
             r.add(PEER_NAMES[method], r.score(peers[method]))
@@ -371,8 +390,10 @@ def must_hold(s: dict[str, Any]) -> dict[str, Any]:
     )
     peers = [by[PEER_NAMES[p]]["all"] for p in PEERS if PEER_NAMES[p] in by]
     out: dict[str, Any] = {}
-    for which in ("default", "tuned"):
-        row = next(r for r in s["rows"] if r.get("key") == which)
+    for which in ("default", "tuned", "tuned_b"):
+        row = next((r for r in s["rows"] if r.get("key") == which), None)
+        if row is None:
+            continue
         out[which] = {
             "beats_vote": row["all"] > mv,
             "near_best_peer": (row["all"] >= max(peers) - 0.01) if peers else None,
@@ -410,7 +431,12 @@ def render(res: dict[str, Any]) -> str:
         add(
             f"#### {s['name']}: {s['task']} (`{s['dataset']}`, {s['records']:,} records, "
             f"{s['live']} firing LFs of {s['lfs']}; {s['classes'][0]} {s['prior'][0]:.2f}; "
-            f"any vote {s['any_vote']:.3f}; reported with settings tuned on half {s['tuned_on']})"
+            f"any vote {s['any_vote']:.3f}; "
+            + (
+                "a check suite, in neither half: tuned on each)"
+                if s["tuned_on"] == "A and B"
+                else f"reported with settings tuned on half {s['tuned_on']})"
+            )
         )
         add("")
         add(
@@ -500,12 +526,17 @@ def render(res: dict[str, Any]) -> str:
     add("| --- | --- | --- | --- | --- | --- | --- |")
     for s in res["suites"]:
         m = s["must_hold"]
-        d, t = m["default"], m["tuned"]
-        add(
-            f"| {s['name']} | {yes(d['beats_vote'])} | {yes(d['near_best_peer'])} "
-            f"| {yes(d['coverage_ok'])} "
-            f"| {yes(t['beats_vote'])} | {yes(t['near_best_peer'])} | {yes(t['coverage_ok'])} |"
-        )
+        d = m["default"]
+        for key, name in (("tuned", s["name"]), ("tuned_b", f"{s['name']}, tuned on B")):
+            if key not in m:
+                continue
+            t = m[key]
+            add(
+                f"| {name} | {yes(d['beats_vote'])} | {yes(d['near_best_peer'])} "
+                f"| {yes(d['coverage_ok'])} "
+                f"| {yes(t['beats_vote'])} | {yes(t['near_best_peer'])} "
+                f"| {yes(t['coverage_ok'])} |"
+            )
     add("")
     return "\n".join(lines)
 
@@ -516,13 +547,19 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="tune min_precision alone, no 1M fit, 1 repeat"
     )
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="also report the check suites (lf_suites.CHECK), tuned on each half",
+    )
     ap.add_argument("--peers-python", default=None, help="a Python with snorkel and crowd-kit")
     ap.add_argument("--json", default=None, help="also write the numbers here")
     args = ap.parse_args(argv)
     grid = QUICK_GRID if args.quick else GRID
 
     runs: dict[str, SuiteRun] = {}
-    for name in (*HALF_A, *HALF_B):
+    checks = tuple(CHECK) if args.check else ()
+    for name in (*HALF_A, *HALF_B, *checks):
         log(f"{name}: loading and applying the labeling functions")
         runs[name] = SuiteRun(name)
         if runs[name].k != 2:
@@ -568,6 +605,14 @@ def main(argv: list[str] | None = None) -> int:
             s["tuned_on"] = other
             s["must_hold"] = must_hold(s)
             suites.append(s)
+    for name in checks:
+        log(f"{name}: every method, settings tuned on each half (a check suite)")
+        s = run_suite(
+            runs[name], tuning["A"], peer_preds.get(name), args.quick, also=("B", tuning["B"])
+        )
+        s["tuned_on"] = "A and B"
+        s["must_hold"] = must_hold(s)
+        suites.append(s)
 
     log("fit time at scale")
     scale_run = runs[SCALE_SUITE]

@@ -178,8 +178,9 @@ def test_a_fit_that_turns_an_lf_against_its_votes_falls_back_to_the_vote() -> No
 
 
 def test_gold_chooses_by_cross_validation_and_nears_the_best_possible() -> None:
-    """50 gold labels on votes drawn from the tuning suite's per-class rates: within
-    4 points of the Bayes-optimal accuracy (the true rates), itself 0.90 there."""
+    """50 gold labels on votes drawn from the tuning suite's per-class rates: on average
+    over five draws within 4 points of the Bayes-optimal accuracy (the true rates),
+    itself 0.90 there, and on no draw much worse than the model without gold."""
     b = bench()
     votes, gold = b.tweet_votes()
     matrix, y = b.sampled_votes(votes, gold, 8614, 12, seed=3)
@@ -190,13 +191,19 @@ def test_gold_chooses_by_cross_validation_and_nears_the_best_possible() -> None:
     fires = (matrix >= 0).astype(np.float64)
     score = fires @ np.log(rates.T) + (1 - fires) @ np.log(1 - rates.T)
     bayes = float(((score + np.log(np.bincount(gold) / len(gold))).argmax(axis=1) == y).mean())
-    picked = np.random.default_rng(10).choice(len(y), 50, replace=False)
-    known = {int(i): int(y[i]) for i in picked}
-    model = LabelModel().fit(matrix, classes=["android", "iphone"], gold=known)
-    assert model.cross_validation is not None and model.cross_validation["records"] == 50
-    assert "held out in 5 folds" in (model.reason or "")
-    rest = np.setdiff1d(np.arange(len(y)), picked)
-    assert (model.predict()[rest] == y[rest]).mean() >= bayes - 0.04, bayes
+    blind = LabelModel().fit(matrix, classes=["android", "iphone"]).predict()
+    accuracies = []
+    for draw in range(10, 15):
+        picked = np.random.default_rng(draw).choice(len(y), 50, replace=False)
+        known = {int(i): int(y[i]) for i in picked}
+        model = LabelModel().fit(matrix, classes=["android", "iphone"], gold=known)
+        assert model.cross_validation is not None and model.cross_validation["records"] == 50
+        assert "held out in 5 folds" in (model.reason or "")
+        rest = np.setdiff1d(np.arange(len(y)), picked)
+        accuracies.append((model.predict()[rest] == y[rest]).mean())
+        # Never worse than ignoring the gold by more than the choice's noise on 50 records.
+        assert accuracies[-1] >= (blind[rest] == y[rest]).mean() - 0.03, model.cross_validation
+    assert np.mean(accuracies) >= bayes - 0.04, (bayes, accuracies)
     evidence = model.gold_evidence
     assert evidence["lf0"][0] == int((matrix[picked, 0] >= 0).sum())
     entry = model.to_dict()["lfs"][0]
@@ -224,3 +231,49 @@ def test_wilson_interval() -> None:
     assert 0.59 < lo < 0.6 and 0.98 < hi < 0.99  # the textbook 0.596..0.982
     lo, hi = wilson(10, 10)  # type: ignore[misc]
     assert hi == pytest.approx(1.0) and 0.72 < lo < 0.73
+
+
+def nuisance_votes(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Twelve weak LFs, half of them also fired together by a nuisance unrelated to the class.
+
+    The fit explains the co-firing by the class, so anchoring it on a little gold
+    can make it worse than the vote that ignores the gold (the loans suite's case).
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.choice(2, size=n, p=[0.55, 0.45])
+    nuisance = rng.random(n) < 0.4
+    cols = []
+    for j in range(12):
+        base = np.where(y == j % 2, 0.22, 0.15)
+        fire = np.where(nuisance & (j < 6), base + 0.35, base)
+        cols.append(np.where(rng.random(n) < fire, j % 2, -1))
+    return np.stack(cols, axis=1).astype(np.int32), y
+
+
+def test_gold_never_chooses_worse_than_ignoring_it() -> None:
+    """The model without gold is a candidate of the cross-validation on the gold: here the
+    gold-anchored fit is right on fewer held-out gold records than it, and worse on the rest."""
+    matrix, y = nuisance_votes(6000, seed=0)
+    blind = LabelModel().fit(matrix, classes=["a", "b"])
+    picked = np.random.default_rng(100).choice(len(y), 50, replace=False)
+    rest = np.setdiff1d(np.arange(len(y)), picked)
+    model = LabelModel().fit(matrix, classes=["a", "b"], gold={int(i): int(y[i]) for i in picked})
+    cv = model.cross_validation
+    assert cv is not None and set(cv) == {"records", "no gold", "fit", "vote"}
+    assert cv["no gold"] >= max(cv["fit"], cv["vote"])
+    assert np.array_equal(model.predict(), blind.predict())
+    assert (model.predict()[rest] == y[rest]).mean() == (blind.predict()[rest] == y[rest]).mean()
+    assert model.mode == blind.mode and "the gold is not used" in (model.reason or "")
+    assert model.to_dict()["gold"] == 50 and model.gold_evidence["lf0"][0] > 0
+
+
+def test_an_lf_no_better_than_a_guess_does_not_make_the_fit_untrusted() -> None:
+    """Conditionally independent votes drawn from the tuning suite's per-class rates: one
+    LF's precision equals the class prior within the noise of its votes, which is no
+    contradiction of the fit; the fit is trusted and beats the vote."""
+    b = bench()
+    votes, gold = b.tweet_votes()
+    matrix, y = b.sampled_votes(votes, gold, 8614, 12, seed=3)
+    model = LabelModel().fit(matrix, classes=["android", "iphone"])
+    assert model.mode == "independent", model.reason
+    assert (model.predict() == y).mean() > majority_accuracy(matrix, y, 2) + 0.05

@@ -35,6 +35,17 @@ def test_the_halves_split_the_suites(lf_suites: ModuleType) -> None:
     assert len({s.dataset.split("::")[0] for s in lf_suites.SUITES.values()}) >= 3
 
 
+def test_the_check_suites_are_in_neither_half(lf_suites: ModuleType) -> None:
+    assert set(lf_suites.CHECK) == {"email"}
+    assert not set(lf_suites.CHECK) & set(lf_suites.SUITES)
+    suite = lf_suites.CHECK["email"]
+    table, gold = suite.load()
+    assert "spam" not in table.column_names
+    assert table.num_rows == len(gold) and set(np.unique(gold)) == {0, 1}
+    votes = apply(suite.lfs, table, classes=suite.classes)
+    assert votes.errors == () and (votes.matrix >= 0).any(axis=0).all()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["flights", "loans", "spam", "tweets"])
 def test_suite_loads_and_every_function_fires(lf_suites: ModuleType, name: str) -> None:

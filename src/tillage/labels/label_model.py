@@ -30,6 +30,12 @@ and says which labels it gave and why (``mode``, ``reason``):
    (each source once, redundant ones sharing) decides every record where one
    class has the most votes, and the fit only labels the records where the
    vote ties or is empty, where the LFs' silences are the only evidence.
+   (Ties by the votes weighed by the fit's precisions, silences ignored, were
+   tried: 0.796 against 0.793 on the tuning suite, but 0.798 against 0.804 on
+   the held-out tweets and 0.889 against 0.926 on votes sampled from them,
+   where the fit is right and only distrusted for an LF worse than a guess.)
+   An LF no better than a guess (precision within a 95% band of
+   the prior, for its number of votes) is no contradiction.
 4. **The class balance does not follow the most confident LFs.** With gold it
    is the gold's (Laplace-smoothed counts). Without, it is learned by EM when
    the fit is trusted (consistent under conditional independence, checked on
@@ -40,8 +46,11 @@ and says which labels it gave and why (``mode``, ``reason``):
    index): gold records are observed labels in EM, a weighted vote's
    precisions are measured on them (a Beta posterior centred on the fit's
    estimate with the fit's smoothing strength; naive Bayes over them), and
-   5-fold cross-validation on them chooses between the fit and that vote (a
-   tie goes to the vote, the simpler). Label sets pass their annotators'
+   5-fold cross-validation on them chooses between the fit, that vote, and
+   the model fitted as if there were no gold (scored on all the gold, which
+   it never saw): a little gold can then never choose something measurably
+   worse than ignoring it. Ties go to the simplest: no gold, the vote, the
+   fit. Label sets pass their annotators'
    labels as gold. ``min_precision`` (default None) is the old floor, still
    there by hand.
 
@@ -102,6 +111,10 @@ _EXCLUSIVE_EXPECTED: Final = -math.log(0.01)
 _Z95: Final = 1.959963984540054
 
 Mode = Literal["independent", "constrained", "vote"]
+#: What the model does when its fit is not trusted, as `LabelModel.reason` says it.
+_FALLBACK: Final = (
+    "the vote decides, the fit only labels the records where the vote ties or is empty"
+)
 
 
 class LabelModel:
@@ -197,7 +210,8 @@ class LabelModel:
         self.dependence: FloatArray | None = None
         #: After `fit`: the largest within-class dependence not handled by weighting.
         self.residual_dependence: float | None = None
-        #: After `fit` with gold: records right out of those held out, per candidate.
+        #: After `fit` with gold: records right out of those held out, per candidate
+        #: (``"no gold"``: the model fitted without the gold, scored on all of it).
         self.cross_validation: dict[str, int] | None = None
 
     # -- fitting -----------------------------------------------------------------
@@ -309,9 +323,13 @@ class LabelModel:
         self.cross_validation = None
         by_gold = mode == "independent" and n_gold >= self.folds
         if by_gold:
-            mode, reason = self._choose_by_gold(
-                run, merged, known, fold, fitted, weights, patterns, counts
+            blind = self._without_gold(v)
+            choice, reason = self._choose_by_gold(
+                run, merged, known, fold, fitted, weights, patterns, counts, blind.predict()
             )
+            if choice == "no gold":
+                return self._adopt(blind, reason, prior)
+            mode = choice
         elif mode == "independent":
             mode, reason = _trust(
                 fitted, names, v.classes, loose, self.max_dependence, patterns, counts
@@ -353,6 +371,37 @@ class LabelModel:
             out.append(tuple(sorted(index[g] for g in group)))
         return out
 
+    def _without_gold(self, votes: Votes) -> LabelModel:
+        """The same model fitted on the same votes as if there were no gold."""
+        return LabelModel(
+            dependencies=self.dependencies,
+            min_precision=self.min_precision,
+            redundancy=self.redundancy,
+            max_dependence=self.max_dependence,
+            prior=self.prior,
+            strength=self.strength,
+            max_iter=self.max_iter,
+            folds=self.folds,
+        ).fit(votes)
+
+    def _adopt(self, blind: LabelModel, said: str, prior: FloatArray | None) -> LabelModel:
+        """Become ``blind`` (the fit without gold), keeping the gold as evidence and the CV.
+
+        The class balance stays the gold's (``prior``): it is measured, where the
+        blind model's is estimated.
+        """
+        self._fitted = blind._fitted
+        self._probabilities = blind._probabilities
+        self._vote = blind._vote
+        self._balance = blind._balance if prior is None else prior
+        self.dependence = blind.dependence
+        self.residual_dependence = blind.residual_dependence
+        self.mode = blind.mode
+        self.reason = f"{said}; so the gold is not used: without it, {blind.mode}, because " + (
+            blind.reason or ""
+        )
+        return self
+
     def _choose_by_gold(
         self,
         run: Any,
@@ -363,11 +412,23 @@ class LabelModel:
         weights: FloatArray,
         patterns: npt.NDArray[np.int32],
         counts: FloatArray,
-    ) -> tuple[Mode, str]:
-        """Fit or weighted vote: whichever is right more often on held-out gold (k folds)."""
+        blind: IntArray,
+    ) -> tuple[Literal["no gold", "vote", "independent"], str]:
+        """Which of three is right most often on the gold, the simplest on a tie.
+
+        The model without gold (``blind``: its labels, which the gold never
+        touched, scored on every gold record), the vote weighted by precisions
+        measured on gold, and the gold-anchored fit (both scored on gold held out
+        in k folds). Ignoring the gold is a candidate, so a little gold that would
+        mislead loses to it instead of being used. Ties go to the simplest: no
+        gold, then the vote, then the fit. (The one-standard-error rule, the
+        simplest within one standard error of the best, was tried on the tuning
+        suite: it kept the gold from helping there, 0.810 against 0.832 over five
+        draws of 50.)
+        """
         k = fitted.n_classes
         rows = np.flatnonzero(known >= 0)
-        right = {"fit": 0, "vote": 0}
+        right = {"no gold": int((blind[rows] == known[rows]).sum()), "fit": 0, "vote": 0}
         for f in range(self.folds):
             test = np.flatnonzero(fold == f)
             taught = np.flatnonzero((known >= 0) & (fold != f))
@@ -387,9 +448,13 @@ class LabelModel:
         self.cross_validation = {"records": len(rows), **right}
         said = (
             f"on {len(rows)} gold record(s) held out in {self.folds} folds the fit was right "
-            f"on {right['fit']} and the weighted vote on {right['vote']}"
+            f"on {right['fit']} and the weighted vote on {right['vote']}; the model "
+            f"without gold was right on {right['no gold']} of them"
         )
-        if right["vote"] >= right["fit"]:  # a tie: the simpler of the two
+        best = max(right.values())
+        if right["no gold"] == best:  # ties go to the simplest: no gold, the vote, the fit
+            return "no gold", said
+        if right["vote"] == best:
             return "vote", said
         return "independent", said
 
@@ -834,7 +899,9 @@ def _trust(
 
     Two checks, both about the fit contradicting its own premises: an LF whose
     votes for a class the fit makes evidence *against* that class (its precision
-    there below the class's prior: an LF is written to be better than a guess),
+    there below the class's prior by more than the noise of its votes, a 95%
+    normal band: an LF is written to be better than a guess, but one that is no
+    better than a guess is no contradiction),
     and a pair of LFs still dependent within a class beyond ``max_dependence``
     (the fit assumes independence).
     """
@@ -844,22 +911,22 @@ def _trust(
     for s in range(len(names)):
         col = patterns[:, s]
         said[s] = np.bincount(col[col >= 0], weights=counts[col >= 0], minlength=k)
-    below = (precision < fitted.prior[None, :]) & (said > 0)
+    pi = fitted.prior[None, :]
+    noise = _Z95 * np.sqrt(pi * (1.0 - pi) / np.maximum(said, 1.0))
+    below = (precision < pi - noise) & (said > 0)
     if below.any():
         s, c = map(int, np.argwhere(below)[0])
         return "vote", (
             f"the fit makes {names[s]}'s votes for {plain_value(classes[c])!r} evidence against it "
             f"(precision {precision[s, c]:.2f} below the class's prior "
-            f"{fitted.prior[c]:.2f}), so the fit is not trusted: the vote decides, the fit "
-            "only labels the records where the vote ties or is empty"
+            f"{fitted.prior[c]:.2f}), so the fit is not trusted: {_FALLBACK}"
         )
     if loose.size and loose.max() > max_dependence:
         a, b = map(int, np.unravel_index(int(np.argmax(loose)), loose.shape))
         return "vote", (
             f"{names[a]} and {names[b]} depend on each other within a class "
             f"({loose[a, b]:.2f} > {max_dependence}) beyond what weighting handles, so the "
-            "fit is not trusted: the vote decides, the fit only labels the records where "
-            "the vote ties or is empty"
+            f"fit is not trusted: {_FALLBACK}"
         )
     return "independent", (
         "the fit passed its checks: no LF's votes turned against it, no dependence left between LFs"
