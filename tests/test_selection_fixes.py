@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,3 +65,61 @@ def test_an_action_stopped_by_any_exception_leaves_no_branch(
     assert f"selection/{sel.id}" not in repo.refs.branches()
     assert snapshot(repo) == before
     assert repo.selection.actions(sel.id) == []
+
+
+# Re-predicting a model version upserts its rows into ``NAME-predictions``. Lance's
+# merge through the key index held every candidate row in a hash table that may not
+# spill, and failed past its memory pool (300 MB: about two million stored rows). Here
+# the index starts at 10,000 rows and the pool is 5 MB, so 100,000 rows show it.
+REPREDICT = """
+import sys
+import numpy as np
+import pyarrow as pa
+import tillage
+import tillage.store.tables as tables
+
+tables._INDEX_EVERY_ROWS = int(sys.argv[4])
+path, n, versions = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+repo = tillage.init(path)
+repo.ingest("pool", pa.table({"id": np.arange(n), "x": np.zeros(n)}), key="id")
+p = np.random.default_rng(0).random(n)
+proba = np.stack([p, 1 - p], axis=1)
+for _ in range(versions):
+    repo.models.record("clf", "pool", features=["x"])
+    repo.models.record_predictions("clf", "pool", list(range(n)), proba, ["a", "b"])
+assert repo.read("clf-predictions").num_rows == n * versions
+repo.models.record_predictions("clf", "pool", list(range(n)), proba[:, ::-1], ["a", "b"])
+got = repo.models.predictions("clf", "pool")
+order = np.array(got.keys, dtype=np.int64)
+np.testing.assert_allclose(got.proba[:, 0], 1 - p[order], atol=1e-6)
+assert repo.read("clf-predictions").num_rows == n * versions
+earlier = repo.models.predictions("clf", "pool", version=versions - 1)
+np.testing.assert_allclose(earlier.proba[:, 0], p[order], atol=1e-6)
+# A delete of many keys goes through the same keyed merge.
+first = pa.table({"dataset": ["pool"] * n, "record_id": [str(i) for i in range(n)]})
+first = first.append_column("model_version", pa.array([1] * n, pa.int64()))
+repo.ingest("clf-predictions", first, mode="delete")
+assert repo.read("clf-predictions").num_rows == n * (versions - 1)
+print("ok")
+"""
+
+
+def _repredict(path: Path, n: int, versions: int, index_every: int, pool: int | None) -> None:
+    env = dict(os.environ)
+    if pool is not None:
+        env["LANCE_MEM_POOL_SIZE"] = str(pool)
+    args = [str(path), str(n), str(versions), str(index_every)]
+    done = subprocess.run(
+        [sys.executable, "-c", REPREDICT, *args], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_repredicting_a_version_fits_lances_memory_pool(tmp_path: Path) -> None:
+    _repredict(tmp_path / "proj", 50_000, 2, 10_000, 5_000_000)
+
+
+@pytest.mark.slow
+def test_repredicting_a_version_over_two_million_stored_rows(tmp_path: Path) -> None:
+    """The failure as it was met: four versions of 500,000 predictions, Lance's defaults."""
+    _repredict(tmp_path / "proj", 500_000, 4, 1 << 20, None)
