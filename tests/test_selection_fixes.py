@@ -5,16 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import tillage
 from test_repo import snapshot
 from tillage import Repo
+from tillage.core import kinds
+from tillage.core.kinds import SAMPLE_ROWS, ColumnKind, column_kind, value_facts
 
 
 @pytest.fixture
@@ -123,3 +128,63 @@ def test_repredicting_a_version_fits_lances_memory_pool(tmp_path: Path) -> None:
 def test_repredicting_a_version_over_two_million_stored_rows(tmp_path: Path) -> None:
     """The failure as it was met: four versions of 500,000 predictions, Lance's defaults."""
     _repredict(tmp_path / "proj", 500_000, 4, 1 << 20, None)
+
+
+def _kinds(table: pa.Table) -> dict[str, tuple[ColumnKind, ...]]:
+    """Each column's kind as the featurizer, slices and the fidelity gate ask for it."""
+    out = {}
+    for name in table.column_names:
+        col = table.column(name)
+        facts = value_facts(col)
+        out[name] = (
+            column_kind(name, col.type, facts, dataset="flights"),
+            column_kind(name, col.type, facts, max_categories=20, times=False),
+            column_kind(name, col.type, facts, times=False),
+        )
+    return out
+
+
+def test_kinds_from_a_sample_are_the_kinds_from_every_value(
+    nycflights_table: pa.Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_text = nycflights_table.append_column(
+        "time_text", pc.strftime(nycflights_table.column("time_hour"), "%Y-%m-%dT%H:%M:%SZ")
+    )
+    assert as_text.num_rows > 2 * SAMPLE_ROWS
+    sampled = _kinds(as_text)
+    monkeypatch.setattr(kinds, "SAMPLE_ROWS", as_text.num_rows)
+    assert sampled == _kinds(as_text)
+    assert sampled["rownames"][0] is ColumnKind.IDENTIFIER
+    assert sampled["tailnum"][0] is ColumnKind.IDENTIFIER
+    assert sampled["carrier"][0] is ColumnKind.CATEGORICAL
+    assert sampled["time_text"][0] is ColumnKind.TIME
+
+
+def test_the_distinct_count_of_a_sample_is_extrapolated() -> None:
+    rng = np.random.default_rng(3)
+    n = 4 * SAMPLE_ROWS
+    for distinct in (7, 5_000, 60_000, n):
+        column = pa.chunked_array([rng.permutation(np.arange(n) % distinct)])
+        facts = value_facts(column)
+        assert facts.valid == n and (facts.low, facts.high) == (0, distinct - 1)
+        assert facts.distinct == pytest.approx(distinct, rel=0.02)
+
+
+@pytest.mark.slow
+def test_the_cost_of_kinds_is_bounded_by_the_sample() -> None:
+    """Eight times the rows cost about the same (counting every value cost 13 times)."""
+    rng = np.random.default_rng(0)
+    vocab = pa.array([f"w{i}" for i in range(3000)])
+    n = 8 * SAMPLE_ROWS
+    words = [vocab.take(pa.array(rng.zipf(1.5, n) % 3000)) for _ in range(8)]
+    text = pc.binary_join_element_wise(*words, " ")
+
+    def seconds(values: pa.Array) -> float:
+        took = []
+        for _ in range(3):
+            start = time.perf_counter()
+            assert column_kind("text", values.type, value_facts(values)) is ColumnKind.TEXT
+            took.append(time.perf_counter() - start)
+        return min(took)
+
+    assert seconds(text) < 4 * seconds(text.slice(0, SAMPLE_ROWS))
