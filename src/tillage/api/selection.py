@@ -36,7 +36,6 @@ from tillage.errors import (
     NoSuchDatasetError,
     NoSuchModelError,
     NoSuchSelectionError,
-    TillageError,
 )
 
 if TYPE_CHECKING:
@@ -1274,16 +1273,18 @@ class Selections(Namespace):
     @contextlib.contextmanager
     def _branch_for(self, selection: Selection, branch: str | None) -> Iterator[str]:
         """``branch``, else ``selection/ID``, made off the current branch if new; a new one
-        is deleted again when the action fails, so a failed action leaves no branch."""
+        is deleted again when the action stops, by any exception (a user's transform, an
+        interrupt), before committing to it, so a failed action leaves no branch."""
         target = branch or f"selection/{selection.id}"
         created = target not in self._repo.refs.branches()
-        if created:
-            self._repo.refs.create_branch(target)
+        head = self._repo.refs.create_branch(target) if created else None
         try:
             yield target
-        except TillageError:
-            if created:
-                self._repo.refs.delete_branch(target)
+        except BaseException:
+            # The original exception is what the caller must see, not a failed cleanup.
+            if created and self._repo.refs.branches().get(target, head) == head:
+                with contextlib.suppress(Exception):
+                    self._repo.refs.delete_branch(target)
             raise
 
     def list(self, dataset: str | None = None) -> list[Selection]:

@@ -5,8 +5,8 @@ label-issue model (how a feature is encoded) all ask the same question of a
 column: are its values measurements, categories, identifiers, times or free
 text? `column_kind` answers it from the column's Arrow type and a few facts
 about its values (`ValueFacts`): a profile's sketches give them for a version
-(`ColumnProfile.value_facts`), `value_facts` computes them exactly for a small
-Arrow column. The thresholds are the named constants below.
+(`ColumnProfile.value_facts`), `value_facts` computes them for an Arrow column,
+exactly up to `SAMPLE_ROWS` values. The thresholds are the named constants below.
 
 Kind         what the values are                         what follows
 ============ =========================================== ===============================
@@ -64,6 +64,12 @@ MAX_NUMERIC_CATEGORIES = 20
 TEXT_MIN_WORDS = 3.0
 #: Values of a string column checked for being ISO dates or times, at most.
 ISO_PROBE = 100
+#: `value_facts` counts values exactly up to this many; a longer column's distinct
+#: count, top share and words come from a seeded uniform sample of this many values
+#: (its count and extremes stay exact). Counting every value of a million made kinds
+#: cost seconds, and a sample this size decides the same kinds on the project's data
+#: (NYC flights' 336,776 rows, `tests/test_selection_fixes.py`).
+SAMPLE_ROWS = 1 << 17
 #: Date parts recognised by name: the bounds their values must fit, and whether those
 #: bounds become a schema's range (not for years, which go on).
 DATE_PARTS: dict[str, tuple[int, int, bool]] = {
@@ -258,8 +264,16 @@ def is_time_text(values: Iterable[Any]) -> bool:
 
 
 def value_facts(values: pa.Array | pa.ChunkedArray) -> ValueFacts:
-    """Exact `ValueFacts` of an Arrow column (it reads every value: for feature tables,
-    not for whole datasets, which have profiles)."""
+    """`ValueFacts` of an Arrow column, for feature tables (whole datasets have profiles).
+
+    Exact up to `SAMPLE_ROWS` present values. Beyond, the count of values and the
+    smallest and largest stay exact, and the rest comes from a uniform sample of
+    `SAMPLE_ROWS` values drawn with a fixed seed (the same column gives the same
+    facts): the top share and mean words are the sample's, the distinct count is
+    extrapolated from the sample's (`_distinct_from_sample`), which is exact for
+    columns whose values are equally frequent, unique or few, and low for skewed
+    ones; a kind can only change where a column lies near a threshold.
+    """
     import pyarrow.compute as pc
 
     if isinstance(values, pa.Array):
@@ -283,7 +297,8 @@ def value_facts(values: pa.Array | pa.ChunkedArray) -> ValueFacts:
         return ValueFacts(valid=n)  # nothing `column_kind` reads beyond the count
     if n == 0:
         return ValueFacts(valid=0)
-    counts = pc.value_counts(present)
+    sample = present if n <= SAMPLE_ROWS else present.take(_sample_rows(n, SAMPLE_ROWS))
+    counts = pc.value_counts(sample)
     tally = counts.field("counts")
     order = pc.sort_indices(tally, sort_keys=[("", "descending")])
     top = counts.take(order[:ISO_PROBE]).field("values").to_pylist()
@@ -294,13 +309,41 @@ def value_facts(values: pa.Array | pa.ChunkedArray) -> ValueFacts:
         low, high = extremes["min"].as_py(), extremes["max"].as_py()
     words = None
     if textual:
-        words = pc.mean(pc.list_value_length(pc.utf8_split_whitespace(present))).as_py()
+        words = pc.mean(pc.list_value_length(pc.utf8_split_whitespace(sample))).as_py()
+    distinct = (
+        len(counts) if n <= SAMPLE_ROWS else _distinct_from_sample(len(counts), len(sample), n)
+    )
     return ValueFacts(
         valid=n,
-        distinct=len(counts),
-        top_share=pc.max(tally).as_py() / n,
+        distinct=distinct,
+        top_share=pc.max(tally).as_py() / len(sample),
         low=low,
         high=high,
         time_text=textual and is_time_text([low, high, *top]),
         mean_words=words,
     )
+
+
+def _sample_rows(n: int, size: int) -> pa.Array:
+    """``size`` distinct row numbers below ``n``, in order, the same for the same ``n``."""
+    import numpy as np
+
+    return pa.array(np.sort(np.random.default_rng(0).choice(n, size, replace=False)))
+
+
+def _distinct_from_sample(seen: int, size: int, n: int) -> float:
+    """The distinct values among ``n`` when a uniform sample of ``size`` of them shows
+    ``seen``: the ``d`` whose values, equally frequent (``n / d`` rows each), a sample
+    would show as many of, ``d * (1 - (1 - size / n) ** (n / d)) = seen`` (solved by
+    bisection; it rises with ``d``). A sample of distinct values gives ``n``."""
+    if seen >= size:
+        return float(n)
+    missed = 1.0 - size / n
+    lo, hi = float(seen), float(n)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if mid * (1.0 - missed ** (n / mid)) < seen:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2

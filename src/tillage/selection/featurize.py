@@ -6,7 +6,9 @@ repository caches its output under the dataset version and that fingerprint
 vectors must never share a fingerprint.
 
 `DefaultFeaturizer` decides each column's kind once, with
-`tillage.core.kinds.column_kind` on the column's exact values, and encodes:
+`tillage.core.kinds.column_kind` on the facts of the column's values
+(`tillage.core.kinds.value_facts`: exact up to ``SAMPLE_ROWS`` values, from a
+seeded sample beyond), and encodes:
 
 ========== ==================================================================
 numeric    standard-scaled (mean 0, sd 1 over the present values); missing
@@ -59,7 +61,9 @@ class DefaultFeaturizer:
         seed: the SVD's random seed.
     """
 
-    VERSION = 1  # raise when the encoding changes, so cached vectors are not reused
+    # Raise when the encoding changes, so cached vectors are not reused (2: kinds of
+    # long columns from a sample).
+    VERSION = 2
 
     def __init__(self, *, max_categories: int = 20, text_dimensions: int = 32, seed: int = 0):
         if max_categories < 1 or text_dimensions < 1:

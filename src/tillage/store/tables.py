@@ -21,6 +21,15 @@ segment for just those rows (Lance's ``optimize_indices`` with no merge): each
 row is indexed once, the scan of unindexed rows stays bounded, and segments
 grow by one per ``_INDEX_EVERY_ROWS`` rows. Tables smaller than that have no
 index at all: scanning their keys is cheap.
+
+Upserts and deletes are Lance merges by key, and they do not use that index
+(``use_index(False)``): through it, Lance gathered the candidate rows into a hash
+table that may not spill, and a merge failed past Lance's memory pool (300 MB),
+for instance re-predicting a model version once two million predictions were
+stored. Without it the join streams the table's keys within the pool; it costs
+no more on the sizes measured (10 rows into 2,000,000: 0.10 s against 0.15 s
+through the index; 1,000,000 into 4,000,000: 2.6 s, where 500,000 into
+2,000,000 through the index failed).
 """
 
 from __future__ import annotations
@@ -432,6 +441,7 @@ class Tables:
     def upsert(self, dataset: str, target: Target, table: pa.Table, key: list[str]) -> WriteResult:
         stats = (
             target.handle.merge_insert(key)
+            .use_index(False)  # see the module docstring
             .when_matched_update_all()
             .when_not_matched_insert_all()
             .execute(table)
@@ -455,7 +465,7 @@ class Tables:
         if keys.num_rows:
             # Each target row may match one source row only: one row per key.
             unique = keys.select(key).group_by(key, use_threads=False).aggregate([])
-            target.handle.merge_insert(key).when_matched_delete().execute(unique)
+            target.handle.merge_insert(key).use_index(False).when_matched_delete().execute(unique)
         res = self._result(dataset, target.branch)
         return WriteResult(target.branch, res.version, res.num_rows, deleted=before - res.num_rows)
 
