@@ -232,10 +232,9 @@ def _select_round(round_: int, cfg: dict[str, Any]) -> dict[str, Any]:
     seed = cfg["seed"] + round_
     # A round that failed or was killed after it selected (its result not stored) made
     # its selection already, as this run's job: queue that one, never a second batch.
-    job = f"job:{context().run_id}"
-    made = [s for s in repo.selection.list(cfg["dataset"]) if s.principal == job and s.seed == seed]
-    if made:
-        chosen = repo.selection.get(made[0].id)
+    made = own_selection(repo, cfg["dataset"], seed)
+    if made is not None:
+        chosen = repo.selection.get(made)
     else:
         repo.models.predict(cfg["model"], cfg["dataset"])
         try:
@@ -255,6 +254,17 @@ def _select_round(round_: int, cfg: dict[str, Any]) -> dict[str, Any]:
         repo.selection.apply(chosen.id, "label", task=cfg["task"])
     queued = repo.annotation.progress(cfg["task"]).queued
     return {"selected": len(chosen), "selection": chosen.id, "task_queued": queued}
+
+
+def own_selection(repo: Repo, dataset: str, seed: int) -> str | None:
+    """The id of the selection this run's job made on ``dataset`` with ``seed``, if any.
+
+    A round killed after it selected (its step result not stored) finds it on resume,
+    so that it acts on that one and never selects a second batch.
+    """
+    job = f"job:{context().run_id}"
+    made = [s for s in repo.selection.list(dataset) if s.principal == job and s.seed == seed]
+    return made[0].id if made else None
 
 
 @step(name="al-annotate", cache=False)

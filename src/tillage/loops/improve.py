@@ -52,6 +52,7 @@ from tillage.loops.active_learning import (
     _target,
     _trainer,
     answer_simulated,
+    own_selection,
 )
 from tillage.loops.curve import StopRule
 from tillage.pipelines.engine import context, wait_for
@@ -475,10 +476,9 @@ def _select_round(round_: int, cfg: dict[str, Any]) -> dict[str, Any]:
     repo = _target()
     seed = cfg["seed"] + round_
     # A round killed after it selected finds its own selection: never a second one.
-    job = f"job:{context().run_id}"
-    made = [s for s in repo.selection.list(cfg["dataset"]) if s.principal == job and s.seed == seed]
-    if made:
-        return {"selection": made[0].id, "records": len(repo.selection.get(made[0].id)), "why": ""}
+    made = own_selection(repo, cfg["dataset"], seed)
+    if made is not None:
+        return {"selection": made, "records": len(repo.selection.get(made)), "why": ""}
     common: dict[str, Any] = {
         "strategy": cfg["strategy"],
         "n": cfg["batch"],
