@@ -297,7 +297,7 @@ def _chapter(
     steps.done("annotating")
 
     # 2. Three annotators start on a sample, three per tweet: half of it under spec v1, the
-    # rest under v2. (Before the functions vote: each submission reads every label event.)
+    # rest under v2.
     rng = np.random.default_rng(seed)
     picked = [str(r) for r in rng.choice(sorted(gold), min(annotate, len(gold)), replace=False)]
     truth = {r: gold[r] for r in picked}
