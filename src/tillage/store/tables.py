@@ -22,14 +22,15 @@ row is indexed once, the scan of unindexed rows stays bounded, and segments
 grow by one per ``_INDEX_EVERY_ROWS`` rows. Tables smaller than that have no
 index at all: scanning their keys is cheap.
 
-Upserts and deletes are Lance merges by key, and they do not use that index
-(``use_index(False)``): through it, Lance gathered the candidate rows into a hash
-table that may not spill, and a merge failed past Lance's memory pool (300 MB),
-for instance re-predicting a model version once two million predictions were
-stored. Without it the join streams the table's keys within the pool; it costs
-no more on the sizes measured (10 rows into 2,000,000: 0.10 s against 0.15 s
-through the index; 1,000,000 into 4,000,000: 2.6 s, where 500,000 into
-2,000,000 through the index failed).
+Upserts and deletes are Lance merges by key. A small merge (up to
+``_INDEX_MERGE_ROWS`` rows) looks its keys up in that index: one row into
+3,000,000 takes about 5 ms through it and 85 ms scanning every key. A larger one
+does not use it (``use_index(False)``): through the index, Lance gathers the
+candidate rows into a hash table that may not spill, and a merge failed past
+Lance's memory pool (300 MB), for instance re-predicting a model version once two
+million predictions were stored (500,000 rows into 2,000,000). Without it the
+join streams the table's keys within the pool (1,000,000 into 4,000,000: 2.6 s),
+and from about a thousand rows on it is also the faster one.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ _DICT_MAX_DISTINCT_RATIO = 0.5
 # Rows left out of the key index before a write indexes them; bounds the scan
 # each key lookup does next to the index (about 2 ms per 100k int64 keys).
 _INDEX_EVERY_ROWS = 1 << 20
+# Merges (upserts, deletes) of at most this many rows use the key index; larger ones
+# scan the keys (faster from about 1,000 rows on 3M generated string keys, and the
+# indexed merge's hash table cannot spill). See the module docstring.
+_INDEX_MERGE_ROWS = 1024
 # One index lookup of a key costs about as much as scanning this many keys
 # (measured on 3M generated string keys: ~20 us a lookup, ~40 ns a scanned key);
 # for a batch as large as the table divided by this, a scan is cheaper.
@@ -441,7 +446,7 @@ class Tables:
     def upsert(self, dataset: str, target: Target, table: pa.Table, key: list[str]) -> WriteResult:
         stats = (
             target.handle.merge_insert(key)
-            .use_index(False)  # see the module docstring
+            .use_index(table.num_rows <= _INDEX_MERGE_ROWS)  # see the module docstring
             .when_matched_update_all()
             .when_not_matched_insert_all()
             .execute(table)
@@ -465,7 +470,8 @@ class Tables:
         if keys.num_rows:
             # Each target row may match one source row only: one row per key.
             unique = keys.select(key).group_by(key, use_threads=False).aggregate([])
-            target.handle.merge_insert(key).use_index(False).when_matched_delete().execute(unique)
+            indexed = unique.num_rows <= _INDEX_MERGE_ROWS
+            target.handle.merge_insert(key).use_index(indexed).when_matched_delete().execute(unique)
         res = self._result(dataset, target.branch)
         return WriteResult(target.branch, res.version, res.num_rows, deleted=before - res.num_rows)
 
