@@ -429,7 +429,6 @@ class AnnotationIndex:
         """
         with self.engine.connect() as conn:
             full: list[str] = []
-            again: list[str] = []
             for chunk in _chunks(list(record_ids)):
                 full.extend(
                     r[0]
@@ -442,16 +441,7 @@ class AnnotationIndex:
                         )
                     )
                 )
-                again.extend(
-                    r[0]
-                    for r in conn.execute(
-                        select(EventRow.record_id).where(
-                            EventRow.labelset == version.labelset,
-                            EventRow.annotator == annotator,
-                            EventRow.record_id.in_(chunk),
-                        )
-                    )
-                )
+            again = _answered_by(conn, version.labelset, annotator, record_ids)
         if again:
             raise AnnotationConflictError(
                 version.task, sorted(set(again)), "again", annotator=annotator
@@ -500,19 +490,7 @@ class AnnotationIndex:
         if full:
             raise AnnotationConflictError(task, full, "full", overlap=overlap)
         self._reopen(conn, version, [e.record_id for e in events])
-        records = [e.record_id for e in events]
-        again: list[str] = []
-        for chunk in _chunks(records):
-            again.extend(
-                r[0]
-                for r in conn.execute(
-                    select(EventRow.record_id).where(
-                        EventRow.labelset == version.labelset,
-                        EventRow.annotator == annotator,
-                        EventRow.record_id.in_(chunk),
-                    )
-                )
-            )
+        again = _answered_by(conn, version.labelset, annotator, [e.record_id for e in events])
         if again:
             raise AnnotationConflictError(task, sorted(set(again)), "again", annotator=annotator)
         self.add_events(conn, version.labelset, task, events, pending=pending, branch=branch)
@@ -687,6 +665,25 @@ def _handed(version: Version, event: Event) -> Any:
         AssignmentRow.annotator == event.annotator,
     )
     return case((handed, 1), else_=0)
+
+
+def _answered_by(
+    conn: Connection, labelset: str, annotator: str, record_ids: Sequence[str]
+) -> list[str]:
+    """Which of ``record_ids`` ``annotator`` has an event for in ``labelset`` already."""
+    again: list[str] = []
+    for chunk in _chunks(list(record_ids)):
+        again.extend(
+            r[0]
+            for r in conn.execute(
+                select(EventRow.record_id).where(
+                    EventRow.labelset == labelset,
+                    EventRow.annotator == annotator,
+                    EventRow.record_id.in_(chunk),
+                )
+            )
+        )
+    return again
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
