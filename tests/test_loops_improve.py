@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 import tillage
+from test_generate import Uniform  # a generator the fidelity gate refuses
 from tillage import Repo
 from tillage.loops.improve import (
     generate_for_weakest_slice,
@@ -134,29 +135,6 @@ def test_a_remove_loop_that_does_not_help_is_left_unmerged(repo: Repo) -> None:
     assert d["branch"] in repo.refs.branches()
     pins = repo.refs.commit("main").pins
     assert pins["pool"] == repo.refs.commit(main_before).pins["pool"]
-
-
-class Uniform:
-    """A generator the fidelity gate refuses: every number uniform over its range."""
-
-    name = "uniform"
-
-    def fit(self, real: pa.Table, context: pa.Table | None = None) -> None:
-        self.real = real
-
-    def sample(self, n: int, rng: np.random.Generator) -> pa.Table:
-        import pyarrow.compute as pc
-
-        columns = {}
-        for name in self.real.column_names:
-            col = self.real[name]
-            if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
-                low, high = (v.as_py() for v in pc.min_max(col).values())
-                columns[name] = pa.array(rng.uniform(low, high, n)).cast(col.type, safe=False)
-            else:
-                values = pc.unique(col.drop_null())
-                columns[name] = values.take(pa.array(rng.integers(0, len(values), n)))
-        return pa.table(columns).cast(self.real.schema)
 
 
 def test_a_generated_batch_the_gate_refuses_is_a_recorded_decision(
