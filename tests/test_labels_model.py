@@ -45,7 +45,7 @@ def annotator_votes(
 
 
 def lf_votes(
-    lfs: list[tuple[int, float, float]], prior: np.ndarray, n: int, seed: int
+    lfs: list[tuple[int, float, float]], prior: np.ndarray | list[float], n: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Unipolar LFs (class, P(fire | that class), P(fire | other classes)), independent."""
     rng = np.random.default_rng(seed)

@@ -11,27 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from test_labels_model import lf_votes, majority_accuracy
 from tillage.errors import InputError
 from tillage.labels.functions import Votes
 from tillage.labels.label_model import LabelModel, _merge, wilson
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def lf_votes(
-    lfs: list[tuple[int, float, float]], prior: list[float], n: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Unipolar LFs (class, P(fire | that class), P(fire | other classes)), independent."""
-    rng = np.random.default_rng(seed)
-    y = rng.choice(len(prior), size=n, p=prior)
-    cols = [np.where(rng.random(n) < np.where(y == c, hit, miss), c, -1) for c, hit, miss in lfs]
-    return np.stack(cols, axis=1).astype(np.int32), y
-
-
-def majority_accuracy(matrix: np.ndarray, y: np.ndarray, k: int) -> float:
-    tally = np.stack([(matrix == c).sum(axis=1) for c in range(k)], axis=1)
-    top = tally == tally.max(axis=1, keepdims=True)
-    return float((top[np.arange(len(y)), y] / top.sum(axis=1)).mean())
 
 
 #: The most precise LFs all vote for the minority class (1); the majority's LFs are loose.
