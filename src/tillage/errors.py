@@ -42,7 +42,9 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── FidelityGateError        generated records less faithful than a baseline
     │   ├── TransformError           an augmentation transform failed on a record
     │   ├── StrategyInputError       a strategy's inputs or parameters do not fit it
-    │   └── AnnotationConflictError  an annotation a record no longer takes (full, or again)
+    │   ├── AnnotationConflictError  an annotation a record no longer takes (full, or again)
+    │   └── PolicyFileError          a privacy policy file that does not parse or fit
+    ├── PrivateDataError             a principal may not see a private dataset's raw values
     ├── NoPredictionsError           a model has no predictions for a dataset version
     ├── ConcurrentUpdateError        a branch moved while a commit was being made
     ├── LockTimeoutError             another writer held the repository too long
@@ -889,6 +891,33 @@ class AnnotationConflictError(InputError):
         super().__init__(message)
 
 
+class PolicyFileError(InputError):
+    """The privacy policy (``.tillage/policy.yaml``) does not parse, or names what is not there."""
+
+    code = "policy_file"
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"privacy policy {path}: {problem}. Fix the file and try again.")
+
+
+class PrivateDataError(TillageError):
+    """A principal asked for raw values of a private dataset that the policy does not let
+    them see; the message names what they can do instead."""
+
+    code = "private_data"
+
+    def __init__(self, principal: str, dataset: str, what: str, instead: str) -> None:
+        self.principal = principal
+        self.dataset = dataset
+        self.what = what
+        super().__init__(
+            f"{principal} may not see raw values of private dataset {dataset!r} ({what}); "
+            f"nothing was shown. {instead}"
+        )
+
+
 # The one table from error code to CLI exit status and to HTTP status. Every
 # class above has a row (a test checks); a class without one (an error raised by
 # a plugin, say) takes its nearest base's. Exit statuses 2 (usage), 3 (`check`
@@ -950,6 +979,8 @@ EXIT_STATUS: dict[str, int] = {
     "bad_transform": 1,
     "strategy_input": 1,
     "annotation_conflict": 1,
+    "policy_file": 1,
+    "private_data": 1,
     "usage_error": 2,
 }
 
@@ -1009,6 +1040,8 @@ HTTP_STATUS: dict[str, int] = {
     "bad_transform": 422,
     "strategy_input": 422,
     "annotation_conflict": 409,
+    "policy_file": 422,
+    "private_data": 403,
     "usage_error": 400,
 }
 

@@ -7,8 +7,9 @@ a commit and read the dataset versions it pins.
 
 `Repo` opens repositories and delegates to namespaces, each built on first use:
 ``repo.refs``, ``repo.datasets``, ``repo.quality``, ``repo.models``,
-``repo.labels``, ``repo.annotation`` and ``repo.selection`` (see `tillage.api`). The few top-level
-methods below are the ones the README documents, kept as aliases.
+``repo.labels``, ``repo.annotation``, ``repo.selection`` and ``repo.privacy``
+(see `tillage.api`). The few top-level methods below are the ones the README
+documents, kept as aliases.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from tillage.api.datasets import Datasets
     from tillage.api.labels import Labels
     from tillage.api.models import Models
+    from tillage.api.privacy import Privacy
     from tillage.api.quality import Quality
     from tillage.api.selection import Selections
     from tillage.core.diff import DatasetDiff
@@ -252,6 +254,13 @@ class Repo:
         from tillage.labels.annotation import Annotation
 
         return Annotation(self.labels.sets(Purpose.ANNOTATION))
+
+    @cached_property
+    def privacy(self) -> Privacy:
+        """The policy and the views of private data people may use (`tillage.api.privacy`)."""
+        from tillage.api.privacy import Privacy
+
+        return Privacy(self, self._storage, self._scope)
 
     @cached_property
     def selection(self) -> Selections:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from tillage.access import AccessLog, Reader, ReadEvent
 from tillage.config import REPO_DIR, RepoConfig
 from tillage.core.commit import Commit
+from tillage.core.policy import Policy
 from tillage.errors import InputError
 from tillage.store.catalog import Catalog
 
@@ -65,6 +66,11 @@ class Storage:
 
         settings = QualitySettings.from_dict(self.config.quality)
         return Monitor(self.catalog.engine, self.tables, self.path, settings)
+
+    @cached_property
+    def policy(self) -> Policy:
+        """The privacy policy in ``.tillage/policy.yaml`` (empty when there is none)."""
+        return Policy.load(self.repo_dir)
 
     @cached_property
     def label_store(self) -> LabelStore:
