@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 import tillage
+from cli_runner import cli, cli_json
 from tillage.access import Purpose
 from tillage.core.policy import ColumnClass
 from tillage.errors import InputError, NoSuchDatasetError, PolicyFileError
@@ -318,3 +319,29 @@ def test_write_scan_leaves_a_bad_policy_file_as_it_was(
         repo.privacy.write_scan(report)
     assert path.read_text() == text
     assert sorted(p.name for p in repo.repo_dir.iterdir() if "policy" in p.name) == ["policy.yaml"]
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+
+
+def test_cli_scan_shows_proposals_and_writes_them(repo: tillage.Repo) -> None:
+    r = ("--repo", str(repo.path))
+    doc = cli_json(*r, "privacy", "scan", "people", "--sample", "50", "--json")
+    assert doc["sampled_rows"] == 50 and doc["written"] is None
+    assert {c["column"]: c["proposed"] for c in doc["columns"]}["card"] == "direct_identifier"
+    assert not (repo.repo_dir / "policy.yaml").exists()
+    text = cli(*r, "privacy", "scan", "people").stdout
+    assert "direct_identifier" in text and "--write" in text and "example.org" not in text
+    doc = cli_json(*r, "privacy", "scan", "people", "--write", "--json")
+    assert doc["written"]["created"] and doc["written"]["added"]["email"] == "direct_identifier"
+    shown = cli_json(*r, "privacy", "policy", "--json")
+    assert shown["datasets"]["people"]["columns"]["ip"]["class"] == "direct_identifier"
+    assert shown["raw_readers"] == ["job"]
+    text = cli(*r, "privacy", "policy").stdout
+    assert "people: private" in text and "direct_identifier" in text
+
+
+def test_cli_policy_without_a_file(repo: tillage.Repo) -> None:
+    r = ("--repo", str(repo.path))
+    assert cli_json(*r, "privacy", "policy", "--json")["datasets"] == {}
+    assert "no private datasets" in cli(*r, "privacy", "policy").stdout
