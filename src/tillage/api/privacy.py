@@ -18,6 +18,15 @@ from tillage.errors import InputError, NoSuchDatasetError, PolicyFileError
 from tillage.privacy.scan import DEFAULT_SAMPLE, ScanReport, merge_into_policy, proposals
 
 
+def _texts(t: Any) -> bool:
+    """Whether a column of Arrow type ``t`` holds text (plain or dictionary-encoded)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
 @dataclass(frozen=True)
 class PolicyUpdate:
     """What `Privacy.write_scan` changed in the policy file.
@@ -107,21 +116,19 @@ class Privacy(Namespace):
         assert commit is not None
         handle = self._reader.version(Purpose.AGGREGATE, dataset, pins[dataset], commit.id)
         schema = pa.schema([f.remove_metadata() for f in handle.schema])
-        texts = [
-            f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-        ]
+        texts = [f.name for f in schema if _texts(f.type)]
         ints = [f.name for f in schema if pa.types.is_integer(f.type)]
         rows = handle.count_rows()
         picked = sorted(random.Random(seed).sample(range(rows), min(n, rows)))
-        table = (
-            handle.take(picked, columns=texts + ints)
+        sampled = (
+            handle.take(picked, columns=texts + ints).to_pydict()
             if picked and (texts or ints)
-            else pa.table({})
+            else {name: [] for name in texts + ints}
         )
-        columns = []
-        for f in schema:
-            values = table.column(f.name).to_pylist() if f.name in table.column_names else None
-            columns.append(scan_column(f.name, str(f.type), values, numbers=f.name in ints))
+        columns = [
+            scan_column(f.name, str(f.type), sampled.get(f.name), numbers=f.name in ints)
+            for f in schema
+        ]
         return ScanReport(dataset, commit.id, rows, len(picked), seed, tuple(columns))
 
     def write_scan(self, report: ScanReport) -> PolicyUpdate:

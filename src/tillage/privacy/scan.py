@@ -401,7 +401,10 @@ def scan_column(
         )
     else:
         cls = ColumnClass.PUBLIC
-        base = f"no detector fired on {n} sampled values" if n else "its type holds no identifiers"
+        if values is None:
+            base = "its type holds no identifiers"
+        else:
+            base = f"no detector fired on {n} sampled values" if n else "no values to sample"
         reason = f"{base} and its name suggests none; mark it sensitive if it is private"
     return ColumnScan(column, type_, cls, n, tuple(hits), hint, reason)
 
