@@ -444,3 +444,18 @@ def test_scan_of_columns_with_only_nulls(tmp_path: Path) -> None:
     assert email.sampled == 0 and "its name suggests" in email.reason
     assert email.proposed is ColumnClass.DIRECT_IDENTIFIER  # by its name
     assert note.proposed is ColumnClass.PUBLIC and "no values to sample" in note.reason
+
+
+def test_write_scan_refuses_a_scan_of_columns_the_branch_does_not_have(
+    repo: tillage.Repo,
+) -> None:
+    repo.create_branch("wide")
+    wide = repo.at("wide")
+    extra = people(5, seed=3).append_column("contact", pa.array([f"c{i}@x.org" for i in range(5)]))
+    wide.ingest("people", extra, mode="upsert", evolve=True)
+    report = wide.privacy.scan("people")
+    assert report.column("contact").proposed is ColumnClass.DIRECT_IDENTIFIER
+    with pytest.raises(InputError, match=r"proposes column\(s\) contact, which 'people' on"):
+        repo.privacy.write_scan(report)
+    assert not (repo.repo_dir / "policy.yaml").exists()
+    assert "contact" in wide.privacy.write_scan(report).added

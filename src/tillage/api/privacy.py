@@ -143,9 +143,20 @@ class Privacy(Namespace):
         Raises:
             PolicyFileError: the file does not parse, or the result does not check
                 against the repository (the file is left as it was).
+            InputError: the scan proposes columns the current branch's dataset lacks.
+            NoSuchDatasetError: the current branch has no such dataset.
         """
         import yaml
 
+        wanted = proposals(report)
+        have = set(self._repo.datasets.schema(report.dataset).names)
+        gone = [c for c in wanted if c not in have]
+        if gone:
+            raise InputError(
+                f"the scan of {report.dataset!r} at commit {report.commit[:12]} proposes "
+                f"column(s) {', '.join(gone)}, which {report.dataset!r} on the current branch "
+                "does not have; scan the current branch and write that scan."
+            )
         path = self._storage.repo_dir / POLICY_FILE
         before = path.read_text() if path.exists() else None
         try:
@@ -159,7 +170,6 @@ class Privacy(Namespace):
         tmp.write_text(text)
         os.replace(tmp, path)
         vars(self._storage).pop("policy", None)  # the cached policy is the old file's
-        wanted = proposals(report)
         return PolicyUpdate(
             str(path),
             report.dataset,
