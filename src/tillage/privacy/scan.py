@@ -40,6 +40,21 @@ Thresholds, fixed before any measurement and not tuned on data:
 A column's name is a second signal (`name_hint`): ``email``, ``phone``,
 ``ssn``, ``name``, ``address``, ``ip``, ``card``, ``iban`` suggest a direct
 identifier; ``dob``, ``birth``, ``zip``, ``postcode`` a quasi-identifier.
+
+A column's proposal (`scan_column`), the first rule that holds:
+
+1. at least `VALUE_SHARE` of its values are identifiers: ``direct_identifier``;
+2. at least `TEXT_SHARE` of its values are free text containing one:
+   ``direct_identifier``;
+3. its name suggests a class: that class;
+4. some values (fewer than `TEXT_SHARE`) contain one: ``sensitive``;
+5. else ``public``.
+
+Limits: whole-number columns are checked as card numbers only; people's names
+and street addresses have no value detector (their column names do); private
+facts that identify no one (income, health) are not recognised, so a person
+marks them ``sensitive``; a version number such as ``1.2.3.4`` inside text
+reads as an IPv4 address.
 """
 
 from __future__ import annotations
