@@ -76,6 +76,14 @@ class ColumnPolicy:
     bounds: tuple[float, float] | None = None
     categories: tuple[Any, ...] | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The column's policy as JSON-ready values."""
+        return {
+            "class": self.cls.value,
+            "bounds": list(self.bounds) if self.bounds is not None else None,
+            "categories": list(self.categories) if self.categories is not None else None,
+        }
+
 
 @dataclass(frozen=True)
 class DatasetPolicy:
@@ -108,6 +116,18 @@ class DatasetPolicy:
         """Those of ``names`` that are not public."""
         return [n for n in names if self.column(n).cls is not ColumnClass.PUBLIC]
 
+    def to_dict(self) -> dict[str, Any]:
+        """The dataset's policy as JSON-ready values."""
+        return {
+            "name": self.name,
+            "privacy_unit": self.privacy_unit,
+            "max_rows_per_unit": self.max_rows_per_unit,
+            "min_group_size": self.min_group_size,
+            "budget": self.budget,
+            "default_class": self.default_class.value,
+            "columns": {name: c.to_dict() for name, c in self.columns.items()},
+        }
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -121,6 +141,15 @@ class Policy:
     @property
     def empty(self) -> bool:
         return not self.datasets
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as JSON-ready values."""
+        return {
+            "path": self.path,
+            "raw_readers": [r.value for r in self.raw_readers],
+            "principals": {p: [r.value for r in roles] for p, roles in self.principals.items()},
+            "datasets": {name: d.to_dict() for name, d in self.datasets.items()},
+        }
 
     def private(self, dataset: str) -> DatasetPolicy | None:
         """``dataset``'s policy if it is private, else None."""
