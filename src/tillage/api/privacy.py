@@ -6,8 +6,11 @@ and who may read them raw; the one read path (`tillage.access`) enforces it.
 
 from __future__ import annotations
 
-from tillage.api._storage import Namespace
+from functools import cached_property
+
+from tillage.api._storage import Namespace, count
 from tillage.core.policy import Policy
+from tillage.store.audit import AuditEntry, AuditLog, AuditReport
 
 
 class Privacy(Namespace):
@@ -32,3 +35,27 @@ class Privacy(Namespace):
             datasets = self._repo.datasets
             policy.check_names({name: datasets.schema(name).names for name in datasets.pins()})
         return policy
+
+    # -- the audit log --------------------------------------------------------------
+
+    @cached_property
+    def _audit(self) -> AuditLog:
+        return AuditLog(self._catalog.engine, self._storage.repo_dir)
+
+    def audit_log(self, *, limit: int | None = None) -> list[AuditEntry]:
+        """The audit log's entries, oldest first (with ``limit``: only the newest ``limit``).
+
+        Raises:
+            InputError: ``limit`` is not a whole number >= 0.
+        """
+        return self._audit.entries(limit=count("limit", limit))
+
+    def audit_verify(self) -> AuditReport:
+        """Check the audit log's hash chain and its anchor (``.tillage/audit.head``).
+
+        The report names the first entry that was edited, deleted, reordered or
+        inserted, or an anchor that does not match; its ``head`` is the (seq,
+        hash) to keep outside the repository (see `tillage.store.audit` for what
+        the anchor does and does not protect against).
+        """
+        return self._audit.verify()
