@@ -50,6 +50,7 @@ class Purpose(StrEnum):
     SELECT = "select"  # the pool a selection strategy chooses records from
     PREDICT = "predict"  # a model's inputs, and the predictions it stored
     FEATURES = "features"  # a featurizer's inputs, and its cached vectors
+    BREAK_GLASS = "break_glass"  # raw rows under an approved grant (`tillage.privacy.grants`)
 
 
 @dataclass(frozen=True)
