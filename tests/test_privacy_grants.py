@@ -3,6 +3,7 @@ expiry and revocation, and an audit entry for every decision and read."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 import tillage
+from cli_runner import cli, cli_json
 from tillage.access import Purpose
 from tillage.errors import (
     GrantRefusedError,
@@ -282,3 +284,47 @@ def test_an_unknown_grant_id_is_refused_and_records_nothing(repo: Repo) -> None:
         with pytest.raises(NoSuchGrantError, match=r"'nope'.*grant list"):
             call(as_(repo, "ben").privacy)
     assert repo.privacy.audit_log() == []
+
+
+def test_the_cli_requests_approves_reads_lists_and_verifies(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proj = str(repo.path)
+    monkeypatch.setenv("TILLAGE_PRINCIPAL", "ana")
+    requested = cli_json(
+        "--repo", proj, "grant", "request", "loans", "--purpose", "TICKET-9",
+        "--columns", "email,state", "--where", "state = 'NY'", "--max-rows", "4",
+    )  # fmt: skip
+    gid = requested["id"]
+    assert requested["state"] == "requested" and requested["columns"] == ["email", "state"]
+    monkeypatch.setenv("TILLAGE_PRINCIPAL", "ben")
+    approved = cli_json("--repo", proj, "grant", "approve", gid, "--expires-in", "30m")
+    assert approved["state"] == "approved" and approved["approved_by"] == "ben"
+    monkeypatch.setenv("TILLAGE_PRINCIPAL", "ana")
+    read = cli_json("--repo", proj, "grant", "read", gid)
+    assert [c["name"] for c in read["columns"]] == ["email", "state"]
+    assert len(read["rows"]) == 4 and {r["state"] for r in read["rows"]} == {"NY"}
+    assert "p1@example.org" in cli("--repo", proj, "grant", "read", gid).stdout
+    listed = cli_json("--repo", proj, "grant", "list")["grants"]
+    assert [(g["id"], g["state"]) for g in listed] == [(gid, "approved")]
+    assert gid in cli("--repo", proj, "grant", "list").stdout
+
+    entries = cli_json("--repo", proj, "audit", "log")["entries"]
+    assert [e["action"] for e in entries] == [
+        "grant.request", "grant.approve", "grant.read", "grant.read"
+    ]  # fmt: skip
+    assert entries[2]["detail"]["rows"] == 4 and entries[2]["principal"] == "ana"
+    assert len(cli_json("--repo", proj, "audit", "log", "-n", "1")["entries"]) == 1
+    assert "grant.approve" in cli("--repo", proj, "audit", "log").stdout
+    verified = cli_json("--repo", proj, "audit", "verify")
+    assert verified["ok"] and verified["head"] == {"seq": 4, "hash": entries[-1]["hash"]}
+    assert "audit log verified: 4 entries" in cli("--repo", proj, "audit", "verify").stdout
+
+    conn = sqlite3.connect(repo.repo_dir / "catalog.db")
+    with conn:
+        conn.execute("UPDATE audit_log SET principal = 'cy' WHERE seq = 2")
+    conn.close()
+    broken = json.loads(cli("--repo", proj, "audit", "verify", "--json", code=1).stdout)
+    assert not broken["ok"] and broken["problem"]["seq"] == 2
+    assert broken["problem"]["kind"] == "edited"
+    assert "entry 2 (grant.approve by cy)" in cli("--repo", proj, "audit", "verify", code=1).stdout
