@@ -328,3 +328,22 @@ def test_the_cli_requests_approves_reads_lists_and_verifies(
     assert not broken["ok"] and broken["problem"]["seq"] == 2
     assert broken["problem"]["kind"] == "edited"
     assert "entry 2 (grant.approve by cy)" in cli("--repo", proj, "audit", "verify", code=1).stdout
+
+
+def test_the_readme_break_glass_example_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = text.index("\n### Break-glass access and the audit log\n")
+    end = text.find("\n## ", start + 1)
+    [code] = re.findall(r"```python\n(.*?)```", text[start:end], flags=re.S)
+    repo = tillage.init(tmp_path / "my-project")
+    repo.ingest("loans", loans(range(0, 200_000, 5_000)), key="id")
+    (repo.repo_dir / "policy.yaml").write_text(POLICY)
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    rows = scope["rows"]
+    assert isinstance(rows, pa.Table) and rows.column_names == ["email", "income"]
+    assert 0 < rows.num_rows <= 20 and min(rows["income"].to_pylist()) > 100_000
+    assert scope["report"].ok  # type: ignore[attr-defined]
