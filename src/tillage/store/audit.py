@@ -12,8 +12,9 @@ A chain alone cannot show that its *last* entries were deleted, or that
 entries were appended by someone writing the catalog directly. So every
 append also writes an anchor outside the catalog: ``audit.head`` in the
 repository folder, holding the newest entry's sequence number and hash
-(replaced atomically, under the ``audit.lock`` file lock, and only ever
-moved forward, so concurrent appenders leave it at the newest entry).
+(replaced atomically; appenders take turns under the ``audit.lock`` file
+lock, from their transaction to their anchor, and the anchor only ever moves
+forward).
 `verify` checks that the chain ends exactly at the anchor.
 
 What this protects against: anyone who can change the catalog (its SQL rows)
@@ -44,7 +45,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Connection, Engine, Integer, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from tillage.errors import LockTimeoutError, StorageError
+from tillage.errors import LockTimeoutError, ReadOnlyRepositoryError, StorageError
 from tillage.store.catalog import METADATA, json_ready, utcnow
 from tillage.store.lock import write_lock
 
@@ -203,24 +204,25 @@ class AuditLog:
             LockTimeoutError: other appenders won every one of many attempts.
         """
         stored = json.loads(canonical(json_ready(dict(detail))))  # what the JSON column returns
-        for attempt in range(_ATTEMPTS):
-            try:
-                with self._engine.begin() as conn:
-                    if also is not None:
-                        also(conn)
-                    entry = self._insert(conn, principal, action, stored)
-            except (IntegrityError, OperationalError) as e:
-                if not _retryable(e) or attempt == _ATTEMPTS - 1:
-                    if _retryable(e):
-                        raise LockTimeoutError(
-                            "other processes kept appending to the audit log; nothing was "
-                            "recorded. Run the command again."
-                        ) from e
-                    raise
-                time.sleep(random.uniform(0.001, 0.02) * (1 + attempt))
-                continue
-            self._move_anchor(entry)
-            return entry
+        with write_lock(self._lock_path):
+            for attempt in range(_ATTEMPTS):
+                try:
+                    with self._engine.begin() as conn:
+                        if also is not None:
+                            also(conn)
+                        entry = self._insert(conn, principal, action, stored)
+                except (IntegrityError, OperationalError) as e:
+                    if not _retryable(e) or attempt == _ATTEMPTS - 1:
+                        if _retryable(e):
+                            raise LockTimeoutError(
+                                "other processes kept appending to the audit log; nothing was "
+                                "recorded. Run the command again."
+                            ) from e
+                        raise
+                    time.sleep(random.uniform(0.001, 0.02) * (1 + attempt))
+                    continue
+                self._move_anchor(entry)
+                return entry
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -274,20 +276,20 @@ class AuditLog:
         return seq, digest
 
     def _move_anchor(self, entry: AuditEntry) -> None:
-        """Point the anchor at ``entry`` unless it already names a later one."""
-        with write_lock(self._lock_path):
-            try:
-                current = self.anchor()
-            except StorageError:
-                current = None  # a damaged anchor is replaced; verify has reported it
-            if current is not None and current[0] >= entry.seq:
-                return
-            tmp = self.anchor_path.with_name(f"{ANCHOR_FILE}.{os.getpid()}.tmp")
-            with open(tmp, "w") as f:
-                f.write(canonical({"seq": entry.seq, "hash": entry.hash}) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.anchor_path)
+        """Point the anchor at ``entry`` unless it already names a later one (an appender on
+        another machine, sharing the catalog and the folder, may have been faster)."""
+        try:
+            current = self.anchor()
+        except StorageError:
+            current = None  # a damaged anchor is replaced; verify has reported it
+        if current is not None and current[0] >= entry.seq:
+            return
+        tmp = self.anchor_path.with_name(f"{ANCHOR_FILE}.{os.getpid()}.tmp")
+        with open(tmp, "w") as f:
+            f.write(canonical({"seq": entry.seq, "hash": entry.hash}) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.anchor_path)
 
     # -- reading and verifying ----------------------------------------------------
 
@@ -309,8 +311,19 @@ class AuditLog:
         """Check every entry's hash and link, and that the chain ends at the anchor.
 
         Returns the first problem (see `Tamper`) in a report; raises nothing for a
-        damaged log, since saying what is damaged is the point.
+        damaged log, since saying what is damaged is the point. Holds the append
+        lock where it can, so that an append in flight (committed, its anchor not
+        yet written) is not mistaken for an insertion.
         """
+        if self._lock_path.exists():
+            try:
+                with write_lock(self._lock_path, timeout=30.0):
+                    return self._verify()
+            except ReadOnlyRepositoryError:
+                pass  # a reader that may not lock: appends are not its to wait for
+        return self._verify()
+
+    def _verify(self) -> AuditReport:
         entries = self.entries()
         head = (entries[-1].seq, entries[-1].hash) if entries else None
         try:
