@@ -198,7 +198,7 @@ class BreakGlass:
                 "a break-glass grant needs a purpose or a ticket (why raw records must be seen)",
                 "Say why, e.g. --purpose 'TICKET-123: customer reports a wrong balance'.",
             )
-        cols = list(columns or [])
+        cols = [columns] if isinstance(columns, str) else list(columns or [])
         if not cols:
             raise GrantRequestError(
                 f"a break-glass grant on {dataset!r} must name the columns it needs",
@@ -207,10 +207,13 @@ class BreakGlass:
         unknown = [c for c in cols if c not in dataset_columns]
         repeated = sorted({c for c in cols if cols.count(c) > 1})
         if unknown or repeated:
-            what = f"unknown column(s) {', '.join(unknown)}" if unknown else "repeated column(s) "
+            what = (
+                f"unknown column(s) {', '.join(unknown)}"
+                if unknown
+                else f"repeated column(s) {', '.join(repeated)}"
+            )
             raise GrantRequestError(
-                f"{what}{', '.join(repeated) if not unknown else ''} in the scope of a grant "
-                f"on {dataset!r}",
+                f"{what} in the scope of a grant on {dataset!r}",
                 f"Its columns: {', '.join(dataset_columns)}; name each at most once.",
             )
         if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
