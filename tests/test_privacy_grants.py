@@ -347,3 +347,41 @@ def test_the_readme_break_glass_example_runs_as_written(
     assert isinstance(rows, pa.Table) and rows.column_names == ["email", "income"]
     assert 0 < rows.num_rows <= 20 and min(rows["income"].to_pylist()) > 100_000
     assert scope["report"].ok  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "UPDATE access_grants SET max_rows = 1000",
+        'UPDATE access_grants SET columns = \'["email", "income", "state"]\'',
+        "UPDATE access_grants SET predicate = NULL",
+        "UPDATE access_grants SET expires_at = '2999-01-01T00:00:00+00:00'",
+        "UPDATE access_grants SET approved_by = 'cy'",
+        "UPDATE access_grants SET principal = 'eve'",
+    ],
+)
+def test_a_grant_edited_in_the_catalog_reads_nothing(repo: Repo, edit: str) -> None:
+    gid = requested(repo)
+    as_(repo, "ben").privacy.approve_grant(gid, expires_in="1h")
+    conn = sqlite3.connect(repo.repo_dir / "catalog.db")
+    with conn:
+        conn.execute(edit)
+    conn.close()
+    reader = as_(repo, "eve" if "eve" in edit else "ana")
+    with pytest.raises(GrantRefusedError, match=r"changed outside tillage.*audit verify"):
+        reader.privacy.read_granted(gid)
+    assert not [e for e in reader.access_log.events if e.purpose is Purpose.BREAK_GLASS]
+    assert actions(repo)[-1][1] == "grant.refused"
+
+
+def test_an_approval_written_into_the_catalog_by_hand_reads_nothing(repo: Repo) -> None:
+    gid = requested(repo)
+    conn = sqlite3.connect(repo.repo_dir / "catalog.db")
+    with conn:
+        conn.execute(
+            "UPDATE access_grants SET state = 'approved', approved_by = 'ben', "
+            "expires_at = '2999-01-01T00:00:00+00:00'"
+        )
+    conn.close()
+    with pytest.raises(GrantRefusedError, match="approver and expiry in the catalog differ"):
+        as_(repo, "ana").privacy.read_granted(gid)

@@ -14,7 +14,9 @@ The rules, all enforced here and each decision recorded in the audit log
   revoked, and only the grant's scope, through the one read path with
   `Purpose.BREAK_GLASS`. Each read is logged with the dataset version,
   columns, predicate, the number of rows and the SHA-256 over their sorted keys
-  before the rows are returned.
+  before the rows are returned. A grant whose catalog row no longer matches its
+  request and approval entries in the audit log (a scope widened, an expiry
+  moved, an approval written by hand) reads nothing.
 - Requests, approvals, revocations, reads and refusals (approving one's own
   request, approving without the role, reading an unapproved, expired or
   revoked grant, reading someone else's) are audit entries. Bad input (no
@@ -400,6 +402,15 @@ class BreakGlass:
             }
             reason, _, fix = fixes[grant.state].partition("; ")
             self._refuse(grant, "read", reason, fix[0].upper() + fix[1:] + ".")
+        changed = self._changed_since_logged(grant)
+        if changed:
+            self._refuse(
+                grant,
+                "read",
+                f"its {changed} in the catalog differ from what the audit log recorded, so it "
+                "was changed outside tillage",
+                "Run `tillage audit verify`, and request a new grant.",
+            )
         commit = self._catalog.get_commit(grant.commit)
         if commit is None or grant.dataset not in commit.pins:
             raise NoSuchDatasetError(
@@ -449,6 +460,39 @@ class BreakGlass:
         """Every grant, oldest request first, with its state as of now."""
         at = now()
         return [Grant.of(r, at) for r in self._store.all()]
+
+    def _changed_since_logged(self, grant: Grant) -> str | None:
+        """What of an approved grant's catalog row differs from its request and approval
+        entries in the audit log (None: nothing).
+
+        The row is what reads obey; the log is what reviewers see. Someone who edits
+        the row (a wider scope, a later expiry, an approval never given) makes them
+        differ, and the grant then reads nothing.
+        """
+        logged: dict[str, dict[str, Any]] = {}
+        for e in self._audit.of_actions(["grant.request", "grant.approve"]):
+            if e.detail.get("grant") == grant.id:
+                logged.setdefault(e.action, {**e.detail, "by": e.principal})
+        request, approval = logged.get("grant.request"), logged.get("grant.approve")
+        if request is None:
+            return "request"
+        scope = {
+            "by": grant.principal,
+            "dataset": grant.dataset,
+            "commit": grant.commit,
+            "columns": list(grant.columns),
+            "where": grant.where,
+            "max_rows": grant.max_rows,
+            "purpose": grant.purpose,
+        }
+        if any(request.get(k) != v for k, v in scope.items()):
+            return "scope and requester"
+        if approval is None or (approval.get("by"), approval.get("expires_at")) != (
+            grant.approved_by,
+            grant.expires_at,
+        ):
+            return "approver and expiry"
+        return None
 
     def _refuse(self, grant: Grant, action: str, reason: str, fix: str) -> NoReturn:
         """Record the refusal in the audit log, then raise it."""

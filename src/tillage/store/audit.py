@@ -307,6 +307,16 @@ class AuditLog:
         ]
         return sorted(entries, key=lambda e: e.seq)
 
+    def of_actions(self, actions: Sequence[str]) -> list[AuditEntry]:
+        """The entries whose action is one of ``actions``, oldest first."""
+        query = select(AUDIT_LOG).where(AUDIT_LOG.c.action.in_(actions)).order_by(AUDIT_LOG.c.seq)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            AuditEntry(int(r.seq), r.at, r.principal, r.action, r.detail, r.prev_hash, r.hash)
+            for r in rows
+        ]
+
     def verify(self) -> AuditReport:
         """Check every entry's hash and link, and that the chain ends at the anchor.
 
