@@ -385,3 +385,15 @@ def test_an_approval_written_into_the_catalog_by_hand_reads_nothing(repo: Repo) 
     conn.close()
     with pytest.raises(GrantRefusedError, match="approver and expiry in the catalog differ"):
         as_(repo, "ana").privacy.read_granted(gid)
+
+
+def test_a_revocation_undone_in_the_catalog_reads_nothing(repo: Repo) -> None:
+    gid = requested(repo)
+    as_(repo, "ben").privacy.approve_grant(gid, expires_in="1h")
+    as_(repo, "ana").privacy.revoke_grant(gid)
+    conn = sqlite3.connect(repo.repo_dir / "catalog.db")
+    with conn:
+        conn.execute("UPDATE access_grants SET state = 'approved', revoked_by = NULL")
+    conn.close()
+    with pytest.raises(GrantRefusedError, match="log records its revocation"):
+        as_(repo, "ana").privacy.read_granted(gid)

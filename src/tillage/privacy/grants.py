@@ -466,16 +466,18 @@ class BreakGlass:
         entries in the audit log (None: nothing).
 
         The row is what reads obey; the log is what reviewers see. Someone who edits
-        the row (a wider scope, a later expiry, an approval never given) makes them
-        differ, and the grant then reads nothing.
+        the row (a wider scope, a later expiry, an approval never given, a
+        revocation undone) makes them differ, and the grant then reads nothing.
         """
         logged: dict[str, dict[str, Any]] = {}
-        for e in self._audit.of_actions(["grant.request", "grant.approve"]):
+        for e in self._audit.of_actions(["grant.request", "grant.approve", "grant.revoke"]):
             if e.detail.get("grant") == grant.id:
                 logged.setdefault(e.action, {**e.detail, "by": e.principal})
         request, approval = logged.get("grant.request"), logged.get("grant.approve")
         if request is None:
             return "request"
+        if "grant.revoke" in logged:
+            return "state (approved, where the log records its revocation)"
         scope = {
             "by": grant.principal,
             "dataset": grant.dataset,
