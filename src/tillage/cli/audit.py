@@ -126,7 +126,13 @@ def grant_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     out = _out(ctx, as_json)
     docs = [g.to_dict() for g in _open(ctx).privacy.grants()]
     names = ["id", "principal", "dataset", "state", "expires_at", "approved_by", "purpose"]
-    rows = [{n: d[n] for n in names} for d in docs]
+    rows = [
+        {
+            **{n: d[n] for n in names},
+            "expires_at": d["expires_at"] and output.short_time(d["expires_at"]),
+        }
+        for d in docs
+    ]
     out.emit({"grants": docs}, Records(names, rows))
 
 
