@@ -34,7 +34,7 @@ def test_every_error_has_one_row_in_each_table() -> None:
 
 def test_every_no_such_error_is_a_no_such_name_error_and_a_404() -> None:
     no_such = [cls for cls in ERRORS if cls.__name__.startswith("NoSuch")]
-    assert len(no_such) == 14
+    assert len(no_such) == 15
     for cls in no_such:
         assert issubclass(cls, tillage.NoSuchNameError), cls
         assert cls.__name__ in tillage.__all__, cls

@@ -51,6 +51,7 @@ class Purpose(StrEnum):
     PREDICT = "predict"  # a model's inputs, and the predictions it stored
     FEATURES = "features"  # a featurizer's inputs, and its cached vectors
     AGGREGATE = "aggregate"  # only counts and classes leave (a privacy scan, aggregate views)
+    BREAK_GLASS = "break_glass"  # raw rows under an approved grant (`tillage.privacy.grants`)
 
 
 @dataclass(frozen=True)

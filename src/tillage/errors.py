@@ -21,7 +21,8 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── NoSuchStrategyError      unknown selection strategy
     │   ├── NoSuchSelectionError     unknown selection id
     │   ├── NoSuchActionError        unknown action on selected records
-    │   └── NoSuchGeneratorError     unknown generator of synthetic records
+    │   ├── NoSuchGeneratorError     unknown generator of synthetic records
+    │   └── NoSuchGrantError         unknown break-glass grant id
     ├── InvalidRefError              a ref that cannot name anything (empty)
     ├── RefExistsError               branch or tag name already taken
     ├── InvalidNameError             a name that is not allowed
@@ -43,8 +44,10 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── TransformError           an augmentation transform failed on a record
     │   ├── StrategyInputError       a strategy's inputs or parameters do not fit it
     │   ├── AnnotationConflictError  an annotation a record no longer takes (full, or again)
-    │   └── PolicyFileError          a privacy policy file that does not parse or fit
+    │   ├── PolicyFileError          a privacy policy file that does not parse or fit
+    │   └── GrantRequestError        a break-glass request without purpose or with a bad scope
     ├── PrivateDataError             a principal may not see a private dataset's raw values
+    ├── GrantRefusedError            a grant that may not be approved, revoked or read (audited)
     ├── NoPredictionsError           a model has no predictions for a dataset version
     ├── ConcurrentUpdateError        a branch moved while a commit was being made
     ├── LockTimeoutError             another writer held the repository too long
@@ -918,6 +921,45 @@ class PrivateDataError(TillageError):
         )
 
 
+class NoSuchGrantError(NoSuchNameError):
+    """No break-glass grant has this id."""
+
+    code = "no_such_grant"
+
+    def __init__(self, grant_id: str) -> None:
+        self.grant_id = grant_id
+        super().__init__(
+            f"no break-glass grant has id {grant_id!r}; `tillage grant list` lists the grants."
+        )
+
+
+class GrantRequestError(InputError):
+    """A break-glass request without a purpose, or with a scope that is not one."""
+
+    code = "grant_request"
+
+    def __init__(self, problem: str, fix: str) -> None:
+        self.problem = problem
+        super().__init__(f"{problem}; nothing was requested. {fix}")
+
+
+class GrantRefusedError(TillageError):
+    """A break-glass grant may not be approved, revoked or read by this principal now; the
+    refusal itself is an entry of the audit log."""
+
+    code = "grant_refused"
+
+    def __init__(self, principal: str, action: str, grant_id: str, reason: str, fix: str) -> None:
+        self.principal = principal
+        self.action = action
+        self.grant_id = grant_id
+        self.reason = reason
+        super().__init__(
+            f"{principal} may not {action} grant {grant_id}: {reason}; nothing was "
+            f"{'read' if action == 'read' else 'changed'} (the refusal is in the audit log). {fix}"
+        )
+
+
 # The one table from error code to CLI exit status and to HTTP status. Every
 # class above has a row (a test checks); a class without one (an error raised by
 # a plugin, say) takes its nearest base's. Exit statuses 2 (usage), 3 (`check`
@@ -981,6 +1023,9 @@ EXIT_STATUS: dict[str, int] = {
     "annotation_conflict": 1,
     "policy_file": 1,
     "private_data": 1,
+    "no_such_grant": 1,
+    "grant_request": 1,
+    "grant_refused": 1,
     "usage_error": 2,
 }
 
@@ -1042,6 +1087,9 @@ HTTP_STATUS: dict[str, int] = {
     "annotation_conflict": 409,
     "policy_file": 422,
     "private_data": 403,
+    "no_such_grant": 404,
+    "grant_request": 422,
+    "grant_refused": 403,
     "usage_error": 400,
 }
 

@@ -60,6 +60,9 @@ class Case:
             write only what permissions allow.
         unchanged: compare the repository before and after (off only where the
             damage itself is what the command would repair).
+        audited: how many audit-log entries the command adds (a refused break-glass
+            action is recorded); beside them, and the anchor that follows the log,
+            the repository must be unchanged.
     """
 
     id: str
@@ -72,6 +75,7 @@ class Case:
     user: str | None = None
     unchanged: bool = True
     env: dict[str, str] = field(default_factory=dict)
+    audited: int = 0
 
 
 def flights_table(ids: Sequence[int]) -> pa.Table:
@@ -197,4 +201,20 @@ def _check(case: Case, project: Path, tmp: Path) -> None:
     for fragment in case.says:
         assert fragment.lower() in message, f"{fragment!r} not in the message\n{context}"
     if before is not None:
-        assert fingerprint(project) == before, f"the repository changed\n{context}"
+        after = fingerprint(project)
+        if case.audited:
+            before, added = _without_audit(before)
+            after, added_after = _without_audit(after)
+            assert added_after - added == case.audited, f"audit entries\n{context}"
+        assert after == before, f"the repository changed\n{context}"
+
+
+def _without_audit(fp: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """``fp`` without the audit log's rows and anchor files, and how many rows it had."""
+    rest = {k: v for k, v in fp.items() if not k.startswith(".tillage/audit.")}
+    rows = rest.get(".tillage/catalog.db")
+    if not isinstance(rows, list):
+        return rest, 0
+    audit = [r for r in rows if r.startswith('INSERT INTO "audit_log"')]
+    rest[".tillage/catalog.db"] = [r for r in rows if r not in audit]
+    return rest, len(audit)

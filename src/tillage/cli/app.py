@@ -663,6 +663,9 @@ def demo(
 from tillage.cli import labels as label_commands  # noqa: E402, F401
 from tillage.cli import loops, models, monitoring, privacy, runs, selection  # noqa: E402, F401
 
+# isort: split
+from tillage.cli import audit  # noqa: E402, F401  (grant and audit: the Privacy panel, last)
+
 
 def main() -> None:
     """Entry point of the ``tillage`` script."""

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 from sqlalchemy import Connection, Engine
 
 from tillage.core.commit import Commit, DatasetPin
+from tillage.core.duration import parse_duration
 from tillage.core.findings import Finding, Importance
 from tillage.errors import AlertNotAcceptableError, InputError, NoSuchAlertError, SchemaFileError
 from tillage.quality import drift as drift_mod
@@ -521,19 +522,6 @@ def _drift_skipped(
         return schema_mod.drift_skipped(schema)
     roles = schema_mod.inferred_roles(reference, key, dataset)
     return {name for name, role in roles.items() if role != "feature"}
-
-
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30m``, ``12h``, ``7d``, ``2w`` -> a timedelta."""
-    t = text.strip().lower()
-    if len(t) < 2 or t[-1] not in _UNITS or not t[:-1].isdigit() or int(t[:-1]) == 0:
-        raise InputError(
-            f"bad duration {text!r}: use a whole number and a unit, e.g. 30m, 12h, 7d or 2w."
-        )
-    return timedelta(seconds=int(t[:-1]) * _UNITS[t[-1]])
 
 
 def _now() -> str:

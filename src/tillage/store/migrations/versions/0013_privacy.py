@@ -3,8 +3,9 @@
 ``privacy_budget`` holds what each principal has spent on each dataset lineage,
 moved by compare-and-swap so that concurrent spenders never overspend;
 ``privacy_spends`` holds every spend (written before its answer is released).
-``access_grants`` holds break-glass requests and approvals; ``audit_log`` is the
-append-only, hash-chained record of reads under them.
+``access_grants`` holds break-glass requests, approvals and revocations;
+``audit_log`` is the append-only, hash-chained record of them, of refusals and
+of reads under them (see `tillage.store.audit`).
 
 Revision ID: 0013
 Revises: 0012
@@ -56,6 +57,8 @@ def upgrade() -> None:
         sa.Column("approved_by", sa.String(200), nullable=True),
         sa.Column("approved_at", sa.String(40), nullable=True),
         sa.Column("expires_at", sa.String(40), nullable=True),
+        sa.Column("revoked_by", sa.String(200), nullable=True),
+        sa.Column("revoked_at", sa.String(40), nullable=True),
     )
     op.create_table(
         "audit_log",
