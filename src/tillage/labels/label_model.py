@@ -917,8 +917,7 @@ def _moment_balance(patterns: npt.NDArray[np.int32], counts: FloatArray) -> Floa
     x = np.where(patterns == 0, 1.0, np.where(patterns == 1, -1.0, 0.0))
     n = float(counts.sum())
     z = x - (counts @ x) / n
-    zw = z * counts[:, None]
-    cov = (zw.T @ z) / n
+    cov = _gram(z, counts) / n
     m = x.shape[1]
     i, j, k = np.array(
         [(a, b, c) for a in range(m) for b in range(a + 1, m) for c in range(b + 1, m)]
@@ -928,7 +927,12 @@ def _moment_balance(patterns: npt.NDArray[np.int32], counts: FloatArray) -> Floa
     if not usable.any():
         return None
     i, j, k, product = i[usable], j[usable], k[usable], product[usable]
-    moments = np.stack([((zw * z[:, [a]]).T @ z) / n for a in range(m)])  # (m, m, m)
+    moments = np.zeros((m * m, m))  # E[z_a z_b z_c], (a, b) flattened
+    for start in range(0, len(z), 4096):  # one product per chunk: few BLAS calls, small memory
+        part = z[start : start + 4096]
+        pairs = (part * counts[start : start + 4096, None])[:, :, None] * part[:, None, :]
+        moments += pairs.reshape(len(part), m * m).T @ part
+    moments = moments.reshape(m, m, m) / n
     third = moments[i, j, k]
     r = float(np.median(third / np.sqrt(product)))
     pi0 = (1.0 - math.copysign(math.sqrt(r * r / (r * r + 4.0)), r)) / 2.0
