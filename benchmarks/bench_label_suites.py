@@ -34,8 +34,9 @@ Run from the repository root, peers first (once)::
     .venv/bin/python benchmarks/bench_label_suites.py --json benchmarks/_work/label_suites.json
 
 ``--quick`` tunes ``min_precision`` alone and skips the 1M fit. ``--check`` also
-reports the check suites (``lf_suites.CHECK``, in neither half: written after the
-four had been seen), each with the defaults and with the settings tuned on each half.
+reports the check suites (``lf_suites.CHECK``, in neither half: ``email``, written
+after the four had been seen, and ``churn``, after email had been), each with the
+defaults and with the settings tuned on each half.
 """
 
 from __future__ import annotations

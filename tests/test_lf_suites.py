@@ -35,12 +35,15 @@ def test_the_halves_split_the_suites(lf_suites: ModuleType) -> None:
     assert len({s.dataset.split("::")[0] for s in lf_suites.SUITES.values()}) >= 3
 
 
-def test_the_check_suites_are_in_neither_half(lf_suites: ModuleType) -> None:
-    assert set(lf_suites.CHECK) == {"email"}
+@pytest.mark.parametrize(("name", "gold_column"), [("email", "spam"), ("churn", "churn")])
+def test_the_check_suites_are_in_neither_half(
+    lf_suites: ModuleType, name: str, gold_column: str
+) -> None:
+    assert set(lf_suites.CHECK) == {"email", "churn"}
     assert not set(lf_suites.CHECK) & set(lf_suites.SUITES)
-    suite = lf_suites.CHECK["email"]
+    suite = lf_suites.CHECK[name]
     table, gold = suite.load()
-    assert "spam" not in table.column_names
+    assert gold_column not in table.column_names
     assert table.num_rows == len(gold) and set(np.unique(gold)) == {0, 1}
     votes = apply(suite.lfs, table, classes=suite.classes)
     assert votes.errors == () and (votes.matrix >= 0).any(axis=0).all()

@@ -39,9 +39,16 @@ and says which labels it gave and why (``mode``, ``reason``):
 4. **The class balance does not follow the most confident LFs.** With gold it
    is the gold's (Laplace-smoothed counts). Without, it is learned by EM when
    the fit is trusted (consistent under conditional independence, checked on
-   synthetic votes whose most precise LFs all vote the minority class); when
-   the vote decides, it is the vote's own balance (the mean of its labels'
-   probabilities), not the untrusted fit's.
+   synthetic votes whose most precise LFs all vote the minority class). When
+   the vote decides, no one estimate is safe: the vote's own balance (the mean
+   of its labels' probabilities) follows the class whose LFs fire most, the
+   untrusted fit's follows the latent variable the LFs' dependence makes, and
+   the balance from the votes' moments (the class's skewness, third over second
+   cross-moments over triplets of LFs, in which every LF's confidence cancels)
+   is biased by dependent triplets. With two classes it is the median of the
+   three (on synthetic votes with one LF worse than a guess the vote's drifts
+   by 0.09 to 0.17, the median by under 0.04; on the four half suites the mean
+   error went from 0.12 to 0.10); with more classes, the vote's.
 5. **Gold is evidence.** ``fit(votes, gold=...)`` (record index -> class
    index): gold records are observed labels in EM, a weighted vote's
    precisions are measured on them (a Beta posterior centred on the fit's
@@ -352,7 +359,7 @@ class LabelModel:
         self._balance = (
             self._vote.prior
             if self._vote is not None
-            else np.asarray(self._probabilities.mean(axis=0))
+            else _untrusted_balance(self._probabilities, fitted.prior, patterns, counts)
             if mode == "vote"
             else fitted.prior
         )
@@ -865,6 +872,72 @@ class _Vote:
             right[s] = np.bincount(col[hit], minlength=k)
         precision = (right + strength * self.precision) / (n + strength)
         return _Vote(precision, self.said, self.weights, self.prior)
+
+
+def _untrusted_balance(
+    probabilities: FloatArray,
+    fit_prior: FloatArray,
+    patterns: npt.NDArray[np.int32],
+    counts: FloatArray,
+) -> FloatArray:
+    """The class balance when the fit is not trusted: the median of three estimates.
+
+    The vote's own balance (the mean of its labels' probabilities) follows the
+    class whose LFs fire most; the untrusted fit's EM prior follows a latent
+    variable that the LFs' dependence makes; the moments' skewness
+    (`_moment_balance`) is biased by dependent triplets. Each fails under a
+    different violation, so with two classes the middle of the three is used;
+    with more classes, or too few sources for moments, the vote's.
+    """
+    vote = np.asarray(probabilities.mean(axis=0))
+    moment = _moment_balance(patterns, counts) if len(fit_prior) == 2 else None
+    if moment is None:
+        return vote
+    first = float(np.median([vote[0], fit_prior[0], moment[0]]))
+    return np.array([first, 1.0 - first])
+
+
+def _moment_balance(patterns: npt.NDArray[np.int32], counts: FloatArray) -> FloatArray | None:
+    """Two classes: the balance implied by the votes' third moments over their second.
+
+    Code each source +1 where it votes class 0, -1 where it votes class 1, 0 when
+    silent. Under conditional independence, for sources i, j, k the covariances
+    are ``C_ij = pi0 pi1 D_i D_j`` and the third central moments ``T_ijk = pi0 pi1
+    (1 - 2 pi0) D_i D_j D_k`` (``D``: how much more a source leans to class 0 when
+    the class is 0), so ``T_ijk / sqrt(C_ij C_ik C_jk) = (1 - 2 pi0) / sqrt(pi0
+    pi1)``, the skewness of the class itself: every source's confidence cancels,
+    so the estimate cannot follow the most confident sources' class. The median
+    over the triplets whose three covariances are positive (what sources that
+    beat a guess give) resists a few dependent pairs; solving the skewness ``r``
+    for ``pi0`` gives ``pi0 pi1 = 1 / (r^2 + 4)``. None with fewer than three
+    sources or no such triplet.
+    """
+    if patterns.shape[1] < 3:
+        return None
+    x = np.where(patterns == 0, 1.0, np.where(patterns == 1, -1.0, 0.0))
+    n = float(counts.sum())
+    z = x - (counts @ x) / n
+    cov = _gram(z, counts) / n
+    m = x.shape[1]
+    i, j, k = np.array(
+        [(a, b, c) for a in range(m) for b in range(a + 1, m) for c in range(b + 1, m)]
+    ).T
+    product = cov[i, j] * cov[i, k] * cov[j, k]
+    usable = (cov[i, j] > 0) & (cov[i, k] > 0) & (cov[j, k] > 0)
+    if not usable.any():
+        return None
+    i, j, k, product = i[usable], j[usable], k[usable], product[usable]
+    moments = np.zeros((m * m, m))  # E[z_a z_b z_c], (a, b) flattened
+    for start in range(0, len(z), 4096):  # one product per chunk: few BLAS calls, small memory
+        part = z[start : start + 4096]
+        pairs = (part * counts[start : start + 4096, None])[:, :, None] * part[:, None, :]
+        moments += pairs.reshape(len(part), m * m).T @ part
+    moments = moments.reshape(m, m, m) / n
+    third = moments[i, j, k]
+    r = float(np.median(third / np.sqrt(product)))
+    pi0 = (1.0 - math.copysign(math.sqrt(r * r / (r * r + 4.0)), r)) / 2.0
+    pi0 = min(max(pi0, 1.0 / (n + 2.0)), 1.0 - 1.0 / (n + 2.0))
+    return np.array([pi0, 1.0 - pi0])
 
 
 def _vote_first(merged: npt.NDArray[np.int32], weights: FloatArray, fit: FloatArray) -> FloatArray:
