@@ -43,8 +43,11 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── TransformError           an augmentation transform failed on a record
     │   ├── StrategyInputError       a strategy's inputs or parameters do not fit it
     │   ├── AnnotationConflictError  an annotation a record no longer takes (full, or again)
-    │   └── PolicyFileError          a privacy policy file that does not parse or fit
+    │   ├── PolicyFileError          a privacy policy file that does not parse or fit
+    │   ├── DPQueryError             a DP query without public bounds or categories, or a bad ε
+    │   └── NoBudgetError            a DP query on a dataset the policy gives no budget
     ├── PrivateDataError             a principal may not see a private dataset's raw values
+    ├── BudgetExhaustedError         a DP query that would overspend the privacy budget
     ├── NoPredictionsError           a model has no predictions for a dataset version
     ├── ConcurrentUpdateError        a branch moved while a commit was being made
     ├── LockTimeoutError             another writer held the repository too long
@@ -918,6 +921,61 @@ class PrivateDataError(TillageError):
         )
 
 
+class DPQueryError(InputError):
+    """A differentially private query that cannot run as asked: ε not a number > 0, no
+    public bounds or categories, a column that does not fit the kind."""
+
+    code = "dp_query"
+
+    def __init__(self, problem: str, fix: str, *, spent: float = 0.0) -> None:
+        self.problem = problem
+        self.fix = fix
+        self.spent = spent
+        cost = (
+            f"its ε={spent:g} stays spent, since the query read the data"
+            if spent
+            else "nothing was spent"
+        )
+        super().__init__(f"{problem}; {cost}. {fix}")
+
+
+class NoBudgetError(InputError):
+    """A DP query on a dataset for which the policy sets no privacy budget."""
+
+    code = "no_budget"
+
+    def __init__(self, dataset: str) -> None:
+        self.dataset = dataset
+        super().__init__(
+            f"dataset {dataset!r} has no privacy budget, so DP queries on it are refused; "
+            f"nothing was spent. Set `datasets.{dataset}.budget` (ε per principal) in "
+            ".tillage/policy.yaml."
+        )
+
+
+class BudgetExhaustedError(TillageError):
+    """A DP query that would take a principal past the dataset's privacy budget; nothing
+    was spent and nothing was released."""
+
+    code = "budget_exhausted"
+
+    def __init__(
+        self, principal: str, dataset: str, epsilon: float, spent: float, budget: float
+    ) -> None:
+        self.principal = principal
+        self.dataset = dataset
+        self.epsilon = epsilon
+        self.spent = spent
+        self.budget = budget
+        left = max(budget - spent, 0.0)
+        super().__init__(
+            f"{principal} has spent ε={spent:g} of the budget ε={budget:g} on {dataset!r}; "
+            f"this query asks ε={epsilon:g} and only ε={left:g} is left, so it was refused "
+            "and nothing was released. Ask for a smaller ε, or use aggregates "
+            "(`tillage privacy aggregate`)."
+        )
+
+
 # The one table from error code to CLI exit status and to HTTP status. Every
 # class above has a row (a test checks); a class without one (an error raised by
 # a plugin, say) takes its nearest base's. Exit statuses 2 (usage), 3 (`check`
@@ -981,6 +1039,9 @@ EXIT_STATUS: dict[str, int] = {
     "annotation_conflict": 1,
     "policy_file": 1,
     "private_data": 1,
+    "dp_query": 1,
+    "no_budget": 1,
+    "budget_exhausted": 1,
     "usage_error": 2,
 }
 
@@ -1042,6 +1103,9 @@ HTTP_STATUS: dict[str, int] = {
     "annotation_conflict": 409,
     "policy_file": 422,
     "private_data": 403,
+    "dp_query": 422,
+    "no_budget": 409,
+    "budget_exhausted": 403,
     "usage_error": 400,
 }
 
