@@ -197,10 +197,10 @@ class Ledger:
         """Every spend of ``principal`` on ``lineage``, oldest first."""
         with self._engine.connect() as conn:
             rows = conn.execute(
-                select(SpendRow)
+                select(*SpendRow.__table__.columns)
                 .where(SpendRow.lineage == lineage, SpendRow.principal == principal)
                 .order_by(SpendRow.created_at)
-            ).scalars()
+            ).all()
             return [
                 Spend(
                     r.spend_id,
