@@ -203,3 +203,69 @@ def test_an_answer_says_when_a_grant_made_the_guarantee_void(tmp_path: Path) -> 
         conn.execute(text("UPDATE privacy_budget SET void = 1 WHERE principal = 'ana'"))
     assert repo.privacy.query("loans", "count", epsilon=1.0).void is True
     assert repo.privacy.budget("loans").void is True
+
+
+def small_groups_table() -> pa.Table:
+    # CA: 12 rows, NY: 6, TX: 3, WA: 2 (group size 5: TX and WA are suppressed)
+    states = ["CA"] * 12 + ["NY"] * 6 + ["TX"] * 3 + ["WA"] * 2
+    return pa.table(
+        {
+            "id": range(len(states)),
+            "member": [i // 2 for i in range(len(states))],
+            "state": states,
+            "income": [float(1000 * i) for i in range(len(states))],
+        }
+    )
+
+
+def test_an_aggregate_shows_groups_at_least_the_minimum_size_and_reports_the_rest(
+    tmp_path: Path,
+) -> None:
+    repo, _ = make_repo(tmp_path)
+    repo.ingest("small", small_groups_table(), key="id")
+    (repo.repo_dir / "policy.yaml").write_text("datasets: {small: {min_group_size: 5}, loans: {}}")
+    view = (
+        tillage.open(tmp_path)
+        .at("main", principal="ana")
+        .privacy.aggregate(
+            "small", by=["state"], measures={"count": None, "sum": "income", "mean": "income"}
+        )
+    )
+    assert [g["state"] for g in view.groups] == ["CA", "NY"]
+    ca = view.groups[0]
+    assert ca["count"] == 12 and ca["sum_income"] == sum(1000.0 * i for i in range(12))
+    assert ca["mean_income"] == pytest.approx(5500.0)
+    assert view.suppressed_groups == 2 and view.suppressed_rows == 5  # 3 + 2 >= 5: shown
+    assert view.to_dict()["groups"][1] == {
+        "state": "NY",
+        "count": 6,
+        "sum_income": 87000.0,
+        "mean_income": 14500.0,
+    }
+
+
+def test_the_rows_of_suppressed_groups_are_hidden_when_they_are_few(tmp_path: Path) -> None:
+    repo, _ = make_repo(tmp_path)
+    repo.ingest("small", small_groups_table(), key="id")
+    (repo.repo_dir / "policy.yaml").write_text(
+        "datasets: {small: {min_group_size: 4, privacy_unit: member, max_rows_per_unit: 2}}"
+    )
+    view = tillage.open(tmp_path).privacy.aggregate("small", by=["state"])
+    # in members (two rows each): CA 6, NY 3, TX 2, WA 2
+    assert [g["state"] for g in view.groups] == ["CA"]
+    assert view.suppressed_groups == 3 and view.suppressed_rows == 11
+    whole = tillage.open(tmp_path).privacy.aggregate("small", measures={"mean": "income"})
+    assert whole.groups == [{"count": 23, "mean_income": pytest.approx(11000.0)}]
+    (repo.repo_dir / "policy.yaml").write_text("datasets: {small: {min_group_size: 3}}")
+    three = tillage.open(tmp_path).privacy.aggregate("small", by=["state"])
+    assert three.suppressed_groups == 1 and three.suppressed_rows is None  # WA's 2 rows
+
+
+def test_aggregate_input_is_checked(tmp_path: Path) -> None:
+    repo, _ = make_repo(tmp_path)
+    with pytest.raises(tillage.InputError, match="unknown aggregate measure 'max'"):
+        repo.privacy.aggregate("loans", by=["state"], measures={"max": "income"})
+    with pytest.raises(tillage.InputError, match="unknown column"):
+        repo.privacy.aggregate("loans", by=["nope"])
+    with pytest.raises(tillage.InputError, match="not numeric"):
+        repo.privacy.aggregate("loans", by=["state"], measures={"sum": "grade"})

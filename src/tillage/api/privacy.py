@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tillage.access import Purpose
 from tillage.api._storage import Namespace
 from tillage.core.policy import DatasetPolicy, Policy
-from tillage.errors import DPQueryError, NoBudgetError, NoSuchDatasetError
+from tillage.errors import DPQueryError, InputError, NoBudgetError, NoSuchDatasetError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from tillage.core.commit import Commit
+    from tillage.privacy.aggregate import AggregateView
     from tillage.privacy.dp import DPAnswer
     from tillage.store.ledger import BudgetState, Ledger
 
@@ -241,6 +242,68 @@ class Privacy(Namespace):
             void=after.void,
             spend_id=spend_id,
             alpha=float(alpha) if kind == "quantile" else None,
+        )
+
+    def aggregate(
+        self,
+        dataset: str,
+        by: Sequence[str] = (),
+        measures: Mapping[str, str | Sequence[str] | None] | None = None,
+        *,
+        ref: str | None = None,
+    ) -> AggregateView:
+        """Exact group-by counts, sums and means of ``dataset``, small groups suppressed.
+
+        A group with fewer privacy units than the policy's ``min_group_size`` is not
+        shown; the view says how many were suppressed and, unless that is itself
+        below the minimum, how many rows they held. A dataset the policy does not
+        name is not private: nothing is suppressed. Spends no ε.
+
+        Args:
+            dataset: the dataset.
+            by: the columns to group by (none: one group, the whole version).
+            measures: ``{"count": None, "sum": "income", "mean": ["income", "fee"]}``
+                (default: the count; the count is always shown).
+            ref: the version to read (default: HEAD).
+
+        Raises:
+            InputError: an unknown column or measure, a sum or mean of a non-numeric column.
+            NoSuchDatasetError: ``ref`` has no such dataset.
+        """
+        from tillage.privacy.aggregate import AggregateView, aggregate, parse_measures
+
+        pairs = parse_measures(measures)
+        group_by = [by] if isinstance(by, str) else list(by)
+        dpol = self.policy().private(dataset)
+        commit = self._commit(dataset, ref)
+        names = self._repo.datasets.schema(dataset, commit.id).names
+        unit = dpol.privacy_unit if dpol is not None else "row"
+        unit_col = None if unit == "row" else unit
+        needed = [*group_by, *(c for _, c in pairs if c is not None)]
+        unknown = [c for c in needed if c not in names]
+        if unknown:
+            raise InputError(
+                f"unknown column(s) {', '.join(unknown)} in {dataset!r}; "
+                f"its columns: {', '.join(names)}."
+            )
+        columns = list(dict.fromkeys([*needed, *([unit_col] if unit_col else [])]))
+        if not columns:
+            columns = [names[0]]
+        pin = commit.pins[dataset]
+        table = self._reader.table(Purpose.AGGREGATE, dataset, pin, commit.id, columns=columns)
+        min_size = dpol.min_group_size if dpol is not None else 1
+        groups, hidden, hidden_rows = aggregate(table, group_by, pairs, min_size, unit_col)
+        return AggregateView(
+            dataset=dataset,
+            commit=commit.id,
+            by=tuple(group_by),
+            measures=pairs,
+            min_group_size=min_size,
+            unit=unit,
+            groups=groups,
+            suppressed_groups=hidden,
+            suppressed_rows=hidden_rows,
+            principal=self.principal,
         )
 
     @property
