@@ -493,7 +493,7 @@ def test_usage_errors(proj: Path) -> None:
 def test_every_command_has_help() -> None:
     group = typer.main.get_command(app)
     assert isinstance(group, TyperGroup)
-    assert len(group.commands) == 39
+    assert len(group.commands) == 40
     leaves: list[tuple[list[str], Any]] = []
     for name, command in group.commands.items():
         assert command.help, name

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 import tillage
+from cli_runner import cli, cli_json
 from tillage.access import Purpose
 from tillage.errors import BudgetExhaustedError, DPQueryError, NoBudgetError
 from tillage.repo import Repo
@@ -269,3 +270,34 @@ def test_aggregate_input_is_checked(tmp_path: Path) -> None:
         repo.privacy.aggregate("loans", by=["nope"])
     with pytest.raises(tillage.InputError, match="not numeric"):
         repo.privacy.aggregate("loans", by=["state"], measures={"sum": "grade"})
+
+
+def test_the_cli_answers_previews_aggregates_and_budgets_in_text_and_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_repo(tmp_path, budget=3.0)
+    monkeypatch.setenv("TILLAGE_PRINCIPAL", "ana")
+    repo = ["--repo", str(tmp_path)]
+    preview = cli_json(*repo, "privacy", "query", "loans", "mean", "income", "-e", "1", "--preview")
+    assert preview["preview"] is True and preview["value"] is None and preview["spent"] == 0
+    assert preview["clamping"]["above"] > 0 and preview["clamping"]["bias"] < 0
+    assert [m["mechanism"] for m in preview["mechanisms"]] == [
+        "Laplace (float-safe)",
+        "discrete Laplace",
+    ]
+    text = cli(*repo, "privacy", "query", "loans", "sum", "income", "-e", "1", "--preview").stdout
+    assert "nothing spent" in text and "clamping bias" in text and "× the noise" in text
+    answer = cli_json(*repo, "privacy", "query", "loans", "count", "--by", "state", "-e", "1")
+    assert set(answer["value"]) == {"CA", "NY", "TX", "(other)"}
+    assert answer["epsilon"] == 1.0 and answer["left"] == 2.0 and answer["void"] is False
+    assert answer["principal"] == "ana"
+    text = cli(*repo, "privacy", "query", "loans", "quantile", "income", "-e", "1").stdout
+    assert "DP 0.5 quantile of income" in text and "left 1" in text and "intact" in text
+    budget = cli_json(*repo, "privacy", "budget", "loans")
+    assert budget["spent"] == 2.0 and budget["left"] == 1.0 and budget["void"] is False
+    assert "spent ε=2 of ε=3" in cli(*repo, "privacy", "budget", "loans").stdout
+    view = cli_json(*repo, "privacy", "aggregate", "loans", "--by", "state", "--mean", "income")
+    assert [g["state"] for g in view["groups"]] == ["CA", "NY", "TX", "WA"]
+    assert view["suppressed_groups"] == 0
+    text = cli(*repo, "privacy", "aggregate", "loans", "--by", "id").stdout
+    assert "3,000 group(s) below 5 rows suppressed (3,000 row(s))" in text
