@@ -210,10 +210,13 @@ class Privacy(Namespace):
         if kind == "mean":
             value = dp.mean_of(parts)
             assert fixed is not None
-            # A preview shows the exact row count as an aggregate; an answer, its DP count.
-            exact = len(values) if len(values) >= dpol.min_group_size else 0
-            n = exact if preview else int(parts[1].value or 0)
-            error = dp.mean_error(parts, n, fixed)
+            if preview:  # the exact row count and clamped mean, shown as aggregates
+                big = len(nums) >= dpol.min_group_size
+                n = len(nums) if big else 0
+                near = (sum(min(max(x, fixed[0]), fixed[1]) for x in nums) / n) if n else None
+            else:  # the answer's own DP count and mean
+                n, near = int(parts[1].value or 0), value
+            error = dp.mean_error(parts, n, near)
         else:
             value, error = parts[0].value, parts[0].error95
         if spend_id is not None:

@@ -232,13 +232,16 @@ def mean_of(parts: Sequence[Measured]) -> float | None:
     return float(total) / float(count)
 
 
-def mean_error(parts: Sequence[Measured], n: int, bounds: tuple[float, float]) -> float | None:
-    """A first-order 95% half-width of a DP mean of ``n`` rows: the sum's error over n,
-    plus the largest bound times the count's error over n."""
-    if n <= 0 or parts[0].error95 is None or parts[1].error95 is None:
+def mean_error(parts: Sequence[Measured], n: int, mean: float | None) -> float | None:
+    """The predicted 95% half-width of a DP mean of ``n`` rows near ``mean``.
+
+    To first order the mean's noise is (sum noise - mean × count noise) / n; the two
+    noises are independent, so their 95% half-widths add in quadrature (a close
+    approximation for Laplace noise, exact for Gaussian).
+    """
+    if n <= 0 or mean is None or parts[0].error95 is None or parts[1].error95 is None:
         return None
-    worst = max(abs(bounds[0]), abs(bounds[1]))
-    return (parts[0].error95 + worst * parts[1].error95) / n
+    return math.hypot(parts[0].error95, mean * parts[1].error95) / n
 
 
 @dataclass(frozen=True)
