@@ -130,6 +130,47 @@ def test_two_processes_racing_never_overspend(project: Path) -> None:
     assert sorted(spends(project)) == [(0.15, True)] * 6
 
 
+def _spend_many(path: str, start: mp.synchronize.Event, out: mp.Queue[int]) -> None:
+    from tillage.store.catalog import Catalog
+
+    ledger = Ledger(Catalog.sqlite(Path(path) / ".tillage" / "catalog.db").engine)
+    start.wait()
+    done = 0
+    for _ in range(40):
+        try:
+            ledger.spend(
+                lineage="loans",
+                unit="row",
+                principal="p",
+                dataset="loans",
+                commit_id=None,
+                epsilon=0.05,
+                budget=1.0,
+                query={},
+            )
+            done += 1
+        except BudgetExhaustedError:
+            pass
+    out.put(done)
+
+
+@pytest.mark.slow
+def test_two_processes_spending_at_once_on_the_ledger_never_overspend(project: Path) -> None:
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_spend_many, args=(str(project), start, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    start.set()
+    done = [out.get(timeout=240) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert sum(done) == 20  # 20 × 0.05 is the budget; the 40 others were refused
+    ledger = Ledger(tillage.open(project)._storage.catalog.engine)
+    assert len(ledger.spends("loans", "p")) == 20
+    assert ledger.state("loans", "row", "p", 1.0).spent == pytest.approx(1.0)
+
+
 def _killed_after_spending(path: str) -> None:
     import tillage.privacy.dp as dp
 
