@@ -158,7 +158,9 @@ def test_bounds_can_be_paid_for_with_a_dp_estimate(tmp_path: Path) -> None:
     assert a.bounds_from == "estimate" and a.bounds is not None
     assert a.bounds[0] <= np.quantile(np.arange(N), 0.05)
     assert a.bounds[1] >= np.quantile(np.arange(N), 0.9)
-    assert a.epsilon == 40.0 and sum(m.epsilon for m in a.mechanisms) == pytest.approx(30.0)
+    assert a.epsilon == 40.0 and sum(m.epsilon for m in a.mechanisms) == pytest.approx(40.0)
+    assert a.mechanisms[-1].mechanism == "private quantile (bounds estimate)"
+    assert a.mechanisms[-1].epsilon == 10.0 and a.mechanisms[-1].value == list(a.bounds)
     with pytest.raises(DPQueryError, match="cannot estimate bounds"):
         repo.privacy.query("loans", "mean", "id", epsilon=1.0, bounds="estimate", preview=True)
 

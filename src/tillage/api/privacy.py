@@ -180,6 +180,7 @@ class Privacy(Namespace):
         }
 
         spend_id = None
+        estimated: dp.Measured | None = None
         if preview:
             assert not estimate
             plan = dp.Plan(kind, eps, contributions, values, fixed, cats, float(alpha))
@@ -200,7 +201,7 @@ class Privacy(Namespace):
             if estimate:
                 estimate_eps = eps * dp.ESTIMATE_SHARE
                 measure_eps = eps - estimate_eps
-                fixed = dp.estimate_bounds(nums, contributions, estimate_eps, spent=eps)
+                fixed, estimated = dp.estimate_bounds(nums, contributions, estimate_eps, spent=eps)
             plan = dp.Plan(kind, measure_eps, contributions, values, fixed, cats, float(alpha))
             parts = dp.measure(plan, release=True, spent=eps)
 
@@ -230,7 +231,7 @@ class Privacy(Namespace):
             value=value,
             preview=preview,
             epsilon=0.0 if preview else eps,
-            mechanisms=parts,
+            mechanisms=[*parts, *([estimated] if estimated else [])],
             error95=error,
             clamping=clamping,
             bounds=fixed,

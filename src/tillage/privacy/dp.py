@@ -296,9 +296,10 @@ def clamping(
 
 def estimate_bounds(
     values: list[float], contributions: int, epsilon: float, *, spent: float
-) -> tuple[float, float]:
+) -> tuple[tuple[float, float], Measured]:
     """Bounds for ``values`` estimated with DP: the 1% and 99% private quantiles over a
-    public grid of 0 and ±2^k, with ``epsilon`` split evenly between the two.
+    public grid of 0 and ±2^k, with ``epsilon`` split evenly between the two; and the
+    measurement that released them (to be listed with the answer's).
 
     Raises:
         DPQueryError: the estimate is not an interval (``spent`` says the ε is gone).
@@ -314,15 +315,12 @@ def estimate_bounds(
         split_evenly_over=2,
         domain=dp.vector_domain(dp.atom_domain(T=float, nan=False)),
     )
-    found = [
-        float(
-            ctx.query()
-            .clamp((lo_grid, hi_grid))
-            .private_quantile(dp.max_divergence(), _SCALE_GRID, a)
-            .release()
-        )
+    queries = [
+        ctx.query().clamp((lo_grid, hi_grid)).private_quantile(dp.max_divergence(), _SCALE_GRID, a)
         for a in ESTIMATE_ALPHAS
     ]
+    scale = float(queries[0].param())
+    found = [float(q.release()) for q in queries]
     lo, hi = found
     if not lo < hi or not all(math.isfinite(b) for b in found):
         raise DPQueryError(
@@ -330,7 +328,8 @@ def estimate_bounds(
             "Pass bounds you know to be public (--bounds LO,HI), or spend a larger ε.",
             spent=spent,
         )
-    return lo, hi
+    step = Measured("private quantile (bounds estimate)", scale, epsilon, None, [lo, hi])
+    return (lo, hi), step
 
 
 @dataclass(frozen=True)
