@@ -14,7 +14,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Engine, Float, String, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Engine,
+    Float,
+    Index,
+    String,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,6 +48,7 @@ class BudgetRow(Base):
 
 class SpendRow(Base):
     __tablename__ = "privacy_spends"
+    __table_args__ = (Index("ix_privacy_spends_who", "lineage", "principal"),)
     spend_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     lineage: Mapped[str] = mapped_column(String(128))
     dataset: Mapped[str] = mapped_column(String(128))
