@@ -152,7 +152,10 @@ def test_approval_voids_the_grantees_dp_guarantee_on_that_dataset(repo: Repo) ->
     # a principal with spending on record keeps it; only the guarantee is marked void
     conn = sqlite3.connect(repo.repo_dir / "catalog.db")
     with conn:
-        conn.execute("INSERT INTO privacy_budget VALUES ('loans', 'dan', 1.5, 0)")
+        conn.execute(
+            "INSERT INTO privacy_budget (lineage, principal, spent, void) "
+            "VALUES ('loans', 'dan', 1.5, 0)"
+        )
     conn.close()
     dans = as_(repo, "dan").privacy.request_grant(
         "loans", purpose="debug", columns=["state"], max_rows=1

@@ -50,7 +50,7 @@ class Purpose(StrEnum):
     SELECT = "select"  # the pool a selection strategy chooses records from
     PREDICT = "predict"  # a model's inputs, and the predictions it stored
     FEATURES = "features"  # a featurizer's inputs, and its cached vectors
-    AGGREGATE = "aggregate"  # only counts and classes leave (a privacy scan, aggregate views)
+    AGGREGATE = "aggregate"  # measured for DP answers, aggregate views, scans: statistics only
     BREAK_GLASS = "break_glass"  # raw rows under an approved grant (`tillage.privacy.grants`)
 
 

@@ -45,9 +45,12 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── StrategyInputError       a strategy's inputs or parameters do not fit it
     │   ├── AnnotationConflictError  an annotation a record no longer takes (full, or again)
     │   ├── PolicyFileError          a privacy policy file that does not parse or fit
-    │   └── GrantRequestError        a break-glass request without purpose or with a bad scope
+    │   ├── GrantRequestError        a break-glass request without purpose or with a bad scope
+    │   ├── DPQueryError             a DP query without public bounds or categories, or a bad ε
+    │   └── NoBudgetError            a DP query on a dataset the policy gives no budget
     ├── PrivateDataError             a principal may not see a private dataset's raw values
     ├── GrantRefusedError            a grant that may not be approved, revoked or read (audited)
+    ├── BudgetExhaustedError         a DP query that would overspend the privacy budget
     ├── NoPredictionsError           a model has no predictions for a dataset version
     ├── ConcurrentUpdateError        a branch moved while a commit was being made
     ├── LockTimeoutError             another writer held the repository too long
@@ -960,6 +963,61 @@ class GrantRefusedError(TillageError):
         )
 
 
+class DPQueryError(InputError):
+    """A differentially private query that cannot run as asked: ε not a number > 0, no
+    public bounds or categories, a column that does not fit the kind."""
+
+    code = "dp_query"
+
+    def __init__(self, problem: str, fix: str, *, spent: float = 0.0) -> None:
+        self.problem = problem
+        self.fix = fix
+        self.spent = spent
+        cost = (
+            f"its ε={spent:g} stays spent, since the query read the data"
+            if spent
+            else "nothing was spent"
+        )
+        super().__init__(f"{problem}; {cost}. {fix}")
+
+
+class NoBudgetError(InputError):
+    """A DP query on a dataset for which the policy sets no privacy budget."""
+
+    code = "no_budget"
+
+    def __init__(self, dataset: str) -> None:
+        self.dataset = dataset
+        super().__init__(
+            f"dataset {dataset!r} has no privacy budget, so DP queries on it are refused; "
+            f"nothing was spent. Set `datasets.{dataset}.budget` (ε per principal) in "
+            ".tillage/policy.yaml."
+        )
+
+
+class BudgetExhaustedError(TillageError):
+    """A DP query that would take a principal past the dataset's privacy budget; nothing
+    was spent and nothing was released."""
+
+    code = "budget_exhausted"
+
+    def __init__(
+        self, principal: str, dataset: str, epsilon: float, spent: float, budget: float
+    ) -> None:
+        self.principal = principal
+        self.dataset = dataset
+        self.epsilon = epsilon
+        self.spent = spent
+        self.budget = budget
+        left = max(budget - spent, 0.0)
+        super().__init__(
+            f"{principal} has spent ε={spent:g} of the budget ε={budget:g} on {dataset!r}; "
+            f"this query asks ε={epsilon:g} and only ε={left:g} is left, so it was refused "
+            "and nothing was released. Ask for a smaller ε, or use aggregates "
+            "(`tillage privacy aggregate`)."
+        )
+
+
 # The one table from error code to CLI exit status and to HTTP status. Every
 # class above has a row (a test checks); a class without one (an error raised by
 # a plugin, say) takes its nearest base's. Exit statuses 2 (usage), 3 (`check`
@@ -1026,6 +1084,9 @@ EXIT_STATUS: dict[str, int] = {
     "no_such_grant": 1,
     "grant_request": 1,
     "grant_refused": 1,
+    "dp_query": 1,
+    "no_budget": 1,
+    "budget_exhausted": 1,
     "usage_error": 2,
 }
 
@@ -1090,6 +1151,9 @@ HTTP_STATUS: dict[str, int] = {
     "no_such_grant": 404,
     "grant_request": 422,
     "grant_refused": 403,
+    "dp_query": 422,
+    "no_budget": 409,
+    "budget_exhausted": 403,
     "usage_error": 400,
 }
 

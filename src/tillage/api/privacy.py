@@ -2,13 +2,18 @@
 
 The policy (`tillage.core.policy`) says which datasets and columns are private
 and who may read them raw; the one read path (`tillage.access`) enforces it.
+DP answers (`query`) read rows through it for `Purpose.AGGREGATE` and hand out
+only OpenDP measurements, paid for in the persistent ledger
+(`tillage.store.ledger`) before they are computed.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
-from collections.abc import Sequence
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -17,14 +22,25 @@ from typing import TYPE_CHECKING, Any
 from tillage.access import Purpose
 from tillage.api._storage import Namespace, count
 from tillage.core.duration import parse_duration
-from tillage.core.policy import POLICY_FILE, ColumnClass, Policy
-from tillage.errors import InputError, NoSuchDatasetError, PolicyFileError
+from tillage.core.policy import POLICY_FILE, ColumnClass, DatasetPolicy, Policy
+from tillage.errors import (
+    DPQueryError,
+    InputError,
+    NoBudgetError,
+    NoSuchDatasetError,
+    PolicyFileError,
+)
 from tillage.privacy.grants import BreakGlass, Grant
 from tillage.privacy.scan import DEFAULT_SAMPLE, ScanReport, merge_into_policy, proposals
 from tillage.store.audit import AuditEntry, AuditLog, AuditReport
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from tillage.core.commit import Commit
+    from tillage.privacy.aggregate import AggregateView
+    from tillage.privacy.dp import DPAnswer
+    from tillage.store.ledger import BudgetState, Ledger
 
 
 def _texts(t: Any) -> bool:
@@ -304,3 +320,392 @@ class Privacy(Namespace):
         the anchor does and does not protect against).
         """
         return self._audit.verify()
+
+    def budget(self, dataset: str) -> BudgetState:
+        """This principal's DP budget on ``dataset``: spent, left, and whether it is void.
+
+        Raises:
+            NoBudgetError: the policy sets no budget for ``dataset``.
+        """
+        dpol = self._budgeted(dataset)
+        assert dpol.budget is not None
+        return self._ledger.state(_lineage(dataset), dpol.privacy_unit, self.principal, dpol.budget)
+
+    def query(
+        self,
+        dataset: str,
+        kind: str,
+        column: str | None = None,
+        *,
+        epsilon: float,
+        by: str | None = None,
+        bounds: Sequence[float] | str | None = None,
+        categories: Sequence[Any] | None = None,
+        alpha: float = 0.5,
+        ref: str | None = None,
+        preview: bool = False,
+    ) -> DPAnswer:
+        """A differentially private count, histogram, sum, mean or quantile of ``dataset``.
+
+        Spends ``epsilon`` of this principal's budget on the dataset (the policy's
+        ``budget``) in the catalog's ledger before computing the answer; a query
+        that would overspend is refused and releases nothing. A preview spends
+        nothing and releases no DP value: it says which mechanisms and noise
+        scales the query would use, their predicted 95% error, and for sums and
+        means the clamping bias. That bias, and the row count a mean's error
+        needs, are exact aggregates over the whole version, shown under the
+        policy's minimum group size like `aggregate` shows a group: when fewer
+        rows than that lie outside the bounds, the bias is suppressed.
+
+        Args:
+            dataset: a dataset the policy gives a budget.
+            kind: ``count``, ``histogram``, ``sum``, ``mean`` or ``quantile``.
+            column: the numeric column (sum, mean, quantile), or the categorical one
+                (histogram; ``by`` works too).
+            epsilon: the ε to spend, a number > 0.
+            by: a count by this column's public categories is a histogram.
+            bounds: ``(lower, upper)`` clamp bounds the caller declares public; or
+                ``"estimate"`` to spend a quarter of ε on DP 1% and 99% quantiles
+                over a public grid and use those. Default: the policy's bounds.
+            categories: the categories of a histogram, declared public by the
+                caller. Default: the policy's categories.
+            alpha: the quantile, in (0, 1).
+            ref: the version to measure (default: HEAD).
+            preview: size the query and spend nothing.
+
+        Raises:
+            DPQueryError: ε not a number > 0, a numeric query with no bounds, a
+                histogram with no categories, a missing or unfit column.
+            NoBudgetError: the policy sets no budget for ``dataset``.
+            BudgetExhaustedError: ``epsilon`` is more than is left; nothing was spent.
+            NoSuchDatasetError: ``ref`` has no such dataset.
+        """
+        from tillage.privacy import dp
+
+        eps = _epsilon(epsilon)
+        kind = _kind(kind, by)
+        target = by if kind == "histogram" and by is not None else column
+        if target is None and kind != "count":
+            raise DPQueryError(
+                f"a DP {kind} needs a column",
+                "Name the column (for a histogram, the categorical column, or --by).",
+            )
+        if kind == "quantile" and not (_number(alpha) and 0.0 < float(alpha) < 1.0):
+            raise DPQueryError(
+                f"alpha must be a number between 0 and 1, not {alpha!r}",
+                "Pass --alpha 0.5 for the median.",
+            )
+        dpol = self._budgeted(dataset)
+        assert dpol.budget is not None
+        commit = self._commit(dataset, ref)
+        names = self._repo.datasets.schema(dataset, commit.id).names
+        if target is not None and target not in names:
+            raise DPQueryError(
+                f"{dataset!r} has no column {target!r}", f"Its columns: {', '.join(names)}."
+            )
+        cat_from = bounds_from = None
+        cats: tuple[Any, ...] | None = None
+        fixed: tuple[float, float] | None = None
+        estimate = False
+        if kind == "histogram":
+            assert target is not None
+            cats, cat_from = self._categories(dpol, dataset, target, categories)
+        elif kind in dp.NUMERIC_KINDS:
+            assert target is not None
+            fixed, bounds_from = self._bounds(dpol, dataset, kind, target, bounds)
+            estimate = bounds_from == "estimate"
+            if estimate and preview:
+                raise DPQueryError(
+                    "a preview cannot estimate bounds: estimating them spends ε",
+                    "Preview with --bounds LO,HI, or run the query without --preview.",
+                )
+        lineage, unit = _lineage(dataset), dpol.privacy_unit
+        state = self._ledger.state(lineage, unit, self.principal, dpol.budget)
+        if not preview and eps > state.left + 1e-9:
+            from tillage.errors import BudgetExhaustedError
+
+            raise BudgetExhaustedError(self.principal, dataset, eps, state.spent, state.budget)
+
+        rows = self._rows(dataset, commit, dpol, target)
+        nums: list[float] = []
+        values: list[Any]
+        if kind in ("count", "histogram"):
+            values = dp.labels(rows.column(target or rows.column_names[0]))
+        else:
+            assert target is not None
+            if not _numeric(rows.schema.field(target).type):
+                raise DPQueryError(
+                    f"column {target!r} of {dataset!r} is not numeric, so it has no DP {kind}",
+                    "Ask for a count or histogram of it instead.",
+                )
+            values = nums = dp.numbers(rows.column(target))
+        contributions = dpol.max_rows_per_unit
+        query_record = {
+            "kind": kind,
+            "column": target,
+            "epsilon": eps,
+            "bounds": list(fixed) if fixed else ("estimate" if estimate else None),
+            "categories": list(cats) if cats else None,
+            "alpha": alpha if kind == "quantile" else None,
+        }
+
+        spend_id = None
+        estimated: dp.Measured | None = None
+        if preview:
+            assert not estimate
+            plan = dp.Plan(kind, eps, contributions, values, fixed, cats, float(alpha))
+            parts = dp.measure(plan, release=False)
+        else:
+            spend = self._ledger.spend(
+                lineage=lineage,
+                unit=unit,
+                principal=self.principal,
+                dataset=dataset,
+                commit_id=commit.id,
+                epsilon=eps,
+                budget=dpol.budget,
+                query=query_record,
+            )
+            spend_id = spend.spend_id
+            measure_eps = eps
+            if estimate:
+                estimate_eps = eps * dp.ESTIMATE_SHARE
+                measure_eps = eps - estimate_eps
+                fixed, estimated = dp.estimate_bounds(nums, contributions, estimate_eps, spent=eps)
+            plan = dp.Plan(kind, measure_eps, contributions, values, fixed, cats, float(alpha))
+            parts = dp.measure(plan, release=True, spent=eps)
+
+        clamping = None
+        if kind in ("sum", "mean") and fixed is not None and preview:
+            clamping = dp.clamping(nums, fixed, kind, dpol.min_group_size)
+        if kind == "mean":
+            value = dp.mean_of(parts)
+            assert fixed is not None
+            if preview:  # the exact row count and clamped mean, shown as aggregates
+                big = len(nums) >= dpol.min_group_size
+                n = len(nums) if big else 0
+                near = (sum(min(max(x, fixed[0]), fixed[1]) for x in nums) / n) if n else None
+            else:  # the answer's own DP count and mean
+                n, near = int(parts[1].value or 0), value
+            error = dp.mean_error(parts, n, near)
+        else:
+            value, error = parts[0].value, parts[0].error95
+        if spend_id is not None:
+            self._ledger.released(spend_id)
+        after = self._ledger.state(lineage, unit, self.principal, dpol.budget)
+        return dp.DPAnswer(
+            dataset=dataset,
+            commit=commit.id,
+            kind=kind,
+            column=target,
+            value=value,
+            preview=preview,
+            epsilon=0.0 if preview else eps,
+            mechanisms=[*parts, *([estimated] if estimated else [])],
+            error95=error,
+            clamping=clamping,
+            bounds=fixed,
+            bounds_from=bounds_from,
+            categories=cats,
+            categories_from=cat_from,
+            principal=self.principal,
+            unit=unit,
+            budget=after.budget,
+            spent=after.spent,
+            left=after.left,
+            void=after.void,
+            spend_id=spend_id,
+            alpha=float(alpha) if kind == "quantile" else None,
+        )
+
+    def aggregate(
+        self,
+        dataset: str,
+        by: Sequence[str] = (),
+        measures: Mapping[str, str | Sequence[str] | None] | None = None,
+        *,
+        ref: str | None = None,
+    ) -> AggregateView:
+        """Exact group-by counts, sums and means of ``dataset``, small groups suppressed.
+
+        A group with fewer privacy units than the policy's ``min_group_size`` is not
+        shown; the view says how many were suppressed and, unless that is itself
+        below the minimum, how many rows they held. A dataset the policy does not
+        name is not private: nothing is suppressed. Spends no ε.
+
+        Args:
+            dataset: the dataset.
+            by: the columns to group by (none: one group, the whole version).
+            measures: ``{"count": None, "sum": "income", "mean": ["income", "fee"]}``
+                (default: the count; the count is always shown).
+            ref: the version to read (default: HEAD).
+
+        Raises:
+            InputError: an unknown column or measure, a sum or mean of a non-numeric column.
+            NoSuchDatasetError: ``ref`` has no such dataset.
+        """
+        from tillage.privacy.aggregate import AggregateView, aggregate, parse_measures
+
+        pairs = parse_measures(measures)
+        group_by = [by] if isinstance(by, str) else list(by)
+        dpol = self.policy().private(dataset)
+        commit = self._commit(dataset, ref)
+        names = self._repo.datasets.schema(dataset, commit.id).names
+        unit = dpol.privacy_unit if dpol is not None else "row"
+        unit_col = None if unit == "row" else unit
+        needed = [*group_by, *(c for _, c in pairs if c is not None)]
+        unknown = [c for c in needed if c not in names]
+        if unknown:
+            raise InputError(
+                f"unknown column(s) {', '.join(unknown)} in {dataset!r}; "
+                f"its columns: {', '.join(names)}."
+            )
+        columns = list(dict.fromkeys([*needed, *([unit_col] if unit_col else [])]))
+        if not columns:
+            columns = [names[0]]
+        pin = commit.pins[dataset]
+        table = self._reader.table(Purpose.AGGREGATE, dataset, pin, commit.id, columns=columns)
+        min_size = dpol.min_group_size if dpol is not None else 1
+        groups, hidden, hidden_rows = aggregate(table, group_by, pairs, min_size, unit_col)
+        return AggregateView(
+            dataset=dataset,
+            commit=commit.id,
+            by=tuple(group_by),
+            measures=pairs,
+            min_group_size=min_size,
+            unit=unit,
+            groups=groups,
+            suppressed_groups=hidden,
+            suppressed_rows=hidden_rows,
+            principal=self.principal,
+        )
+
+    @property
+    def _ledger(self) -> Ledger:
+        from tillage.store.ledger import Ledger
+
+        return Ledger(self._catalog.engine)
+
+    def _budgeted(self, dataset: str) -> DatasetPolicy:
+        dpol = self.policy().private(dataset)
+        if dpol is None or dpol.budget is None:
+            raise NoBudgetError(dataset)
+        return dpol
+
+    def _commit(self, dataset: str, ref: str | None) -> Commit:
+        commit = self._repo.refs.find_commit(ref)
+        pins = commit.pins if commit else {}
+        if dataset not in pins or commit is None:
+            raise NoSuchDatasetError(dataset, ref or self._repo.refs.current_branch, list(pins))
+        return commit
+
+    def _rows(
+        self, dataset: str, commit: Commit, dpol: DatasetPolicy, column: str | None
+    ) -> pa.Table:
+        """The version's rows of ``column`` (and the unit column), each unit's contribution
+        bounded to the policy's ``max_rows_per_unit``."""
+        from tillage.privacy.dp import bound_contributions
+
+        pin = commit.pins[dataset]
+        unit = None if dpol.privacy_unit == "row" else dpol.privacy_unit
+        columns = list(dict.fromkeys(c for c in (column, unit) if c is not None))
+        if not columns:
+            columns = [self._repo.datasets.schema(dataset, commit.id).names[0]]
+        table = self._reader.table(Purpose.AGGREGATE, dataset, pin, commit.id, columns=columns)
+        seed = zlib.crc32(f"{dataset}@{commit.id}".encode())
+        return bound_contributions(table, unit, dpol.max_rows_per_unit, seed)
+
+    def _bounds(
+        self,
+        dpol: DatasetPolicy,
+        dataset: str,
+        kind: str,
+        column: str,
+        bounds: Sequence[float] | str | None,
+    ) -> tuple[tuple[float, float] | None, str]:
+        if isinstance(bounds, str):
+            if bounds != "estimate":
+                raise DPQueryError(
+                    f"bounds must be two numbers or 'estimate', not {bounds!r}",
+                    "Pass --bounds LO,HI, or --bounds estimate to pay for a DP estimate.",
+                )
+            return None, "estimate"
+        if bounds is not None:
+            b = list(bounds)
+            if len(b) != 2 or not all(_number(x) for x in b) or not float(b[0]) < float(b[1]):
+                raise DPQueryError(
+                    f"bounds must be two finite numbers LO < HI, not {bounds!r}",
+                    "Pass --bounds LO,HI with LO < HI.",
+                )
+            return (float(b[0]), float(b[1])), "argument"
+        declared = dpol.column(column).bounds
+        if declared is not None:
+            return declared, "policy"
+        raise DPQueryError(
+            f"a DP {kind} of {column!r} needs clamp bounds, and neither the query nor the "
+            "policy gives them (they may not be taken from the data)",
+            f"Pass --bounds LO,HI (public values you declare), set "
+            f"datasets.{dataset}.columns.{column}.bounds in .tillage/policy.yaml, or pass "
+            "--bounds estimate to spend a quarter of ε on a DP estimate.",
+        )
+
+    def _categories(
+        self, dpol: DatasetPolicy, dataset: str, column: str, categories: Sequence[Any] | None
+    ) -> tuple[tuple[Any, ...], str]:
+        if categories is not None:
+            cats = tuple(categories)
+            if not cats or len({str(c) for c in cats}) != len(cats):
+                raise DPQueryError(
+                    "categories must be a non-empty list of distinct values",
+                    "Pass --categories A,B,C.",
+                )
+            return cats, "argument"
+        declared = dpol.column(column).categories
+        if declared is not None:
+            return declared, "policy"
+        raise DPQueryError(
+            f"a DP histogram of {column!r} needs its categories, and neither the query nor "
+            "the policy gives them (they may not be taken from the data)",
+            f"Pass --categories A,B,C (public values you declare), or set "
+            f"datasets.{dataset}.columns.{column}.categories in .tillage/policy.yaml.",
+        )
+
+
+def _lineage(dataset: str) -> str:
+    """The ledger's key for ``dataset``'s lineage (its name until derivations are recorded)."""
+    return dataset
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _epsilon(epsilon: Any) -> float:
+    if not _number(epsilon) or float(epsilon) <= 0:
+        raise DPQueryError(
+            f"epsilon must be a finite number > 0, not {epsilon!r}",
+            "Pass --epsilon with a positive number, e.g. --epsilon 0.5.",
+        )
+    return float(epsilon)
+
+
+def _kind(kind: str, by: str | None) -> str:
+    from tillage.privacy.dp import KINDS
+
+    if kind not in KINDS:
+        raise DPQueryError(f"unknown DP query kind {kind!r}", f"Kinds: {', '.join(KINDS)}.")
+    if kind == "count" and by is not None:
+        return "histogram"
+    if by is not None and kind != "histogram":
+        raise DPQueryError(
+            f"a DP {kind} cannot be grouped by {by!r}",
+            "Group counts only (a histogram); for grouped sums and means use "
+            "`tillage privacy aggregate`.",
+        )
+    return kind
+
+
+def _numeric(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))

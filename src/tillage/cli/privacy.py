@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tillage.cli.common import JsonOpt, RefOpt, TopicGroup, _open, _out, app
+from tillage.cli.common import JsonOpt, RefOpt, TopicGroup, _columns, _open, _out, app
 from tillage.cli.output import Records
+from tillage.errors import DPQueryError
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -16,8 +17,8 @@ if TYPE_CHECKING:
 privacy_app = typer.Typer(
     cls=TopicGroup,
     name="privacy",
-    help="Private data: the policy (.tillage/policy.yaml), suggested column classes, and "
-    "the views people may use.",
+    help="Private data: the policy (.tillage/policy.yaml), suggested column classes, "
+    "DP queries, aggregate views and budgets.",
     no_args_is_help=True,
 )
 app.add_typer(privacy_app, rich_help_panel="Privacy")
@@ -156,3 +157,226 @@ def privacy_policy(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         return Group(*parts)
 
     out.emit(doc, view)
+
+
+DatasetArg = Annotated[str, typer.Argument(metavar="DATASET", help="The dataset.")]
+
+
+# --- DP queries, aggregates and budgets ---------------------------------------------
+
+
+@privacy_app.command("query", rich_help_panel="DP answers and aggregates")
+def privacy_query(
+    ctx: typer.Context,
+    dataset: DatasetArg,
+    kind: Annotated[
+        str,
+        typer.Argument(metavar="KIND", help="count, histogram, sum, mean or quantile."),
+    ],
+    column: Annotated[
+        str | None,
+        typer.Argument(metavar="COLUMN", help="The column (numeric; a histogram's categories)."),
+    ] = None,
+    epsilon: Annotated[
+        str, typer.Option("--epsilon", "-e", metavar="ε", help="The ε to spend (> 0).")
+    ] = "",
+    by: Annotated[
+        str | None,
+        typer.Option("--by", metavar="COL", help="Count by this column's public categories."),
+    ] = None,
+    bounds: Annotated[
+        str | None,
+        typer.Option(
+            "--bounds",
+            metavar="LO,HI",
+            help="Public clamp bounds (default: the policy's), or 'estimate' to pay a "
+            "quarter of ε for DP ones.",
+        ),
+    ] = None,
+    categories: Annotated[
+        str | None,
+        typer.Option(
+            "--categories", metavar="A,B", help="Public categories (default: the policy's)."
+        ),
+    ] = None,
+    alpha: Annotated[
+        float, typer.Option("--alpha", metavar="Q", help="The quantile (0.5: the median).")
+    ] = 0.5,
+    preview: Annotated[
+        bool,
+        typer.Option("--preview", help="Show the noise error and clamping bias; spend nothing."),
+    ] = False,
+    ref: RefOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A differentially private answer, paid from your privacy budget (see --preview)."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    answer = repo.privacy.query(
+        dataset,
+        kind,
+        column,
+        epsilon=_epsilon(epsilon),
+        by=by,
+        bounds=_bounds(bounds),
+        categories=_columns(categories),
+        alpha=alpha,
+        ref=ref,
+        preview=preview,
+    )
+    out.emit(answer.to_dict(), lambda: _answer_view(answer))
+
+
+@privacy_app.command("aggregate", rich_help_panel="DP answers and aggregates")
+def privacy_aggregate(
+    ctx: typer.Context,
+    dataset: DatasetArg,
+    by: Annotated[
+        str | None, typer.Option("--by", metavar="A,B", help="The columns to group by.")
+    ] = None,
+    sums: Annotated[
+        list[str] | None,
+        typer.Option("--sum", metavar="COL", help="Sum this column (repeatable)."),
+    ] = None,
+    means: Annotated[
+        list[str] | None,
+        typer.Option("--mean", metavar="COL", help="Average this column (repeatable)."),
+    ] = None,
+    ref: RefOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Exact group-by counts, sums and means; groups below the minimum size are suppressed."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    measures: dict[str, Any] = {"count": None}
+    if sums:
+        measures["sum"] = sums
+    if means:
+        measures["mean"] = means
+    view = repo.privacy.aggregate(dataset, _columns(by) or [], measures, ref=ref)
+
+    def text() -> Any:
+        from rich.console import Group
+        from rich.text import Text
+
+        columns = [*view.by, "count", *(f"{m}_{c}" for m, c in view.measures if c)]
+        rows = [{k: _shown(g.get(k)) for k in columns} for g in view.groups]
+        rows_note = (
+            f"{view.suppressed_rows:,} row(s)"
+            if view.suppressed_rows is not None
+            else f"fewer than {view.min_group_size} rows"
+        )
+        note = (
+            f"{view.suppressed_groups:,} group(s) below {view.min_group_size} "
+            f"{'rows' if view.unit == 'row' else view.unit + ' values'} suppressed "
+            f"({rows_note})"
+            if view.suppressed_groups
+            else f"no group suppressed (minimum size {view.min_group_size})"
+        )
+        return Group(
+            Text(f"aggregate of {view.dataset}@{view.commit[:12]}"),
+            Records(columns, rows),
+            Text(note),
+        )
+
+    out.emit(view.to_dict(), text)
+
+
+@privacy_app.command("budget", rich_help_panel="DP answers and aggregates")
+def privacy_budget(ctx: typer.Context, dataset: DatasetArg, as_json: JsonOpt = False) -> None:
+    """Your DP budget on a dataset: spent, left, and whether a grant made it void."""
+    out = _out(ctx, as_json)
+    repo = _open(ctx)
+    state = repo.privacy.budget(dataset)
+    void = (
+        "VOID: a break-glass grant let you read raw rows, so DP answers no longer "
+        "protect them from you"
+        if state.void
+        else "intact"
+    )
+    out.emit(
+        {"dataset": dataset, **state.to_dict()},
+        f"{state.principal} on {dataset} (unit {state.unit}): spent ε={state.spent:g} of "
+        f"ε={state.budget:g}, left ε={state.left:g}; guarantee {void}",
+    )
+
+
+def _epsilon(text: str) -> float:
+    if not text.strip():
+        raise DPQueryError(
+            "a DP query needs --epsilon", "Pass --epsilon with a positive number, e.g. 0.5."
+        )
+    try:
+        return float(text)
+    except ValueError:
+        raise DPQueryError(
+            f"epsilon must be a finite number > 0, not {text!r}",
+            "Pass --epsilon with a positive number, e.g. --epsilon 0.5.",
+        ) from None
+
+
+def _bounds(text: str | None) -> tuple[float, float] | str | None:
+    if text is None or text.strip() == "estimate":
+        return None if text is None else "estimate"
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        raise DPQueryError(
+            f"--bounds must be LO,HI (two numbers) or 'estimate', not {text!r}",
+            "Pass e.g. --bounds 0,500000.",
+        ) from None
+    return lo, hi
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return "" if value is None else str(value)
+
+
+def _answer_view(a: Any) -> str:
+    """A DP answer (`tillage.privacy.dp.DPAnswer`) as text."""
+    what = f"DP {a.kind}" + (f" of {a.column}" if a.column else "")
+    if a.kind == "quantile":
+        what = f"DP {a.alpha:g} quantile of {a.column}"
+    head = f"{what} in {a.dataset}@{a.commit[:12]}"
+    lines = []
+    if a.preview:
+        lines.append(f"preview of the {head}: nothing spent, nothing released")
+    elif isinstance(a.value, dict):
+        lines.append(f"{head}:")
+        lines += [f"  {k}: {v:,}" for k, v in a.value.items()]
+    else:
+        lines.append(f"{head}: {_shown(a.value) if a.value is not None else 'undefined'}")
+    if a.error95 is not None:
+        lines.append(f"  noise: ±{_shown(a.error95)} (95% of answers)")
+    for m in a.mechanisms:
+        lines.append(f"  mechanism: {m.mechanism}, scale {m.scale:.4g}, ε={m.epsilon:g}")
+    if a.bounds is not None:
+        lines.append(f"  bounds: [{a.bounds[0]:g}, {a.bounds[1]:g}] from the {a.bounds_from}")
+    if a.categories is not None:
+        cats = ", ".join(map(str, a.categories))
+        lines.append(f"  categories: {cats} from the {a.categories_from}")
+    c = a.clamping
+    if c is not None and c.suppressed:
+        lines.append(
+            "  clamping bias: not shown (fewer rows outside the bounds than the minimum group size)"
+        )
+    elif c is not None and c.bias is not None:
+        ratio = f", {abs(c.bias) / a.error95:.1f}× the noise" if a.error95 else ""
+        lines.append(
+            f"  clamping bias: {_shown(c.bias)} ({c.below:,} row(s) below, {c.above:,} "
+            f"above the bounds{ratio})"
+        )
+        if a.error95 and abs(c.bias) > a.error95:
+            lines.append("  the bias is larger than the noise: consider wider bounds")
+    spent = "would spend" if a.preview else "spent"
+    eps = sum(m.epsilon for m in a.mechanisms) if a.preview else a.epsilon
+    lines.append(f"  ε {spent}: {eps:g}; budget ε={a.budget:g}, spent {a.spent:g}, left {a.left:g}")
+    lines.append(
+        "  guarantee: VOID for you (a break-glass grant let you read raw rows)"
+        if a.void
+        else "  guarantee: intact"
+    )
+    return "\n".join(lines)

@@ -51,6 +51,7 @@ from tillage.store.audit import AuditLog, canonical
 from tillage.store.catalog import Catalog, json_ready
 from tillage.store.filters import lance_filter
 from tillage.store.grants import GrantRecord, GrantStore
+from tillage.store.ledger import Ledger
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -310,7 +311,7 @@ class BreakGlass:
                 raise GrantRefusedError(
                     who, "approve", grant_id, "it changed meanwhile", "Look again (grant list)."
                 )
-            GrantStore.void_guarantee(conn, grant.dataset, grant.principal)
+            Ledger.void(conn, grant.dataset, grant.principal)
 
         self._audit.append(
             who,

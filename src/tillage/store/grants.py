@@ -1,4 +1,4 @@
-"""Catalog rows of break-glass grants, and the DP ledger's void mark that an approval sets.
+"""Catalog rows of break-glass grants.
 
 A grant's state moves by compare-and-swap (``UPDATE ... WHERE state = old``),
 inside the transaction that appends its audit entry (`tillage.store.audit`),
@@ -13,19 +13,15 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     Column,
     Connection,
     Engine,
-    Float,
     Integer,
     String,
     Table,
     Text,
-    column,
     insert,
     select,
-    table,
     update,
 )
 
@@ -49,16 +45,6 @@ ACCESS_GRANTS = Table(
     Column("expires_at", String(40), nullable=True),
     Column("revoked_by", String(200), nullable=True),
     Column("revoked_at", String(40), nullable=True),
-)
-
-# The DP ledger's table belongs to its own store; an approval only marks a row of it,
-# so it is named here without being described on METADATA a second time.
-_BUDGET = table(
-    "privacy_budget",
-    column("lineage", String),
-    column("principal", String),
-    column("spent", Float),
-    column("void", Boolean),
 )
 
 
@@ -123,13 +109,3 @@ class GrantStore:
             .values(**values)
         )
         return done.rowcount == 1
-
-    @staticmethod
-    def void_guarantee(conn: Connection, lineage: str, principal: str) -> None:
-        """Mark ``principal``'s DP guarantee on ``lineage`` void in the ledger (a row with
-        nothing spent if it has none yet)."""
-        where = (_BUDGET.c.lineage == lineage) & (_BUDGET.c.principal == principal)
-        if conn.execute(update(_BUDGET).where(where).values(void=True)).rowcount == 0:
-            conn.execute(
-                insert(_BUDGET).values(lineage=lineage, principal=principal, spent=0.0, void=True)
-            )

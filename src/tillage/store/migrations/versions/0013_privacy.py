@@ -1,6 +1,7 @@
 """Privacy: the DP budget ledger, break-glass grants and the audit log.
 
-``privacy_budget`` holds what each principal has spent on each dataset lineage,
+``privacy_budget`` holds what each principal has spent on each dataset lineage
+and privacy unit, and whether a break-glass grant made their guarantee void; it is
 moved by compare-and-swap so that concurrent spenders never overspend;
 ``privacy_spends`` holds every spend (written before its answer is released).
 ``access_grants`` holds break-glass requests, approvals and revocations;
@@ -25,6 +26,7 @@ def upgrade() -> None:
         "privacy_budget",
         sa.Column("lineage", sa.String(128), primary_key=True),
         sa.Column("principal", sa.String(200), primary_key=True),
+        sa.Column("unit", sa.String(128), primary_key=True, server_default="row"),
         sa.Column("spent", sa.Float, nullable=False),
         sa.Column("void", sa.Boolean, nullable=False),
     )
@@ -35,6 +37,7 @@ def upgrade() -> None:
         sa.Column("dataset", sa.String(128), nullable=False),
         sa.Column("commit_id", sa.String(64), nullable=True),
         sa.Column("principal", sa.String(200), nullable=False),
+        sa.Column("unit", sa.String(128), nullable=False),
         sa.Column("epsilon", sa.Float, nullable=False),
         sa.Column("delta", sa.Float, nullable=False),
         sa.Column("query", sa.JSON, nullable=False),
