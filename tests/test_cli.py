@@ -540,7 +540,7 @@ def test_demo(tmp_path: Path) -> None:
 
 def test_demo_plumbing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`demo` passes its options on; with --json its progress goes to stderr."""
-    calls: list[tuple[Path, int, bool, bool, bool]] = []
+    calls: list[tuple[Path, int, bool, bool, bool, bool]] = []
 
     def run_demo(
         path: Path,
@@ -549,8 +549,9 @@ def test_demo_plumbing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         console: Console | None = None,
         labels: bool = True,
         loop: bool = True,
+        privacy: bool = True,
     ) -> dict[str, Any]:
-        calls.append((path, days, force, labels, loop))
+        calls.append((path, days, force, labels, loop, privacy))
         assert console is not None
         console.print("ingesting day 1")
         return {"path": str(path), "commits": days, "branches": ["main", "fix"]}
@@ -565,10 +566,10 @@ def test_demo_plumbing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "branches": ["main", "fix"],
     }
     assert "ingesting day 1" in result.stderr
-    assert calls == [(tmp_path / "d", 2, True, True, True)]
-    text = cli("demo", "--no-labels", "--no-loop").stdout
+    assert calls == [(tmp_path / "d", 2, True, True, True, True)]
+    text = cli("demo", "--no-labels", "--no-loop", "--no-privacy").stdout
     assert "ingesting day 1" in text and "commits" in text and '["main", "fix"]' in text
-    assert calls[-1] == (Path("tillage-demo"), 60, False, False, False)
+    assert calls[-1] == (Path("tillage-demo"), 60, False, False, False, False)
 
 
 def test_output_helpers() -> None:

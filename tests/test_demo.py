@@ -24,7 +24,7 @@ def test_load_days_splits_by_date() -> None:
 
 def test_demo_builds_a_repository_that_reads_back(tmp_path: Path) -> None:
     path = tmp_path / "demo"
-    summary = run_demo(path, days=3, labels=False, loop=False)
+    summary = run_demo(path, days=3, labels=False, loop=False, privacy=False)
     ingested = sum(b.num_rows for _, b in load_days(3))
     assert summary["rows_ingested"] == ingested
     assert summary["cancelled_removed"] > 0
@@ -52,19 +52,19 @@ def test_demo_refuses_to_clobber(tmp_path: Path) -> None:
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
     with pytest.raises(tillage.InputError, match="not a tillage repository"):
-        run_demo(other, days=1, labels=False, loop=False)
+        run_demo(other, days=1, labels=False, loop=False, privacy=False)
     assert (other / "notes.txt").read_text() == "keep me"
 
     path = tmp_path / "demo"
-    run_demo(path, days=1, labels=False, loop=False)
+    run_demo(path, days=1, labels=False, loop=False, privacy=False)
     with pytest.raises(tillage.RepositoryExistsError, match="--force"):
-        run_demo(path, days=1, labels=False, loop=False)
-    assert run_demo(path, days=2, force=True, labels=False, loop=False)["days"] == 2
+        run_demo(path, days=1, labels=False, loop=False, privacy=False)
+    assert run_demo(path, days=2, force=True, labels=False, loop=False, privacy=False)["days"] == 2
 
 
 def test_demo_monitors_every_day_after_the_first_week(tmp_path: Path) -> None:
     path = tmp_path / "demo"
-    summary = run_demo(path, days=16, labels=False, loop=False)
+    summary = run_demo(path, days=16, labels=False, loop=False, privacy=False)
     schema_file = path / "schemas" / "flights.yaml"
     assert schema_file.is_file()
     assert summary["alerts_opened"] >= 1 and summary["batches_blocked"] == 0
@@ -86,7 +86,7 @@ def test_demo_monitors_every_day_after_the_first_week(tmp_path: Path) -> None:
 
 def test_demo_runs_one_pipeline_run_per_day(tmp_path: Path) -> None:
     path = tmp_path / "demo"
-    summary = run_demo(path, days=13, labels=False, loop=False)
+    summary = run_demo(path, days=13, labels=False, loop=False, privacy=False)
     days = [f"2013-01-{d:02d}" for d in range(1, 14)]
     assert summary["runs"] == 13 and summary["rerun_skipped"] == 13
     assert summary["models_recorded"] == 6  # days 8..13
@@ -155,7 +155,7 @@ def test_a_failed_day_stops_the_demo_and_its_run_resumes(
     monkeypatch.setattr(pipeline, "_fit", no_model)
     with pytest.raises(tillage.TillageError, match="tillage runs resume") as failed:
         run_demo(
-            path, days=9, labels=False, loop=False
+            path, days=9, labels=False, loop=False, privacy=False
         )  # day 8 is the first with a week to train on
     assert "the training cluster is down" in str(failed.value)
     monkeypatch.undo()

@@ -643,6 +643,13 @@ def demo(
             help="Leave out the data-centric chapter (active learning, error slices, values).",
         ),
     ] = False,
+    no_privacy: Annotated[
+        bool,
+        typer.Option(
+            "--no-privacy",
+            help="Leave out the private-data chapter (policy, DP answers, break-glass).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build a demo repository from real data: daily pipeline runs, monitoring, a fix on a
@@ -653,7 +660,13 @@ def demo(
 
     console = out.stderr if out.json else out.stdout
     summary = run_demo(
-        path, days=days, force=force, console=console, labels=not no_labels, loop=not no_loop
+        path,
+        days=days,
+        force=force,
+        console=console,
+        labels=not no_labels,
+        loop=not no_loop,
+        privacy=not no_privacy,
     )
     out.emit(summary, output.mapping_view(summary))
 

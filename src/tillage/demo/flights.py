@@ -45,7 +45,7 @@ from rich.progress import Progress
 
 import tillage
 from tillage.demo import loop as data_centric
-from tillage.demo import pipeline, tweets
+from tillage.demo import pipeline, private, tweets
 from tillage.demo.pipeline import DATASET, KEY, MODEL, daily_flights
 from tillage.demo.progress import progress_bar
 
@@ -288,11 +288,13 @@ def run_demo(
     console: Console | None = None,
     labels: bool = True,
     loop: bool = True,
+    privacy: bool = True,
 ) -> dict[str, Any]:
     """Build the demo repository at ``path`` and return a summary of what happened.
 
     ``labels=False`` leaves out the labelling chapter on tweets; ``loop=False`` the
-    data-centric chapter (active learning, where a model fails, data values).
+    data-centric chapter (active learning, where a model fails, data values);
+    ``privacy=False`` the private-data chapter on loans.
     """
     console = console or Console()
     if days < 1:
@@ -315,6 +317,9 @@ def run_demo(
         # Then the model's state decides what to label (tillage.demo.loop), on its branch.
         if loop:
             chapter |= data_centric.improve_with_the_model(repo, console)
+        # Then loans that no person may read raw (tillage.demo.private), on main.
+        if privacy:
+            chapter |= private.keep_private(repo, console)
         # The closing summary: the repository as it stands now, after every chapter.
         state = summarize(repo)
         _print_alerts(repo, _daily_runs(repo), console)
