@@ -7,10 +7,28 @@ goes through a `Reader`. The reader knows its principal (a person, from the
 repository's config or ``TILLAGE_PRINCIPAL``, by default the local user; a
 pipeline run reads as ``job:<run id>``) and each read names its `Purpose`.
 
-Today every read is allowed and recorded: in the repository's `AccessLog` (an
-in-process list the caller can inspect) and by its listeners. `Reader.grant` is
-the single place where the privacy work will decide between raw values,
-aggregates, differentially private answers and refusal.
+`Reader.grant` is the single place that decides, from the repository's
+privacy policy (`tillage.core.policy`), whether a read may go ahead:
+
+- a dataset the policy does not make private, and a principal the policy lets
+  read raw (by default only ``job:`` principals), read everything;
+- any other principal asking for record-level values of a private dataset
+  (`RECORD_LEVEL` purposes: rows, exports, row diffs, label events, annotation
+  content, training sets, model inputs, ...) gets `PrivateDataError`, which
+  names what they can do instead;
+- summaries computed from the data (`SUMMARY` purposes: profiles, inferred
+  schemas, check, drift and alert findings, merge conflict reports) are not
+  refused: `grant` returns the dataset's policy and the caller shows the
+  summary's redacted form (counts, shares, distances and numbers of distinct
+  values; no values of non-public columns);
+- `Purpose.AGGREGATE` and `Purpose.BREAK_GLASS` are let through for anyone,
+  because the code that asks for them gates the release itself: aggregate and
+  DP views release only suppressed or noised statistics, and a break-glass
+  read runs under a grant that the grants code has checked and audits.
+
+A read that is allowed is recorded in the repository's `AccessLog` (an
+in-process list the caller can inspect) and told to its listeners. The check is
+a dict lookup on a policy loaded once per open repository.
 """
 
 from __future__ import annotations
@@ -22,7 +40,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tillage.core.commit import DatasetPin
-from tillage.errors import InputError, InvalidFilterError
+from tillage.core.policy import DatasetPolicy, Policy
+from tillage.errors import InputError, InvalidFilterError, PrivateDataError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -50,6 +69,53 @@ class Purpose(StrEnum):
     SELECT = "select"  # the pool a selection strategy chooses records from
     PREDICT = "predict"  # a model's inputs, and the predictions it stored
     FEATURES = "features"  # a featurizer's inputs, and its cached vectors
+    AGGREGATE = "aggregate"  # aggregate and DP views: release only suppressed or noised stats
+    BREAK_GLASS = "break_glass"  # a read under an approved, audited break-glass grant
+
+
+# Summaries computed from the data: a person gets their redacted form, not a refusal.
+SUMMARY = frozenset(
+    {Purpose.PROFILE, Purpose.SCHEMA, Purpose.CHECK, Purpose.DRIFT, Purpose.ALERT, Purpose.MERGE}
+)
+# Gated by the code that asks for them (see the module docstring).
+EXEMPT = frozenset({Purpose.AGGREGATE, Purpose.BREAK_GLASS})
+# Everything else hands out record-level values: refused to a person on private data.
+RECORD_LEVEL = frozenset(Purpose) - SUMMARY - EXEMPT
+
+_WHAT = {
+    Purpose.ROWS: "its rows",
+    Purpose.EXPORT: "an export of its rows",
+    Purpose.DIFF: "the rows that changed between two versions",
+    Purpose.LABELS: "the labels of its records",
+    Purpose.LABEL_ISSUES: "the records with label issues",
+    Purpose.ANNOTATION: "an annotation task's records",
+    Purpose.TRAINING_SET: "a training set of its records",
+    Purpose.ANALYSIS: "per-record values behind a slice or fairness analysis",
+    Purpose.SELECT: "records chosen from it",
+    Purpose.PREDICT: "a model's inputs or per-record predictions",
+    Purpose.FEATURES: "a featurizer's inputs or vectors",
+}
+
+
+def instead(purpose: Purpose, dataset: str) -> str:
+    """What a person refused a record-level read of private ``dataset`` can do instead."""
+    views = (
+        f"`tillage privacy aggregate {dataset}` or `tillage privacy query {dataset}` for "
+        f"aggregate and differentially private answers, `tillage privacy synthesize {dataset}` "
+        "for a synthetic proxy people may read, or `tillage grant request` for audited "
+        "break-glass access"
+    )
+    if purpose is Purpose.ANNOTATION:
+        return (
+            f"The task's dataset {dataset!r} is private: its records may not be shown to "
+            f"annotators. Label it with labeling functions instead, or use {views}."
+        )
+    if purpose in (Purpose.PREDICT, Purpose.FEATURES, Purpose.TRAINING_SET, Purpose.SELECT):
+        return (
+            f"Run it in a pipeline (jobs read raw and what they write stays private), or use "
+            f"{views}."
+        )
+    return f"Use {views}."
 
 
 @dataclass(frozen=True)
@@ -135,6 +201,8 @@ class Reader:
         log: where reads are recorded.
         principal: who reads.
         listener: also told of this handle's reads (a pipeline run's lineage).
+        policy: a callable returning the repository's privacy policy, with the
+            datasets private by derivation (default: no private datasets).
     """
 
     def __init__(
@@ -143,11 +211,21 @@ class Reader:
         log: AccessLog,
         principal: str,
         listener: ReadListener | None = None,
+        policy: Callable[[], Policy] | None = None,
     ) -> None:
         self._tables = tables
         self.log = log
         self.principal = principal
         self._listener = listener
+        self._policy = policy or Policy
+
+    def hidden(self, dataset: str) -> DatasetPolicy | None:
+        """``dataset``'s policy if its values are hidden from this principal, else None."""
+        policy = self._policy()
+        dp = policy.datasets.get(dataset)
+        if dp is None or policy.reads_raw(self.principal):
+            return None
+        return dp
 
     def grant(
         self,
@@ -155,12 +233,29 @@ class Reader:
         dataset: str,
         commit: str | None,
         columns: Sequence[str] | None = None,
-    ) -> None:
-        """Allow and record one read (the place where a policy will decide).
+    ) -> DatasetPolicy | None:
+        """Decide and record one read; every read of values from the data calls it first.
 
         Every path that hands record-level values to a caller calls this first,
         directly or through `table` and `version`.
+
+        Returns:
+            None when the values may be shown as they are; for a `SUMMARY` purpose
+            on a dataset hidden from this principal, the dataset's policy: the
+            caller shows the summary's redacted form (no values of its non-public
+            columns).
+
+        Raises:
+            PrivateDataError: a record-level read of a private dataset by a principal
+                the policy does not let read raw (reading only public columns is allowed).
         """
+        hidden = None if purpose in EXEMPT else self.hidden(dataset)
+        if hidden is not None and purpose in RECORD_LEVEL:
+            if columns is None or hidden.private_columns(columns):
+                raise PrivateDataError(
+                    self.principal, dataset, _WHAT[purpose], instead(purpose, dataset)
+                )
+            hidden = None
         event = ReadEvent(
             self.principal,
             purpose,
@@ -171,6 +266,7 @@ class Reader:
         self.log.record(event)
         if self._listener is not None:
             self._listener(event)
+        return hidden
 
     def table(
         self,

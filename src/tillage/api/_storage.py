@@ -133,6 +133,7 @@ class Namespace:
             storage.access_log,
             principal,
             observer.read if observer is not None else None,
+            lambda: storage.policy,
         )
 
     @property
