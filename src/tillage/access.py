@@ -170,6 +170,11 @@ class AccessLog:
     def __init__(self, keep: int = 10_000) -> None:
         self._events: deque[ReadEvent] = deque(maxlen=keep)
         self._listeners: list[ReadListener] = []
+        self._values_read: dict[str, set[str]] = {}
+
+    def values_read(self, principal: str) -> set[str]:
+        """The datasets ``principal`` read values of (not only summaries) through it."""
+        return self._values_read.get(principal, set())
 
     @property
     def events(self) -> list[ReadEvent]:
@@ -189,6 +194,8 @@ class AccessLog:
     def record(self, event: ReadEvent) -> None:
         """Keep ``event`` and tell every listener."""
         self._events.append(event)
+        if event.purpose not in SUMMARY:
+            self._values_read.setdefault(event.principal, set()).add(event.dataset)
         for listener in [*self._listeners, *_LISTENERS]:
             listener(event)
 
@@ -226,6 +233,15 @@ class Reader:
         if dp is None or policy.reads_raw(self.principal):
             return None
         return dp
+
+    def private_sources(self, dataset: str) -> list[str]:
+        """The private datasets other than ``dataset`` whose values this principal read
+        through this repository: what a write to ``dataset`` now is derived from."""
+        policy = self._policy()
+        if policy.empty:
+            return []
+        read = self.log.values_read(self.principal)
+        return sorted(d for d in read if d != dataset and d in policy.datasets)
 
     def grant(
         self,

@@ -19,9 +19,11 @@ class Privacy(Namespace):
         return self._reader.principal
 
     def policy(self, *, check: bool = True) -> Policy:
-        """The repository's policy, from ``.tillage/policy.yaml`` (empty when there is none).
+        """The repository's policy, from ``.tillage/policy.yaml`` (empty when there is none),
+        with the datasets private by derivation: label sets of private records, and
+        what jobs wrote from private values (see `Policy.with_derived`).
 
-        With ``check``, every dataset and column it names must exist on the
+        With ``check``, every dataset and column the file names must exist on the
         current branch.
 
         Raises:
@@ -31,4 +33,4 @@ class Privacy(Namespace):
         if check and not policy.empty:
             datasets = self._repo.datasets
             policy.check_names({name: datasets.schema(name).names for name in datasets.pins()})
-        return policy
+        return self._storage.read_policy
