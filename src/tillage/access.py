@@ -249,6 +249,8 @@ class Reader:
         dataset: str,
         commit: str | None,
         columns: Sequence[str] | None = None,
+        *,
+        filtered: bool = False,
     ) -> DatasetPolicy | None:
         """Decide and record one read; every read of values from the data calls it first.
 
@@ -261,13 +263,22 @@ class Reader:
             caller shows the summary's redacted form (no values of its non-public
             columns).
 
+        Args:
+            purpose: what the values are for.
+            dataset: the dataset read.
+            commit: the commit read (None: a file given by the caller).
+            columns: the columns read (None: every column).
+            filtered: the rows are chosen by a filter, which may test any column (so a
+                read of public columns only is no longer harmless).
+
         Raises:
             PrivateDataError: a record-level read of a private dataset by a principal
-                the policy does not let read raw (reading only public columns is allowed).
+                the policy does not let read raw (reading only public columns, without a
+                filter, is allowed).
         """
         hidden = None if purpose in EXEMPT else self.hidden(dataset)
         if hidden is not None and purpose in RECORD_LEVEL:
-            if columns is None or hidden.private_columns(columns):
+            if columns is None or filtered or hidden.private_columns(columns):
                 raise PrivateDataError(
                     self.principal, dataset, _WHAT[purpose], instead(purpose, dataset)
                 )
@@ -317,7 +328,7 @@ class Reader:
                     f"its columns: {', '.join(ds.schema.names)}."
                 )
         lance_where = None if where is None else lance_filter(where, ds.schema.names)
-        self.grant(purpose, dataset, commit, columns)
+        self.grant(purpose, dataset, commit, columns, filtered=where is not None)
         try:
             table = ds.to_table(columns=columns, filter=lance_where, limit=limit, offset=offset)
         except (ValueError, OSError) as e:

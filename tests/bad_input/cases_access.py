@@ -24,8 +24,7 @@ ALTERNATIVES = [
 
 def _private(project: Path) -> None:
     (project / ".tillage" / "policy.yaml").write_text(
-        "principals: {ana: [engineer]}\n"
-        "datasets:\n  flights:\n    columns: {carrier: public}\n"
+        "principals: {ana: [engineer]}\ndatasets:\n  flights:\n    columns: {carrier: public}\n"
     )
 
 
@@ -47,6 +46,11 @@ CASES = [
     _case(
         "private-export-private-column",
         ["export", "flights", "{project}/out.csv", "--columns", "carrier,dep_delay"],
+        "an export",
+    ),
+    _case(
+        "private-filter-behind-public-column",
+        ["export", "flights", "{project}/o.csv", "-c", "carrier", "--where", "dep_delay > 40"],
         "an export",
     ),
     _case(
