@@ -399,8 +399,9 @@ class Datasets(Namespace):
             )
             if checked:
                 alerts = self._scope.alerts_on if branch == self._scope.branch else None
+                private = self._storage.read_policy.private(dataset)
                 self._monitor.record(
-                    conn, commit, alerts or branch, checked[0], parent, parent is None
+                    conn, commit, alerts or branch, checked[0], parent, parent is None, private
                 )
 
         try:
