@@ -111,6 +111,8 @@ def build(root: Path, *, policy_first: bool) -> Path:
     )
     repo.ingest("loans", loans(range(101, 102), note=f"{SENTINEL_TEXT}-ours"), mode="upsert")
     repo.models.predict("clf", "loans")
+    chosen = repo.select("loans", strategy="random", n=3, include_labelled=True)
+    (proj / "selection.txt").write_text(chosen.id)
     if not policy_first:
         (repo.repo_dir / "policy.yaml").write_text(POLICY)
     repo.close()
@@ -138,7 +140,9 @@ runner = CliRunner()
 
 
 def cli(proj: Path, *args: str) -> tuple[int, str]:
-    argv = [a.replace("{proj}", str(proj)) for a in args]
+    chosen = proj / "selection.txt"
+    selection = chosen.read_text() if chosen.exists() else ""
+    argv = [a.replace("{proj}", str(proj)).replace("{selection}", selection) for a in args]
     result = runner.invoke(app, ["--repo", str(proj), *argv, "--json"])
     return result.exit_code, result.output
 
@@ -173,6 +177,8 @@ WALKED: dict[str, tuple[list[str], str]] = {
     ),
     "value": (["value", "loans", "--label", "y", "--columns", "amount"], "refused"),
     "slices": (["slices", "clf", "loans", "--label", "y"], "refused"),
+    "selection show": (["selection", "show", "{selection}"], "refused"),
+    "selection apply": (["selection", "apply", "{selection}"], "refused"),
     "fairness": (["fairness", "clf", "loans", "--label", "y", "--sensitive", "grade"], "refused"),
 }
 
@@ -190,7 +196,7 @@ NO_RECORD_VALUES: dict[str, str] = {
     "switch": "branch names",
     "tag": "tag names",
     "demo": "builds its own repository from public data",
-    "run": "starts a pipeline: it reads as its job",
+    "run": "starts a pipeline, which reads as its job; shows it as `runs show` does",
     "backfill": "starts pipeline runs: they read as their jobs",
     "lineage": "dataset and commit names",
     "worker": "runs scheduled jobs, which read as their jobs",
@@ -204,17 +210,16 @@ NO_RECORD_VALUES: dict[str, str] = {
     "models show": "a model's metrics and feature importances",
     "alerts deliver": "counts of alert events sent",
     "runs": "run ids and states",
-    "runs show": "a run's steps and states",
-    "runs resume": "resumes a run as its job",
-    "runs approve": "approves a waiting step",
+    "runs show": "a run's steps and states; the result and errors of a run that read "
+    "private data are hidden (test_what_a_job_writes_from_private_values_...)",
+    "runs resume": "resumes a run as its job; shows it as `runs show` does",
+    "runs approve": "approves a waiting step; shows the run as `runs show` does",
     "runs cancel": "cancels a run",
     "runs delete": "deletes a run's records",
     "schedule add": "a schedule's target and timing",
     "schedule list": "schedules",
     "schedule remove": "removes a schedule",
-    "selection show": "record ids, scores and reasons chosen earlier",
     "selection list": "selection ids and counts",
-    "selection apply": "acts on record ids chosen earlier",
 }
 
 
@@ -422,7 +427,7 @@ def derive() -> int:
     repo.ingest("notes", notes, key="id")
     counts = rows.group_by("grade").aggregate([("id", "count")])
     repo.datasets.ingest("counts", counts, key="grade", declassified_by="aggregate")
-    return rows.num_rows
+    return pc.max(rows["amount"]).as_py()
 
 
 @tillage.pipeline
@@ -445,8 +450,9 @@ def test_what_a_job_writes_from_private_values_is_private_unless_declassified(
         "    columns: {grade: public, note: direct_identifier}\n"
     )
     (tmp_path / "pipe.py").write_text(PIPE)
-    run = tillage.run(tillage.open(tmp_path / "p"), f"{tmp_path}/pipe.py:pipe")
-    assert run.status == "done" and run.result == 120, run.error
+    scheduler = tillage.open(tmp_path / "p").at(None, principal=JOB)  # sees results raw
+    run = tillage.run(scheduler, f"{tmp_path}/pipe.py:pipe")
+    assert run.status == "done" and run.result == SENTINEL_NUMBER, run.error
 
     monkeypatch.setenv("TILLAGE_PRINCIPAL", PERSON)
     person = tillage.open(tmp_path / "p")
@@ -469,3 +475,40 @@ def test_what_a_job_writes_from_private_values_is_private_unless_declassified(
     with pytest.raises(tillage.InputError, match="declassified_by must be one of dp, aggregate"):
         person.datasets.ingest("other", pa.table({"id": [1]}), key="id", declassified_by="x")
     assert "other" not in person.datasets.pins()
+    # The run's result came from private values: shown only to raw readers.
+    code, out = cli(tmp_path / "p", "runs", "show", run.id)
+    assert code == 0 and not leaked(out) and "hidden: the run read private" in out, out
+    monkeypatch.setenv("TILLAGE_PRINCIPAL", "job:audit")
+    assert leaked(cli(tmp_path / "p", "runs", "show", run.id)[1])
+
+
+def test_public_columns_show_but_not_behind_a_filter_on_private_ones(proj: Path) -> None:
+    repo = tillage.open(proj)
+    try:
+        assert repo.read("loans", columns=["grade"]).num_rows == 120
+        with pytest.raises(PrivateDataError):
+            repo.read("loans", columns=["grade"], where="amount > 900000")
+        with pytest.raises(PrivateDataError):
+            repo.read("loans", columns=["grade", "note"])
+    finally:
+        repo.close()
+
+
+def test_alert_sinks_hear_of_a_private_datasets_alerts_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TILLAGE_PRINCIPAL", JOB)  # even a raw reader's ingest
+    repo = tillage.init(tmp_path / "p")
+    config = repo.repo_dir / "config.yaml"
+    cfg = yaml.safe_load(config.read_text())
+    cfg["quality"] = {"sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}]}
+    config.write_text(yaml.safe_dump(cfg))
+    (repo.repo_dir / "policy.yaml").write_text(POLICY)
+    repo.close()
+    with tillage.open(tmp_path / "p") as repo:
+        repo.ingest("loans", loans(range(80)), key="id")
+        repo.quality.infer_schema("loans")
+        repo.ingest("loans", loans(range(80, 120), sentinel=True))
+        assert leaked(shown([a.to_dict() for a in repo.quality.alerts()]))  # stored whole
+    events = (tmp_path / "alerts.jsonl").read_text()
+    assert "private column" in events and not leaked(events)
