@@ -82,9 +82,11 @@ class Storage:
             return policy
         from tillage.core.names import predictions_dataset
         from tillage.store import derivations
+        from tillage.store.monitoring import MonitoringStore
 
+        models = MonitoringStore(self.catalog.engine).models()
         derived = [(s.name, s.records) for s in self.label_store.label_sets()]
-        derived += [(predictions_dataset(m.name), m.dataset) for m in self.monitor.store.models()]
+        derived += [(predictions_dataset(m.name), m.dataset) for m in models]
         derived += [
             (d.dataset, d.source)
             for d in derivations.load(self.catalog.engine)
