@@ -90,6 +90,7 @@ def build(root: Path, *, policy_first: bool) -> Path:
     (proj / "tasks").mkdir()
     (proj / "tasks" / "kinds.yaml").write_text(yaml.safe_dump(TASK))
     (proj / "lfs.py").write_text(LFS)
+    (proj / "labels.csv").write_text("record_id,label\n1,a\n")
     if policy_first:  # then monitoring runs as a job, which reads raw
         (repo.repo_dir / "policy.yaml").write_text(POLICY)
         repo.close()
@@ -167,6 +168,9 @@ WALKED: dict[str, tuple[list[str], str]] = {
     "labels show": (["labels", "show", "kind"], "refused"),
     "labels issues": (["labels", "issues", "kind"], "refused"),
     "labels aggregate": (["labels", "aggregate", "kind"], "refused"),
+    # Both check the given record ids against the records' keys (private here).
+    "labels add": (["labels", "add", "kind", "{proj}/labels.csv", "--source", "ana"], "refused"),
+    "annotate enqueue": (["annotate", "enqueue", "kinds", "3", "4"], "refused"),
     "lf report": (["lf", "report", "{proj}/lfs.py", "kind"], "refused"),
     "lf apply": (["lf", "apply", "{proj}/lfs.py", "kind"], "refused"),
     "annotate next": (["annotate", "next", "kinds", "-a", "bob"], "refused"),
@@ -201,9 +205,7 @@ NO_RECORD_VALUES: dict[str, str] = {
     "lineage": "dataset and commit names",
     "worker": "runs scheduled jobs, which read as their jobs",
     "labels create": "declares a label set",
-    "labels add": "writes labels the caller gives",
-    "annotate enqueue": "queues record ids the caller gives",
-    "annotate submit": "writes one label the caller gives",
+    "annotate submit": "writes one label the caller gives for a record id the caller gives",
     "annotate progress": "counts of queued and labelled records",
     "loop show": "a loop's rounds: counts and metrics",
     "models list": "model names and versions",
