@@ -357,6 +357,8 @@ def test_a_person_gets_no_raw_value_through_the_api(
             with pytest.raises(PrivateDataError) as refused:
                 API[purpose](repo, tmp_path)
             assert refused.value.code == "private_data" and "ana" in str(refused.value)
+            if purpose is Purpose.ANNOTATION:
+                assert "task's dataset 'loans' is private" in str(refused.value)
             assert not (tmp_path / "out.parquet").exists()
     finally:
         repo.close()

@@ -108,7 +108,8 @@ def instead(purpose: Purpose, dataset: str) -> str:
     if purpose is Purpose.ANNOTATION:
         return (
             f"The task's dataset {dataset!r} is private: its records may not be shown to "
-            f"annotators. Label it with labeling functions instead, or use {views}."
+            f"annotators. Apply labeling functions to it in a pipeline run (jobs read raw), "
+            f"or use {views}."
         )
     if purpose in (Purpose.PREDICT, Purpose.FEATURES, Purpose.TRAINING_SET, Purpose.SELECT):
         return (
