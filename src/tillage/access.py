@@ -7,10 +7,28 @@ goes through a `Reader`. The reader knows its principal (a person, from the
 repository's config or ``TILLAGE_PRINCIPAL``, by default the local user; a
 pipeline run reads as ``job:<run id>``) and each read names its `Purpose`.
 
-Today every read is allowed and recorded: in the repository's `AccessLog` (an
-in-process list the caller can inspect) and by its listeners. `Reader.grant` is
-the single place where the privacy work will decide between raw values,
-aggregates, differentially private answers and refusal.
+`Reader.grant` is the single place that decides, from the repository's
+privacy policy (`tillage.core.policy`), whether a read may go ahead:
+
+- a dataset the policy does not make private, and a principal the policy lets
+  read raw (by default only ``job:`` principals), read everything;
+- any other principal asking for record-level values of a private dataset
+  (`RECORD_LEVEL` purposes: rows, exports, row diffs, label events, annotation
+  content, training sets, model inputs, ...) gets `PrivateDataError`, which
+  names what they can do instead;
+- summaries computed from the data (`SUMMARY` purposes: profiles, inferred
+  schemas, check, drift and alert findings, merge conflict reports) are not
+  refused: `grant` returns the dataset's policy and the caller shows the
+  summary's redacted form (counts, shares, distances and numbers of distinct
+  values; no values of non-public columns);
+- `Purpose.AGGREGATE` and `Purpose.BREAK_GLASS` are let through for anyone,
+  because the code that asks for them gates the release itself: aggregate and
+  DP views release only suppressed or noised statistics, and a break-glass
+  read runs under a grant that the grants code has checked and audits.
+
+A read that is allowed is recorded in the repository's `AccessLog` (an
+in-process list the caller can inspect) and told to its listeners. The check is
+a dict lookup on a policy loaded once per open repository.
 """
 
 from __future__ import annotations
@@ -22,7 +40,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tillage.core.commit import DatasetPin
-from tillage.errors import InputError, InvalidFilterError
+from tillage.core.policy import DatasetPolicy, Policy
+from tillage.errors import InputError, InvalidFilterError, PrivateDataError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -50,8 +69,54 @@ class Purpose(StrEnum):
     SELECT = "select"  # the pool a selection strategy chooses records from
     PREDICT = "predict"  # a model's inputs, and the predictions it stored
     FEATURES = "features"  # a featurizer's inputs, and its cached vectors
-    AGGREGATE = "aggregate"  # measured for DP answers, aggregate views, scans: statistics only
-    BREAK_GLASS = "break_glass"  # raw rows under an approved grant (`tillage.privacy.grants`)
+    AGGREGATE = "aggregate"  # aggregate and DP views: release only suppressed or noised stats
+    BREAK_GLASS = "break_glass"  # a read under an approved, audited break-glass grant
+
+
+# Summaries computed from the data: a person gets their redacted form, not a refusal.
+SUMMARY = frozenset(
+    {Purpose.PROFILE, Purpose.SCHEMA, Purpose.CHECK, Purpose.DRIFT, Purpose.ALERT, Purpose.MERGE}
+)
+# Gated by the code that asks for them (see the module docstring).
+EXEMPT = frozenset({Purpose.AGGREGATE, Purpose.BREAK_GLASS})
+# Everything else hands out record-level values: refused to a person on private data.
+RECORD_LEVEL = frozenset(Purpose) - SUMMARY - EXEMPT
+
+_WHAT = {
+    Purpose.ROWS: "its rows",
+    Purpose.EXPORT: "an export of its rows",
+    Purpose.DIFF: "the rows that changed between two versions",
+    Purpose.LABELS: "the labels of its records",
+    Purpose.LABEL_ISSUES: "the records with label issues",
+    Purpose.ANNOTATION: "an annotation task's records",
+    Purpose.TRAINING_SET: "a training set of its records",
+    Purpose.ANALYSIS: "per-record values behind a slice or fairness analysis",
+    Purpose.SELECT: "records chosen from it",
+    Purpose.PREDICT: "a model's inputs or per-record predictions",
+    Purpose.FEATURES: "a featurizer's inputs or vectors",
+}
+
+
+def instead(purpose: Purpose, dataset: str) -> str:
+    """What a person refused a record-level read of private ``dataset`` can do instead."""
+    views = (
+        f"`tillage privacy aggregate {dataset}` or `tillage privacy query {dataset}` for "
+        f"aggregate and differentially private answers, `tillage privacy synthesize {dataset}` "
+        "for a synthetic proxy people may read, or `tillage grant request` for audited "
+        "break-glass access"
+    )
+    if purpose is Purpose.ANNOTATION:
+        return (
+            f"The task's dataset {dataset!r} is private: its records may not be shown to "
+            f"annotators. Apply labeling functions to it in a pipeline run (jobs read raw), "
+            f"or use {views}."
+        )
+    if purpose in (Purpose.PREDICT, Purpose.FEATURES, Purpose.TRAINING_SET, Purpose.SELECT):
+        return (
+            f"Run it in a pipeline (jobs read raw and what they write stays private), or use "
+            f"{views}."
+        )
+    return f"Use {views}."
 
 
 @dataclass(frozen=True)
@@ -106,6 +171,11 @@ class AccessLog:
     def __init__(self, keep: int = 10_000) -> None:
         self._events: deque[ReadEvent] = deque(maxlen=keep)
         self._listeners: list[ReadListener] = []
+        self._values_read: dict[str, set[str]] = {}
+
+    def values_read(self, principal: str) -> set[str]:
+        """The datasets ``principal`` read values of (not only summaries) through it."""
+        return self._values_read.get(principal, set())
 
     @property
     def events(self) -> list[ReadEvent]:
@@ -125,6 +195,8 @@ class AccessLog:
     def record(self, event: ReadEvent) -> None:
         """Keep ``event`` and tell every listener."""
         self._events.append(event)
+        if event.purpose not in SUMMARY:
+            self._values_read.setdefault(event.principal, set()).add(event.dataset)
         for listener in [*self._listeners, *_LISTENERS]:
             listener(event)
 
@@ -137,6 +209,8 @@ class Reader:
         log: where reads are recorded.
         principal: who reads.
         listener: also told of this handle's reads (a pipeline run's lineage).
+        policy: a callable returning the repository's privacy policy, with the
+            datasets private by derivation (default: no private datasets).
     """
 
     def __init__(
@@ -145,11 +219,30 @@ class Reader:
         log: AccessLog,
         principal: str,
         listener: ReadListener | None = None,
+        policy: Callable[[], Policy] | None = None,
     ) -> None:
         self._tables = tables
         self.log = log
         self.principal = principal
         self._listener = listener
+        self._policy = policy or Policy
+
+    def hidden(self, dataset: str) -> DatasetPolicy | None:
+        """``dataset``'s policy if its values are hidden from this principal, else None."""
+        policy = self._policy()
+        dp = policy.datasets.get(dataset)
+        if dp is None or policy.reads_raw(self.principal):
+            return None
+        return dp
+
+    def private_sources(self, dataset: str) -> list[str]:
+        """The private datasets other than ``dataset`` whose values this principal read
+        through this repository: what a write to ``dataset`` now is derived from."""
+        policy = self._policy()
+        if policy.empty:
+            return []
+        read = self.log.values_read(self.principal)
+        return sorted(d for d in read if d != dataset and d in policy.datasets)
 
     def grant(
         self,
@@ -157,12 +250,40 @@ class Reader:
         dataset: str,
         commit: str | None,
         columns: Sequence[str] | None = None,
-    ) -> None:
-        """Allow and record one read (the place where a policy will decide).
+        *,
+        filtered: bool = False,
+    ) -> DatasetPolicy | None:
+        """Decide and record one read; every read of values from the data calls it first.
 
         Every path that hands record-level values to a caller calls this first,
         directly or through `table` and `version`.
+
+        Returns:
+            None when the values may be shown as they are; for a `SUMMARY` purpose
+            on a dataset hidden from this principal, the dataset's policy: the
+            caller shows the summary's redacted form (no values of its non-public
+            columns).
+
+        Args:
+            purpose: what the values are for.
+            dataset: the dataset read.
+            commit: the commit read (None: a file given by the caller).
+            columns: the columns read (None: every column).
+            filtered: the rows are chosen by a filter, which may test any column (so a
+                read of public columns only is no longer harmless).
+
+        Raises:
+            PrivateDataError: a record-level read of a private dataset by a principal
+                the policy does not let read raw (reading only public columns, without a
+                filter, is allowed).
         """
+        hidden = None if purpose in EXEMPT else self.hidden(dataset)
+        if hidden is not None and purpose in RECORD_LEVEL:
+            if columns is None or filtered or hidden.private_columns(columns):
+                raise PrivateDataError(
+                    self.principal, dataset, _WHAT[purpose], instead(purpose, dataset)
+                )
+            hidden = None
         event = ReadEvent(
             self.principal,
             purpose,
@@ -173,6 +294,7 @@ class Reader:
         self.log.record(event)
         if self._listener is not None:
             self._listener(event)
+        return hidden
 
     def table(
         self,
@@ -207,7 +329,7 @@ class Reader:
                     f"its columns: {', '.join(ds.schema.names)}."
                 )
         lance_where = None if where is None else lance_filter(where, ds.schema.names)
-        self.grant(purpose, dataset, commit, columns)
+        self.grant(purpose, dataset, commit, columns, filtered=where is not None)
         try:
             table = ds.to_table(columns=columns, filter=lance_where, limit=limit, offset=offset)
         except (ValueError, OSError) as e:

@@ -73,6 +73,32 @@ class Storage:
         return Policy.load(self.repo_dir)
 
     @cached_property
+    def read_policy(self) -> Policy:
+        """The policy reads are checked against: the file's, with the datasets private
+        by derivation (label sets of private records, the predictions of models
+        trained on private data, jobs' writes from private values)."""
+        policy = self.policy
+        if policy.empty:  # nothing is private, so nothing derived is: no catalog query
+            return policy
+        from tillage.core.names import predictions_dataset
+        from tillage.store import derivations
+        from tillage.store.monitoring import MonitoringStore
+
+        models = MonitoringStore(self.catalog.engine).models()
+        derived = [(s.name, s.records) for s in self.label_store.label_sets()]
+        derived += [(predictions_dataset(m.name), m.dataset) for m in models]
+        derived += [
+            (d.dataset, d.source)
+            for d in derivations.load(self.catalog.engine)
+            if d.declassified_by is None
+        ]
+        return policy.with_derived(derived)
+
+    def forget_read_policy(self) -> None:
+        """Look up `read_policy` again on next use (a write derived a dataset)."""
+        self.__dict__.pop("read_policy", None)
+
+    @cached_property
     def label_store(self) -> LabelStore:
         """The catalog's label-set records."""
         from tillage.store.labels import LabelStore
@@ -133,6 +159,7 @@ class Namespace:
             storage.access_log,
             principal,
             observer.read if observer is not None else None,
+            lambda: storage.read_policy,
         )
 
     @property

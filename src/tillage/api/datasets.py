@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from tillage.access import Purpose
+from tillage.access import EXEMPT, Purpose
 from tillage.api._storage import Namespace, count
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
 from tillage.core.diff import DatasetDiff, SchemaChange
@@ -149,7 +149,8 @@ class Datasets(Namespace):
             limit: at most this many rows (a whole number >= 0).
             offset: skip this many rows first (with ``limit``: one batch of a scan).
             purpose: what the rows are read for (recorded with the read, see
-                `tillage.access`).
+                `tillage.access`); not `Purpose.AGGREGATE` or `Purpose.BREAK_GLASS`,
+                which only the views that gate what they release may use.
 
         Returns:
             The rows, as an Arrow table.
@@ -160,6 +161,12 @@ class Datasets(Namespace):
             NoSuchDatasetError: ``ref`` has no such dataset.
             CorruptDataError: the version's files are damaged (run `verify`).
         """
+        if purpose in EXEMPT:
+            raise InputError(
+                f"rows cannot be read for purpose {purpose.value!r}: it is reserved for the "
+                "views that release only what the policy allows. Use repo.privacy.aggregate or "
+                "repo.privacy.query, or repo.privacy.read_granted under an approved grant."
+            )
         cols = _read_columns(columns)
         limit, offset = count("limit", limit), count("offset", offset)
         commit = self._repo.refs.find_commit(ref)
@@ -297,6 +304,7 @@ class Datasets(Namespace):
         coerce: bool = False,
         on_commit: Callable[[Connection, Commit], None] | None = None,
         reserved: bool = False,
+        declassified_by: str | None = None,
     ) -> Commit:
         """Write ``data`` into ``dataset`` and make exactly one commit.
 
@@ -325,6 +333,11 @@ class Datasets(Namespace):
                 commit, so that what it records there lands with the commit or not at all.
             reserved: tillage's own writes (selections, predictions, data values) may
                 create a dataset under a name it keeps for them; others may not.
+            declassified_by: ``"dp"`` or ``"aggregate"`` when ``data`` is the release of
+                a declassifying step (a DP answer, an aggregate view with small groups
+                suppressed). Otherwise a write by a principal that read values of
+                private datasets makes ``dataset`` private like them (recorded with
+                the commit in ``private_derivations``).
 
         Raises:
             InvalidNameError: a new dataset under a name tillage keeps for its own
@@ -336,7 +349,15 @@ class Datasets(Namespace):
             ConcurrentUpdateError: the branch moved under us (another catalog client).
         """
         from tillage.core.names import check_unreserved
+        from tillage.store import derivations
         from tillage.versioning.ingest import prepare, write_batch
+
+        if declassified_by is not None and declassified_by not in derivations.DECLASSIFIERS:
+            raise InputError(
+                f"declassified_by must be one of {', '.join(derivations.DECLASSIFIERS)} "
+                f"(or None), not {declassified_by!r}."
+            )
+        sources = self._reader.private_sources(dataset)
 
         if not reserved and self._catalog.dataset_key(dataset) is None:
             check_unreserved(dataset, "dataset")
@@ -376,10 +397,18 @@ class Datasets(Namespace):
         def record(conn: Connection, commit: Commit, parent: DatasetPin | None) -> None:
             if on_commit is not None:
                 on_commit(conn, commit)
+            derivations.record(
+                conn,
+                (
+                    derivations.Derivation(dataset, source, commit.id, declassified_by)
+                    for source in sources
+                ),
+            )
             if checked:
                 alerts = self._scope.alerts_on if branch == self._scope.branch else None
+                private = self._storage.read_policy.private(dataset)
                 self._monitor.record(
-                    conn, commit, alerts or branch, checked[0], parent, parent is None
+                    conn, commit, alerts or branch, checked[0], parent, parent is None, private
                 )
 
         try:
@@ -405,6 +434,8 @@ class Datasets(Namespace):
 
             for problem in self._monitor.deliver(budget=COMMAND_BUDGET).errors:
                 warnings.warn(problem, stacklevel=2)
+        if sources and declassified_by is None:
+            self._storage.forget_read_policy()
         if observer is not None:
             observer.written(dataset, commit)
         return commit

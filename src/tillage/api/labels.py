@@ -81,7 +81,9 @@ class Labels(Namespace):
             NoSuchDatasetError, NoSuchTaxonomyError: unknown records or taxonomy.
         """
         check_unreserved(check_name(name, "label set"), "label set")
-        return self.sets().create(name, records, taxonomy)
+        created = self.sets().create(name, records, taxonomy)
+        self._storage.forget_read_policy()  # labels of private records are private
+        return created
 
     def add(
         self,

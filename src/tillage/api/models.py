@@ -41,7 +41,7 @@ from tillage.access import Purpose
 from tillage.api._storage import Namespace
 from tillage.core.alerts import ModelArtifact
 from tillage.core.commit import Commit, DatasetPin
-from tillage.core.names import check_name
+from tillage.core.names import check_name, predictions_dataset
 from tillage.errors import (
     CorruptModelError,
     InputError,
@@ -62,17 +62,11 @@ if TYPE_CHECKING:
     from tillage.selection.featurize import Featurizer
     from tillage.selection.slices import SliceReport
 
-PREDICTIONS_SUFFIX = "-predictions"
 PREDICTION_KEY = ("dataset", "record_id", "model_version")
 #: How far a row of probabilities may sum from 1 (float32 rounding of many classes).
 SUM_TOLERANCE = 1e-3
 MODELS_DIR = "models"
 FEATURE_CACHE = Path("cache") / "features"
-
-
-def predictions_dataset(model: str) -> str:
-    """The dataset that holds model ``model``'s predictions."""
-    return f"{model}{PREDICTIONS_SUFFIX}"
 
 
 def _prediction_schema() -> pa.Schema:
@@ -177,7 +171,7 @@ class Models(Namespace):
         try:
             # The write lock: another process must not write this version's file too.
             with self._writer.locked():
-                return self._monitor.store.add_model(
+                recorded = self._monitor.store.add_model(
                     name,
                     dataset,
                     commit.id,
@@ -187,6 +181,8 @@ class Models(Namespace):
                     ModelFacts(**facts),
                     write if saved is not None else None,
                 )
+            self._storage.forget_read_policy()  # its predictions' privacy follows the data
+            return recorded
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)

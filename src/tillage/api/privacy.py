@@ -93,9 +93,11 @@ class Privacy(Namespace):
         return self._reader.principal
 
     def policy(self, *, check: bool = True) -> Policy:
-        """The repository's policy, from ``.tillage/policy.yaml`` (empty when there is none).
+        """The repository's policy, from ``.tillage/policy.yaml`` (empty when there is none),
+        with the datasets private by derivation: label sets of private records, and
+        what jobs wrote from private values (see `Policy.with_derived`).
 
-        With ``check``, every dataset and column it names must exist on the
+        With ``check``, every dataset and column the file names must exist on the
         current branch.
 
         Raises:
@@ -105,7 +107,7 @@ class Privacy(Namespace):
         if check and not policy.empty:
             datasets = self._repo.datasets
             policy.check_names({name: datasets.schema(name).names for name in datasets.pins()})
-        return policy
+        return self._storage.read_policy
 
     def scan(
         self, dataset: str, ref: str | None = None, *, sample: int = DEFAULT_SAMPLE, seed: int = 0
@@ -195,6 +197,7 @@ class Privacy(Namespace):
         tmp.write_text(text)
         os.replace(tmp, path)
         vars(self._storage).pop("policy", None)  # the cached policy is the old file's
+        self._storage.forget_read_policy()
         return PolicyUpdate(
             str(path),
             report.dataset,

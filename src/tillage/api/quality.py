@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tillage.access import Purpose
 from tillage.api._storage import Namespace
 from tillage.core.commit import Commit, DatasetPin
-from tillage.core.findings import Finding
+from tillage.core.findings import Finding, redact
 from tillage.errors import (
     InputError,
     LabelSetNotDataError,
@@ -59,7 +60,8 @@ class Quality(Namespace):
             NoSuchDatasetError: ``ref`` has no such dataset.
             NoSuchRefError: ``ref`` names nothing.
         """
-        return self._profile(Purpose.PROFILE, dataset, ref, executor)
+        profile = self._profile(Purpose.PROFILE, dataset, ref, executor)
+        return profile.redacted(self._reader.hidden(dataset))
 
     def _profile(
         self, purpose: Purpose, dataset: str, ref: str | None, executor: str = "local"
@@ -101,7 +103,9 @@ class Quality(Namespace):
             LabelSetNotDataError: ``dataset`` is a label set (it has label checks).
         """
         self._data_only(dataset, "a schema inferred from them")
-        prof = self._profile(Purpose.SCHEMA, dataset, ref)
+        # A person inferring a private dataset's schema gets no domains or ranges
+        # of its private columns: the file would show their values.
+        prof = self._profile(Purpose.SCHEMA, dataset, ref).redacted(self._reader.hidden(dataset))
         schema = infer_schema(
             prof, dataset=dataset, key=self._repo.datasets.key(dataset), margin=margin
         )
@@ -150,7 +154,7 @@ class Quality(Namespace):
                 f"write one with `tillage schema infer {dataset}`."
             )
         table = self._data(Purpose.CHECK, dataset, ref, file)
-        return self._monitor.check(dataset, table, spec)
+        return redact(self._monitor.check(dataset, table, spec), self._reader.hidden(dataset))
 
     def drift(
         self,
@@ -225,6 +229,7 @@ class Quality(Namespace):
         found = self._monitor.drift(
             dataset, current, reference[0], reference[1], schema, self._repo.datasets.key(dataset)
         )
+        found = redact(found, self._reader.hidden(dataset))
         return found if show_all else [f for f in found if not f.suppressed]
 
     def _data(
@@ -327,9 +332,14 @@ class Quality(Namespace):
         """
         commit = self._repo.refs.commit(ref)
         found = self._monitor.store.checks(commit.id)
+        records = []
         for check in found:
-            self._reader.grant(Purpose.CHECK, check["dataset"], commit.id)
-        return [CheckRecord.from_dict(c) for c in found]
+            hidden = self._reader.grant(Purpose.CHECK, check["dataset"], commit.id)
+            record = CheckRecord.from_dict(check)
+            if hidden is not None:
+                record = replace(record, findings=tuple(redact(record.findings, hidden)))
+            records.append(record)
+        return records
 
     def alerts(
         self, *, show_all: bool = False, dataset: str | None = None, commit: str | None = None
@@ -347,9 +357,11 @@ class Quality(Namespace):
         statuses = None if show_all else ["open"]
         cid = self._repo.refs.commit(commit).id if commit is not None else None
         found = self._monitor.store.alerts(statuses=statuses, dataset=dataset, commit_id=cid)
-        for ds, last in dict.fromkeys((a.dataset, a.last_commit) for a in found):
-            self._reader.grant(Purpose.ALERT, ds, last)
-        return found
+        hidden = {
+            (ds, last): self._reader.grant(Purpose.ALERT, ds, last)
+            for ds, last in dict.fromkeys((a.dataset, a.last_commit) for a in found)
+        }
+        return [a.redacted(hidden[a.dataset, a.last_commit]) for a in found]
 
     def deliver_alerts(self, *, retry_dead: bool = False, due_only: bool = False) -> DeliveryReport:
         """Send the alert events the outbox holds to the sinks now.
@@ -385,11 +397,14 @@ class Quality(Namespace):
         head = self._repo.refs.find_commit(alert.branch)
         if spec is not None and head is not None and alert.dataset in head.pins:
             table = self._repo.datasets.read(alert.dataset, head.id, purpose=Purpose.ALERT)
-            remaining = [
-                f
-                for f in self._monitor.check(alert.dataset, table, spec)
-                if f.column == alert.column
-            ]
+            remaining = redact(
+                (
+                    f
+                    for f in self._monitor.check(alert.dataset, table, spec)
+                    if f.column == alert.column
+                ),
+                self._reader.hidden(alert.dataset),
+            )
         return AcceptedAlert(
             alert=self._shown(alert),
             schema_file=str(path) if path else None,
@@ -421,5 +436,5 @@ class Quality(Namespace):
 
     def _shown(self, alert: Alert) -> Alert:
         """The alert as its callers see it (its text names values: a read for alerts)."""
-        self._reader.grant(Purpose.ALERT, alert.dataset, alert.last_commit)
-        return alert
+        hidden = self._reader.grant(Purpose.ALERT, alert.dataset, alert.last_commit)
+        return alert.redacted(hidden)

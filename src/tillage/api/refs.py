@@ -21,6 +21,7 @@ from tillage.store.fs import environment_error
 from tillage.versioning import history as graph
 
 if TYPE_CHECKING:
+    from tillage.core.policy import DatasetPolicy
     from tillage.versioning.merge import Prefer
 
 MAIN = "main"
@@ -351,10 +352,12 @@ class Refs(Namespace):
                 tx, message or f"revert {bad.short_id}: {bad.message.splitlines()[0]}"
             )
 
-    def _merging(self, dataset: str, commit: str | None) -> None:
-        """Record a merge's read of one side (conflicts name cells)."""
+    def _merging(self, dataset: str, commit: str | None) -> DatasetPolicy | None:
+        """Record a merge's read of one side (conflicts name cells); the dataset's
+        policy if this principal may not see the cells of its private columns."""
         if commit:
-            self._reader.grant(Purpose.MERGE, dataset, commit)
+            return self._reader.grant(Purpose.MERGE, dataset, commit)
+        return self._reader.hidden(dataset)
 
     def reset(self, ref: str, *, branch: str | None = None) -> Commit:
         """Move ``branch`` (default: current) back to the commit ``ref`` names.

@@ -759,6 +759,9 @@ class Selections(Namespace):
         record = self._record(selection_id)
         from tillage.selection.selections import SELECTIONS, picks_of
 
+        # Its picks name records by key: values of the dataset's key columns.
+        key = self._repo.datasets.key(record.dataset)
+        self._reader.grant(Purpose.SELECT, record.dataset, record.commit_id, key)
         table = self._repo.datasets.read(
             SELECTIONS,
             record.commit_id,

@@ -9,10 +9,13 @@ not hashable); equality compares every field.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from tillage.core.findings import Finding
+
+if TYPE_CHECKING:
+    from tillage.core.policy import DatasetPolicy
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +55,11 @@ class Alert:
     last_commit: str | None
     muted_until: str | None
     finding: Finding = field(hash=False)
+
+    def redacted(self, hidden: DatasetPolicy | None) -> Alert:
+        """This alert as a principal who may not see ``hidden``'s values sees it."""
+        finding = self.finding.redacted(hidden)
+        return self if finding is self.finding else replace(self, finding=finding)
 
     @property
     def message(self) -> str:

@@ -8,10 +8,17 @@ A finding always says what changed, from what to what, against which reference.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from tillage.core.policy import DatasetPolicy
 
 Severity = Literal["block", "warn", "info"]
+REDACTED = "private column"
+# Kinds whose message names columns and types, never values.
+_VALUE_FREE_KINDS = frozenset({"column_missing", "column_unexpected", "type"})
 SEVERITIES: tuple[str, ...] = ("block", "warn", "info")
 
 
@@ -89,6 +96,28 @@ class Finding:
     def with_(self, **changes: Any) -> Finding:
         return replace(self, **changes)
 
+    def redacted(self, hidden: DatasetPolicy | None) -> Finding:
+        """This finding as a principal who may not see ``hidden``'s values sees it.
+
+        A finding on a non-public column of a private dataset (or on the whole
+        dataset: a duplicate key names values) keeps its counts, effect and p-value
+        and loses the values in its message and details; one whose kind names no
+        values (a missing column, a type) and one on a public column stay whole.
+        """
+        if hidden is None or self.kind in _VALUE_FREE_KINDS:
+            return self
+        if self.column is not None and not hidden.private_columns([self.column]):
+            return self
+        rows = f" on {self.rows} row(s)" if self.rows is not None else ""
+        return replace(
+            self,
+            message=(
+                f"{self.subject}: {self.check} finding {self.kind!r}{rows}, effect "
+                f"{self.effect:.3g}; values not shown ({REDACTED})."
+            ),
+            details={"redacted": REDACTED},
+        )
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Finding:
         """A finding back from its `to_dict` form (as stored in the catalog)."""
@@ -101,3 +130,8 @@ class Finding:
         d = asdict(self)
         d["actions"] = self.actions
         return d
+
+
+def redact(findings: Iterable[Finding], hidden: DatasetPolicy | None) -> list[Finding]:
+    """``findings`` as a principal who may not see ``hidden``'s values sees them."""
+    return [f.redacted(hidden) for f in findings]

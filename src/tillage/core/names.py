@@ -94,3 +94,11 @@ def check_ref_name(name: str, what: str) -> str:
             "use letters, digits, '_', '-', '.' or '/', not '..', '~', 'HEAD' or a commit id",
         )
     return name
+
+
+PREDICTIONS_SUFFIX = "-predictions"
+
+
+def predictions_dataset(model: str) -> str:
+    """The dataset that holds model ``model``'s predictions."""
+    return f"{model}{PREDICTIONS_SUFFIX}"

@@ -32,8 +32,8 @@ entry and the fix.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -168,6 +168,27 @@ class Policy:
 
     def has_role(self, principal: str, role: Role) -> bool:
         return role in self.roles(principal)
+
+    def with_derived(self, derived: Iterable[tuple[str, str]]) -> Policy:
+        """This policy with each ``(dataset, source)`` pair's dataset private as its source is.
+
+        A dataset derived from a private one (a label set of its records, a job's
+        write from its raw values) takes the source's policy: columns carry their
+        class over by name, the others take the source's ``default_class``. A
+        dataset the policy names keeps its own entry. Chains are followed.
+        """
+        pairs = list(derived)
+        datasets = dict(self.datasets)
+        changed = True
+        while changed:
+            changed = False
+            for dataset, source in pairs:
+                if dataset not in datasets and source in datasets:
+                    datasets[dataset] = replace(datasets[source], name=dataset)
+                    changed = True
+        if len(datasets) == len(self.datasets):
+            return self
+        return replace(self, datasets=datasets)
 
     @classmethod
     def load(cls, repo_dir: Path) -> Policy:

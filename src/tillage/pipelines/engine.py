@@ -111,7 +111,7 @@ class StepView:
     @property
     def value(self) -> str | None:
         """The result's fingerprint (``table:…``, ``pickle:…``, ``json:…``), if any."""
-        if not self.output or "map" in self.output or "restore" in self.output:
+        if not self.output or {"map", "restore", "hidden"} & set(self.output):
             return None
         return ref_fingerprint(self.output)
 
@@ -1148,7 +1148,40 @@ class Runs:
             if r.status == "done" and r.result
             else None
         )
-        return _run(r, result, steps)
+        return self._as_seen(_run(r, result, steps))
+
+    def _as_seen(self, run: Run) -> Run:
+        """``run`` as this handle's principal may see it.
+
+        A run reads as its job, which may read private datasets raw; its result
+        and error texts are computed from what it read, so a principal who may
+        not read those datasets raw sees that they are hidden instead.
+        """
+        privacy = self.repo.privacy
+        policy = privacy.policy(check=False)
+        if policy.empty or policy.reads_raw(privacy.principal):
+            return run
+        read = {str(e.get("dataset")) for s in run.steps for e in s.reads}
+        private = sorted(read & set(policy.datasets))
+        if not private:
+            return run
+        note = f"hidden: the run read private dataset(s) {', '.join(private)}"
+        steps = [
+            replace(
+                s,
+                # A small result is stored inline ("v"); others are references.
+                output={"hidden": note} if s.output and "v" in s.output else s.output,
+                error=note if s.error else None,
+                attempts=[{**a, "error": note} if a.get("error") else a for a in s.attempts],
+            )
+            for s in run.steps
+        ]
+        return replace(
+            run,
+            result=note if run.result is not None else None,
+            error=note if run.error else None,
+            steps=steps,
+        )
 
     def list(self, *, pipeline: str | None = None, status: str | None = None) -> list[Run]:
         """Runs, newest first (without their steps)."""

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from tillage.core.commit import Commit, DatasetPin
 from tillage.core.duration import parse_duration
 from tillage.core.findings import Finding, Importance
+from tillage.core.policy import DatasetPolicy
 from tillage.errors import AlertNotAcceptableError, InputError, NoSuchAlertError, SchemaFileError
 from tillage.quality import drift as drift_mod
 from tillage.quality import outbox
@@ -311,11 +312,15 @@ class Monitor:
         checked: BatchCheck,
         parent: DatasetPin | None,
         created: bool,
+        private: DatasetPolicy | None = None,
     ) -> None:
         """Store a committed batch's profile, findings and alerts with its commit.
 
         Each open alert's event is queued in the outbox for every sink, in the
-        same transaction: the sinks hear of exactly the alerts that landed.
+        same transaction: the sinks hear of exactly the alerts that landed. The
+        alerts are stored whole (accepting one widens the schema by its values);
+        the events of a ``private`` dataset carry them redacted, since the people
+        a sink reaches may not see its values.
         """
         ds = checked.dataset
         data = checked.profile.to_bytes()
@@ -339,8 +344,8 @@ class Monitor:
             if alert.status == "open" and self.sinks:
                 event = {
                     "event": "alert.opened" if new else "alert.updated",
-                    "alert": alert.to_dict(),
-                    "finding": numbered[-1].to_dict(),
+                    "alert": alert.redacted(private).to_dict(),
+                    "finding": numbered[-1].redacted(private).to_dict(),
                     "repo": str(self.project),
                     "commit": commit.id,
                 }

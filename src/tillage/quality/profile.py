@@ -82,13 +82,14 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import datasketches as ds
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tillage.core.findings import REDACTED
 from tillage.core.jsonable import jsonable
 from tillage.core.kinds import (
     ID_MIN_DISTINCT,
@@ -100,6 +101,9 @@ from tillage.core.kinds import (
     is_time_text,
 )
 from tillage.errors import InputError
+
+if TYPE_CHECKING:
+    from tillage.core.policy import DatasetPolicy
 
 #: KLL accuracy/size trade-off (DataSketches' default): ~1.3% rank error, a few KiB.
 KLL_K = 200
@@ -235,6 +239,7 @@ class ColumnProfile:
         hll: HyperLogLog distinct-count sketch (``datasketches.hll_sketch``).
         frequent_sketch: frequent-items sketch keyed by text form
             (``datasketches.frequent_strings_sketch``), or None when not tracked.
+        redacted: why its values were removed (see `Profile.redacted`), else None.
     """
 
     name: str
@@ -255,6 +260,7 @@ class ColumnProfile:
     kll: Any = None
     hll: Any = None
     frequent_sketch: Any = None
+    redacted: str | None = None
 
     # -- counts and exact statistics --
 
@@ -515,7 +521,24 @@ class ColumnProfile:
                 if self.lengths is None or not self.lengths.n
                 else {"min": self.min_length, "mean": self.lengths.mean, "max": self.max_length}
             ),
+            **({"redacted": self.redacted} if self.redacted else {}),
         }
+
+    def without_values(self, why: str) -> ColumnProfile:
+        """This column's counts, nulls and distinct count only: no extremes, moments,
+        lengths, quantiles or frequent values (each can show one record's value)."""
+        return replace(
+            self,
+            raw_min=None,
+            raw_max=None,
+            moments=Moments(),
+            lengths=None,
+            min_length=None,
+            max_length=None,
+            kll=None,
+            frequent_sketch=None,
+            redacted=why,
+        )
 
     # -- what kind of column it is --
 
@@ -730,6 +753,22 @@ class Profile:
         return self[column].share(value)
 
     # -- output and storage --
+
+    def redacted(self, hidden: DatasetPolicy | None) -> Profile:
+        """This profile as a principal who may not see ``hidden``'s values sees it.
+
+        Non-public columns of a private dataset keep rows, counts, nulls and
+        distinct counts; their values (extremes, moments, quantiles, top values,
+        lengths) are removed and each says ``redacted: private column``. Public
+        columns stay whole. The result is for showing, not for merging or storing.
+        """
+        if hidden is None:
+            return self
+        private = set(hidden.private_columns(list(self.columns)))
+        return Profile(
+            self.rows,
+            {n: c.without_values(REDACTED) if n in private else c for n, c in self.columns.items()},
+        )
 
     def to_dict(self, top: int = TOP_K) -> dict[str, Any]:
         """JSON-ready form for ``--json`` output: rows and a summary per column."""

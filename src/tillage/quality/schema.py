@@ -1218,7 +1218,12 @@ def _infer_column(col: ColumnProfile, in_key: bool, margin: float, dataset: str)
     notes = [f"{_pct(ratio)} missing"] if missing else []
     role = _role(col, in_key, dataset)
     rules: dict[str, Any] = {}
-    if col.valid:
+    if col.valid and col.redacted is not None:  # no value of it may reach the file
+        distinct = col.distinct()
+        if distinct is not None:
+            notes.append(f"~{round(distinct.value):,} distinct")
+        notes.append(f"no domain or range inferred ({col.redacted})")
+    elif col.valid:
         if kind in _RANGE_KINDS:
             show = str if role == "time" and kind == "int" else _fmt  # years without commas
             notes.insert(0, f"observed {show(col.min)} to {show(col.max)}")

@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from tillage.core.commit import Commit, DatasetPin
+from tillage.core.findings import REDACTED
 from tillage.errors import MergeConflictError
 from tillage.versioning.diff import (
     RowChanges,
@@ -29,6 +30,7 @@ from tillage.versioning.diff import (
 )
 
 if TYPE_CHECKING:
+    from tillage.core.policy import DatasetPolicy
     from tillage.store.catalog import Catalog
     from tillage.store.tables import Tables
     from tillage.versioning.writer import Transaction
@@ -238,6 +240,25 @@ def _rows_by_key(
     return out.to_pylist()  # type: ignore[no-any-return]
 
 
+def redact_conflicts(
+    conflicts: list[dict[str, Any]], key: list[str], hidden: DatasetPolicy | None
+) -> list[dict[str, Any]]:
+    """``conflicts`` as a principal who may not see ``hidden``'s values sees them: the
+    cells of non-public columns, and keys with a non-public column, say so instead."""
+    if hidden is None:
+        return conflicts
+    key_private = bool(hidden.private_columns(key))
+    shown = []
+    for c in conflicts:
+        c = dict(c)
+        if key_private:
+            c["key"] = REDACTED
+        if hidden.private_columns([str(c["column"])]):
+            c.update(base=REDACTED, ours=REDACTED, theirs=REDACTED)
+        shown.append(c)
+    return shown
+
+
 def three_way(
     catalog: Catalog,
     tables: Tables,
@@ -247,7 +268,7 @@ def three_way(
     prefer: Prefer,
     source: str,
     *,
-    reading: Callable[[str, str | None], None] | None = None,
+    reading: Callable[[str, str | None], DatasetPolicy | None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Replay ``theirs``' changes since ``base`` onto the transaction ``tx``.
 
@@ -264,7 +285,9 @@ def three_way(
         prefer: settle conflicting cells for "ours" or "theirs" (None: report them).
         source: what is merged, for the error message.
         reading: called with a dataset and a commit id before that side's rows are
-            read (conflicts report their cells); the repository records it.
+            read (conflicts report their cells); the repository records it, and
+            returns the dataset's policy when the cells of its non-public columns
+            must not be shown (`redact_conflicts`).
 
     Returns:
         Per dataset, what the merge did (``op`` and row counts).
@@ -300,10 +323,11 @@ def three_way(
                 )
             continue
         keys[name] = key = catalog.dataset_key(name) or []
+        hidden = None
         if reading is not None:
             ours = tx.head.id if tx.head else None
             for commit in dict.fromkeys((base.id if base else None, ours, theirs.id)):
-                reading(name, commit or None)
+                hidden = reading(name, commit or None) or hidden
         read = tables.open
         try:
             plan = merge_rows(name, key, read(name, b), read(name, o), read(name, t), prefer)
@@ -319,7 +343,7 @@ def three_way(
                 }
             )
             continue
-        conflicts.extend(plan.conflicts)
+        conflicts.extend(redact_conflicts(plan.conflicts, key, hidden))
         plans[name] = plan
     if conflicts:
         raise MergeConflictError(source, tx.branch, conflicts)

@@ -6,7 +6,9 @@ moved by compare-and-swap so that concurrent spenders never overspend;
 ``privacy_spends`` holds every spend (written before its answer is released).
 ``access_grants`` holds break-glass requests, approvals and revocations;
 ``audit_log`` is the append-only, hash-chained record of them, of refusals and
-of reads under them (see `tillage.store.audit`).
+of reads under them (see `tillage.store.audit`). ``private_derivations`` holds,
+per commit, the private datasets a write was derived from (a job that read them
+raw), and the declassifying step (``dp``, ``aggregate``) if it was a release.
 
 Revision ID: 0013
 Revises: 0012
@@ -73,9 +75,17 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     )
+    op.create_table(
+        "private_derivations",
+        sa.Column("dataset", sa.String(128), primary_key=True),
+        sa.Column("source", sa.String(128), primary_key=True),
+        sa.Column("commit_id", sa.String(64), primary_key=True),
+        sa.Column("declassified_by", sa.String(16), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("private_derivations")
     op.drop_table("audit_log")
     op.drop_table("access_grants")
     op.drop_index("ix_privacy_spends_who", "privacy_spends")
