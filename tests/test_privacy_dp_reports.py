@@ -1,0 +1,182 @@
+"""Labeling-function reports and slice metrics on private data, as DP answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import yaml
+from scipy.stats import binom
+
+import tillage
+from cli_runner import cli, cli_json
+from tillage.errors import BudgetExhaustedError, DPQueryError
+from tillage.labels.functions import LFReport
+from tillage.privacy.dp_reports import DPFunctionReport
+from tillage.repo import Repo
+
+N = 20_000
+SECRET = "SECRETVALUE"  # in every text: must never appear in a DP answer
+ID = "SENTINELID"  # in every record id
+TAXONOMY = {"name": "topic", "versions": [{"classes": {"sport": "", "money": "", "other": ""}}]}
+POLICY = """
+principals:
+  ana: [engineer]
+datasets:
+  notes:
+    budget: {budget}
+    columns:
+      region: {{class: quasi_identifier, categories: [north, south]}}
+      amount: {{class: sensitive, bounds: [0, 100]}}
+      secret_col: sensitive
+"""
+
+LFS = """
+import tillage
+
+@tillage.labeling_function()
+def ball(r):
+    return "sport" if "ball" in r["text"] else None
+
+@tillage.labeling_function()
+def cash(r):
+    return "money" if "cash" in r["text"] else None
+
+@tillage.labeling_function()
+def goal(r):
+    return "sport" if "goal" in r["text"] else ("money" if "bank" in r["text"] else None)
+"""
+
+WORDS = ["ball", "cash", "goal", "bank", "tea", "rain"]
+
+
+def make_repo(tmp_path: Path, *, budget: float = 10.0) -> Path:
+    """A private dataset ``notes`` of generated texts, a label set over it with gold
+    labels for a third of its records, and a file of three labeling functions."""
+    rng = np.random.default_rng(11)
+    words = rng.choice(WORDS, size=(N, 2))
+    texts = [f"{a} {b} {SECRET}{i}" for i, (a, b) in enumerate(words.tolist())]
+    table = pa.table(
+        {
+            "id": [f"{ID}{i:06d}" for i in range(N)],
+            "text": texts,
+            "region": rng.choice(["north", "south", "west"], N).tolist(),
+            "amount": rng.uniform(0, 120, N),
+            "secret_col": [f"{SECRET}-{i % 97}" for i in range(N)],
+        }
+    )
+    repo = tillage.init(tmp_path)
+    repo.ingest("notes", table, key="id")
+    (tmp_path / "taxonomies").mkdir()
+    (tmp_path / "taxonomies" / "topic.yaml").write_text(yaml.safe_dump(TAXONOMY))
+    repo.labels.create("topics", records="notes", taxonomy="topic")
+    repo.labels.create("truth", records="notes", taxonomy="topic")
+    gold_ids = list(range(0, N, 3))
+    truth = [
+        "sport"
+        if "ball" in texts[i] or "goal" in texts[i]
+        else "money"
+        if "cash" in texts[i]
+        else "other"
+        for i in gold_ids
+    ]
+    repo.labels.add("truth", [f"{ID}{i:06d}" for i in gold_ids], truth, source="me")
+    (repo.repo_dir / "policy.yaml").write_text(POLICY.format(budget=budget))
+    (tmp_path / "lfs.py").write_text(LFS)
+    return tmp_path
+
+
+def functions(project: Path) -> list[tillage.LabelingFunction]:
+    return tillage.load_functions(str(project / "lfs.py"))
+
+
+def spends(repo: Repo) -> list[Any]:
+    from tillage.store.ledger import Ledger
+
+    return Ledger(repo._storage.catalog.engine).spends("notes", repo.privacy.principal)
+
+
+def test_a_person_gets_dp_answers_near_the_exact_report_and_pays_once(tmp_path: Path) -> None:
+    project = make_repo(tmp_path)
+    owner = tillage.open(project).at("main", principal="job:exact")
+    exact = owner.labels.report_functions("topics", functions(project), gold="truth")
+    assert not isinstance(exact, DPFunctionReport)
+    truth: LFReport = exact.report
+
+    ana = tillage.open(project).at("main", principal="ana")
+    dp = ana.labels.report_functions("topics", functions(project), gold="truth", epsilon=1.0)
+    assert isinstance(dp, DPFunctionReport)
+    released = dp.released
+    # 1 + 3 + 3 x 6 counts, each record adding at most one to each
+    assert released.contributions == 22
+    assert released.scale == pytest.approx(22 / 1.0)
+    assert released.epsilon == 1.0 and released.spent == pytest.approx(1.0)
+    assert released.left == pytest.approx(9.0) and released.void is False
+    assert [s.epsilon for s in spends(ana)] == [1.0]
+    assert all(s.released for s in spends(ana))
+
+    # Each DP count is within its predicted 95% error of the exact count 95% of the
+    # time; allow as many misses as a binomial(k, 5%) reaches with probability 1e-6.
+    exact_counts = {"records": N}
+    for j, lf in enumerate(truth.lfs):
+        exact_counts[f"votes:{j}"] = lf.n_votes
+        exact_counts[f"overlap:{j}"] = round(lf.overlap * N)
+        exact_counts[f"conflict:{j}"] = round(lf.conflict * N)
+        exact_counts[f"gold:{j}"] = lf.n_gold
+        exact_counts[f"correct:{j}"] = round((lf.accuracy or 0.0) * lf.n_gold)
+    misses = sum(abs(released.counts[k] - v) > released.error95 for k, v in exact_counts.items())
+    assert misses <= binom.ppf(1 - 1e-6, len(exact_counts), 0.05)
+    shares = [(dp[lf.name].coverage, lf.coverage) for lf in truth.lfs]
+    shares += [(dp[lf.name].accuracy, lf.accuracy) for lf in truth.lfs]
+    missed = sum(abs(v - want) > err for (v, err), want in shares)  # type: ignore[operator]
+    assert missed <= binom.ppf(1 - 1e-6, len(shares), 0.05)
+
+    text = json.dumps(dp.to_dict())
+    assert SECRET not in text and ID not in text
+    # the owner's exact path is the exact report, unchanged
+    assert (
+        exact.to_dict()
+        == owner.labels.apply_functions(
+            "topics", functions(project), gold="truth", write=False
+        ).to_dict()
+    )
+
+
+def test_a_report_over_budget_is_refused_and_releases_nothing(tmp_path: Path) -> None:
+    project = make_repo(tmp_path, budget=1.5)
+    ana = tillage.open(project).at("main", principal="ana")
+    ana.labels.report_functions("topics", functions(project), epsilon=1.0)
+    with pytest.raises(BudgetExhaustedError):
+        ana.labels.report_functions("topics", functions(project), epsilon=1.0)
+    assert [s.epsilon for s in spends(ana)] == [1.0]
+    assert ana.privacy.budget("notes").spent == pytest.approx(1.0)
+
+
+def test_a_dp_report_needs_a_positive_epsilon(tmp_path: Path) -> None:
+    project = make_repo(tmp_path)
+    ana = tillage.open(project).at("main", principal="ana")
+    with pytest.raises(DPQueryError, match="--epsilon"):
+        ana.labels.report_functions("topics", functions(project))
+    with pytest.raises(DPQueryError, match="epsilon must be a finite number > 0"):
+        ana.labels.report_functions("topics", functions(project), epsilon=0.0)
+    assert spends(ana) == []
+
+
+def test_the_cli_says_the_answers_are_dp_and_what_they_cost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_repo(tmp_path)
+    monkeypatch.setenv("TILLAGE_PRINCIPAL", "ana")
+    repo = ["--repo", str(project)]
+    lfs = str(project / "lfs.py")
+    doc = cli_json(*repo, "lf", "report", lfs, "topics", "--gold", "truth", "-e", "0.5")
+    assert doc["dp"] is True and doc["epsilon"] == 0.5 and doc["left"] == pytest.approx(9.5)
+    assert doc["void"] is False and [f["name"] for f in doc["lfs"]] == ["ball", "cash", "goal"]
+    text = cli(*repo, "lf", "report", lfs, "topics", "-e", "0.5").stdout
+    assert "DP answers" in text and "ε spent 0.5" in text and "left 9" in text
+    assert "guarantee intact" in text
+    assert SECRET not in text + json.dumps(doc) and ID not in text + json.dumps(doc)
