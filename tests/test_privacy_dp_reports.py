@@ -33,6 +33,7 @@ datasets:
       region: {{class: quasi_identifier, categories: [north, south]}}
       amount: {{class: sensitive, bounds: [0, 100]}}
       secret_col: sensitive
+      channel: public
 """
 
 LFS = """
@@ -67,8 +68,14 @@ def make_repo(tmp_path: Path, *, budget: float = 10.0) -> Path:
             "region": rng.choice(["north", "south", "west"], N).tolist(),
             "amount": rng.uniform(0, 120, N),
             "secret_col": [f"{SECRET}-{i % 97}" for i in range(N)],
+            "channel": rng.choice(["app", "web"], N).tolist(),
         }
     )
+    # a true label the model gets wrong more often in the north (see `with_model`)
+    region = np.asarray(table.column("region").to_pylist())
+    flip = np.random.default_rng(5).random(N) < np.where(region == "north", 0.3, 0.1)
+    y = np.where((table.column("amount").to_numpy() > 60) ^ flip, "hi", "lo")
+    table = table.append_column("y", pa.array(y.tolist()))
     repo = tillage.init(tmp_path)
     repo.ingest("notes", table, key="id")
     (tmp_path / "taxonomies").mkdir()
@@ -180,3 +187,88 @@ def test_the_cli_says_the_answers_are_dp_and_what_they_cost(
     assert "DP answers" in text and "ε spent 0.5" in text and "left 9" in text
     assert "guarantee intact" in text
     assert SECRET not in text + json.dumps(doc) and ID not in text + json.dumps(doc)
+
+
+def with_model(project: Path) -> dict[str, np.ndarray]:
+    """Model ``m`` on ``notes``' ``amount`` predicting ``y`` (stored, by a job), with more
+    errors in the north; returns the columns and whether it was wrong, per record."""
+    from sklearn.linear_model import LogisticRegression
+
+    job = tillage.open(project).at("main", principal="job:setup")
+    t = job.read("notes", columns=["id", "region", "amount", "channel", "y"])
+    amount = t.column("amount").to_numpy()
+    region = np.asarray(t.column("region").to_pylist())
+    y = np.asarray(t.column("y").to_pylist())
+    fitted = LogisticRegression().fit(amount.reshape(-1, 1), amount > 60)
+    fitted.classes_ = np.array(["lo", "hi"])
+    job.models.record("m", "notes", model=fitted, features=["amount"])
+    job.models.predict("m", "notes")
+    predicted = np.where(fitted.predict_proba(amount.reshape(-1, 1))[:, 1] > 0.5, "hi", "lo")
+    return {
+        "region": region,
+        "amount": amount,
+        "channel": np.asarray(t.column("channel").to_pylist()),
+        "wrong": predicted != y,
+    }
+
+
+def test_slice_metrics_are_dp_counts_at_public_values(tmp_path: Path) -> None:
+    project = make_repo(tmp_path)
+    data = with_model(project)
+    ana = tillage.open(project).at("main", principal="ana")
+    report = ana.models.slices(
+        "m", "notes", label="y", columns=["region", "amount", "channel"], epsilon=1.0, limit=100
+    )
+    from tillage.privacy.dp_reports import DPSliceReport
+
+    assert isinstance(report, DPSliceReport)
+    released = report.released
+    # region: north, south, other, missing; amount: 4 bins and missing; channel: app,
+    # web, other, missing; each with records and errors; and the whole
+    assert report.tried == 4 + 5 + 4
+    assert released.contributions == 2 * (1 + 3)
+    assert [s.epsilon for s in spends(ana)] == [1.0]
+    wrong = data["wrong"]
+    exact = {"all": (N, int(wrong.sum()))}
+    for s in report.slices:
+        if s.where.endswith("IS NULL"):
+            mask = np.zeros(N, dtype=bool)
+        elif s.column == "region" and s.where.startswith("NOT"):
+            mask = data["region"] == "west"
+        elif s.column in ("region", "channel"):
+            mask = data[s.column] == s.where.split("'")[1]
+        else:
+            mask = np.ones(N, dtype=bool)
+            for part in s.where.split(" AND "):
+                op, edge = part.split()[1], float(part.split()[2])
+                mask &= data["amount"] >= edge if op == ">=" else data["amount"] < edge
+        exact[s.text] = (int(mask.sum()), int((mask & wrong).sum()))
+    got = {"all": (report.records, report.errors)}
+    got.update({s.text: (s.records, s.errors) for s in report.slices})
+    assert set(got) == set(exact)
+    pairs = [(got[k][i], exact[k][i]) for k in exact for i in (0, 1)]
+    misses = sum(abs(a - b) > released.error95 for a, b in pairs)
+    assert misses <= binom.ppf(1 - 1e-6, len(pairs), 0.05)
+    north = next(s for s in report.slices if s.text == "region = north")
+    assert north.error is not None and north.error95 is not None
+    assert abs(north.error - exact["region = north"][1] / exact["region = north"][0]) <= max(
+        north.error95, 0.05
+    )
+    text = json.dumps(report.to_dict())
+    assert SECRET not in text and ID not in text
+
+
+def test_slices_by_a_non_public_column_without_declared_values_are_refused(
+    tmp_path: Path,
+) -> None:
+    project = make_repo(tmp_path)
+    with_model(project)
+    ana = tillage.open(project).at("main", principal="ana")
+    with pytest.raises(DPQueryError, match=r"columns\.secret_col\.categories"):
+        ana.models.slices("m", "notes", label="y", columns=["secret_col"], epsilon=1.0)
+    with pytest.raises(DPQueryError, match="--epsilon"):
+        ana.models.slices("m", "notes", label="y", columns=["region"])
+    assert spends(ana) == []
+    owner = tillage.open(project).at("main", principal="job:owner")
+    exact = owner.models.slices("m", "notes", label="y", columns=["region", "amount"])
+    assert not isinstance(exact, DPFunctionReport) and not exact.to_dict().get("dp")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import tillage
 from bad_input.cases_labels import labelled, lf_file, then
+from bad_input.cases_models import recorded
 from bad_input.harness import Case
 
 POLICY = """
@@ -23,6 +25,13 @@ datasets:
 
 def private(project: Path) -> None:
     (project / ".tillage" / "policy.yaml").write_text(POLICY)
+
+
+def predicted(project: Path) -> None:
+    """Model ``delay`` on ``flights`` with its predictions stored."""
+    recorded()(project)
+    with tillage.open(project) as repo:
+        repo.models.predict("delay", "flights")
 
 
 def lf_report(*args: str) -> list[str]:
@@ -57,5 +66,19 @@ CASES = [
         says=["tester", "flights", "budget"],
         error="budget_exhausted",
         damage=then(labelled(labels=4), lf_file, private),
+    ),
+    Case(
+        "dp-slices-by-a-non-public-column-without-categories",
+        ["slices", "delay", "flights", "--label", "origin", "--columns", "origin", "-e", "0.5"],
+        says=["would name values of non-public column(s)", "'origin'", "columns.origin.categories"],
+        error="dp_query",
+        damage=then(predicted, private),
+    ),
+    Case(
+        "dp-slices-without-epsilon",
+        ["slices", "delay", "flights", "--label", "origin", "--columns", "carrier"],
+        says=["'flights' is private", "per-slice model metrics", "--epsilon"],
+        error="dp_query",
+        damage=then(predicted, private),
     ),
 ]

@@ -309,6 +309,7 @@ class Labels(Namespace):
             commit,
             lf_items(votes.matrix, failed, gold_idx),
             categories,
+            per_record=len(categories),  # each count at most once per record
             units=table.column(unit) if unit != "row" else None,
             epsilon=epsilon,
             query={

@@ -624,16 +624,17 @@ class Privacy(Namespace):
         items: Sequence[Sequence[str]],
         categories: Sequence[str],
         *,
+        per_record: int,
         units: Sequence[Any] | None,
         epsilon: float,
         query: dict[str, Any],
     ) -> Released:
         """Spend ``epsilon`` once, then release DP counts of ``categories``: per record
-        (``items[i]``), the categories it adds one to, at most once each.
+        (``items[i]``), the categories it adds one to, distinct and at most ``per_record``.
 
         Each privacy unit keeps at most the policy's ``max_rows_per_unit`` records
         (``units``: each record's unit, None when the unit is the row), so the count
-        vector's L1 sensitivity is ``len(categories) × max_rows_per_unit``.
+        vector's L1 sensitivity is ``per_record × max_rows_per_unit``.
 
         Raises:
             BudgetExhaustedError: ``epsilon`` is more than is left; nothing was spent.
@@ -652,8 +653,13 @@ class Privacy(Namespace):
             seed = zlib.crc32(f"{dataset}@{commit}".encode())
             bounded = dp.bound_contributions(rows, "unit", dpol.max_rows_per_unit, seed)
             keep = bounded.column("row").to_pylist()
+        over = [
+            i for i, row in enumerate(items) if len(set(row)) != len(row) or len(row) > per_record
+        ]
+        if over:  # a caller's bound that does not hold would void the guarantee
+            raise AssertionError(f"record {over[0]} adds to more counts than {per_record}")
         values = flatten(items, keep)
-        contributions = len(categories) * dpol.max_rows_per_unit
+        contributions = per_record * dpol.max_rows_per_unit
         lineage, unit = _lineage(dataset), dpol.privacy_unit
         spend = self._ledger.spend(
             lineage=lineage,

@@ -4,7 +4,7 @@ Registered on the root app by `tillage.cli.app`; they call the public API only.
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -356,7 +356,8 @@ def lf_report(
     if payload.get("dp"):
         out.emit(payload, _dp_lf_view(found), _dp_cost_line(payload))
         return
-    out.emit(payload, _lf_view(found), *_model_lines(found))  # type: ignore[arg-type]
+    applied = cast("AppliedFunctions", found)  # the exact report
+    out.emit(payload, _lf_view(applied), *_model_lines(applied))
 
 
 def _pm(share: float | None, error: float | None) -> str:
