@@ -29,6 +29,8 @@ principals:
 datasets:
   notes:
     budget: {budget}
+    privacy_unit: {unit}
+    max_rows_per_unit: {max_rows}
     columns:
       region: {{class: quasi_identifier, categories: [north, south]}}
       amount: {{class: sensitive, bounds: [0, 100]}}
@@ -55,7 +57,9 @@ def goal(r):
 WORDS = ["ball", "cash", "goal", "bank", "tea", "rain"]
 
 
-def make_repo(tmp_path: Path, *, budget: float = 10.0) -> Path:
+def make_repo(
+    tmp_path: Path, *, budget: float = 10.0, unit: str = "row", max_rows: int = 1
+) -> Path:
     """A private dataset ``notes`` of generated texts, a label set over it with gold
     labels for a third of its records, and a file of three labeling functions."""
     rng = np.random.default_rng(11)
@@ -69,6 +73,7 @@ def make_repo(tmp_path: Path, *, budget: float = 10.0) -> Path:
             "amount": rng.uniform(0, 120, N),
             "secret_col": [f"{SECRET}-{i % 97}" for i in range(N)],
             "channel": rng.choice(["app", "web"], N).tolist(),
+            "member": (np.arange(N) // 4).tolist(),  # four records per member
         }
     )
     # a true label the model gets wrong more often in the north (see `with_model`)
@@ -92,7 +97,9 @@ def make_repo(tmp_path: Path, *, budget: float = 10.0) -> Path:
         for i in gold_ids
     ]
     repo.labels.add("truth", [f"{ID}{i:06d}" for i in gold_ids], truth, source="me")
-    (repo.repo_dir / "policy.yaml").write_text(POLICY.format(budget=budget))
+    (repo.repo_dir / "policy.yaml").write_text(
+        POLICY.format(budget=budget, unit=unit, max_rows=max_rows)
+    )
     (tmp_path / "lfs.py").write_text(LFS)
     return tmp_path
 
@@ -151,6 +158,18 @@ def test_a_person_gets_dp_answers_near_the_exact_report_and_pays_once(tmp_path: 
             "topics", functions(project), gold="truth", write=False
         ).to_dict()
     )
+
+
+def test_a_person_unit_keeps_at_most_its_rows_and_pays_for_them(tmp_path: Path) -> None:
+    project = make_repo(tmp_path, unit="member", max_rows=2)
+    ana = tillage.open(project).at("main", principal="ana")
+    dp = ana.labels.report_functions("topics", functions(project), epsilon=1.0)
+    assert isinstance(dp, DPFunctionReport)
+    assert dp.released.contributions == 16 * 2  # 1 + 3 + 3 x 4 counts, two rows a member
+    assert dp.released.unit == "member"
+    # two of each member's four records are counted
+    # Laplace tails are exponential: beyond 3 x the 95% error with probability 0.05^3
+    assert abs(dp.records - N // 2) <= dp.released.error95 * 3
 
 
 def test_a_report_over_budget_is_refused_and_releases_nothing(tmp_path: Path) -> None:
