@@ -42,7 +42,8 @@ PERSON = "ana"
 JOB = "job:nightly"
 POLICY = (
     "principals: {ben: [approver]}\n"
-    "datasets:\n  loans:\n    budget: 1.0\n    columns: {grade: public}\n"
+    "datasets:\n  loans:\n    budget: 5.0\n"
+    "    columns: {grade: public, amount: {class: sensitive, bounds: [0, 10]}}\n"
 )
 TAXONOMY = {"name": "kind", "versions": [{"version": 1, "classes": {"a": "", "b": ""}}]}
 TASK = {
@@ -175,7 +176,7 @@ WALKED: dict[str, tuple[list[str], str]] = {
     # Both check the given record ids against the records' keys (private here).
     "labels add": (["labels", "add", "kind", "{proj}/labels.csv", "--source", "ana"], "refused"),
     "annotate enqueue": (["annotate", "enqueue", "kinds", "3", "4"], "refused"),
-    "lf report": (["lf", "report", "{proj}/lfs.py", "kind"], "refused"),
+    "lf report": (["lf", "report", "{proj}/lfs.py", "kind", "-e", "0.2"], "shown"),
     "lf apply": (["lf", "apply", "{proj}/lfs.py", "kind"], "refused"),
     "annotate next": (["annotate", "next", "kinds", "-a", "bob"], "refused"),
     "models predict": (["models", "predict", "clf", "loans"], "refused"),
@@ -184,7 +185,7 @@ WALKED: dict[str, tuple[list[str], str]] = {
         "refused",
     ),
     "value": (["value", "loans", "--label", "y", "--columns", "amount"], "refused"),
-    "slices": (["slices", "clf", "loans", "--label", "y"], "refused"),
+    "slices": (["slices", "clf", "loans", "--label", "y", "-e", "0.2"], "shown"),
     "selection show": (["selection", "show", "{selection}"], "refused"),
     "selection apply": (["selection", "apply", "{selection}"], "refused"),
     "fairness": (["fairness", "clf", "loans", "--label", "y", "--sensitive", "grade"], "refused"),
@@ -338,7 +339,10 @@ API: dict[Purpose, Callable[[Repo, Path], Any]] = {
         "kinds", r.annotation.next("kinds", "bob", 2)
     ),
     Purpose.TRAINING_SET: lambda r, t: r.labels.training_set("loans", "kind"),
-    Purpose.ANALYSIS: lambda r, t: r.models.slices("clf", "loans", label="y"),
+    # Slices are DP answers for a person (test_privacy_dp_reports); fairness is exact.
+    Purpose.ANALYSIS: lambda r, t: r.models.fairness(
+        "clf", "loans", label="y", sensitive=["grade"]
+    ),
     Purpose.SELECT: lambda r, t: r.select("loans", strategy="random", n=3, include_labelled=True),
     Purpose.PREDICT: lambda r, t: r.models.predict("clf", "loans"),
     Purpose.FEATURES: lambda r, t: r.models.features("loans"),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from tillage.access import EXEMPT, Purpose
+from tillage.access import Purpose
 from tillage.api._storage import Namespace, count
 from tillage.core.commit import CodeVersion, Commit, DatasetPin
 from tillage.core.diff import DatasetDiff, SchemaChange
@@ -135,7 +135,6 @@ class Datasets(Namespace):
         where: str | None = None,
         limit: int | None = None,
         offset: int | None = None,
-        purpose: Purpose = Purpose.ROWS,
     ) -> pa.Table:
         """Read ``dataset`` as it was at ``ref``, optionally projected and filtered.
 
@@ -148,9 +147,6 @@ class Datasets(Namespace):
                 It is parsed whole: anything but exactly one condition is refused.
             limit: at most this many rows (a whole number >= 0).
             offset: skip this many rows first (with ``limit``: one batch of a scan).
-            purpose: what the rows are read for (recorded with the read, see
-                `tillage.access`); not `Purpose.AGGREGATE` or `Purpose.BREAK_GLASS`,
-                which only the views that gate what they release may use.
 
         Returns:
             The rows, as an Arrow table.
@@ -161,12 +157,21 @@ class Datasets(Namespace):
             NoSuchDatasetError: ``ref`` has no such dataset.
             CorruptDataError: the version's files are damaged (run `verify`).
         """
-        if purpose in EXEMPT:
-            raise InputError(
-                f"rows cannot be read for purpose {purpose.value!r}: it is reserved for the "
-                "views that release only what the policy allows. Use repo.privacy.aggregate or "
-                "repo.privacy.query, or repo.privacy.read_granted under an approved grant."
-            )
+        return self._read(dataset, ref, columns=columns, where=where, limit=limit, offset=offset)
+
+    def _read(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        purpose: Purpose = Purpose.ROWS,
+    ) -> pa.Table:
+        """`read` for ``purpose`` (recorded with the read and checked by the policy, see
+        `tillage.access`): for the namespaces that read on a caller's behalf."""
         cols = _read_columns(columns)
         limit, offset = count("limit", limit), count("offset", offset)
         commit = self._repo.refs.find_commit(ref)
@@ -277,7 +282,7 @@ class Datasets(Namespace):
         """
         columns = _read_columns(columns)
         if labels is None:
-            table = self.read(dataset, ref, columns=columns, where=where, purpose=Purpose.EXPORT)
+            table = self._read(dataset, ref, columns=columns, where=where, purpose=Purpose.EXPORT)
         else:
             if where is not None:
                 raise InputError("--where does not combine with --labels; filter the file after.")

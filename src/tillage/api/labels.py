@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         MigrationReport,
     )
     from tillage.labels.sets import LabelSets
+    from tillage.privacy.dp_reports import DPFunctionReport
 
 
 class _ReadsFor:
@@ -44,7 +45,7 @@ class _ReadsFor:
     def read(
         self, dataset: str, ref: str | None = None, *, columns: Sequence[str] | None = None
     ) -> pa.Table:
-        return self._datasets.read(dataset, ref, columns=columns, purpose=self._purpose)
+        return self._datasets._read(dataset, ref, columns=columns, purpose=self._purpose)
 
 
 class Labels(Namespace):
@@ -181,7 +182,9 @@ class Labels(Namespace):
                     f"dataset {dataset!r} has a composite key; true labels name each record "
                     "by a one-column key."
                 )
-            table = self._repo.datasets.read(dataset, ref, columns=[key[0], label], purpose=purpose)
+            table = self._repo.datasets._read(
+                dataset, ref, columns=[key[0], label], purpose=purpose
+            )
             pairs = zip(
                 key_text(table.column(key[0])).to_pylist(),
                 table.column(label).to_pylist(),
@@ -251,6 +254,77 @@ class Labels(Namespace):
         return self.sets().apply_functions(
             labelset, functions, ref=ref, model=model, gold=gold, write=write
         )
+
+    def report_functions(
+        self,
+        labelset: str,
+        functions: Sequence[Any],
+        *,
+        ref: str | None = None,
+        gold: str | None = None,
+        epsilon: float | None = None,
+    ) -> AppliedFunctions | DPFunctionReport:
+        """How labeling functions do on the label set's records; writes nothing.
+
+        When the records' dataset is private and this principal may not read it raw,
+        the report comes as DP answers (`tillage.privacy.dp_reports.DPFunctionReport`):
+        each function's coverage, overlap, conflict and errors as DP counts, and with
+        ``gold`` its accuracy as a ratio of two DP counts, all released at once for
+        ``epsilon`` from this principal's budget; no record id or value appears in it.
+        Otherwise it is the exact report of ``apply_functions(..., write=False)``.
+
+        Args:
+            labelset: the label set.
+            functions: labeling functions (``@tillage.labeling_function``).
+            ref: the records' ref.
+            gold: a label set over the same records, to measure accuracy against.
+            epsilon: the ε to spend on a DP report (required for one; ignored otherwise).
+
+        Raises:
+            DPQueryError: a DP report without ``epsilon``, or not a number > 0.
+            NoBudgetError: the policy sets the private dataset no budget.
+            BudgetExhaustedError: ``epsilon`` is more than is left; nothing was released.
+            NoSuchLabelSetError: no such label set.
+        """
+        records = self.sets().get(labelset).records
+        privacy = self._repo.privacy
+        if not privacy._needs_dp(records):
+            return self.apply_functions(labelset, functions, ref=ref, gold=gold, write=False)
+        import numpy as np
+
+        from tillage.labels.functions import gold_indices
+        from tillage.privacy.dp_reports import lf_categories, lf_items, lf_report
+
+        what = f"the labeling-function report on {labelset!r}"
+        dpol = privacy._dp_ready(records, epsilon, what)
+        assert epsilon is not None
+        commit = self._repo.refs.commit(ref).id
+        table, votes, _, gold_labels = self.sets(Purpose.AGGREGATE).votes(
+            labelset, functions, ref=ref, gold=gold
+        )
+        failed = np.zeros(votes.matrix.shape, dtype=bool)
+        for e in votes.errors:
+            failed[e.row, votes.lf_names.index(e.lf)] = True
+        gold_idx = gold_indices(votes, gold_labels) if gold_labels is not None else None
+        categories = lf_categories(votes.n_lfs, gold is not None)
+        unit = dpol.privacy_unit
+        released = privacy._release_counts(
+            records,
+            commit,
+            lf_items(votes.matrix, failed, gold_idx),
+            categories,
+            per_record=len(categories),  # each count at most once per record
+            units=table.column(unit) if unit != "row" else None,
+            epsilon=epsilon,
+            query={
+                "kind": "lf_report",
+                "labelset": labelset,
+                "gold": gold,
+                "functions": list(votes.lf_names),
+                "counts": len(categories),
+            },
+        )
+        return lf_report(labelset, gold, votes.lf_names, released)
 
     def aggregate_annotations(
         self, labelset: str, *, spec_version: int | None = None

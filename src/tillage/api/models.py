@@ -35,7 +35,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from tillage.access import Purpose
 from tillage.api._storage import Namespace
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+    from tillage.privacy.dp_reports import DPSliceReport
     from tillage.selection.fairness import FairnessReport
     from tillage.selection.featurize import Featurizer
     from tillage.selection.slices import SliceReport
@@ -481,6 +482,18 @@ class Models(Namespace):
             NoPredictionsError: none stored for that data version (the message names
                 the command that makes them).
         """
+        return self._predictions(name, dataset, ref, version=version)
+
+    def _predictions(
+        self,
+        name: str,
+        dataset: str,
+        ref: str | None = None,
+        *,
+        version: int | None = None,
+        purpose: Purpose = Purpose.PREDICT,
+    ) -> Predictions:
+        """`predictions`, read for ``purpose`` (a DP report reads them to measure only)."""
         import numpy as np
         import pyarrow.compute as pc
 
@@ -494,7 +507,7 @@ class Models(Namespace):
         # version alone, fetched the list column row by row (9 s against 0.1 s to read
         # every row and filter them here; `benchmarks/bench_selection_scale.py`).
         columns = ["dataset", "record_id", "model_version", "data_version", "proba", "embedding"]
-        table = self._repo.datasets.read(store, at, columns=columns, purpose=Purpose.PREDICT)
+        table = self._repo.datasets._read(store, at, columns=columns, purpose=purpose)
         table = table.filter(
             pc.and_(
                 pc.and_(
@@ -617,7 +630,7 @@ class Models(Namespace):
         at = self._branch_of(ref)
         if store not in self._repo.datasets.pins(at):
             return False
-        table = self._repo.datasets.read(
+        table = self._repo.datasets._read(
             store, at, columns=["dataset", "model_version"], purpose=Purpose.PREDICT
         )
         same = pc.and_(
@@ -709,6 +722,7 @@ class Models(Namespace):
 
     # -- where the model fails -------------------------------------------------
 
+    @overload
     def slices(
         self,
         name: str,
@@ -721,7 +735,37 @@ class Models(Namespace):
         columns: Sequence[str] | None = None,
         pairs: bool = True,
         limit: int = 20,
-    ) -> SliceReport:
+        epsilon: None = None,
+    ) -> SliceReport: ...
+    @overload
+    def slices(
+        self,
+        name: str,
+        dataset: str,
+        *,
+        label: str | None = None,
+        labelset: str | None = None,
+        ref: str | None = None,
+        version: int | None = None,
+        columns: Sequence[str] | None = None,
+        pairs: bool = True,
+        limit: int = 20,
+        epsilon: float | None,
+    ) -> SliceReport | DPSliceReport: ...
+    def slices(
+        self,
+        name: str,
+        dataset: str,
+        *,
+        label: str | None = None,
+        labelset: str | None = None,
+        ref: str | None = None,
+        version: int | None = None,
+        columns: Sequence[str] | None = None,
+        pairs: bool = True,
+        limit: int = 20,
+        epsilon: float | None = None,
+    ) -> SliceReport | DPSliceReport:
         """The slices of ``dataset`` where the model's stored predictions err most.
 
         One- and two-column subgroups (numbers binned) whose error is significantly
@@ -739,18 +783,108 @@ class Models(Namespace):
                 column but the key and the label).
             pairs: also try pairs of one-column slices.
             limit: the most slices reported.
+            epsilon: the ε to spend on DP slice metrics (required for them; see below).
+
+        When ``dataset`` is private and this principal may not read it raw, the answer
+        is a `tillage.privacy.dp_reports.DPSliceReport` instead: each column is cut
+        into disjoint slices at public values only (the policy's categories or bounds
+        for the column, or the values of a column the policy marks public; see
+        `tillage.selection.slices.partition`), and every slice's records and errors
+        are DP counts released at once for ``epsilon`` (no pairs, no significance
+        tests: the error rate is a ratio of two DP counts, with its predicted error).
 
         Raises:
             NoPredictionsError: none stored for that data version.
             InputError: neither or both of ``label`` and ``labelset``, unknown columns,
                 no record with both a prediction and a label.
+            DPQueryError: DP slices without ``epsilon`` (or not > 0), or by a non-public
+                column whose categories or bounds the policy does not declare.
+            BudgetExhaustedError: ``epsilon`` is more than is left; nothing was released.
         """
         from tillage.selection.slices import find_error_slices
 
+        if self._repo.privacy._needs_dp(dataset):
+            return self._dp_slices(
+                name, dataset, label, labelset, ref, version, columns, limit, epsilon
+            )
         table, truth, predicted = self._judged(
             name, dataset, label, labelset, ref, version, columns
         )
         return find_error_slices(table, y_true=truth, y_pred=predicted, pairs=pairs, limit=limit)
+
+    def _dp_slices(
+        self,
+        name: str,
+        dataset: str,
+        label: str | None,
+        labelset: str | None,
+        ref: str | None,
+        version: int | None,
+        columns: Sequence[str] | None,
+        limit: int,
+        epsilon: float | None,
+    ) -> DPSliceReport:
+        """`slices` as DP answers (see there), read for `Purpose.AGGREGATE`."""
+        import numpy as np
+
+        from tillage.core.policy import ColumnClass
+        from tillage.errors import DPQueryError
+        from tillage.privacy.dp_reports import slice_categories, slice_items, slice_report
+        from tillage.selection.slices import partition
+
+        privacy = self._repo.privacy
+        dpol = privacy._dp_ready(dataset, epsilon, "per-slice model metrics")
+        assert epsilon is not None
+        unit = None if dpol.privacy_unit == "row" else dpol.privacy_unit
+        table, truth, predicted = self._judged(
+            name,
+            dataset,
+            label,
+            labelset,
+            ref,
+            version,
+            columns,
+            purpose=Purpose.AGGREGATE,
+            also=[unit] if unit else [],
+        )
+        chosen = [c for c in table.column_names if c != unit or (columns and unit in columns)]
+        hidden = [
+            c
+            for c in chosen
+            if dpol.column(c).cls is not ColumnClass.PUBLIC
+            and dpol.column(c).categories is None
+            and dpol.column(c).bounds is None
+        ]
+        if hidden:
+            first = hidden[0]
+            raise DPQueryError(
+                f"slices of private dataset {dataset!r} by {', '.join(map(repr, hidden))} "
+                "would name values of non-public column(s), and the policy declares no "
+                "public categories or bounds for them",
+                f"Set datasets.{dataset}.columns.{first}.categories (or .bounds for a "
+                "number) in .tillage/policy.yaml, or slice by other columns with --columns.",
+            )
+        conditions = []
+        masks = []
+        for c in chosen:
+            cp = dpol.column(c)
+            cut = partition(c, table.column(c), categories=cp.categories, bounds=cp.bounds)
+            conditions.append([cond for cond, _ in cut])
+            masks.append([mask for _, mask in cut])
+        wrong = np.asarray(truth, dtype=object) != np.asarray(predicted, dtype=object)
+        categories = slice_categories([len(m) for m in masks])
+        released = privacy._release_counts(
+            dataset,
+            self._repo.refs.commit(ref).id,
+            slice_items(masks, wrong),
+            categories,
+            # the whole and one slice per column (partitions), each its records and errors
+            per_record=2 * (1 + len(chosen)),
+            units=table.column(unit) if unit else None,
+            epsilon=epsilon,
+            query={"kind": "slices", "model": name, "columns": chosen, "counts": len(categories)},
+        )
+        return slice_report(chosen, conditions, released, limit)
 
     def fairness(
         self,
@@ -787,18 +921,27 @@ class Models(Namespace):
         ref: str | None,
         version: int | None,
         columns: Sequence[str] | None,
+        *,
+        purpose: Purpose = Purpose.ANALYSIS,
+        also: Sequence[str] = (),
     ) -> tuple[pa.Table, list[str], list[str]]:
-        """The records with a stored prediction and a true label: their columns, truth and
-        predicted class, aligned."""
+        """The records with a stored prediction and a true label: their columns (and the
+        columns ``also``), truth and predicted class, aligned; read for ``purpose``."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         from tillage.labels.sets import key_text
 
         truth_of = self._repo.labels.truth(
-            dataset, label=label, labelset=labelset, ref=ref, purpose=Purpose.ANALYSIS
+            dataset, label=label, labelset=labelset, ref=ref, purpose=purpose
         )
-        predictions = self.predictions(name, dataset, ref, version=version)
+        predictions = self._predictions(
+            name,
+            dataset,
+            ref,
+            version=version,
+            purpose=Purpose.AGGREGATE if purpose is Purpose.AGGREGATE else Purpose.PREDICT,
+        )
         m = self.get(name, version=predictions.version)
         key = self._record_key(dataset)
         names = self._repo.datasets.schema(dataset, ref).names
@@ -812,8 +955,8 @@ class Models(Namespace):
                 f"unknown column(s) {', '.join(unknown)} in {dataset!r}; its columns: "
                 f"{', '.join(names)}."
             )
-        table = self._repo.datasets.read(
-            dataset, ref, columns=list(dict.fromkeys([key, *chosen])), purpose=Purpose.ANALYSIS
+        table = self._repo.datasets._read(
+            dataset, ref, columns=list(dict.fromkeys([key, *chosen, *also])), purpose=purpose
         )
         ids = key_text(table.column(key))
         best = predictions.proba.argmax(axis=1)
@@ -834,7 +977,7 @@ class Models(Namespace):
         kept_ids = pc.take(ids, pa.array(keep, pa.int64())).to_pylist()
         truth = [str(truth_of[r]) for r in kept_ids]
         predicted = [str(predicted_of[r]) for r in kept_ids]
-        return rows.select(chosen), truth, predicted
+        return rows.select(list(dict.fromkeys([*chosen, *also]))), truth, predicted
 
     def _data(self, dataset: str, ref: str | None) -> tuple[Commit, DatasetPin]:
         commit = self._repo.refs.commit(ref)

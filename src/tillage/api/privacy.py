@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from tillage.core.commit import Commit
     from tillage.privacy.aggregate import AggregateView
     from tillage.privacy.dp import DPAnswer
+    from tillage.privacy.dp_reports import Released
     from tillage.store.ledger import BudgetState, Ledger
 
 
@@ -581,6 +582,120 @@ class Privacy(Namespace):
             suppressed_groups=hidden,
             suppressed_rows=hidden_rows,
             principal=self.principal,
+        )
+
+    # -- DP forms of the reports that count records (`tillage.privacy.dp_reports`) ----
+
+    def _needs_dp(self, dataset: str) -> bool:
+        """Whether this principal sees ``dataset`` only through DP answers: it is private
+        and the policy does not let them read it raw."""
+        policy = self._storage.policy
+        return policy.private(dataset) is not None and not policy.reads_raw(self.principal)
+
+    def _dp_ready(self, dataset: str, epsilon: float | None, what: str) -> DatasetPolicy:
+        """Check, before any record is read, that ``what`` may spend ``epsilon`` on
+        ``dataset``: a number > 0 that fits what is left of this principal's budget.
+
+        Raises:
+            DPQueryError: no ``epsilon``, or not a number > 0.
+            NoBudgetError: the policy sets no budget for ``dataset``.
+            BudgetExhaustedError: ``epsilon`` is more than is left; nothing was spent.
+        """
+        from tillage.errors import BudgetExhaustedError
+
+        if epsilon is None:
+            raise DPQueryError(
+                f"{dataset!r} is private and {self.principal!r} may not read it raw, so "
+                f"{what} comes as DP answers, which need an ε to spend",
+                "Pass --epsilon (epsilon= in Python) with a positive number, e.g. "
+                "--epsilon 1; `tillage privacy budget DATASET` shows what is left.",
+            )
+        eps = _epsilon(epsilon)
+        dpol = self._budgeted(dataset)
+        assert dpol.budget is not None
+        state = self._ledger.state(
+            _lineage(dataset), dpol.privacy_unit, self.principal, dpol.budget
+        )
+        if eps > state.left + 1e-9:
+            raise BudgetExhaustedError(self.principal, dataset, eps, state.spent, state.budget)
+        return dpol
+
+    def _release_counts(
+        self,
+        dataset: str,
+        commit: str,
+        items: Sequence[Sequence[str]],
+        categories: Sequence[str],
+        *,
+        per_record: int,
+        units: Sequence[Any] | None,
+        epsilon: float,
+        query: dict[str, Any],
+    ) -> Released:
+        """Spend ``epsilon`` once, then release DP counts of ``categories``: per record
+        (``items[i]``), the categories it adds one to, distinct and at most ``per_record``.
+
+        Each privacy unit keeps at most the policy's ``max_rows_per_unit`` records
+        (``units``: each record's unit, None when the unit is the row), so the count
+        vector's L1 sensitivity is ``per_record × max_rows_per_unit``.
+
+        Raises:
+            BudgetExhaustedError: ``epsilon`` is more than is left; nothing was spent.
+        """
+        import pyarrow as pa
+
+        from tillage.privacy import dp
+        from tillage.privacy.dp_reports import Released, flatten
+
+        dpol = self._budgeted(dataset)
+        assert dpol.budget is not None
+        eps = _epsilon(epsilon)
+        keep = None
+        if units is not None and dpol.privacy_unit != "row":
+            rows = pa.table({"row": pa.array(range(len(items)), pa.int64()), "unit": units})
+            seed = zlib.crc32(f"{dataset}@{commit}".encode())
+            bounded = dp.bound_contributions(rows, "unit", dpol.max_rows_per_unit, seed)
+            keep = bounded.column("row").to_pylist()
+        over = [
+            i for i, row in enumerate(items) if len(set(row)) != len(row) or len(row) > per_record
+        ]
+        if over:  # a caller's bound that does not hold would void the guarantee
+            raise AssertionError(f"record {over[0]} adds to more counts than {per_record}")
+        values = flatten(items, keep)
+        contributions = per_record * dpol.max_rows_per_unit
+        lineage, unit = _lineage(dataset), dpol.privacy_unit
+        spend = self._ledger.spend(
+            lineage=lineage,
+            unit=unit,
+            principal=self.principal,
+            dataset=dataset,
+            commit_id=commit,
+            epsilon=eps,
+            budget=dpol.budget,
+            query=query,
+        )
+        plan = dp.Plan("histogram", eps, contributions, values, categories=tuple(categories))
+        (part,) = dp.measure(plan, release=True, spent=eps)
+        self._ledger.released(spend.spend_id)
+        after = self._ledger.state(lineage, unit, self.principal, dpol.budget)
+        counts = {c: int(part.value[c]) for c in categories}
+        assert part.error95 is not None
+        return Released(
+            dataset=dataset,
+            commit=commit,
+            counts=counts,
+            error95=part.error95,
+            mechanism=part.mechanism,
+            scale=part.scale,
+            contributions=contributions,
+            epsilon=eps,
+            principal=self.principal,
+            unit=unit,
+            budget=after.budget,
+            spent=after.spent,
+            left=after.left,
+            void=after.void,
+            spend_id=spend.spend_id,
         )
 
     @property

@@ -240,7 +240,7 @@ class Quality(Namespace):
         file: str | os.PathLike[str] | None,
     ) -> pa.Table:
         if file is None:
-            return self._repo.datasets.read(dataset, ref, purpose=purpose)
+            return self._repo.datasets._read(dataset, ref, purpose=purpose)
         types = self._repo.datasets.csv_types(dataset, ref) if is_csv(file) else None
         table = batches.normalize(to_table(file, types=types))
         if table.num_rows == 0:
@@ -396,7 +396,7 @@ class Quality(Namespace):
         spec = self._monitor.schema(alert.dataset)
         head = self._repo.refs.find_commit(alert.branch)
         if spec is not None and head is not None and alert.dataset in head.pins:
-            table = self._repo.datasets.read(alert.dataset, head.id, purpose=Purpose.ALERT)
+            table = self._repo.datasets._read(alert.dataset, head.id, purpose=Purpose.ALERT)
             remaining = redact(
                 (
                     f

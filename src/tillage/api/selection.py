@@ -195,7 +195,7 @@ class Selections(Namespace):
                 dataset, ref or self._repo.refs.current_branch, list(commit.pins)
             )
         key = self._record_key(dataset)
-        pool_table = self._repo.datasets.read(
+        pool_table = self._repo.datasets._read(
             dataset, commit.id, columns=[key], where=where, purpose=Purpose.SELECT
         ).sort_by(key)
         ids = _record_ids(pool_table.column(key))
@@ -483,7 +483,7 @@ class Selections(Namespace):
         names = np.full(len(ids), "", dtype=object)
         placed = np.zeros(len(ids), dtype=bool)
         for found in report.slices:
-            inside = self._repo.datasets.read(
+            inside = self._repo.datasets._read(
                 dataset, commit, columns=[key], where=found.where, purpose=Purpose.SELECT
             )
             rows = [position[r] for r in _record_ids(inside.column(key)) if r in position]
@@ -638,7 +638,7 @@ class Selections(Namespace):
             )
         features = list(m.features)
         train_key = self._record_key(m.dataset)
-        train = self._repo.datasets.read(
+        train = self._repo.datasets._read(
             m.dataset,
             m.commit_id,
             columns=list(dict.fromkeys([train_key, *features])),
@@ -656,7 +656,7 @@ class Selections(Namespace):
         missing = [c for c in features if c not in names]
         if missing:
             raise MissingFeaturesError(model, dataset, missing)
-        pool = self._repo.datasets.read(
+        pool = self._repo.datasets._read(
             dataset, commit, columns=list(dict.fromkeys([key, *features])), purpose=Purpose.SELECT
         )
         found = align(_record_ids(pool.column(key)), list(ids))
@@ -762,7 +762,7 @@ class Selections(Namespace):
         # Its picks name records by key: values of the dataset's key columns.
         key = self._repo.datasets.key(record.dataset)
         self._reader.grant(Purpose.SELECT, record.dataset, record.commit_id, key)
-        table = self._repo.datasets.read(
+        table = self._repo.datasets._read(
             SELECTIONS,
             record.commit_id,
             where=f"selection_id = '{record.id}'",
@@ -965,7 +965,7 @@ class Selections(Namespace):
 
         with self._branch_for(selection, branch) as target:
             key = self._record_key(selection.dataset)
-            rows = self._repo.datasets.read(
+            rows = self._repo.datasets._read(
                 selection.dataset, target, columns=[key], purpose=Purpose.SELECT
             )
             wanted = pa.array(selection.record_ids, pa.string())
@@ -1034,7 +1034,7 @@ class Selections(Namespace):
         with self._branch_for(selection, branch) as target:
             key = self._record_key(selection.dataset)
             wanted = pa.array(selection.record_ids, pa.string())
-            rows = self._repo.datasets.read(selection.dataset, target, purpose=Purpose.SELECT)
+            rows = self._repo.datasets._read(selection.dataset, target, purpose=Purpose.SELECT)
             keys = rows.column(key)
             chosen = rows.filter(pc.is_in(_record_ids_array(rows.column(key)), value_set=wanted))
             if chosen.num_rows == 0:
@@ -1189,7 +1189,7 @@ class Selections(Namespace):
             )
         x = features.matrix[rows].astype(np.float64)
         split = StratifiedKFold(folds, shuffle=True, random_state=seed)
-        records = self._repo.datasets.read(
+        records = self._repo.datasets._read(
             dataset, commit.id, columns=list(columns), purpose=Purpose.ANALYSIS
         ).take(pa.array(rows, pa.int64()))
         probs = out_of_sample_probabilities(
@@ -1253,7 +1253,7 @@ class Selections(Namespace):
         )
         if store not in commit.pins or pin is None:
             raise InputError(f"{dataset!r} has no stored data values; {again}.")
-        table = self._repo.datasets.read(
+        table = self._repo.datasets._read(
             store,
             commit.id,
             columns=["record_id", "data_version", "value"],

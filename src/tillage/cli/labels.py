@@ -4,7 +4,7 @@ Registered on the root app by `tillage.cli.app`; they call the public API only.
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -332,15 +332,77 @@ def lf_report(
     labelset: LabelSetArg,
     gold: GoldOpt = None,
     ref: RefOpt = None,
+    epsilon: Annotated[
+        float | None,
+        typer.Option(
+            "--epsilon",
+            "-e",
+            metavar="ε",
+            help="On a private dataset you may not read raw: the ε to spend on the DP report.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Coverage, overlap, conflict and accuracy of labeling functions (writes nothing)."""
+    """Coverage, overlap, conflict and accuracy of labeling functions (writes nothing).
+
+    On a private dataset you may not read raw, they come as DP answers for --epsilon.
+    """
     out = _out(ctx, as_json)
     repo = _open(ctx)
-    applied = repo.labels.apply_functions(
-        labelset, tillage.load_functions(str(file)), ref=ref, gold=gold, write=False
+    found = repo.labels.report_functions(
+        labelset, tillage.load_functions(str(file)), ref=ref, gold=gold, epsilon=epsilon
     )
-    out.emit(applied.to_dict(), _lf_view(applied), *_model_lines(applied))
+    payload = found.to_dict()
+    if payload.get("dp"):
+        out.emit(payload, _dp_lf_view(found), _dp_cost_line(payload))
+        return
+    applied = cast("AppliedFunctions", found)  # the exact report
+    out.emit(payload, _lf_view(applied), *_model_lines(applied))
+
+
+def _pm(share: float | None, error: float | None) -> str:
+    """A DP share with its predicted 95% error, as a percentage."""
+    if share is None:
+        return "-"
+    return f"{share:.1%} ±{error:.1%}" if error is not None else f"{share:.1%}"
+
+
+def _dp_lf_view(found: Any) -> "Table":
+    """A DP labeling-function report (`tillage.privacy.dp_reports.DPFunctionReport`)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    view = Table(
+        show_edge=False,
+        title=f"{len(found.lfs)} labeling function(s), DP answers over ~{found.records:,} records",
+    )
+    for col in ("function", "coverage", "overlap", "conflict", "accuracy (gold)", "errors"):
+        view.add_column(col)
+    for lf in found.lfs:
+        acc = "-" if found.gold is None else _pm(*lf.accuracy)
+        view.add_row(
+            Text(lf.name),
+            _pm(*lf.coverage),
+            _pm(*lf.overlap),
+            _pm(*lf.conflict),
+            acc,
+            f"~{max(lf.errors, 0):,}",
+        )
+    view.caption = "± : the noise's predicted 95% error"
+    return view
+
+
+def _dp_cost_line(payload: dict[str, Any]) -> str:
+    """What a DP report cost, and whether its guarantee holds for this principal."""
+    guarantee = (
+        "VOID for you (a break-glass grant let you read raw rows)" if payload["void"] else "intact"
+    )
+    return (
+        f"DP answers ({payload['mechanism']}, scale {payload['scale']:.4g}, each count "
+        f"±{payload['count_error95']:.4g} at 95%): ε spent {payload['epsilon']:g}; budget "
+        f"ε={payload['budget']:g}, spent {payload['spent']:g}, left {payload['left']:g}; "
+        f"guarantee {guarantee}"
+    )
 
 
 @lf_app.command("apply")

@@ -3,7 +3,7 @@
 Registered on the root app by `tillage.cli.app`; they call the public API only.
 """
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -153,9 +153,22 @@ def slices(
     limit: Annotated[
         int, typer.Option("--limit", "-n", metavar="N", min=1, help="Show at most N slices.")
     ] = 10,
+    epsilon: Annotated[
+        float | None,
+        typer.Option(
+            "--epsilon",
+            "-e",
+            metavar="ε",
+            help="On a private dataset you may not read raw: the ε to spend on DP slice metrics.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show where a model errs most: one- and two-column slices significantly above its error."""
+    """Show where a model errs most: one- and two-column slices significantly above its error.
+
+    On a private dataset you may not read raw: every slice at public values, its size and
+    error rate as DP answers for --epsilon.
+    """
     out = _out(ctx, as_json)
     cols = _columns(columns)
     with out.working(f"slicing {dataset} by the errors of {name}…"):
@@ -168,13 +181,46 @@ def slices(
             version=version,
             columns=cols,
             limit=limit,
+            epsilon=epsilon,
         )
+    payload = report.to_dict()
+    if payload.get("dp"):
+        out.emit(payload, _dp_slices_view(name, dataset, payload))
+        return
+    report = cast(Any, report)  # the exact report (`tillage.selection.slices.SliceReport`)
     head = (
         f"{name} on {dataset}: error {report.error:.3f} over {report.records:,} records; "
         f"{report.significant} of {report.tried:,} slices tried are significantly worse"
     )
     lines = [head, *(f'  {s.sentence}\n    --where "{s.where}"' for s in report.slices)]
-    out.emit(report.to_dict(), "\n".join(lines))
+    out.emit(payload, "\n".join(lines))
+
+
+def _pm(value: float | None, error: float | None) -> str:
+    if value is None:
+        return "undefined"
+    return f"{value:.3f} ±{error:.3f}" if error is not None else f"{value:.3f}"
+
+
+def _dp_slices_view(name: str, dataset: str, d: dict[str, Any]) -> str:
+    """DP slice metrics (`tillage.privacy.dp_reports.DPSliceReport.to_dict`) as text."""
+    lines = [
+        f"{name} on {dataset}, DP answers: error {_pm(d['error'], d['error_error95'])} over "
+        f"~{d['records']:,} records; {len(d['slices'])} of {d['tried']} public slices, "
+        "largest DP excess errors first (± the noise's predicted 95% error)"
+    ]
+    for s in d["slices"]:
+        lines.append(
+            f"  {s['slice']}: error {_pm(s['error'], s['error_error95'])}, "
+            f'~{max(s["records"], 0):,} records\n    --where "{s["where"]}"'
+        )
+    void = "VOID for you (a break-glass grant let you read raw rows)" if d["void"] else "intact"
+    lines.append(
+        f"{d['mechanism']}, scale {d['scale']:.4g}, each count ±{d['count_error95']:.4g} at 95%: "
+        f"ε spent {d['epsilon']:g}; budget ε={d['budget']:g}, spent {d['spent']:g}, left "
+        f"{d['left']:g}; guarantee {void}"
+    )
+    return "\n".join(lines)
 
 
 @app.command(rich_help_panel="Models")

@@ -40,6 +40,7 @@ from tillage.store.labels import LabelStore
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from tillage.labels.functions import Votes
     from tillage.labels.issues import LabelIssues
 
 KINDS: tuple[str, ...] = ("lf", "annotator", "model", "aggregate", "import")
@@ -440,6 +441,42 @@ class LabelSets:
             rerun_labeling_functions=tuple(sorted(rerun)),
         )
 
+    def votes(
+        self, name: str, lfs: Sequence[Any], *, ref: str | None = None, gold: str | None = None
+    ) -> tuple[pa.Table, Votes, list[str], list[Any] | None]:
+        """The label set's records, the functions' votes on them, the records' ids, and
+        (with ``gold``, a label set over the same records) each record's gold label or None.
+
+        Raises:
+            InputError: ``gold`` labels another dataset.
+        """
+        from tillage.labels.functions import apply
+
+        spec = self.get(name)
+        classes = list(self.taxonomy(spec.taxonomy).latest.classes)
+        key = self.record_key(spec.records)
+        records = self.repo.read(spec.records, ref)
+        votes = apply(list(lfs), records, classes=classes, key=key)
+        ids = key_text(records.column(key)).to_pylist()
+        gold_labels: list[Any] | None = None
+        if gold is not None:
+            gold_spec = self.get(gold)
+            if gold_spec.records != spec.records:
+                raise InputError(
+                    f"gold label set {gold!r} labels dataset {gold_spec.records!r}, but "
+                    f"{name!r} labels {spec.records!r}; pass a label set over {spec.records!r}."
+                )
+            current = self.current(gold, ref)
+            by_id = dict(
+                zip(
+                    current.column("record_id").to_pylist(),
+                    current.column("label").to_pylist(),
+                    strict=True,
+                )
+            )
+            gold_labels = [by_id.get(i) for i in ids]
+        return records, votes, ids, gold_labels
+
     def apply_functions(
         self,
         name: str,
@@ -466,33 +503,13 @@ class LabelSets:
         ``labels`` (totals and per class), ``gold`` (records and the label
         model's accuracy on them), the per-function report and the errors.
         """
-        from tillage.labels.functions import apply, report
+        from tillage.labels.functions import report
         from tillage.labels.label_model import LabelModel
 
         spec = self.get(name)
         tax = self.taxonomy(spec.taxonomy)
         classes = list(tax.latest.classes)
-        key = self.record_key(spec.records)
-        records = self.repo.read(spec.records, ref)
-        votes = apply(list(lfs), records, classes=classes, key=key)
-        ids = key_text(records.column(key)).to_pylist()
-        gold_labels: list[Any] | None = None
-        if gold is not None:
-            gold_spec = self.get(gold)
-            if gold_spec.records != spec.records:
-                raise InputError(
-                    f"gold label set {gold!r} labels dataset {gold_spec.records!r}, but "
-                    f"{name!r} labels {spec.records!r}; pass a label set over {spec.records!r}."
-                )
-            current = self.current(gold, ref)
-            by_id = dict(
-                zip(
-                    current.column("record_id").to_pylist(),
-                    current.column("label").to_pylist(),
-                    strict=True,
-                )
-            )
-            gold_labels = [by_id.get(i) for i in ids]
+        _, votes, ids, gold_labels = self.votes(name, lfs, ref=ref, gold=gold)
         summary = report(votes, gold=gold_labels)
         parts = []
         for j, lf_name in enumerate(votes.lf_names):

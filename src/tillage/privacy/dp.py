@@ -233,15 +233,24 @@ def mean_of(parts: Sequence[Measured]) -> float | None:
 
 
 def mean_error(parts: Sequence[Measured], n: int, mean: float | None) -> float | None:
-    """The predicted 95% half-width of a DP mean of ``n`` rows near ``mean``.
+    """The predicted 95% half-width of a DP mean of ``n`` rows near ``mean`` (a
+    `ratio_error` of the DP sum over the DP count)."""
+    return ratio_error(parts[0].error95, parts[1].error95, n, mean)
 
-    To first order the mean's noise is (sum noise - mean × count noise) / n; the two
+
+def ratio_error(
+    num_error95: float | None, den_error95: float | None, den: float, ratio: float | None
+) -> float | None:
+    """The predicted 95% half-width of a ratio of two DP answers, ``ratio`` = num / den.
+
+    To first order the ratio's noise is (num noise - ratio × den noise) / den; the two
     noises are independent, so their 95% half-widths add in quadrature (a close
-    approximation for Laplace noise, exact for Gaussian).
+    approximation for Laplace noise, exact for Gaussian). None when ``den`` is not
+    positive or a part has no closed-form error.
     """
-    if n <= 0 or mean is None or parts[0].error95 is None or parts[1].error95 is None:
+    if den <= 0 or ratio is None or num_error95 is None or den_error95 is None:
         return None
-    return math.hypot(parts[0].error95, mean * parts[1].error95) / n
+    return math.hypot(num_error95, ratio * den_error95) / den
 
 
 @dataclass(frozen=True)

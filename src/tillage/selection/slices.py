@@ -68,6 +68,8 @@ EDGE_DIGITS = 2
 #: Values (records x slices) in one block of the intersection counts: 64 MiB of float32,
 #: and few enough rows that float32 sums of zeros and ones stay exact.
 BLOCK_VALUES = 2**24
+#: The most distinct values of a public column listed as slices by `partition`.
+MAX_PUBLIC_CATEGORIES = 50
 _NOT_SLICED = {
     ColumnKind.IDENTIFIER: "an identifier: its values name records, not groups",
     ColumnKind.TEXT: "free text: slice by a column derived from it",
@@ -653,3 +655,100 @@ def _literal(v: Any) -> str:
 def _quote_name(name: str) -> str:
     """A column name as a filter writes it (backticks unless plain; see `store.filters`)."""
     return name if _PLAIN_NAME.fullmatch(name) else f"`{name}`"
+
+
+def partition(
+    name: str,
+    column: pa.ChunkedArray,
+    *,
+    categories: Sequence[Any] | None = None,
+    bounds: tuple[float, float] | None = None,
+    bins: int = BINS,
+) -> list[tuple[Condition, np.ndarray]]:
+    """Disjoint slices of ``column`` that cover every record once, cut at public values.
+
+    With ``categories``: one slice per category, one for any other value, and one for
+    missing values. With ``bounds``: ``bins`` equal-width bins over the bounds (edges
+    rounded like `find_error_slices`' edges; the end bins are open, so values outside
+    the bounds fall in them) and one for missing values. With neither, the column's
+    own values are taken as public: its distinct values (a categorical column, at most
+    `MAX_PUBLIC_CATEGORIES`), else its range (a numeric column). DP slice metrics
+    (`tillage.privacy.dp_reports`) use it: each record is in exactly one of the slices,
+    so one column's slice counts change by at most one per record.
+
+    Raises:
+        InputError: neither given and the column has too many values to list, or
+            none to cut.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    t = column.type
+    numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+    if categories is None and bounds is None:
+        present = pc.drop_null(column)
+        if numeric and pc.count_distinct(present).as_py() > MAX_PUBLIC_CATEGORIES:
+            lo, hi = pc.min(present).as_py(), pc.max(present).as_py()
+            bounds = (float(lo), float(hi))
+        else:
+            found = pc.unique(present).to_pylist()
+            if len(found) > MAX_PUBLIC_CATEGORIES:
+                raise InputError(
+                    f"column {name!r} has {len(found):,} distinct values, too many slices; "
+                    "slice by a column with fewer values, or declare its categories."
+                )
+            categories = sorted(found, key=str)
+    quoted = _quote_name(name)
+    nulls = column.is_null(nan_is_null=True).to_numpy(zero_copy_only=False)
+    out: list[tuple[Condition, np.ndarray]] = []
+    if categories is not None:
+        cats = list(categories)
+        text = pc.cast(column, pa.string()) if not pa.types.is_string(t) else column
+        shown = [str(c) for c in cats]
+        for c, s in zip(cats, shown, strict=True):
+            mask = pc.fill_null(pc.equal(text, s), False).to_numpy(zero_copy_only=False)
+            out.append((Condition(name, f"{name} = {c}", f"{quoted} = {_literal(c)}"), mask))
+        listed = pc.fill_null(pc.is_in(text, pa.array(shown, pa.string())), False)
+        other = ~listed.to_numpy(zero_copy_only=False) & ~nulls
+        out.append(
+            (
+                Condition(
+                    name,
+                    f"{name} is none of the {len(cats)} listed values",
+                    f"NOT ({quoted} IN ({', '.join(_literal(c) for c in cats)}))",
+                ),
+                other,
+            )
+        )
+    else:
+        assert bounds is not None
+        if not numeric:
+            raise InputError(f"column {name!r} is not numeric, so it cannot be cut at bounds.")
+        lo, hi = bounds
+        edges = sorted(
+            {_readable(lo + i * (hi - lo) / bins) for i in range(1, bins)} - {float("nan")}
+        )
+        values = np.where(nulls, np.nan, column.cast(pa.float64()).to_numpy(zero_copy_only=False))
+        cuts = [-math.inf, *edges, math.inf]
+        with np.errstate(invalid="ignore"):
+            for a, b in itertools.pairwise(cuts):
+                ta, tb = (
+                    _number(a) if math.isfinite(a) else None,
+                    (_number(b) if math.isfinite(b) else None),
+                )
+                mask = ~nulls & (values >= a)
+                if math.isfinite(b):
+                    mask &= values < b
+                if ta is None:
+                    cond = Condition(name, f"{name} < {tb}", f"{quoted} < {tb}")
+                elif tb is None:
+                    cond = Condition(name, f"{name} >= {ta}", f"{quoted} >= {ta}")
+                else:
+                    cond = Condition(
+                        name, f"{ta} <= {name} < {tb}", f"{quoted} >= {ta} AND {quoted} < {tb}"
+                    )
+                out.append((cond, mask))
+    out.append((Condition(name, f"{name} is missing", f"{quoted} IS NULL"), nulls))
+    return out
