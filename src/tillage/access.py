@@ -50,6 +50,7 @@ class Purpose(StrEnum):
     SELECT = "select"  # the pool a selection strategy chooses records from
     PREDICT = "predict"  # a model's inputs, and the predictions it stored
     FEATURES = "features"  # a featurizer's inputs, and its cached vectors
+    AGGREGATE = "aggregate"  # inputs of aggregates and DP releases; no value leaves raw
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -297,6 +297,7 @@ class Datasets(Namespace):
         coerce: bool = False,
         on_commit: Callable[[Connection, Commit], None] | None = None,
         reserved: bool = False,
+        detail: Mapping[str, Any] | None = None,
     ) -> Commit:
         """Write ``data`` into ``dataset`` and make exactly one commit.
 
@@ -325,6 +326,8 @@ class Datasets(Namespace):
                 commit, so that what it records there lands with the commit or not at all.
             reserved: tillage's own writes (selections, predictions, data values) may
                 create a dataset under a name it keeps for them; others may not.
+            detail: JSON-ready facts recorded in the commit's change of ``dataset``
+                (``commit.changes[dataset]``), e.g. how a synthetic proxy was made.
 
         Raises:
             InvalidNameError: a new dataset under a name tillage keeps for its own
@@ -356,6 +359,12 @@ class Datasets(Namespace):
         checked: list[BatchCheck] = []
 
         def validate(batch: pa.Table, tx: Transaction, key: list[str]) -> dict[str, Any] | None:
+            found = checked_batch(batch, tx, key)
+            return {**(found or {}), **detail} if detail else found
+
+        def checked_batch(
+            batch: pa.Table, tx: Transaction, key: list[str]
+        ) -> dict[str, Any] | None:
             if not check:
                 return None
             parent = tx.pins.get(dataset)
