@@ -493,7 +493,7 @@ def test_usage_errors(proj: Path) -> None:
 def test_every_command_has_help() -> None:
     group = typer.main.get_command(app)
     assert isinstance(group, TyperGroup)
-    assert len(group.commands) == 39
+    assert len(group.commands) == 40
     leaves: list[tuple[list[str], Any]] = []
     for name, command in group.commands.items():
         assert command.help, name
@@ -503,8 +503,8 @@ def test_every_command_has_help() -> None:
         if not subs or getattr(command, "invoke_without_command", False):
             leaves.append(([name], command))
     # + schema, alerts x5, runs x6, schedule x3, labels x5, annotate x4, lf x2, select,
-    # selection x3, models x3, loop, slices, fairness, value
-    assert len(leaves) == 62
+    # selection x3, models x3, loop, slices, fairness, value, privacy synthesize
+    assert len(leaves) == 63
     for path, command in leaves:
         assert command.help, path
         res = cli(*path, "--help")

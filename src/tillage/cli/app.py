@@ -661,7 +661,7 @@ def demo(
 # Register the label, quality and pipeline commands on `app`, after the commands above
 # (the order of `tillage --help`).
 from tillage.cli import labels as label_commands  # noqa: E402, F401
-from tillage.cli import loops, models, monitoring, runs, selection  # noqa: E402, F401
+from tillage.cli import loops, models, monitoring, privacy, runs, selection  # noqa: E402, F401
 
 
 def main() -> None:
