@@ -13,6 +13,7 @@ import pytest
 import tillage
 from tillage import Repo
 from tillage.access import Purpose
+from tillage.core.policy import Policy
 from tillage.errors import (
     InvalidNameError,
     NoSuchDatasetError,
@@ -20,7 +21,7 @@ from tillage.errors import (
     SynthesisDomainError,
     SyntheticFidelityError,
 )
-from tillage.privacy.synthesize import bound_contributions, rho_for
+from tillage.privacy.synthesize import bound_contributions, plan_columns, rho_for
 from tillage.selection.fidelity import fidelity_gate
 
 POLICY = """
@@ -182,6 +183,29 @@ def test_unknown_datasets_and_names_are_refused(tmp_path: Path) -> None:
         repo.privacy.synthesize("peple", 1.0)
     with pytest.raises(InvalidNameError, match="may not overwrite private data"):
         repo.privacy.synthesize("people", 1.0, name="people")
+
+
+def test_the_privacy_unit_and_direct_identifiers_are_never_synthesized() -> None:
+    policy = Policy.parse(
+        {
+            "datasets": {
+                "people": {
+                    "privacy_unit": "member",
+                    "max_rows_per_unit": 3,
+                    "default_class": "public",
+                    "columns": {"email": "direct_identifier"},
+                }
+            }
+        }
+    ).private("people")
+    schema = pa.schema([("id", pa.int64()), ("member", pa.string()), ("email", pa.string())])
+    schema = schema.append(pa.field("owner", pa.bool_()))
+    plan = plan_columns("people", schema, ["id"], policy)
+    assert [c.name for c in plan.codecs] == ["owner"] and plan.key == ("id",)
+    assert plan.dropped == {
+        "member": "privacy unit: never synthesized",
+        "email": "direct identifier: never synthesized",
+    }
 
 
 def test_one_unit_contributes_at_most_its_rows() -> None:

@@ -135,7 +135,8 @@ class Privacy(Namespace):
         unit = private.privacy_unit if private is not None else "row"
         unit_rows = private.max_rows_per_unit if private is not None else 1
         self._spend(dataset, self.principal, epsilon, delta, f"synthesize {target} ({SYNTHESIZER})")
-        wanted = [*key, *([unit] if unit != "row" else []), *(c.name for c in plan.codecs)]
+        unit_column = [unit] if unit != "row" else []
+        wanted = list(dict.fromkeys([*key, *unit_column, *(c.name for c in plan.codecs)]))
         real = self._reader.table(
             Purpose.AGGREGATE, dataset, pins[dataset], source.id, columns=wanted
         )
