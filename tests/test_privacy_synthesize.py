@@ -106,7 +106,7 @@ def test_a_proxy_commit_carries_its_epsilon_and_lineage(synthesized: tuple) -> N
     assert record["epsilon"] == 1.0 and record["delta"] == 1e-9
     assert 0 < record["rho"] <= rho_for(1.0, 1e-9) * (1 + 1e-9)
     assert record["settings"]["synthesizer"] == "mst"
-    assert record["settings"]["bins"]["income"] == {"bounds": [0.0, 150.0], "bins": 20}
+    assert record["settings"]["bins"]["income"] == {"bounds": [0.0, 150.0], "bins": 10}
     assert len(record["settings"]["tree"]) == 3  # a spanning tree of 4 columns
     assert set(record["fidelity"]["two_way"]) == {"score", "baseline", "floor", "passed"}
     assert proxy.commit == commit.id

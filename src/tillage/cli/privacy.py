@@ -94,7 +94,7 @@ def synthesize(
     ] = None,
     bins: Annotated[
         int, typer.Option("--bins", metavar="N", help="Equal-width bins per numeric column.")
-    ] = 20,
+    ] = 10,
     delta: Annotated[
         float, typer.Option("--delta", metavar="D", help="The delta of the guarantee.")
     ] = 1e-9,

@@ -3,7 +3,12 @@
 A synthetic proxy is a table people may read in place of a private one. It is
 made by MST (McKenna, Miklau and Sheldon, "Winning the NIST Contest", 2021):
 
-1. measure every column's 1-way marginal with Gaussian noise;
+1. measure every column's 1-way marginal with Gaussian noise, and pool the
+   cells whose noisy count is below `RARE_SIGMAS` noise deviations: rare
+   categories into one cell (as MST does), rare numeric bins with their
+   neighbours (so that fine bins adapt to where the rows are); a pooled cell's
+   synthetic values are drawn back among its cells in proportion to their noisy
+   counts;
 2. choose a maximum spanning tree of column pairs, each edge by the exponential
    mechanism scored on how far the pair's true 2-way marginal is from the
    independence estimate of the noisy 1-way marginals;
@@ -56,14 +61,15 @@ from tillage.errors import PrivacyParameterError, SynthesisDomainError
 if TYPE_CHECKING:
     import numpy as np
 
-#: Equal-width bins of a numeric column (chosen before any data was measured).
-DEFAULT_BINS = 20
+#: Equal-width bins of a numeric column: of 10, 20 and 40, the one whose proxies of
+#: ISLR::Wage kept 2-way marginals best at epsilon 1 (benchmarks/bench_synthesize.py --tune).
+DEFAULT_BINS = 10
 #: delta of (epsilon, delta)-DP when the caller gives none.
 DEFAULT_DELTA = 1e-9
 #: Mirror-descent iterations of the graphical model fit.
 FIT_ITERS = 1000
-#: A 1-way cell whose noisy count is below this many noise deviations is pooled with
-#: the column's other rare cells before the 2-way step (as MST does).
+#: A 1-way cell whose noisy count is below this many noise deviations is pooled before
+#: the 2-way step (MST's rule).
 RARE_SIGMAS = 3.0
 SYNTHESIZER = "mst"
 
@@ -415,7 +421,7 @@ def mst(
     spent = 0.0
     counts = dp.vector_domain(dp.atom_domain(T=int)), dp.l2_distance(T=int)
 
-    def measure(cliques: list[tuple[str, ...]], share: float) -> list[Any]:
+    def measure(table: Any, cliques: list[tuple[str, ...]], share: float) -> list[Any]:
         nonlocal spent
         each = share / len(cliques)
         scale = dp.binary_search_param(
@@ -424,40 +430,49 @@ def mst(
         mechanism = dp.m.make_gaussian(*counts, scale=scale)
         out = []
         for clique in cliques:
-            x = np.asarray(data.project(clique).datavector(), dtype=np.int64)
+            x = np.asarray(table.project(clique).datavector(), dtype=np.int64)
             y = np.asarray(mechanism(x.tolist()), dtype=np.float64)
             spent += float(mechanism.map(unit_rows))
             out.append(LinearMeasurement(y, clique, stddev=float(scale)))
         return out
 
     say("measuring 1-way marginals")
-    one = measure([(n,) for n in names], rho / 3)
+    one = measure(data, [(n,) for n in names], rho / 3)
     sigma = float(one[0].stddev)
-    # pool each column's rare cells, judged on the noisy counts (post-processing)
+    # pool rare cells, judged on the noisy counts (post-processing): a category joins
+    # the column's other rare ones, as MST does; a numeric bin joins its neighbours
+    ordered = {c.name for c in codecs if c.categories is None}
+    fine = {m.clique[0]: np.asarray(m.noisy_measurement, dtype=np.float64) for m in one}
     mapping: dict[str, np.ndarray] = {}
-    for m in one:
-        y = np.asarray(m.noisy_measurement)
-        common = y >= RARE_SIGMAS * sigma
-        if common.all() or common.sum() == 0:
-            continue
-        index = np.cumsum(common) - 1
-        index[~common] = int(common.sum())
-        mapping[m.clique[0]] = index.astype(np.int64)
+    for name, y in fine.items():
+        pooled = _pool(y, RARE_SIGMAS * sigma, name in ordered)
+        if pooled is not None:
+            mapping[name] = pooled
     # the noisy count of rows: each 1-way marginal sums to it, so average their sums
     total = max(1.0, float(np.mean([np.sum(m.noisy_measurement) for m in one])))
     small = data.compress(mapping) if mapping else data
+    # each column's share of rows, fitted to its noisy 1-way counts (pooled as above)
+    shares = {
+        m.clique[0]: _simplex(
+            np.bincount(mapping[m.clique[0]], weights=np.asarray(m.noisy_measurement))
+            if m.clique[0] in mapping
+            else np.asarray(m.noisy_measurement, dtype=np.float64),
+            total,
+        )
+        for m in one
+    }
     one = [m.compress(mapping, domain) for m in one]
     fit = estimation.MirrorDescent()
     pairs = list(itertools.combinations(names, 2))
     edges: list[tuple[str, ...]] = []
     if pairs:
         say("choosing column pairs")
-        independent = fit.estimate(small.domain, one, known_total=total, iters=FIT_ITERS)
+        # how far each pair is from what the noisy 1-way marginals say under independence
         error = {
             (a, b): float(
                 np.abs(
                     np.asarray(small.project((a, b)).datavector())
-                    - np.asarray(independent.project((a, b)).datavector())
+                    - total * np.outer(shares[a], shares[b]).ravel()
                 ).sum()
             )
             for a, b in pairs
@@ -480,10 +495,7 @@ def mst(
             tree.add_edge(*picked)
         edges = [tuple(sorted(e, key=names.index)) for e in tree.edges]
         say("measuring 2-way marginals")
-        two = [
-            m.compress(mapping, domain)
-            for m in measure(edges, rho / 3)  # measured on the full domain, then pooled
-        ]
+        two = measure(small, edges, rho / 3)  # on the pooled cells, as MST does
     else:
         two = []
     say("fitting the graphical model")
@@ -493,11 +505,13 @@ def mst(
     np.random.seed(seed)
     try:
         synthetic = model.synthetic_data(rows or max(1, round(total)))
-        if mapping:
-            synthetic = synthetic.decompress(mapping)
     finally:
         np.random.set_state(state)
-    out = {n: np.asarray(synthetic.data[n], dtype=np.int64) for n in names}
+    rng = np.random.default_rng(seed)
+    out = {}
+    for n in names:
+        drawn = np.asarray(synthetic.data[n], dtype=np.int64)
+        out[n] = _unpool(drawn, mapping[n], fine[n], rng) if n in mapping else drawn
     settings = {
         "synthesizer": SYNTHESIZER,
         "estimator": "mbi.MirrorDescent",
@@ -509,6 +523,70 @@ def mst(
         "unit_rows": unit_rows,
     }
     return out, settings, rho, spent
+
+
+def _pool(counts: np.ndarray, least: float, ordered: bool) -> np.ndarray | None:
+    """Map each cell of a column to a pooled cell so that no pooled cell is rare.
+
+    ``counts`` are the column's noisy counts, null last. Unordered: every cell below
+    ``least`` goes to one shared cell (MST's rule). Ordered (numeric bins): runs of
+    neighbouring bins are joined until each holds at least ``least``; null keeps its
+    own cell. Returns None when nothing is pooled.
+    """
+    import numpy as np
+
+    if not ordered:
+        common = counts >= least
+        if common.all() or not common.any():
+            return None
+        index = np.cumsum(common) - 1
+        index[~common] = int(common.sum())
+        return np.asarray(index, dtype=np.int64)
+    bins = counts[:-1]
+    index = np.zeros(len(counts), dtype=np.int64)
+    group, held = 0, 0.0
+    for i, c in enumerate(bins):
+        index[i] = group
+        held += float(c)
+        if held >= least and i < len(bins) - 1:
+            group, held = group + 1, 0.0
+    if held < least and group > 0:  # a rare last run joins the one before it
+        index[: len(bins)][index[: len(bins)] == group] = group - 1
+        group -= 1
+    index[-1] = group + 1
+    return None if group + 2 == len(counts) else index
+
+
+def _unpool(
+    codes: np.ndarray, mapping: np.ndarray, counts: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Codes of the original cells for pooled ``codes``: each drawn among its pool's
+    cells in proportion to their noisy ``counts`` (clipped at zero; evenly if none)."""
+    import numpy as np
+
+    out = np.empty_like(codes)
+    weight = np.clip(counts, 0.0, None)
+    for pool in np.unique(codes):
+        members = np.flatnonzero(mapping == pool)
+        at = np.flatnonzero(codes == pool)
+        w = weight[members]
+        p = w / w.sum() if w.sum() > 0 else None
+        out[at] = rng.choice(members, size=len(at), p=p)
+    return out
+
+
+def _simplex(counts: np.ndarray, total: float) -> np.ndarray:
+    """The distribution nearest (least squares) to ``counts / total``: the projection
+    onto the probability simplex (Duchi et al., 2008), as mbi's estimate of 1-way
+    measurements alone would find."""
+    import numpy as np
+
+    v = counts / total
+    u = np.sort(v)[::-1]
+    cumulative = np.cumsum(u) - 1.0
+    k = np.arange(1, len(v) + 1)
+    last = int(np.flatnonzero(u - cumulative / k > 0)[-1])
+    return np.asarray(np.maximum(v - cumulative[last] / (last + 1), 0.0))
 
 
 def synthesize_table(
