@@ -42,7 +42,7 @@ pytest: $(STAMP)
 # environment under benchmarks/_work (their pins conflict with tillage's and with each
 # other's: whylogs needs numpy < 2). `make bench-quick` passes --quick to every script.
 BENCH_WORK := benchmarks/_work
-BENCHMARKS := versioning append history startup profile validate drift alerts outbox pipelines label_issues label_model label_suites annotation active_learning valuation selection_scale dp access
+BENCHMARKS := versioning append history startup profile validate drift alerts outbox pipelines label_issues label_model label_suites annotation active_learning valuation selection_scale dp access synthesize
 PEER_VENVS := dvc drift issues labels pipelines validate al
 BENCH_ARGS ?=
 

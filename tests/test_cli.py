@@ -503,8 +503,8 @@ def test_every_command_has_help() -> None:
         if not subs or getattr(command, "invoke_without_command", False):
             leaves.append(([name], command))
     # + schema, alerts x5, runs x6, schedule x3, labels x5, annotate x4, lf x2, select,
-    # selection x3, models x3, loop, slices, fairness, value, privacy x5, grant x5, audit x2
-    assert len(leaves) == 74
+    # selection x3, models x3, loop, slices, fairness, value, privacy x6, grant x5, audit x2
+    assert len(leaves) == 75
     for path, command in leaves:
         assert command.help, path
         res = cli(*path, "--help")

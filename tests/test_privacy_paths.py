@@ -200,6 +200,20 @@ WALKED: dict[str, tuple[list[str], str]] = {
         "shown",
     ),
     "privacy budget": (["privacy", "budget", "loans"], "shown"),
+    "privacy synthesize": (
+        [
+            "privacy",
+            "synthesize",
+            "loans",
+            "-e",
+            "1",
+            "-c",
+            "grade,amount",
+            "--categories",
+            "grade=A,B",
+        ],
+        "shown",
+    ),
     "grant request": (
         ["grant", "request", "loans", "--purpose", "T-1", "--columns", "note", "--max-rows", "1"],
         "shown",

@@ -41,13 +41,16 @@ status and HTTP status (``err.exit_status``, ``err.http_status``).
     │   ├── MissingFeaturesError     a model's features are not in a dataset
     │   ├── NoModelArtifactError     a model version recorded without its file
     │   ├── FidelityGateError        generated records less faithful than a baseline
+    │   │   └── SyntheticFidelityError   a synthetic proxy worse than independent columns
     │   ├── TransformError           an augmentation transform failed on a record
     │   ├── StrategyInputError       a strategy's inputs or parameters do not fit it
     │   ├── AnnotationConflictError  an annotation a record no longer takes (full, or again)
     │   ├── PolicyFileError          a privacy policy file that does not parse or fit
     │   ├── GrantRequestError        a break-glass request without purpose or with a bad scope
     │   ├── DPQueryError             a DP query without public bounds or categories, or a bad ε
-    │   └── NoBudgetError            a DP query on a dataset the policy gives no budget
+    │   ├── NoBudgetError            a DP query on a dataset the policy gives no budget
+    │   ├── PrivacyParameterError    an epsilon, delta, row count or bound out of range
+    │   └── SynthesisDomainError     a column to synthesize with no public bounds or categories
     ├── PrivateDataError             a principal may not see a private dataset's raw values
     ├── GrantRefusedError            a grant that may not be approved, revoked or read (audited)
     ├── BudgetExhaustedError         a DP query that would overspend the privacy budget
@@ -830,6 +833,32 @@ class FidelityGateError(InputError):
         )
 
 
+class SyntheticFidelityError(FidelityGateError):
+    """A synthetic proxy keeps the relations between columns worse than sampling each
+    column on its own would; it was not written."""
+
+    code = "synthetic_fidelity"
+
+    def __init__(
+        self, dataset: str, score: float, baseline: float, floor: float, epsilon: float
+    ) -> None:
+        self.dataset = dataset
+        self.measure = "2-way total variation distance"
+        self.score = score
+        self.baseline = baseline
+        self.floor = floor
+        self.epsilon = epsilon
+        self.where = dataset
+        InputError.__init__(
+            self,
+            f"the synthetic proxy of {dataset!r} was refused: its 2-way total variation "
+            f"distance to the real data is {score:.3f}, worse than {baseline:.3f} for "
+            f"sampling each column on its own (a bootstrap resample of the real data scores "
+            f"{floor:.3f}). Nothing was written; epsilon {epsilon:g} was spent. Try a larger "
+            "epsilon, fewer columns (--columns) or coarser bins (--bins).",
+        )
+
+
 class TransformError(InputError):
     """An augmentation transform raised, or returned something that is not a record."""
 
@@ -906,6 +935,35 @@ class PolicyFileError(InputError):
         self.path = path
         self.problem = problem
         super().__init__(f"privacy policy {path}: {problem}. Fix the file and try again.")
+
+
+class PrivacyParameterError(InputError):
+    """A privacy parameter (epsilon, delta), row count or bound that is out of range."""
+
+    code = "privacy_parameter"
+
+    def __init__(self, name: str, value: Any, expected: str) -> None:
+        self.name = name
+        self.value = value if isinstance(value, int | float | str | None) else repr(value)
+        self.expected = expected
+        super().__init__(f"{name} must be {expected}, not {value!r}. Nothing was spent.")
+
+
+class SynthesisDomainError(InputError):
+    """Columns to synthesize whose values have no public domain (bounds or categories):
+    a synthesizer may not read domains from the private data."""
+
+    code = "synthesis_domain"
+
+    def __init__(self, columns: Sequence[str], problem: str) -> None:
+        self.columns = list(columns)
+        named = f"column(s) {', '.join(self.columns)}: " if self.columns else ""
+        super().__init__(
+            f"cannot synthesize {named}{problem}. Declare bounds: [LOW, HIGH] or "
+            "categories: [...] for them in .tillage/policy.yaml, pass them (--bounds "
+            "COL=LOW:HIGH, --categories COL=A,B,C), or leave them out (--columns). "
+            "Nothing was spent."
+        )
 
 
 class PrivateDataError(TillageError):
@@ -1087,6 +1145,9 @@ EXIT_STATUS: dict[str, int] = {
     "dp_query": 1,
     "no_budget": 1,
     "budget_exhausted": 1,
+    "privacy_parameter": 1,
+    "synthesis_domain": 1,
+    "synthetic_fidelity": 1,
     "usage_error": 2,
 }
 
@@ -1154,6 +1215,9 @@ HTTP_STATUS: dict[str, int] = {
     "dp_query": 422,
     "no_budget": 409,
     "budget_exhausted": 403,
+    "privacy_parameter": 422,
+    "synthesis_domain": 422,
+    "synthetic_fidelity": 422,
     "usage_error": 400,
 }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -310,6 +310,7 @@ class Datasets(Namespace):
         on_commit: Callable[[Connection, Commit], None] | None = None,
         reserved: bool = False,
         declassified_by: str | None = None,
+        detail: Mapping[str, Any] | None = None,
     ) -> Commit:
         """Write ``data`` into ``dataset`` and make exactly one commit.
 
@@ -343,6 +344,8 @@ class Datasets(Namespace):
                 suppressed). Otherwise a write by a principal that read values of
                 private datasets makes ``dataset`` private like them (recorded with
                 the commit in ``private_derivations``).
+            detail: JSON-ready facts recorded in the commit's change of ``dataset``
+                (``commit.changes[dataset]``), e.g. how a synthetic proxy was made.
 
         Raises:
             InvalidNameError: a new dataset under a name tillage keeps for its own
@@ -382,6 +385,12 @@ class Datasets(Namespace):
         checked: list[BatchCheck] = []
 
         def validate(batch: pa.Table, tx: Transaction, key: list[str]) -> dict[str, Any] | None:
+            found = checked_batch(batch, tx, key)
+            return {**(found or {}), **detail} if detail else found
+
+        def checked_batch(
+            batch: pa.Table, tx: Transaction, key: list[str]
+        ) -> dict[str, Any] | None:
             if not check:
                 return None
             parent = tx.pins.get(dataset)

@@ -13,7 +13,7 @@ import math
 import os
 import random
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -26,12 +26,14 @@ from tillage.core.policy import POLICY_FILE, ColumnClass, DatasetPolicy, Policy
 from tillage.errors import (
     DPQueryError,
     InputError,
+    InvalidNameError,
     NoBudgetError,
     NoSuchDatasetError,
     PolicyFileError,
 )
 from tillage.privacy.grants import BreakGlass, Grant
 from tillage.privacy.scan import DEFAULT_SAMPLE, ScanReport, merge_into_policy, proposals
+from tillage.privacy.synthesize import DEFAULT_BINS, DEFAULT_DELTA
 from tillage.store.audit import AuditEntry, AuditLog, AuditReport
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from tillage.privacy.aggregate import AggregateView
     from tillage.privacy.dp import DPAnswer
     from tillage.privacy.dp_reports import Released
+    from tillage.privacy.synthesize import SyntheticProxy
     from tillage.store.ledger import BudgetState, Ledger
 
 
@@ -698,6 +701,198 @@ class Privacy(Namespace):
             spend_id=spend.spend_id,
         )
 
+    def synthesize(
+        self,
+        dataset: str,
+        epsilon: float,
+        *,
+        name: str | None = None,
+        rows: int | None = None,
+        ref: str | None = None,
+        seed: int = 0,
+        delta: float = DEFAULT_DELTA,
+        columns: Sequence[str] | None = None,
+        bounds: Mapping[str, tuple[float, float]] | None = None,
+        categories: Mapping[str, Sequence[Any]] | None = None,
+        bins: int = DEFAULT_BINS,
+        progress: Callable[[str], None] | None = None,
+    ) -> SyntheticProxy:
+        """Write a differentially private synthetic proxy of ``dataset`` that people may read.
+
+        Fits MST (`tillage.privacy.synthesize`) under (epsilon, delta)-DP, scores
+        the synthetic table against the real data with 1-way and 2-way total
+        variation distance beside sampling each column on its own and a bootstrap
+        resample (`tillage.selection.fidelity`), and refuses a table whose 2-way
+        score is worse than the independent columns'. A table that passes is
+        written as one commit of ``name`` (overwriting an earlier proxy) whose
+        change records the epsilon and delta spent, the source dataset and commit,
+        the synthesizer's settings and the scores.
+
+        Args:
+            dataset: the dataset to imitate.
+            epsilon: the epsilon of (epsilon, delta)-DP to spend (> 0) from this
+                principal's budget on a private dataset; it is spent in the privacy
+                ledger before any row is read, and stays spent if the table is refused.
+            name: the synthetic dataset (default ``<dataset>_synthetic``).
+            rows: synthetic rows (default: a noisy estimate of the real count).
+            ref: the ref to read ``dataset`` at (default: HEAD).
+            seed: seeds the sampling (the DP noise itself cannot be seeded).
+            delta: the delta of the guarantee.
+            columns: synthesize only these columns (default: all but the key, direct
+                identifiers and the privacy unit).
+            bounds: numeric column -> public (lower, upper), over the policy's.
+            categories: column -> its public values, over the policy's.
+            bins: equal-width bins per numeric column.
+            progress: told of each step.
+
+        Raises:
+            PrivacyParameterError: epsilon, delta, rows, bins or bounds out of range.
+            NoSuchDatasetError: ``ref`` has no such dataset.
+            SynthesisDomainError: a column without public bounds or categories.
+            InvalidNameError: ``name`` is the source or another private dataset.
+            SyntheticFidelityError: the table was refused; nothing was written.
+            PolicyFileError: the policy does not parse or names unknown columns.
+            NoBudgetError: the dataset is private and the policy gives it no budget.
+            BudgetExhaustedError: ``epsilon`` is more than is left; nothing was spent.
+        """
+        from tillage.errors import SyntheticFidelityError
+        from tillage.privacy.synthesize import (
+            SYNTHESIZER,
+            SyntheticProxy,
+            bound_contributions,
+            check_parameters,
+            plan_columns,
+            synthesize_table,
+        )
+        from tillage.selection.fidelity import fidelity_gate
+
+        check_parameters(epsilon, delta, rows)
+        source = self._repo.refs.find_commit(ref)
+        pins = source.pins if source else {}
+        if dataset not in pins:
+            raise NoSuchDatasetError(dataset, ref or self._repo.refs.current_branch, list(pins))
+        assert source is not None
+        target = name or f"{dataset}_synthetic"
+        policy = self.policy()
+        if target == dataset or policy.private(target) is not None:
+            raise InvalidNameError(
+                target,
+                "synthetic dataset",
+                "it is the source or a private dataset; a proxy may not overwrite private "
+                "data. Give another --name",
+            )
+        private = policy.private(dataset)
+        datasets = self._repo.datasets
+        key = datasets.key(dataset)
+        plan = plan_columns(
+            dataset,
+            datasets.schema(dataset, source.id),
+            key,
+            private,
+            columns=columns,
+            bounds=bounds,
+            categories=categories,
+            bins=bins,
+        )
+        unit = private.privacy_unit if private is not None else "row"
+        unit_rows = private.max_rows_per_unit if private is not None else 1
+        spend_id = self._spend_on(
+            dataset,
+            source,
+            epsilon,
+            {"kind": "synthesize", "name": target, "synthesizer": SYNTHESIZER, "delta": delta},
+        )
+        unit_column = [unit] if unit != "row" else []
+        wanted = list(dict.fromkeys([*key, *unit_column, *(c.name for c in plan.codecs)]))
+        real = self._reader.table(
+            Purpose.AGGREGATE, dataset, pins[dataset], source.id, columns=wanted
+        )
+        if unit != "row":
+            real = bound_contributions(real, unit, unit_rows)
+        if real.num_rows == 0:
+            raise InputError(f"dataset {dataset!r} has no rows to imitate; ingest some first.")
+        synthesis = synthesize_table(
+            real,
+            plan,
+            epsilon=epsilon,
+            delta=delta,
+            unit_rows=unit_rows,
+            rows=rows,
+            seed=seed,
+            progress=progress,
+        )
+        if progress is not None:
+            progress("scoring fidelity")
+        compared = [c.name for c in plan.codecs]
+        report = fidelity_gate(
+            real.select(compared), synthesis.table.select(compared), seed=seed, floor=True
+        )
+        two = report.two_way
+        if not two.passed:
+            raise SyntheticFidelityError(
+                dataset, two.score, two.baseline, two.floor or 0.0, epsilon
+            )
+        detail = {
+            "synthetic": {
+                "source": dataset,
+                "source_commit": source.id,
+                "epsilon": epsilon,
+                "delta": delta,
+                "rho": synthesis.rho_spent,
+                "principal": self.principal,
+                "dropped": dict(plan.dropped),
+                "settings": dict(synthesis.settings),
+                "fidelity": _scores(report.to_dict()),
+            }
+        }
+        commit = datasets.ingest(
+            target,
+            synthesis.table,
+            key=key,
+            mode="overwrite" if target in datasets.pins() else "append",
+            message=f"synthetic proxy of {dataset} at {source.short_id} "
+            f"(epsilon {epsilon:g}, delta {delta:g})",
+            detail=detail,
+            declassified_by="dp",
+        )
+        if spend_id is not None:
+            self._ledger.released(spend_id)
+        return SyntheticProxy(
+            name=target,
+            commit=commit.id,
+            source=dataset,
+            source_commit=source.id,
+            rows=synthesis.table.num_rows,
+            epsilon=epsilon,
+            delta=delta,
+            dropped=plan.dropped,
+            settings=synthesis.settings,
+            fidelity=report.to_dict(),
+            seconds=synthesis.seconds,
+        )
+
+    def _spend_on(
+        self, dataset: str, commit: Commit, epsilon: float, query: dict[str, Any]
+    ) -> str | None:
+        """Spend ``epsilon`` of this principal's budget on private ``dataset`` in the
+        ledger, before anything is read; returns the spend's id (None: not private,
+        nothing to spend)."""
+        if self.policy().private(dataset) is None:
+            return None
+        dpol = self._budgeted(dataset)
+        assert dpol.budget is not None
+        spend = self._ledger.spend(
+            lineage=_lineage(dataset),
+            unit=dpol.privacy_unit,
+            principal=self.principal,
+            dataset=dataset,
+            commit_id=commit.id,
+            epsilon=epsilon,
+            budget=dpol.budget,
+            query={**query, "epsilon": epsilon},
+        )
+        return spend.spend_id
+
     @property
     def _ledger(self) -> Ledger:
         from tillage.store.ledger import Ledger
@@ -827,3 +1022,11 @@ def _numeric(t: Any) -> bool:
     import pyarrow as pa
 
     return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))
+
+
+def _scores(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The report's three numbers per measure, for a commit's record."""
+    return {
+        way: {k: report[way][k] for k in ("score", "baseline", "floor", "passed")}
+        for way in ("one_way", "two_way")
+    }

@@ -29,6 +29,11 @@ allowance a perfect generator would fail the 1-way gate half the time, since it
 can at best tie the baseline there. `GATE_SD` is the conventional three sigma,
 fixed before any generator was measured.
 
+**The floor** (asked for with ``floor=True``) is the mean score of bootstrap
+resamples of the real slice, rows drawn whole: what sampling noise alone costs
+a batch of that size, the best any generator can expect. It is reported, not
+gated on.
+
 A batch that fails either measure is refused: `FidelityReport.check` raises
 `FidelityGateError` with the batch's score and the baseline's. The 2-way score
 is a mean over pairs, so the gate refuses batches that keep the relations
@@ -78,12 +83,17 @@ class Measure:
         baseline: the mean TVD of `BASELINE_DRAWS` independent-column batches.
         allowance: how far above ``baseline`` a batch may score (`GATE_SD`
             standard deviations of one baseline draw).
+        floor: with ``floor=True``, the mean TVD of `BASELINE_DRAWS` bootstrap
+            resamples of the real slice (rows drawn whole, with replacement, as many
+            as the batch has): the score a batch drawn from the real slice itself gets
+            from sampling noise alone, the best a generator can expect.
     """
 
     name: str
     score: float
     baseline: float
     allowance: float
+    floor: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -97,6 +107,7 @@ class Measure:
             "score": self.score,
             "baseline": self.baseline,
             "allowance": self.allowance,
+            **({"floor": self.floor} if self.floor is not None else {}),
             "passed": self.passed,
         }
 
@@ -162,6 +173,7 @@ def fidelity_gate(
     *,
     seed: int,
     exclude: Sequence[str] = (),
+    floor: bool = False,
 ) -> FidelityReport:
     """Score ``generated`` against ``real`` and against the independent-column baseline.
 
@@ -171,6 +183,7 @@ def fidelity_gate(
         seed: seeds the baseline's draws and the sample of pairs; the same inputs
             and seed give the same report.
         exclude: columns not to compare (the key, provenance).
+        floor: also score bootstrap resamples of ``real`` (`Measure.floor`).
 
     Returns:
         The report; `FidelityReport.check` refuses a failed batch.
@@ -232,6 +245,15 @@ def fidelity_gate(
         b1, b2 = scores(draw)
         base_one.append(float(b1.mean()))
         base_two.append(b2)
+    floors: tuple[float | None, float | None] = (None, None)
+    if floor:
+        boot_one, boot_two = [], []
+        for _ in range(BASELINE_DRAWS):
+            rows = rng.integers(0, n, m)
+            f1, f2 = scores([r[rows] for r in real_codes])
+            boot_one.append(float(f1.mean()))
+            boot_two.append(f2)
+        floors = (float(np.mean(boot_one)), float(np.mean(boot_two)))
     worst = sorted(
         ((c, float(v)) for c, v in zip(columns, one, strict=True)), key=lambda t: (-t[1], t[0])
     )
@@ -240,8 +262,8 @@ def fidelity_gate(
         generated_rows=m,
         columns=tuple(columns),
         pairs=tuple((columns[i], columns[j]) for i, j in pair_index),
-        one_way=_measure(ONE_WAY, float(one.mean()), base_one),
-        two_way=_measure(TWO_WAY, two, base_two),
+        one_way=_measure(ONE_WAY, float(one.mean()), base_one, floors[0]),
+        two_way=_measure(TWO_WAY, two, base_two, floors[1]),
         worst_columns=tuple(worst),
     )
 
@@ -264,7 +286,7 @@ def comparable_columns(real: pa.Table, exclude: Sequence[str] = ()) -> list[str]
     return out
 
 
-def _measure(name: str, score: float, draws: list[float]) -> Measure:
+def _measure(name: str, score: float, draws: list[float], floor: float | None) -> Measure:
     import numpy as np
 
     return Measure(
@@ -272,6 +294,7 @@ def _measure(name: str, score: float, draws: list[float]) -> Measure:
         score=score,
         baseline=float(np.mean(draws)),
         allowance=GATE_SD * float(np.std(draws, ddof=1)) if len(draws) > 1 else 0.0,
+        floor=floor,
     )
 
 
