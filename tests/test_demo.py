@@ -291,3 +291,28 @@ def test_the_data_centric_chapter_labels_what_the_model_asks_for(tmp_path: Path)
         shown = tillage.learning_curve(repo.at(BRANCH), summary["loop_run"])
         assert [p.labels for p in shown.points] == [50, 100, 150]
     assert "tillage loop show" in out.getvalue()
+
+
+@pytest.mark.slow
+def test_the_private_data_chapter_shows_no_raw_value_and_its_audit_verifies(
+    tmp_path: Path,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from tillage.demo.private import keep_private
+
+    out = io.StringIO()
+    with tillage.init(tmp_path / "demo") as repo:
+        summary = keep_private(repo, Console(file=out, width=200))
+    text = out.getvalue()
+    assert summary["privacy_refused"] and "may not see raw values" in text
+    assert "@mail.example" not in text  # the e-mails are found by the scan, never shown
+    assert summary["privacy_clamping_bias"] is not None and summary["privacy_clamping_bias"] < 0
+    # 0.5 for the histogram and 1 for the proxy, of 3; the preview spent nothing
+    assert summary["privacy_epsilon_left"] == pytest.approx(1.5)
+    assert summary["privacy_proxy_two_way"] < summary["privacy_independent_two_way"]
+    assert 0 < summary["privacy_granted_rows"] <= 5
+    assert summary["privacy_audit_verified"] and summary["privacy_guarantee_void"]
+    assert summary["privacy_audit_entries"] == 3  # request, approval, read

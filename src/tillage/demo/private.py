@@ -10,8 +10,9 @@
 4. **A DP histogram** of loans by state, and a DP mean income shown first as a
    preview: the noise it would add and the bias the bounds cause, before any ε
    is spent.
-5. **A synthetic proxy** fitted with ε = 1, scored against the real loans beside
-   the independence baseline and a bootstrap resample.
+5. **A synthetic proxy** of the columns with public bounds or categories, fitted
+   with ε = 1 and scored against the real loans beside the independence baseline
+   and a bootstrap resample.
 6. **Break-glass**: ana asks to see five applications with an income over a
    million, ben approves for an hour, ana reads them; the audit log shows each
    step and its hash chain verifies.
@@ -54,6 +55,24 @@ STATES = [
 ]
 # fmt: on
 GRADES = list("ABCDEFG")
+HOMES = ["MORTGAGE", "OWN", "RENT"]
+VERIFIED = ["Not Verified", "Source Verified", "Verified"]
+PURPOSES = [
+    "car",
+    "credit_card",
+    "debt_consolidation",
+    "home_improvement",
+    "house",
+    "major_purchase",
+    "medical",
+    "moving",
+    "other",
+    "renewable_energy",
+    "small_business",
+    "vacation",
+]
+# The proxy's columns: those with public bounds or categories.
+PROXY = ["grade", "interest_rate", "term", "homeownership", "verified_income", "annual_income"]
 ENGINEER, APPROVER = "ana", "ben"
 
 
@@ -88,10 +107,10 @@ def policy() -> dict[str, Any]:
                     "loan_amount": {"class": "sensitive", "bounds": [0, 40_000]},
                     "interest_rate": {"class": "sensitive", "bounds": [0, 31]},
                     "grade": {"class": "public", "categories": GRADES},
-                    "term": "public",
-                    "loan_purpose": "public",
-                    "homeownership": "public",
-                    "verified_income": "public",
+                    "term": {"class": "public", "categories": [36, 60]},
+                    "loan_purpose": {"class": "public", "categories": PURPOSES},
+                    "homeownership": {"class": "public", "categories": HOMES},
+                    "verified_income": {"class": "public", "categories": VERIFIED},
                 },
             }
         },
@@ -138,6 +157,15 @@ def keep_private(repo: tillage.Repo, console: Console | None = None) -> dict[str
         + f"; ε left {histogram.left:g} of {histogram.budget:g}"
     )
 
+    with console.status("fitting a DP synthetic proxy of the loans (MST, ε=1)"):
+        proxy = ana.privacy.synthesize(DATASET, 1.0, columns=PROXY)
+    one, two = proxy.fidelity["one_way"], proxy.fidelity["two_way"]
+    console.print(
+        f"synthetic proxy {proxy.name}: {proxy.rows:,} rows people may read, ε=1; "
+        f"2-way TVD {two['score']:.3f} against {two['baseline']:.3f} for independent "
+        f"columns and {two['floor']:.3f} for a bootstrap (1-way {one['score']:.3f})"
+    )
+
     grant = ana.privacy.request_grant(
         DATASET,
         purpose="TICKET-4711: applicant reports a wrong income",
@@ -155,11 +183,22 @@ def keep_private(repo: tillage.Repo, console: Console | None = None) -> dict[str
         + ", ".join(e.action for e in entries)
         + f"; chain {'verified' if verified.ok else 'BROKEN'}"
     )
+    state = ana.privacy.budget(DATASET)
+    console.print(
+        f"{ENGINEER} has ε {state.left:g} of {state.budget:g} left on the loans; having seen "
+        "raw rows, her DP guarantee on them is void, and her DP answers now say so"
+        if state.void
+        else f"{ENGINEER} has ε {state.left:g} of {state.budget:g} left on the loans"
+    )
     return {
         "privacy_refused": bool(refused),
         "privacy_dp_error95_mean_income": round(preview.error95 or 0.0, 1),
         "privacy_clamping_bias": None if bias is None else round(bias, 1),
-        "privacy_epsilon_left": histogram.left,
+        "privacy_epsilon_left": state.left,
+        "privacy_guarantee_void": state.void,
+        "privacy_proxy_rows": proxy.rows,
+        "privacy_proxy_two_way": round(two["score"], 3),
+        "privacy_independent_two_way": round(two["baseline"], 3),
         "privacy_granted_rows": rows.num_rows,
         "privacy_audit_entries": len(entries),
         "privacy_audit_verified": verified.ok,
