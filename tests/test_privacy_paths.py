@@ -575,3 +575,31 @@ def test_alert_sinks_hear_of_a_private_datasets_alerts_redacted(
         assert leaked(shown([a.to_dict() for a in repo.quality.alerts()]))  # stored whole
     events = (tmp_path / "alerts.jsonl").read_text()
     assert "private column" in events and not leaked(events)
+
+
+def test_a_person_gets_no_record_id_of_a_private_task_from_the_api(proj: Path) -> None:
+    repo = tillage.open(proj)
+    try:
+        with pytest.raises(PrivateDataError, match="task's dataset 'loans' is private"):
+            repo.annotation.next("kinds", "bob", 2)
+    finally:
+        repo.close()
+    job = tillage.open(proj).at(None, principal=JOB)
+    try:
+        assert job.annotation.next("kinds", "bob", 2)  # jobs (and raw readers) get them
+    finally:
+        job.close()
+
+
+def test_a_derived_dataset_spends_its_sources_budget(proj: Path) -> None:
+    """A label set of private records gives no fresh budget: budgets follow lineage."""
+    repo = tillage.open(proj)
+    try:
+        kind = repo.privacy.policy().private("kind")
+        assert kind is not None and kind.lineage == "loans"
+        repo.privacy.query("loans", "count", epsilon=2.0)
+        assert repo.privacy.budget("kind").spent == pytest.approx(2.0)
+        with pytest.raises(tillage.BudgetExhaustedError):
+            repo.privacy.query("kind", "count", epsilon=3.5)
+    finally:
+        repo.close()

@@ -43,9 +43,16 @@ class _ReadsFor:
         self.branch = branch
 
     def read(
-        self, dataset: str, ref: str | None = None, *, columns: Sequence[str] | None = None
+        self,
+        dataset: str,
+        ref: str | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
     ) -> pa.Table:
-        return self._datasets._read(dataset, ref, columns=columns, purpose=self._purpose)
+        return self._datasets._read(
+            dataset, ref, columns=columns, limit=limit, purpose=self._purpose
+        )
 
 
 class Labels(Namespace):

@@ -336,7 +336,7 @@ class Privacy(Namespace):
         """
         dpol = self._budgeted(dataset)
         assert dpol.budget is not None
-        return self._ledger.state(_lineage(dataset), dpol.privacy_unit, self.principal, dpol.budget)
+        return self._ledger.state(dpol.lineage, dpol.privacy_unit, self.principal, dpol.budget)
 
     def query(
         self,
@@ -426,7 +426,7 @@ class Privacy(Namespace):
                     "a preview cannot estimate bounds: estimating them spends ε",
                     "Preview with --bounds LO,HI, or run the query without --preview.",
                 )
-        lineage, unit = _lineage(dataset), dpol.privacy_unit
+        lineage, unit = dpol.lineage, dpol.privacy_unit
         state = self._ledger.state(lineage, unit, self.principal, dpol.budget)
         if not preview and eps > state.left + 1e-9:
             from tillage.errors import BudgetExhaustedError
@@ -616,9 +616,7 @@ class Privacy(Namespace):
         eps = _epsilon(epsilon)
         dpol = self._budgeted(dataset)
         assert dpol.budget is not None
-        state = self._ledger.state(
-            _lineage(dataset), dpol.privacy_unit, self.principal, dpol.budget
-        )
+        state = self._ledger.state(dpol.lineage, dpol.privacy_unit, self.principal, dpol.budget)
         if eps > state.left + 1e-9:
             raise BudgetExhaustedError(self.principal, dataset, eps, state.spent, state.budget)
         return dpol
@@ -666,7 +664,7 @@ class Privacy(Namespace):
             raise AssertionError(f"record {over[0]} adds to more counts than {per_record}")
         values = flatten(items, keep)
         contributions = per_record * dpol.max_rows_per_unit
-        lineage, unit = _lineage(dataset), dpol.privacy_unit
+        lineage, unit = dpol.lineage, dpol.privacy_unit
         spend = self._ledger.spend(
             lineage=lineage,
             unit=unit,
@@ -882,7 +880,7 @@ class Privacy(Namespace):
         dpol = self._budgeted(dataset)
         assert dpol.budget is not None
         spend = self._ledger.spend(
-            lineage=_lineage(dataset),
+            lineage=dpol.lineage,
             unit=dpol.privacy_unit,
             principal=self.principal,
             dataset=dataset,
@@ -982,11 +980,6 @@ class Privacy(Namespace):
             f"Pass --categories A,B,C (public values you declare), or set "
             f"datasets.{dataset}.columns.{column}.categories in .tillage/policy.yaml.",
         )
-
-
-def _lineage(dataset: str) -> str:
-    """The ledger's key for ``dataset``'s lineage (its name until derivations are recorded)."""
-    return dataset
 
 
 def _number(x: Any) -> bool:

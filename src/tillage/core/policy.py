@@ -98,6 +98,8 @@ class DatasetPolicy:
         budget: the epsilon each principal may spend over the dataset's lineage
             (None: DP queries are refused until a budget is set).
         default_class: the class of columns the policy does not list.
+        derived_from: for a dataset private by derivation, the dataset named in the
+            file that it derives from ("" for a dataset the file names).
     """
 
     name: str
@@ -107,6 +109,13 @@ class DatasetPolicy:
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE
     budget: float | None = None
     default_class: ColumnClass = ColumnClass.SENSITIVE
+    derived_from: str = ""
+
+    @property
+    def lineage(self) -> str:
+        """The dataset whose privacy budget this one spends: budgets follow lineage, so
+        that a derived copy (a label set, a job's output) gives no fresh budget."""
+        return self.derived_from or self.name
 
     def column(self, name: str) -> ColumnPolicy:
         """``name``'s policy: declared, or the default class with no public facts."""
@@ -184,7 +193,8 @@ class Policy:
             changed = False
             for dataset, source in pairs:
                 if dataset not in datasets and source in datasets:
-                    datasets[dataset] = replace(datasets[source], name=dataset)
+                    origin = datasets[source]
+                    datasets[dataset] = replace(origin, name=dataset, derived_from=origin.lineage)
                     changed = True
         if len(datasets) == len(self.datasets):
             return self

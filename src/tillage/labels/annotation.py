@@ -280,10 +280,13 @@ class Annotation:
         """
         spec = self.spec(task)
         number = spec.version(spec_version).version
-        # A task that cannot show its records hands none out (checked once per spec file).
+        # A task that cannot show its records hands none out (checked once per spec file):
+        # its fields must exist, and its record ids may be read by this principal (a
+        # read of no rows, which the privacy policy refuses for private keys).
         checked = (spec.source, number, self._files[Path(spec.source)][0])
         if checked not in self._checked_fields:
-            self._shown(spec, spec.version(number))
+            dataset, key, _ = self._shown(spec, spec.version(number))
+            self.labels.repo.read(dataset, columns=[key], limit=0)
             self._checked_fields.add(checked)
         _, version = self._ready(task, number)
         return self.index.next(version, annotator, n)

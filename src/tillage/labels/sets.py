@@ -115,6 +115,7 @@ class RepoLike(Protocol):
         ref: str | None = None,
         *,
         columns: Sequence[str] | None = None,
+        limit: int | None = None,
     ) -> pa.Table: ...
 
     def key(self, dataset: str) -> list[str]: ...
