@@ -252,3 +252,13 @@ def test_the_bootstrap_floor_is_what_sampling_noise_alone_costs() -> None:
     plain = fidelity_gate(real, resample, seed=0)
     assert plain.two_way.floor is None and "floor" not in plain.to_dict()["two_way"]
     assert plain.two_way.score == two.score and plain.two_way.baseline == two.baseline
+
+
+def test_a_proxy_of_other_columns_does_not_replace_one_and_spends_nothing(tmp_path: Path) -> None:
+    repo = private_repo(tmp_path)
+    repo.privacy.synthesize("people", 0.5, rows=300, columns=["region", "income"])
+    with pytest.raises(tillage.InputError, match="Give this proxy another --name"):
+        repo.privacy.synthesize("people", 0.5, rows=300, columns=["region", "age"])
+    assert repo.privacy.budget("people").spent == pytest.approx(0.5)
+    proxy = repo.privacy.synthesize("people", 0.5, rows=300, columns=["region", "age"], name="p2")
+    assert proxy.name == "p2"

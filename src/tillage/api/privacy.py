@@ -792,6 +792,14 @@ class Privacy(Namespace):
             categories=categories,
             bins=bins,
         )
+        if target in datasets.pins():  # an earlier proxy is replaced, with the same columns
+            had = sorted(set(datasets.schema(target).names) - set(key))
+            now = sorted(c.name for c in plan.codecs)
+            if had != now:
+                raise InputError(
+                    f"{target!r} holds a proxy of columns {', '.join(had)}, not "
+                    f"{', '.join(now)}; nothing was spent. Give this proxy another --name."
+                )
         unit = private.privacy_unit if private is not None else "row"
         unit_rows = private.max_rows_per_unit if private is not None else 1
         spend_id = self._spend_on(
