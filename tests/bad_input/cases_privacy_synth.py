@@ -39,7 +39,7 @@ def related(project: Path) -> None:
     with tillage.open(project) as repo:
         repo.datasets.ingest("pairs", pa.table({"id": range(3000), "a": a, "b": a}), key="id")
     (project / ".tillage" / "policy.yaml").write_text(
-        "datasets:\n  pairs:\n    columns:\n"
+        "datasets:\n  pairs:\n    budget: 1.0\n    columns:\n"
         "      a: {class: sensitive, categories: [x, y, z]}\n"
         "      b: {class: sensitive, categories: [x, y, z]}\n"
     )
