@@ -603,3 +603,13 @@ def test_a_derived_dataset_spends_its_sources_budget(proj: Path) -> None:
             repo.privacy.query("kind", "count", epsilon=3.5)
     finally:
         repo.close()
+
+
+def test_a_grant_on_a_derived_dataset_voids_the_guarantee_on_its_source(proj: Path) -> None:
+    repo = tillage.open(proj)
+    try:
+        grant = repo.privacy.request_grant("kind", purpose="T-2", columns=["label"], max_rows=1)
+        repo.at(None, principal="ben").privacy.approve_grant(grant.id, expires_in="1h")
+        assert repo.privacy.budget("loans").void
+    finally:
+        repo.close()

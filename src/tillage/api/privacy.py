@@ -215,7 +215,7 @@ class Privacy(Namespace):
 
     @cached_property
     def _grants(self) -> BreakGlass:
-        return BreakGlass(self._catalog, self._audit, self._storage.policy, self._reader)
+        return BreakGlass(self._catalog, self._audit, self._storage.read_policy, self._reader)
 
     def request_grant(
         self,

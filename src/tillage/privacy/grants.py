@@ -160,7 +160,7 @@ class BreakGlass:
     Args:
         catalog: the repository's catalog (grants, commits, keys).
         audit: its audit log.
-        policy: its privacy policy (who approves).
+        policy: its privacy policy, with derived datasets (who approves; lineages).
         reader: the one read path, as the acting principal.
     """
 
@@ -311,7 +311,9 @@ class BreakGlass:
                 raise GrantRefusedError(
                     who, "approve", grant_id, "it changed meanwhile", "Look again (grant list)."
                 )
-            Ledger.void(conn, grant.dataset, grant.principal)
+            private = self._policy.private(grant.dataset)
+            lineage = private.lineage if private is not None else grant.dataset
+            Ledger.void(conn, lineage, grant.principal)
 
         self._audit.append(
             who,
